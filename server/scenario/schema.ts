@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { CheckSpec } from '../../grader/types.ts';
+
+// scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
+// templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
+
+/** A shell script run on a target as the learner would. `admin` is where cluster-level tools live:
+ * on netns a control-plane shell with the `lab` helper, on kind a host shell with the lab's KUBECONFIG. */
+export const Step = z.strictObject({
+  on: z.string().min(1),
+  run: z.string().min(1),
+  /** What the step does, for progress output and the solution page. */
+  name: z.string().optional(),
+});
+export type Step = z.infer<typeof Step>;
+
+const perProvider = <T extends z.ZodType>(t: T) => z.strictObject({ netns: t.optional(), kind: t.optional() });
+
+const Steps = z.array(Step).min(1);
+
+/** A way to fix (or to "fix") the lab, with the verdict the grader must give it. */
+export const Attempt = z.strictObject({
+  name: z.string().min(1),
+  steps: perProvider(Steps),
+  /** For a rejected attempt: checks that must fail (any state), proving why it is rejected. */
+  fails: z.array(z.string()).optional(),
+});
+
+export const Difficulty = z.enum(['beginner', 'intermediate', 'advanced']);
+
+export const ScenarioSpec = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+  title: z.string().min(1),
+  summary: z.string().min(1),
+  difficulty: Difficulty,
+  minutes: z.number().int().positive(),
+  tags: z.array(z.string()).min(1),
+  concepts: z.array(z.string()).min(1),
+  /** Seeded variants: each key takes one of its values, chosen from the lab's seed. */
+  variants: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.array(z.union([z.string(), z.number()])).min(1)).default({}),
+  providers: z.array(z.enum(['netns', 'kind'])).min(1).default(['netns', 'kind']),
+  break: perProvider(Steps),
+  solution: perProvider(Steps),
+  checks: z.array(CheckSpec).min(1),
+  /** Progressive hints, revealed one at a time. */
+  hints: z.array(z.string().min(1)).min(1),
+  /** Other valid fixes: each must grade pass. */
+  accepts: z.array(Attempt).default([]),
+  /** Destructive or wrong "fixes": each must grade fail. */
+  rejects: z.array(Attempt).default([]),
+});
+export type ScenarioSpec = z.infer<typeof ScenarioSpec>;
+export type Attempt = z.infer<typeof Attempt>;
