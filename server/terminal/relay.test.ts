@@ -1,0 +1,169 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PtyHost } from './host.ts';
+import { attachRelay } from './relay.ts';
+import { TermClient } from './testing.ts';
+import { CLOSE, FLOW, LIMITS, SUBPROTOCOL } from './protocol.ts';
+import WebSocket from 'ws';
+
+// The relay and pty host against a real local shell: no lab needed. The shell is a plain bash with a
+// known prompt, which is what lab.shell() returns in spirit (a file, args, env).
+
+const TOKEN = 'tok-123';
+let server: Server;
+let host: PtyHost;
+let base: string;
+let origin: string;
+let relay: ReturnType<typeof attachRelay>;
+let n = 0;
+
+beforeAll(async () => {
+  server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+  host = new PtyHost();
+  relay = attachRelay(server, {
+    host,
+    allowedOrigin: (o) => o === origin,
+    authorize: (req, lab, target, token) => {
+      if (!req.headers.cookie?.includes('uid=alice')) return { status: 401, message: 'no user' };
+      if (token !== TOKEN) return { status: 403, message: 'bad token' };
+      if (lab !== 'lab1' || !['node-a', 'node-b'].includes(target)) return { status: 404, message: 'no such target' };
+      return {
+        term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`,
+        spec: () => ({ file: 'bash', args: ['--norc', '--noprofile', '-i'], env: { PS1: `[${target}]$ `, HOME: '/tmp', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: target }),
+        touch: () => {},
+      };
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  base = `ws://127.0.0.1:${port}/api/labs/lab1/terminal`;
+  origin = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  relay.close();
+  await host.dispose();
+  await new Promise((r) => server.close(r));
+});
+
+const clients: TermClient[] = [];
+function client(target = 'node-a', extra: Partial<ConstructorParameters<typeof TermClient>[0]> = {}) {
+  const c = new TermClient({ url: `${base}?target=${target}&cols=100&rows=30`, token: TOKEN, origin, cookie: 'uid=alice', ...extra });
+  clients.push(c);
+  return c;
+}
+
+describe('terminal relay', () => {
+  it('runs a shell: input goes in, output comes back, the prompt names the target', async () => {
+    const c = client('node-b');
+    await c.opened();
+    await c.untilText(/\[node-b\]\$ $/m);
+    c.type('echo $((6*7))\r');
+    await c.untilText(/^42$/m);
+    await c.close();
+  });
+
+  it('keeps a flood interruptible: `yes` then Ctrl-C gives the prompt back', async () => {
+    const c = client('node-a');
+    await c.opened();
+    await c.untilText(/\$ $/m);
+    c.type('yes flood\r');
+    await c.until(() => c.outputBytes > 4 * FLOW.HIGH_WATERMARK, 'a flood of output');
+    c.type('\x03');
+    c.type('echo back-$((1+1))\r');
+    await c.untilText(/^back-2$/m, 20_000);
+    await c.close();
+  });
+
+  it('stops sending when the client stops acknowledging (bounded by the high watermark)', async () => {
+    const c = client('node-b', { noAck: true });
+    await c.opened();
+    await c.untilText(/\$ $/m);
+    c.type('yes nack\r');
+    await c.until(() => c.outputBytes > FLOW.HIGH_WATERMARK, 'output up to the high watermark');
+    // Prove the pty is paused: a round trip through the shell (a resize frame is handled in order) and
+    // then the byte count stays bounded by the watermark plus one coalesced frame and the pty's buffer.
+    const bound = FLOW.HIGH_WATERMARK + LIMITS.OUTPUT_FRAME_MAX + 64 * 1024;
+    await new Promise<void>((r) => c.ws.ping(undefined, undefined, () => r()));
+    const a = c.outputBytes;
+    await new Promise<void>((resolve) => { c.ws.once('pong', () => resolve()); c.ws.ping(); });
+    expect(a).toBeLessThanOrEqual(bound);
+    expect(c.outputBytes).toBeLessThanOrEqual(bound);
+    c.type('\x03');
+    await c.close();
+  });
+
+  it('restores the screen on reconnect without replaying input', async () => {
+    const a = client('node-a');
+    await a.opened();
+    await a.untilText(/\$ $/m);
+    a.type('echo marker-$((20+3))\r');
+    await a.untilText(/^marker-23$/m);
+    await a.close();
+
+    const b = client('node-a');
+    await b.opened();
+    await b.until(() => b.snapshots.length === 1, 'a snapshot');
+    expect(b.text()).toMatch(/^marker-23$/m);
+    // The command ran once: its output appears exactly once and nothing is typed again.
+    b.type('echo after\r');
+    await b.untilText(/^after$/m);
+    expect(b.text().match(/^marker-23$/gm)).toHaveLength(1);
+    await b.close();
+  });
+
+  it('refuses an upgrade without the cookie, without the token, with a wrong token, or from a foreign Origin', async () => {
+    const cases: [Partial<ConstructorParameters<typeof TermClient>[0]>, number][] = [
+      [{ cookie: '' }, 401],
+      [{ token: undefined }, 403],
+      [{ token: 'wrong' }, 403],
+      [{ origin: 'http://evil.example' }, 403],
+      [{ origin: undefined }, 403],
+    ];
+    for (const [extra, status] of cases) {
+      const c = client('node-a', extra);
+      await expect(c.opened()).rejects.toMatchObject({ status });
+    }
+    const c = client('no-such-node');
+    await expect(c.opened()).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('closes a connection that sends a malformed or oversized frame, and keeps serving others', async () => {
+    const c = client('node-b');
+    await c.opened();
+    await c.untilText(/\$ $/m);
+    c.send(new Uint8Array([0x7f, 1, 2]));
+    await c.until(() => c.closed !== null, 'close');
+    expect(c.closed?.code).toBe(CLOSE.PROTOCOL);
+
+    const big = client('node-b');
+    await big.opened();
+    big.send(new Uint8Array(LIMITS.MAX_PAYLOAD + 10));
+    await big.until(() => big.closed !== null, 'close');
+    expect(big.closed?.code).toBe(1009);
+
+    const ok = client('node-b');
+    await ok.opened();
+    ok.type('echo still-$((2+2))\r');
+    await ok.untilText(/^still-4$/m);
+    await ok.close();
+  });
+
+  it('applies resize to the shell', async () => {
+    const c = client('node-a');
+    await c.opened();
+    await c.untilText(/\$ $/m);
+    c.resize(123, 41);
+    c.type('stty size\r');
+    await c.untilText(/^41 123$/m);
+    await c.close();
+  });
+
+  it('asks for the subprotocol', async () => {
+    const ws = new WebSocket(`${base}?target=node-a`, ['other'], { origin, headers: { cookie: 'uid=alice' } });
+    const status = await new Promise<number>((r) => ws.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
+    expect(status).toBe(400);
+    expect(SUBPROTOCOL).toMatch(/netdojo/);
+  });
+});

@@ -1,0 +1,167 @@
+import headless from '@xterm/headless';
+import serialize from '@xterm/addon-serialize';
+import pty from '@lydell/node-pty';
+import type { ShellSpec } from '../lab/types.ts';
+import { FLOW, LIMITS, S2C, exitFrame, frame, parseClientFrame } from './protocol.ts';
+
+// One shell in a pty, mirrored into a headless xterm so that a (re)connecting client gets the screen back
+// as a SNAPSHOT. Runs inside the pty host process. Every resource it holds (pty, headless terminal,
+// timers, clients) is released by dispose(), the only teardown path, whatever the reason.
+
+export type Send = (frame: Uint8Array) => void;
+export type Close = (code: number, reason: string) => void;
+
+interface Client {
+  send: Send;
+  close: Close;
+  /** OUTPUT bytes sent and not yet acknowledged. */
+  unacked: number;
+  /** Output produced while the snapshot is being taken; flushed right after it. */
+  pending: Uint8Array[] | null;
+}
+
+export interface SessionEvents {
+  /** The session is gone (shell exited, killed, idle): the host forgets it. */
+  onDispose(code: number, reason: string): void;
+}
+
+export class TermSession {
+  private readonly pty: pty.IPty;
+  private readonly term: headless.Terminal;
+  private readonly ser: serialize.SerializeAddon;
+  private readonly clients = new Map<string, Client>();
+  private readonly pauses = new Set<string>();
+  private headlessPending = 0;
+  private outBuf: string[] = [];
+  private outLen = 0;
+  private flushScheduled = false;
+  private detachedTimer: NodeJS.Timeout | null = null;
+  private disposed = false;
+
+  constructor(readonly id: string, spec: ShellSpec, cols: number, rows: number, private readonly events: SessionEvents) {
+    this.term = new headless.Terminal({ cols, rows, scrollback: LIMITS.SCROLLBACK, allowProposedApi: true });
+    this.ser = new serialize.SerializeAddon();
+    this.term.loadAddon(this.ser as unknown as headless.ITerminalAddon);
+    this.pty = pty.spawn(spec.file, spec.args, {
+      name: 'xterm-256color', cols, rows, env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ...spec.env },
+    });
+    this.pty.onData((d) => this.onOutput(d));
+    this.pty.onExit(({ exitCode, signal }) => {
+      this.flush();
+      this.dispose(exitCode ?? 0, signal ? `shell ended by signal ${signal}` : `shell exited with code ${exitCode}`);
+    });
+    this.armDetachedTimer();
+  }
+
+  get clientCount() { return this.clients.size; }
+
+  private onOutput(d: string) {
+    // Mirror first, so a snapshot taken later includes it; the headless terminal has its own watermark.
+    this.headlessPending += d.length;
+    if (this.headlessPending > FLOW.HEADLESS_HIGH_WATERMARK) this.pause('headless');
+    this.term.write(d, () => {
+      this.headlessPending -= d.length;
+      if (this.headlessPending < FLOW.HEADLESS_LOW_WATERMARK) this.resume('headless');
+    });
+    this.outBuf.push(d);
+    this.outLen += d.length;
+    if (this.outLen >= LIMITS.OUTPUT_FRAME_MAX) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush() {
+    this.flushScheduled = false;
+    if (this.outLen === 0) return;
+    const data = new TextEncoder().encode(this.outBuf.join(''));
+    this.outBuf = [];
+    this.outLen = 0;
+    for (const [cid, c] of this.clients) {
+      if (c.pending) { c.pending.push(data); continue; }
+      this.sendOutput(cid, c, data);
+    }
+  }
+
+  private sendOutput(cid: string, c: Client, data: Uint8Array) {
+    c.unacked += data.length;
+    c.send(frame(S2C.OUTPUT, data));
+    if (c.unacked > FLOW.HIGH_WATERMARK) this.pause(`client:${cid}`);
+  }
+
+  private pause(reason: string) {
+    if (this.disposed) return;
+    if (this.pauses.size === 0) this.pty.pause();
+    this.pauses.add(reason);
+  }
+
+  private resume(reason: string) {
+    if (!this.pauses.delete(reason) || this.disposed) return;
+    if (this.pauses.size === 0) this.pty.resume();
+  }
+
+  /** A client connects: it gets the current screen as one SNAPSHOT, then live OUTPUT. */
+  attach(cid: string, send: Send, close: Close) {
+    if (this.disposed) { close(4001, 'shell is gone'); return; }
+    const c: Client = { send, close, unacked: 0, pending: [] };
+    this.clients.set(cid, c);
+    this.armDetachedTimer();
+    // Everything written to the headless terminal before this marker is in the snapshot; everything after
+    // it is queued in `pending` (flush() writes to the mirror before it fans out) and sent after it.
+    this.flush();
+    this.term.write('', () => {
+      if (this.disposed || this.clients.get(cid) !== c) return;
+      const snap = this.ser.serialize({ scrollback: LIMITS.SCROLLBACK });
+      c.send(frame(S2C.SNAPSHOT, snap));
+      const queued = c.pending ?? [];
+      c.pending = null;
+      for (const d of queued) this.sendOutput(cid, c, d);
+    });
+  }
+
+  detach(cid: string) {
+    if (!this.clients.delete(cid)) return;
+    this.resume(`client:${cid}`);
+    this.armDetachedTimer();
+  }
+
+  /** A raw frame from a client. Throws on a malformed frame (the caller closes that connection). */
+  handle(cid: string, buf: Uint8Array) {
+    const c = this.clients.get(cid);
+    if (!c || this.disposed) return;
+    const f = parseClientFrame(buf);
+    if (f.type === 'input') {
+      this.pty.write(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength).toString('utf8'));
+    } else if (f.type === 'resize') {
+      this.pty.resize(f.cols, f.rows);
+      this.term.resize(f.cols, f.rows);
+    } else {
+      c.unacked = Math.max(0, c.unacked - f.bytes);
+      if (c.unacked < FLOW.LOW_WATERMARK) this.resume(`client:${cid}`);
+    }
+  }
+
+  private armDetachedTimer() {
+    if (this.detachedTimer) clearTimeout(this.detachedTimer);
+    this.detachedTimer = null;
+    if (this.clients.size === 0 && !this.disposed) {
+      this.detachedTimer = setTimeout(() => this.dispose(0, 'nobody was connected'), LIMITS.DETACHED_SHELL_MS);
+      this.detachedTimer.unref();
+    }
+  }
+
+  /** The one teardown path: clients told and closed, pty killed, mirror released, host notified. */
+  dispose(code = 0, reason = 'closed') {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.detachedTimer) clearTimeout(this.detachedTimer);
+    for (const c of this.clients.values()) {
+      try { c.send(exitFrame(code, reason)); c.close(4001, reason.slice(0, 100)); } catch { /* client already gone */ }
+    }
+    this.clients.clear();
+    try { this.pty.kill(); } catch { /* already exited */ }
+    this.term.dispose();
+    this.events.onDispose(code, reason);
+  }
+}
