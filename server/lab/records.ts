@@ -1,0 +1,66 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LabError, type LabFacts, type ProviderName, type Topology } from './types.ts';
+import { isLabId, labDir, labsDir } from './naming.ts';
+
+// A lab outlives the process that made it (`netdojo up` exits; `exec`, `grade`, `down` come later,
+// and a server may restart), so everything needed to find and re-attach to it is written here.
+
+export interface LabRecord {
+  id: string;
+  provider: ProviderName;
+  scenario: string;
+  seed: number;
+  createdAt: string;
+  topology: Topology;
+  facts: LabFacts;
+  /** The provider's own handle: the sandbox holder (netns), the cluster and kubeconfig (kind). */
+  handle: Record<string, unknown>;
+  /** Owner-defined data (the session keeps the rendered scenario's variant here). */
+  meta?: Record<string, unknown>;
+}
+
+const recordPath = (id: string) => join(labDir(id), 'lab.json');
+
+export async function writeRecord(rec: LabRecord): Promise<void> {
+  await mkdir(labDir(rec.id), { recursive: true });
+  const tmp = `${recordPath(rec.id)}.tmp`;
+  await writeFile(tmp, JSON.stringify(rec, null, 2));
+  await rename(tmp, recordPath(rec.id));
+}
+
+export async function readRecord(id: string): Promise<LabRecord> {
+  if (!isLabId(id)) throw new LabError(`"${id}" is not a lab id (expected something like ${'l'}k3x9q2a)`, 'run `netdojo down --all` or list labs with `netdojo list`');
+  try {
+    return JSON.parse(await readFile(recordPath(id), 'utf8')) as LabRecord;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new LabError(`no lab "${id}"`, 'list labs with `netdojo list`');
+    throw new LabError(`lab "${id}": unreadable record ${recordPath(id)}: ${(e as Error).message}`);
+  }
+}
+
+export async function updateMeta(id: string, meta: Record<string, unknown>): Promise<void> {
+  const rec = await readRecord(id);
+  await writeRecord({ ...rec, meta: { ...rec.meta, ...meta } });
+}
+
+/** Ids of every lab directory, including ones whose record was never written (a crash mid-create). */
+export async function labIds(): Promise<string[]> {
+  try {
+    return (await readdir(labsDir())).filter(isLabId).sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function tryReadRecord(id: string): Promise<LabRecord | undefined> {
+  try {
+    return await readRecord(id);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function removeLabDir(id: string): Promise<void> {
+  await rm(labDir(id), { recursive: true, force: true });
+}

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { run, type RunOptions } from '../../util/run.ts';
+import type { ExecResult } from '../../lab/types.ts';
+
+// Each lab lives in a sandbox: its own network, mount and PID namespaces (plus a user namespace when
+// not root). The holder is `unshare`; the sandbox's PID 1 is a bash that reaps orphans and dies with
+// the holder (--kill-child), and when PID 1 dies the kernel kills every process in the sandbox, which
+// frees every namespace and mount inside. So nothing is created in the host's network namespace or
+// /run, and a lab cannot outlive its holder.
+
+export interface SandboxHandle {
+  holderPid: number;
+  /** The holder's start time (/proc/<pid>/stat field 22), so a reused PID is not mistaken for it. */
+  holderStart: string;
+  /** PID 1 of the sandbox, as seen from outside: what nsenter targets. */
+  initPid: number;
+  userns: boolean;
+}
+
+/** Marks the holder's command line so a holder whose record is lost can still be found. */
+export const HOLDER_MARK = 'netdojo-lab:';
+
+const INIT = `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/netns || exit 1
+echo ready
+exec >/dev/null 2>&1 </dev/null
+while :; do sleep 3600 & wait $!; done`;
+
+/** A running (not zombie) process's start time (/proc/<pid>/stat field 22); undefined when gone. */
+export async function procStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function isAlive(h: Pick<SandboxHandle, 'holderPid' | 'holderStart'>): Promise<boolean> {
+  return (await procStartTime(h.holderPid)) === h.holderStart;
+}
+
+const pause = () => new Promise((r) => setTimeout(r, 2));
+
+/** Starts a sandbox for lab `id`; resolves once its PID 1 has mounted its private /run. */
+export async function startSandbox(id: string): Promise<SandboxHandle> {
+  const userns = process.getuid?.() !== 0;
+  const args = [
+    ...(userns ? ['--user', '--map-root-user'] : []),
+    '--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
+    'bash', '-c', INIT, `${HOLDER_MARK}${id}`,
+  ];
+  // Detached: the lab must survive the CLI process that created it (`netdojo up` exits).
+  const child = spawn('unshare', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const holderPid = child.pid;
+  let stderr = '';
+  child.stderr!.on('data', (b) => { stderr += b; });
+  const ready = await new Promise<boolean>((resolve) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => resolve(line === 'ready'));
+    child.once('exit', () => resolve(false));
+    child.once('error', (e) => { stderr += e.message; resolve(false); });
+  });
+  child.stdout!.destroy();
+  child.stderr!.destroy();
+  child.unref();
+  if (!ready || !holderPid) {
+    throw new Error(`could not create the lab sandbox (unshare ${userns ? 'with a user namespace' : 'as root'}): ${stderr.trim() || 'it exited'}` +
+      (userns ? '; unprivileged user namespaces must be enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)' : ''));
+  }
+  const children = (await readFile(`/proc/${holderPid}/task/${holderPid}/children`, 'utf8')).trim().split(/\s+/);
+  return { holderPid, holderStart: (await procStartTime(holderPid))!, initPid: Number(children[0]), userns };
+}
+
+/** argv prefix that runs a command inside the sandbox; empty when this process already is inside. */
+export function enterPrefix(h: SandboxHandle, inside: boolean): string[] {
+  if (inside) return [];
+  return ['nsenter', '-t', String(h.initPid), ...(h.userns ? ['--user'] : []), '--net', '--mount', '--pid', '--'];
+}
+
+export function runIn(h: SandboxHandle, inside: boolean, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
+  const [file, ...args] = [...enterPrefix(h, inside), ...argv];
+  return run(file, args, opts);
+}
+
+/** Kills the holder and waits until the sandbox's PID 1 is gone: then so is every namespace in it. */
+export async function stopSandbox(h: SandboxHandle): Promise<void> {
+  if (!(await isAlive(h))) return;
+  const initStart = await procStartTime(h.initPid);
+  try { process.kill(h.holderPid, 'SIGKILL'); } catch { /* already gone */ }
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && ((await isAlive(h)) || (initStart && (await procStartTime(h.initPid)) === initStart))) await pause();
+}
+
+/** Holders running on this host, by lab id (found by their command line). */
+export async function findHolders(): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const args = cmd.split('\0');
+    if (args[0] !== 'unshare') continue;
+    const mark = args.find((a) => a.startsWith(HOLDER_MARK));
+    if (mark) found.set(mark.slice(HOLDER_MARK.length), Number(entry));
+  }
+  return found;
+}
