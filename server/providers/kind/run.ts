@@ -1,0 +1,80 @@
+import { execa } from 'execa';
+import type { ExecResult } from '../../lab/types.ts';
+
+// Host processes (docker, kind, kubectl, admin shells). A timeout kills the whole process group, not
+// just the direct child, so `bash -c 'sleep 100 | cat'` cannot outlive its deadline.
+
+export interface RunOptions {
+  timeoutMs?: number;
+  stdin?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export async function run(file: string, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
+  const started = performance.now();
+  const child = execa(file, args, {
+    input: opts.stdin ?? '',
+    env: opts.env,
+    extendEnv: true,
+    cwd: opts.cwd,
+    reject: false,
+    stripFinalNewline: false,
+    detached: true,
+    cleanup: true,
+    encoding: 'utf8',
+  });
+  let timedOut = false;
+  const timer = opts.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, opts.timeoutMs)
+    : undefined;
+  const r = await child;
+  if (timer) clearTimeout(timer);
+  const spawnError = r.failed && r.exitCode === undefined && !r.signal ? (r.cause as Error | undefined)?.message ?? r.message : '';
+  return {
+    code: timedOut || r.exitCode === undefined ? null : r.exitCode,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? '') + (spawnError && !timedOut ? `${spawnError}\n` : ''),
+    timedOut,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+/** Runs a command that must succeed; throws with its stderr otherwise. */
+export async function must(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  const r = await run(file, args, opts);
+  if (r.code !== 0) {
+    const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : `exit ${r.code}`;
+    throw new Error(`${file} ${args.join(' ')}: ${why}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  }
+  return r.stdout;
+}
+
+/** Polls cond until it returns a truthy value; throws the last reason when the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  cond: () => Promise<T | undefined | false | null>,
+  { timeoutMs = 180_000, intervalMs = 1000 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${(last as Error).message ?? last}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
