@@ -89,8 +89,10 @@ export const CheckSpec = z.discriminatedUnion('kind', [DnsCheck, TcpCheck, HttpC
 export type CheckSpec = z.infer<typeof CheckSpec>;
 export type CheckKind = CheckSpec['kind'];
 
-/** A check after templating and expansion of `from`: exactly one source. */
-export type Check = Omit<CheckSpec, 'from'> & { from: string };
+/** A check after templating and expansion of `from`: exactly one source. Distributes over the
+ * union (a plain Omit<CheckSpec, 'from'> would keep only the fields every kind shares). */
+export type Check = CheckSpec extends infer C ? (C extends CheckSpec ? Omit<C, 'from'> & { from: string } : never) : never;
+export type CheckOf<K extends CheckKind> = Extract<Check, { kind: K }>;
 
 export interface CheckResult {
   id: string;
