@@ -1,0 +1,271 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../store/store.ts';
+import { startServer, type RunningServer } from './server.ts';
+import { Learner } from './test/client.ts';
+import { standInBackend, type StandIn } from './test/stand-in.ts';
+
+// The HTTP API and the terminal relay through a real server on 127.0.0.1, port 0. The lab behind it is
+// the stand-in (a temp directory and local shells): these tests are about the server, not the network.
+
+let dir: string;
+let srv: RunningServer | null = null;
+let backend: StandIn;
+
+const start = async (limits = {}) => {
+  srv = await startServer({ host: '127.0.0.1', port: 0, stateDir: dir, backend, limits, log: () => {} });
+  return srv;
+};
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'netdojo-api-'));
+  backend = standInBackend();
+});
+afterEach(async () => {
+  await srv?.close();
+  srv = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function readyLab(me: Learner, scenario = 'stand-in') {
+  const c = await me.call('POST', '/api/labs', { scenario });
+  expect(c.status).toBe(202);
+  const id = c.body.lab.id as string;
+  const { phase } = await me.waitReady(id);
+  expect(phase).toBe('ready');
+  return (await me.call('GET', `/api/labs/${id}`)).body.lab;
+}
+
+describe('JSON API', () => {
+  it('lists scenarios and filters them by tag and difficulty', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const all = await me.call('GET', '/api/scenarios');
+    expect(all.body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in', 'stand-in-2']);
+    expect((await me.call('GET', '/api/scenarios?difficulty=advanced')).body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in-2']);
+    expect((await me.call('GET', '/api/scenarios?tag=dns')).body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in']);
+    const bad = await me.call('GET', '/api/scenarios?difficulty=expert');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^query\.difficulty: /);
+  });
+
+  it('answers bad input with a 4xx naming the field, and keeps serving', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const missing = await me.call('POST', '/api/labs', {});
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.fields[0].path).toBe('body.scenario');
+    const wrongType = await me.call('POST', '/api/labs', { scenario: 'stand-in', seed: 'x' });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.body.error.message).toMatch(/body\.seed/);
+    const extra = await me.call('POST', '/api/labs', { scenario: 'stand-in', command: 'rm -rf /' });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.message).toMatch(/command/);
+    const unknown = await me.call('POST', '/api/labs', { scenario: 'nope' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toMatch(/no scenario "nope".*stand-in/);
+    const json = await me.call('POST', '/api/labs', undefined, '{"scenario":');
+    expect(json.status).toBe(400);
+    expect(json.body.error.code).toBe('bad_json');
+    const big = await me.call('POST', '/api/labs', undefined, JSON.stringify({ scenario: 'x'.repeat(40_000) }));
+    expect(big.status).toBe(413);
+    const badId = await me.call('GET', '/api/labs/NOT-AN-ID');
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.message).toMatch(/^path: /);
+    const noRoute = await me.call('GET', '/api/nothing');
+    expect(noRoute.status).toBe(404);
+    expect((await me.call('GET', '/api/health')).body).toEqual({ ok: true });
+  });
+
+  it('creates a lab with progress events, serves a sanitized briefing, and hides it from other learners', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    let release!: () => void;
+    backend.startGate = new Promise<void>((r) => { release = r; });
+    const c = await me.call('POST', '/api/labs', { scenario: 'stand-in', seed: 7 });
+    expect(c.status).toBe(202);
+    expect(c.body.lab.phase).toBe('starting');
+    expect((await me.call('POST', `/api/labs/${c.body.lab.id}/grade`)).body.error.code).toBe('lab_not_ready');
+    const following = me.waitReady(c.body.lab.id);
+    release();
+    const { events, phase } = await following;
+    expect(phase).toBe('ready');
+    expect(events.some((e) => e.startsWith('progress:') && e.includes('Building nodes'))).toBe(true);
+    const lab = (await me.call('GET', `/api/labs/${c.body.lab.id}`)).body.lab;
+    expect(lab.seed).toBe(7);
+    expect(lab.targets.map((t: { target: string }) => t.target)).toEqual(['control-plane', 'worker', 'default/client-worker']);
+    expect(lab.brief.html).toContain('&lt;script&gt;');
+    expect(lab.brief.html).not.toContain('<script>');
+    expect(lab.token).toMatch(/^[\w-]{20,}$/);
+
+    const other = new Learner(s.url);
+    const peek = await other.call('GET', `/api/labs/${lab.id}`);
+    expect(peek.status).toBe(404);
+    expect((await other.call('POST', `/api/labs/${lab.id}/grade`)).status).toBe(404);
+    expect((await other.call('DELETE', `/api/labs/${lab.id}`)).status).toBe(404);
+  });
+
+  it('reports a lab that fails to start, with the reason, and frees its slot', async () => {
+    const s = await start({ perUser: 1 });
+    const me = new Learner(s.url);
+    backend.failNext = 'namespaces are not available';
+    const c = await me.call('POST', '/api/labs', { scenario: 'stand-in' });
+    const { events, phase } = await me.waitReady(c.body.lab.id);
+    expect(phase).toBe('failed');
+    expect(events.join('\n')).toContain('namespaces are not available');
+    expect((await me.call('POST', '/api/labs', { scenario: 'stand-in' })).status).toBe(202);
+  });
+
+  it('enforces limits per learner and in total with errors that say what to do', async () => {
+    const s = await start({ perUser: 1, total: 2 });
+    const a = new Learner(s.url), b = new Learner(s.url), c = new Learner(s.url);
+    await readyLab(a);
+    const again = await a.call('POST', '/api/labs', { scenario: 'stand-in' });
+    expect(again.status).toBe(429);
+    expect(again.body.error.code).toBe('limit_per_user');
+    expect(again.body.error.message).toMatch(/Stop one/);
+    await readyLab(b);
+    const full = await c.call('POST', '/api/labs', { scenario: 'stand-in' });
+    expect(full.status).toBe(503);
+    expect(full.body.error.code).toBe('limit_total');
+    // Stopping a lab frees the slot.
+    const mine = (await a.call('GET', '/api/labs')).body.labs[0].id;
+    expect((await a.call('DELETE', `/api/labs/${mine}`)).status).toBe(204);
+    expect((await c.call('POST', '/api/labs', { scenario: 'stand-in' })).status).toBe(202);
+  });
+
+  it('grades, reveals hints one at a time and the solution, records all of it, and keeps it across a restart', async () => {
+    await start();
+    let me = new Learner(srv!.url);
+    const lab = await readyLab(me);
+    const g1 = await me.call('POST', `/api/labs/${lab.id}/grade`);
+    expect(g1.body.report.verdict).toBe('fail');
+    expect(g1.body.report.checks[0].hintHtml).toContain('<code>touch fixed</code>');
+
+    const h1 = await me.call('POST', `/api/labs/${lab.id}/hints`);
+    expect(h1.body.hints.shown).toHaveLength(1);
+    const h2 = await me.call('POST', `/api/labs/${lab.id}/hints`);
+    expect(h2.body.hints.shown.map((h: { markdown: string }) => h.markdown)).toEqual(['Look at the files.', 'Run `touch fixed`.']);
+    const h3 = await me.call('POST', `/api/labs/${lab.id}/hints`);
+    expect(h3.status).toBe(409);
+    expect(h3.body.error.code).toBe('no_more_hints');
+
+    // Fix it from the terminal, as a learner would.
+    const t = me.terminal(lab.id, 'control-plane', lab.token);
+    await t.opened();
+    await t.untilText(/root@control-plane:~# $/m);
+    t.type('cd "$LAB_DIR" && touch fixed && echo done-$((40+2))\r');
+    await t.untilText(/^done-42$/m);
+    await t.close();
+    const g2 = await me.call('POST', `/api/labs/${lab.id}/grade`);
+    expect(g2.body.report.verdict).toBe('pass');
+    const sol = await me.call('POST', `/api/labs/${lab.id}/solution`);
+    expect(sol.body.solution.steps[0].run).toBe('touch fixed');
+
+    const before = (await me.call('GET', '/api/progress')).body.progress[0];
+    expect(before).toMatchObject({ scenario: 'stand-in', attempts: 1, grades: 2, passed: true, hintsRevealed: 2, solutionRevealed: 1, bestScore: { earned: 1, possible: 1 } });
+
+    // A new server on the same state directory knows this learner's progress.
+    const cookie = me.cookie;
+    await srv!.close();
+    backend = standInBackend();
+    await start();
+    me = new Learner(srv!.url);
+    me.cookie = cookie;
+    const after = (await me.call('GET', '/api/progress')).body.progress[0];
+    expect(after).toMatchObject({ scenario: 'stand-in', attempts: 1, grades: 2, passed: true, hintsRevealed: 2, solutionRevealed: 1 });
+    expect(after.timeSpentMs).toBeGreaterThanOrEqual(0);
+    // The lab itself did not survive the restart: a clear 404 for the API, and the page says it ended.
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).status).toBe(404);
+    const page = await me.call('GET', `/labs/${lab.id}`);
+    expect(page.status).toBe(404);
+    expect(page.body).toContain('This lab has ended');
+  });
+
+  it('resets a lab to broken and ends its shells', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const lab = await readyLab(me);
+    const t = me.terminal(lab.id, 'worker', lab.token);
+    await t.opened();
+    await t.untilText(/# $/m);
+    t.type('cd "$LAB_DIR" && touch fixed && echo ok\r');
+    await t.untilText(/^ok$/m);
+    expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
+    const r = await me.call('POST', `/api/labs/${lab.id}/reset`);
+    expect(r.status).toBe(200);
+    expect(r.body.lab.phase).toBe('ready');
+    await t.until(() => t.closed !== null, 'the shell to end on reset');
+    expect(t.exit?.reason).toMatch(/reset/);
+    expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('fail');
+  });
+
+  it('ends idle labs and labs past their time limit, and closes records left open by a crash', async () => {
+    // A crashed run left an open lab record behind.
+    const crashed = new SqliteStore(join(dir, 'progress.db'));
+    crashed.labStarted({ id: 'lcrashed1', user: 'u' + 'a'.repeat(22), scenario: 'stand-in', provider: 'netns', seed: 1 });
+    crashed.close();
+    const s = await startServer({ host: '127.0.0.1', port: 0, stateDir: dir, backend, log: () => {}, limits: { idleMs: 60_000, ttlMs: 120_000 } });
+    srv = s;
+    const check = new SqliteStore(join(dir, 'progress.db'));
+    expect(check.lab('lcrashed1')?.endReason).toBe('server restarted');
+    check.close();
+
+    const me = new Learner(s.url);
+    const lab = await readyLab(me);
+    const m = s.manager.find(lab.id)!;
+    expect(await s.manager.sweep()).toEqual([]);
+    m.lastActive = Date.now() - 61_000;
+    expect(await s.manager.sweep()).toEqual([lab.id]);
+    const gone = await me.call('GET', `/api/labs/${lab.id}`);
+    expect(gone.status).toBe(410);
+    expect(gone.body.error.message).toMatch(/idle too long/);
+    // Destroyed through the one teardown path: the stand-in lab's directory is gone.
+    expect([...backend.labs.values()].filter((l) => existsSync(l.dir))).toHaveLength(0);
+
+    const lab2 = await readyLab(me);
+    const m2 = s.manager.find(lab2.id)!;
+    (m2 as { createdAt: number }).createdAt = Date.now() - 121_000;
+    m2.lastActive = Date.now();
+    expect(await s.manager.sweep()).toEqual([lab2.id]);
+    expect(m2.endReason).toBe('time limit reached');
+  });
+
+  it('refuses cross-site state changes and foreign Host headers', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const res = await fetch(`${s.url}/api/labs`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{"scenario":"stand-in"}' });
+    expect(res.status).toBe(403);
+    const rebound = await new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: s.port, path: '/', headers: { host: `attacker.example:${s.port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
+    });
+    expect(rebound).toBe(421);
+    expect((await me.call('GET', '/')).status).toBe(200);
+  });
+
+  it('refuses terminal upgrades without the cookie, the token, or from another Origin', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const lab = await readyLab(me);
+    const other = new Learner(s.url);
+    await other.call('GET', '/');
+    const attempts = [
+      me.terminal(lab.id, 'worker', lab.token, { cookie: '' }),
+      me.terminal(lab.id, 'worker', 'not-the-token'),
+      me.terminal(lab.id, 'worker', lab.token, { origin: 'http://evil.example' }),
+      me.terminal(lab.id, 'worker', lab.token, { origin: undefined }),
+      other.terminal(lab.id, 'worker', lab.token),
+      me.terminal(lab.id, 'no-such-node', lab.token),
+    ];
+    const statuses = [];
+    for (const t of attempts) statuses.push(await t.opened().then(() => 101, (e: { status?: number }) => e.status));
+    expect(statuses).toEqual([401, 403, 403, 403, 404, 404]);
+    const ok = me.terminal(lab.id, 'worker', lab.token);
+    await ok.opened();
+    await ok.untilText(/root@worker:~# $/m);
+    await ok.close();
+  });
+});

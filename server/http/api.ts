@@ -1,0 +1,165 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { CatalogEntry } from '../labs/backend.ts';
+import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts';
+import type { ProgressStore } from '../store/store.ts';
+import { renderMarkdown } from './markdown.ts';
+import { gradeView, labView, solutionView } from './views.ts';
+
+// The JSON API. Every input is validated with zod; a bad request gets a 400 whose message names the field
+// and what was expected. Errors are { error: { code, message, fields? } }.
+
+export interface ApiDeps {
+  manager: LabManager;
+  store: ProgressStore;
+  catalog: () => Promise<CatalogEntry[]>;
+  user: (req: Request, res: Response) => string;
+}
+
+const LabId = z.string().regex(/^[a-z][a-z0-9]{5,11}$/, 'a lab id (lower-case letters and digits)');
+const CreateLab = z.strictObject({
+  scenario: z.string({ error: 'required: the id of a scenario from GET /api/scenarios' }).min(1).max(64),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+});
+const CatalogQuery = z.object({
+  tag: z.string().max(64).optional(),
+  difficulty: z.enum(['beginner', 'intermediate', 'advanced']).optional(),
+});
+
+export class BadRequest extends UserError {
+  constructor(message: string, readonly fields: { path: string; message: string }[]) {
+    super(400, 'bad_request', message);
+  }
+}
+
+export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path'): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const fields = r.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message }));
+  throw new BadRequest(fields.map((f) => `${f.path}: ${f.message}`).join('; '), fields);
+}
+
+export function filterCatalog(all: CatalogEntry[], q: { tag?: string; difficulty?: string }) {
+  return all.filter((s) => (!q.tag || s.tags.includes(q.tag) || s.concepts.includes(q.tag)) && (!q.difficulty || s.difficulty === q.difficulty));
+}
+
+export function apiRouter(d: ApiDeps) {
+  const r = express.Router();
+  const find = async (id: string) => (await d.catalog()).find((s) => s.id === id);
+  const view = async (m: ManagedLab) => labView(d.manager, m, await find(m.scenario));
+  const labParam = (req: Request) => parse(LabId, req.params.id, 'path');
+
+  r.get('/health', (_req, res) => { res.json({ ok: true }); });
+
+  r.get('/scenarios', async (req, res) => {
+    const q = parse(CatalogQuery, req.query, 'query');
+    res.json({ scenarios: filterCatalog(await d.catalog(), q) });
+  });
+
+  r.get('/progress', (req, res) => {
+    const user = d.user(req, res);
+    res.json({ user, progress: d.store.progress(user) });
+  });
+
+  r.get('/labs', async (req, res) => {
+    const user = d.user(req, res);
+    res.json({ labs: await Promise.all(d.manager.of(user).map(view)) });
+  });
+
+  r.post('/labs', async (req, res) => {
+    const user = d.user(req, res);
+    const body = parse(CreateLab, req.body ?? {}, 'body');
+    const sc = await find(body.scenario);
+    if (!sc) {
+      const ids = (await d.catalog()).map((s) => s.id);
+      throw new BadRequest(`body.scenario: no scenario "${body.scenario}"; one of: ${ids.join(', ')}`, [{ path: 'body.scenario', message: `one of: ${ids.join(', ')}` }]);
+    }
+    const m = d.manager.create(user, sc.id, body.seed);
+    res.status(202).location(`/api/labs/${m.id}`).json({ lab: await view(m) });
+  });
+
+  r.get('/labs/:id', async (req, res) => {
+    const user = d.user(req, res);
+    const m = d.manager.get(user, labParam(req));
+    res.json({ lab: await view(m) });
+  });
+
+  // Provisioning (and reset) progress as server-sent events: every step so far, then live ones, then
+  // `phase` events; the stream ends once the lab is ready, failed or ended.
+  r.get('/labs/:id/events', (req, res) => {
+    const user = d.user(req, res);
+    const m = d.manager.get(user, labParam(req));
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    for (const s of m.steps) send('progress', s);
+    const onProgress = (s: unknown) => send('progress', s);
+    const onPhase = (p: string) => {
+      send('phase', { phase: p, error: m.error, endReason: m.endReason });
+      if (p !== 'starting' && p !== 'resetting') finish();
+    };
+    const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const finish = () => {
+      clearInterval(beat);
+      m.events.off('progress', onProgress);
+      m.events.off('phase', onPhase);
+      res.end();
+    };
+    m.events.on('progress', onProgress);
+    m.events.on('phase', onPhase);
+    req.on('close', finish);
+    send('phase', { phase: m.phase, error: m.error, endReason: m.endReason });
+    if (m.phase !== 'starting' && m.phase !== 'resetting') finish();
+  });
+
+  r.post('/labs/:id/grade', async (req, res) => {
+    const user = d.user(req, res);
+    const report = await d.manager.grade(user, labParam(req));
+    res.json({ report: gradeView(report) });
+  });
+
+  r.post('/labs/:id/hints', (req, res) => {
+    const user = d.user(req, res);
+    const { revealed, total } = d.manager.hint(user, labParam(req));
+    res.json({ hints: { shown: revealed.map((h) => ({ markdown: h, html: renderMarkdown(h) })), total } });
+  });
+
+  r.post('/labs/:id/solution', (req, res) => {
+    const user = d.user(req, res);
+    res.json({ solution: solutionView(d.manager.reveal(user, labParam(req))) });
+  });
+
+  r.post('/labs/:id/reset', async (req, res) => {
+    const user = d.user(req, res);
+    const id = labParam(req);
+    await d.manager.reset(user, id);
+    res.json({ lab: await view(d.manager.get(user, id)) });
+  });
+
+  r.delete('/labs/:id', async (req, res) => {
+    const user = d.user(req, res);
+    await d.manager.destroy(user, labParam(req));
+    res.status(204).end();
+  });
+
+  r.use((req, _res, next) => next(new UserError(404, 'not_found', `No API route ${req.method} ${req.baseUrl}${req.path}`)));
+  r.use(apiErrors);
+  return r;
+}
+
+
+/** Errors as JSON: user errors with their status, body-parser errors as 400/413, the rest as 500. */
+export function apiErrors(err: unknown, _req: Request, res: Response, _next: NextFunction) {
+  if (res.headersSent) { res.end(); return; }
+  if (err instanceof BadRequest) {
+    res.status(400).json({ error: { code: err.code, message: err.message, fields: err.fields } });
+  } else if (err instanceof UserError) {
+    res.status(err.status).json({ error: { code: err.code, message: err.message } });
+  } else if (err && typeof err === 'object' && 'type' in err && (err as { type: string }).type === 'entity.parse.failed') {
+    res.status(400).json({ error: { code: 'bad_json', message: `body: not valid JSON (${(err as unknown as Error).message})` } });
+  } else if (err && typeof err === 'object' && 'type' in err && (err as { type: string }).type === 'entity.too.large') {
+    res.status(413).json({ error: { code: 'too_large', message: 'body: larger than the 16 KB this API accepts' } });
+  } else {
+    console.error('netdojo: request failed:', err);
+    res.status(500).json({ error: { code: 'internal', message: `The server failed: ${(err as Error)?.message ?? String(err)}` } });
+  }
+}

@@ -1,0 +1,119 @@
+import express, { type Request, type Response } from 'express';
+import Handlebars from 'handlebars';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CatalogEntry } from '../labs/backend.ts';
+import { UserError, type LabManager } from '../labs/manager.ts';
+import type { ProgressStore, ScenarioProgress } from '../store/store.ts';
+import { filterCatalog } from './api.ts';
+import { escapeHtml } from './markdown.ts';
+import { labView } from './views.ts';
+
+// Server-rendered pages (handlebars, web/views). The lab page's dynamic parts are partials too: the
+// client asks for them again (GET /labs/:id/parts) after an action, so markup is written once.
+
+const WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+const VIEWS = join(WEB, 'views');
+
+export function loadViews() {
+  const hb = Handlebars.create();
+  const fmtMs = (ms: number) => {
+    const m = Math.round(ms / 60000);
+    return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  };
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('lower', (s: string) => String(s ?? '').toLowerCase());
+  hb.registerHelper('duration', (ms: number) => fmtMs(ms));
+  hb.registerHelper('stateLabel', (s: string) => String(s ?? '').replace(/_/g, ' '));
+  hb.registerHelper('short', (s: string) => ({ PASS: 'ok', TIMEOUT: 'timeout', REFUSED: 'refused', UNREACHABLE: 'unreach', DNS_NOREPLY: 'no reply',
+    DNS_NXDOMAIN: 'nxdomain', DNS_SERVFAIL: 'servfail', WRONG_ANSWER: 'wrong', PARTIAL: 'partial', UNEXPECTED_ALLOW: 'allowed', ERROR: 'error' } as Record<string, string>)[s] ?? s);
+  hb.registerHelper('cell', (cells: Record<string, Record<string, unknown>>, src: string, dst: string) => cells?.[src]?.[dst]);
+  hb.registerHelper('json', (v: unknown) => new hb.SafeString(escapeHtml(JSON.stringify(v))));
+  hb.registerHelper('plus1', (n: number) => n + 1);
+  for (const f of readdirSync(join(VIEWS, 'partials'))) {
+    hb.registerPartial(f.replace(/\.hbs$/, ''), readFileSync(join(VIEWS, 'partials', f), 'utf8'));
+  }
+  const compile = (name: string) => hb.compile(readFileSync(join(VIEWS, `${name}.hbs`), 'utf8'), { strict: false });
+  const layout = compile('layout');
+  const pages = { catalog: compile('catalog'), lab: compile('lab'), error: compile('error') };
+  const parts = {
+    brief: hb.compile('{{> brief}}'), tasks: hb.compile('{{> tasks}}'), hints: hb.compile('{{> hints}}'),
+    solution: hb.compile('{{> solution}}'), results: hb.compile('{{> results}}'),
+  };
+  return {
+    page(name: keyof typeof pages, ctx: Record<string, unknown>) {
+      return layout({ ...ctx, body: new hb.SafeString(pages[name](ctx)) });
+    },
+    parts(ctx: Record<string, unknown>) {
+      return Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, t(ctx)]));
+    },
+  };
+}
+
+export interface PageDeps {
+  manager: LabManager;
+  store: ProgressStore;
+  catalog: () => Promise<CatalogEntry[]>;
+  user: (req: Request, res: Response) => string;
+}
+
+const DIFFICULTIES = ['beginner', 'intermediate', 'advanced'] as const;
+
+export function pageRouter(d: PageDeps) {
+  const views = loadViews();
+  const r = express.Router();
+
+  r.get('/', async (req, res) => {
+    const user = d.user(req, res);
+    const all = await d.catalog();
+    const tag = typeof req.query.tag === 'string' ? req.query.tag : undefined;
+    const difficulty = typeof req.query.difficulty === 'string' && (DIFFICULTIES as readonly string[]).includes(req.query.difficulty) ? req.query.difficulty : undefined;
+    const progress = new Map<string, ScenarioProgress>(d.store.progress(user).map((p) => [p.scenario, p]));
+    const running = d.manager.of(user).map((m) => ({ id: m.id, phase: m.phase, title: all.find((s) => s.id === m.scenario)?.title ?? m.scenario }));
+    const scenarios = filterCatalog(all, { tag, difficulty }).map((s) => ({ ...s, progress: progress.get(s.id) ?? null }));
+    const tags = [...new Set(all.flatMap((s) => s.tags))].sort().map((t) => ({ name: t, active: t === tag }));
+    const diffs = DIFFICULTIES.map((x) => ({ name: x, active: x === difficulty, count: all.filter((s) => s.difficulty === x).length }));
+    const solved = [...progress.values()].filter((p) => p.passed).length;
+    res.type('html').send(views.page('catalog', {
+      title: 'Scenarios', page: 'catalog', scenarios, tags, diffs, tag, difficulty, running, total: all.length,
+      solved, filtered: !!(tag || difficulty), shown: scenarios.length,
+    }));
+  });
+
+  const labCtx = async (req: Request, res: Response) => {
+    const user = d.user(req, res);
+    const id = String(req.params.id);
+    const m = d.manager.get(user, id);
+    d.manager.touch(m);
+    const view = labView(d.manager, m, (await d.catalog()).find((s) => s.id === m.scenario));
+    return { lab: view, grade: view.lastGrade };
+  };
+
+  r.get('/labs/:id', async (req, res) => {
+    let ctx;
+    try {
+      ctx = await labCtx(req, res);
+    } catch (e) {
+      if (e instanceof UserError && (e.status === 404 || e.status === 410)) {
+        const row = d.store.lab(String(req.params.id));
+        const user = d.user(req, res);
+        res.status(e.status).type('html').send(views.page('error', {
+          title: 'Lab not found', page: 'error', heading: row && row.user === user ? 'This lab has ended' : 'Lab not found',
+          message: row && row.user === user ? `It ended: ${row.endReason ?? 'unknown reason'}. Your progress is saved.` : e.message,
+        }));
+        return;
+      }
+      throw e;
+    }
+    res.type('html').send(views.page('lab', { title: ctx.lab.scenario.title, page: 'lab', ...ctx }));
+  });
+
+  /** The lab page's dynamic parts, rendered by the same partials as the page. */
+  r.get('/labs/:id/parts', async (req, res) => {
+    const ctx = await labCtx(req, res);
+    res.set('Cache-Control', 'no-store').json(views.parts(ctx));
+  });
+
+  return { router: r, views };
+}

@@ -1,0 +1,194 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stateDir } from '../lab/naming.ts';
+import type { ProviderName } from '../lab/types.ts';
+import { realBackend, type CatalogEntry, type LabBackend } from '../labs/backend.ts';
+import { LabManager, UserError, type LabLimits } from '../labs/manager.ts';
+import { SqliteStore, type ProgressStore } from '../store/store.ts';
+import { PtyHost } from '../terminal/host.ts';
+import { attachRelay } from '../terminal/relay.ts';
+import { apiErrors, apiRouter } from './api.ts';
+import { ensureUser, userOf } from './identity.ts';
+import { pageRouter } from './pages.ts';
+
+// `netdojo serve`: the web server. One HTTP port carries the pages, the JSON API and the terminal
+// WebSockets. Everything it starts (store, pty host, relay, labs, timers) is released by close().
+
+export interface ServerOptions {
+  host?: string;
+  port?: number;
+  /** Provider for new labs. */
+  provider?: ProviderName;
+  /** Where the progress database lives (default: stateDir()). */
+  stateDir?: string;
+  limits?: Partial<LabLimits>;
+  /** Extra Host names the server answers to (behind a proxy: the public name, e.g. "labs.example.com"). */
+  allowedHosts?: string[];
+  /** Cookie `Secure` flag (set when served over HTTPS by a proxy). */
+  secureCookies?: boolean;
+  /** Replaces the project's scenario/lab/grader modules (tests). */
+  backend?: LabBackend;
+  /** Terminal connection idle limit. */
+  terminalIdleMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  manager: LabManager;
+  close(): Promise<void>;
+}
+
+const WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** Host names (without port) this server accepts in Host and Origin headers: a DNS-rebinding guard. */
+function hostAllowList(listenHost: string, extra: string[]): Set<string> {
+  const hosts = new Set(extra.map((h) => h.toLowerCase()));
+  if (LOOPBACK.has(listenHost)) for (const h of LOOPBACK) hosts.add(h);
+  else if (listenHost !== '0.0.0.0' && listenHost !== '::') hosts.add(listenHost.toLowerCase());
+  return hosts;
+}
+
+function hostnameOf(hostHeader: string | undefined): string | null {
+  if (!hostHeader) return null;
+  try {
+    return new URL(`http://${hostHeader}`).hostname.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? ((l: string) => console.log(l));
+  // A checkout without the install step's bundle still serves a working page.
+  if (!existsSync(join(WEB, 'dist', 'main.js'))) await import(new URL('../../web/build.mjs', import.meta.url).href);
+
+  const dir = opts.stateDir ?? stateDir();
+  const store: ProgressStore = new SqliteStore(join(dir, 'progress.db'));
+  const backend = opts.backend ?? realBackend();
+  const ptyHost = new PtyHost();
+  const manager = new LabManager({ backend, store, ptyHost, provider: opts.provider ?? 'netns', limits: opts.limits });
+  const { closed, reaped } = await manager.startup();
+  if (closed.length || reaped.length) log(`netdojo: cleaned up after the previous run: ${closed.length} lab record(s) closed, ${reaped.length} lab(s) reaped`);
+
+  let catalogCache: { at: number; list: CatalogEntry[] } | null = null;
+  const catalog = async () => {
+    if (!catalogCache || Date.now() - catalogCache.at > 5000) catalogCache = { at: Date.now(), list: await backend.scenarios() };
+    return catalogCache.list;
+  };
+
+  const allowed = hostAllowList(host, opts.allowedHosts ?? []);
+  const hostOk = (req: IncomingMessage) => {
+    const h = hostnameOf(req.headers.host);
+    return h !== null && (allowed.size === 0 ? true : allowed.has(h));
+  };
+  const originOk = (origin: string, req?: IncomingMessage) => {
+    try {
+      const u = new URL(origin);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+      // The page's origin must be the host the request was sent to, and that host must be one of ours.
+      if (req && u.host.toLowerCase() !== String(req.headers.host ?? '').toLowerCase()) return false;
+      return allowed.size === 0 || allowed.has(u.hostname.toLowerCase());
+    } catch {
+      return false;
+    }
+  };
+
+  const user = (req: Request, res: Response) => {
+    const id = ensureUser(req, res, !!opts.secureCookies);
+    store.ensureUser(id);
+    return id;
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use((req, res, next) => {
+    if (!hostOk(req)) {
+      res.status(421).type('text').send(`This server does not answer to host "${req.headers.host ?? ''}". Start it with --host or add the name to its allowed hosts.`);
+      return;
+    }
+    res.set({
+      'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+      'X-Frame-Options': 'DENY',
+    });
+    // State-changing requests from another site are refused (the cookie is SameSite=Lax as well).
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin && !originOk(req.headers.origin, req)) {
+      res.status(403).json({ error: { code: 'forbidden', message: `origin ${req.headers.origin} may not change labs here` } });
+      return;
+    }
+    next();
+  });
+  app.use('/static', express.static(join(WEB, 'dist'), { maxAge: '1h', fallthrough: true }));
+  app.use('/static', express.static(join(WEB, 'public'), { maxAge: '1h' }));
+  app.use('/api', express.json({ limit: '16kb' }), apiRouter({ manager, store, catalog, user }));
+  const pages = pageRouter({ manager, store, catalog, user });
+  app.use(pages.router);
+  app.use((req, res) => {
+    res.status(404).type('html').send(pages.views.page('error', { title: 'Not found', heading: 'Page not found', message: `Nothing at ${req.path}.` }));
+  });
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (req.path.startsWith('/api/')) return apiErrors(err, req, res, next);
+    const status = err instanceof UserError ? err.status : 500;
+    if (status === 500) console.error('netdojo: page failed:', err);
+    res.status(status).type('html').send(pages.views.page('error', { title: 'Error', heading: status === 500 ? 'Something went wrong' : 'Cannot do that', message: (err as Error).message }));
+  });
+
+  const server = createServer(app);
+  // Request/header timeouts for slow clients; SSE and WebSockets are long-lived on purpose.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 0;
+  const relay = attachRelay(server, {
+    host: ptyHost,
+    idleMs: opts.terminalIdleMs,
+    allowedOrigin: (o) => originOk(o),
+    authorize: (req, labId, target, token) => {
+      if (!hostOk(req)) return { status: 403, message: 'host not allowed' };
+      if (!originOk(req.headers.origin ?? '', req)) return { status: 403, message: 'origin not allowed' };
+      const uid = userOf(req);
+      if (!uid) return { status: 401, message: 'no learner cookie: open the lab page first' };
+      const m = manager.find(labId);
+      if (!m || m.user !== uid) return { status: 404, message: `no lab ${labId} of yours` };
+      if (!manager.checkToken(m, token)) return { status: 403, message: 'wrong or missing lab token' };
+      if (m.phase !== 'ready' || !m.lab) return { status: 409, message: `lab is ${m.phase}` };
+      const lab = m.lab;
+      if (!lab.targets().includes(target)) return { status: 404, message: `no target "${target}" in this lab; one of: ${lab.targets().join(', ')}` };
+      return { term: `${m.id}:${target}`, spec: () => lab.shell(target), touch: () => manager.touch(m) };
+    },
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8080, host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const url = `http://${shown}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    manager,
+    close() {
+      closing ??= (async () => {
+        relay.close();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        await manager.close();
+        await ptyHost.dispose();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}

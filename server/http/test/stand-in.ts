@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Check, CheckResult, GradeReport } from '../../../grader/types.ts';
+import type { Lab, LabFacts } from '../../lab/types.ts';
+import type { CatalogEntry, LabBackend, StartedLab } from '../../labs/backend.ts';
+
+// A stand-in backend for the HTTP layer's own tests ONLY: a "lab" is a temp directory, shells are local
+// bash with a prompt naming the target, and the one check passes once `fixed` exists in that directory.
+// It exercises the server (ownership, limits, records, relay) without kernel namespaces; the end-to-end
+// tests use the real scenarios, provider and grader.
+
+export const STAND_IN_SCENARIO: CatalogEntry = {
+  id: 'stand-in', title: 'Stand-in scenario', summary: 'A local shell whose "network" is a file.', difficulty: 'beginner',
+  minutes: 5, tags: ['dns'], concepts: ['testing'], providers: ['netns'],
+};
+
+export class LocalLab implements Lab {
+  readonly facts: LabFacts;
+  constructor(readonly dir: string, id: string, seed: number) {
+    this.facts = {
+      id, scenario: 'stand-in', provider: 'netns', seed,
+      nodes: [{ name: 'control-plane', role: 'control-plane', ip: '172.18.0.2', podCIDR: '10.244.0.0/24' }, { name: 'worker', role: 'worker', ip: '172.18.0.3', podCIDR: '10.244.1.0/24' }],
+      pods: [{ target: 'default/client-worker', node: 'worker', ip: '10.244.1.3', app: 'client' }],
+      services: [], dns: { clusterIP: '10.96.0.10', domain: 'cluster.local' },
+    };
+  }
+  exec(_target: string, argv: string[]) {
+    const t0 = Date.now();
+    return new Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; ms: number }>((resolve) => {
+      execFile(argv[0], argv.slice(1), { cwd: this.dir, timeout: 5000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr, timedOut: false, ms: Date.now() - t0 }));
+    });
+  }
+  shell(target: string) {
+    return { file: 'bash', args: ['--norc', '--noprofile', '-i'], title: target,
+      env: { PS1: `root@${target}:~# `, HOME: this.dir, PATH: process.env.PATH ?? '/usr/bin:/bin', LAB_DIR: this.dir } };
+  }
+  targets() { return ['control-plane', 'worker', 'default/client-worker']; }
+  async destroy() { rmSync(this.dir, { recursive: true, force: true }); }
+}
+
+export interface StandIn extends LabBackend { labs: Map<string, LocalLab>; startGate?: Promise<void>; failNext?: string }
+
+export function standInBackend(): StandIn {
+  let n = 0;
+  const labs = new Map<string, LocalLab>();
+  const checks: Check[] = [{ id: 'fixed', title: 'The file `fixed` exists', kind: 'state', from: 'control-plane', run: 'test -f fixed', weight: 1, hints: { default: 'Create it: `touch fixed`' } } as Check];
+  const rendered = (dir: string) => ({
+    variant: {}, brief: `# Stand-in\nThe lab directory is \`${dir}\`.\n\n<script>alert(1)</script>`, hints: ['Look at the files.', 'Run `touch fixed`.'], checks,
+    solution: { steps: [{ on: 'control-plane', run: 'touch fixed', name: 'fix it' }], markdown: 'Create the file.' },
+  });
+  const b: StandIn = {
+    labs,
+    async scenarios() { return [STAND_IN_SCENARIO, { ...STAND_IN_SCENARIO, id: 'stand-in-2', title: 'Second', difficulty: 'advanced', tags: ['mtu'] }]; },
+    async start(o): Promise<StartedLab> {
+      o.onProgress?.({ action: 'Building nodes', status: 'start' });
+      if (b.startGate) await b.startGate;
+      if (b.failNext) { const m = b.failNext; b.failNext = undefined; throw new Error(m); }
+      const dir = mkdtempSync(join(tmpdir(), 'netdojo-standin-'));
+      const lab = new LocalLab(dir, `s${++n}aaaaa`, o.seed ?? 1);
+      labs.set(lab.facts.id, lab);
+      o.onProgress?.({ action: 'Building nodes', status: 'done', ms: 1 });
+      return { lab, rendered: rendered(dir) };
+    },
+    async reset(id) {
+      const lab = labs.get(id)!;
+      rmSync(join(lab.dir, 'fixed'), { force: true });
+      return { lab, rendered: rendered(lab.dir) };
+    },
+    async grade(lab, cs): Promise<GradeReport> {
+      const t0 = Date.now();
+      const results: CheckResult[] = [];
+      for (const c of cs) {
+        const r = await lab.exec(c.from, ['sh', '-c', (c as { run: string }).run]);
+        const pass = r.code === 0;
+        results.push({ id: c.id, title: c.title, kind: c.kind, from: c.from, to: 'file', expected: 'exists', observed: pass ? 'exists' : 'missing',
+          state: pass ? 'PASS' : 'UNREACHABLE', pass, weight: 1, attempts: 1, ms: r.ms, evidence: { command: 'test -f fixed', output: `exit ${r.code}` },
+          hint: pass ? undefined : c.hints.default });
+      }
+      const earned = results.filter((r) => r.pass).length;
+      return { lab: lab.facts.id, scenario: 'stand-in', verdict: earned === results.length ? 'pass' : 'fail', score: { earned, possible: results.length }, checks: results,
+        matrix: { sources: ['control-plane'], targets: ['file'], cells: { 'control-plane': { file: { state: results[0].state, pass: results[0].pass, check: 'fixed' } } } }, ms: Date.now() - t0 };
+    },
+    async reap() { return []; },
+  };
+  return b;
+}

@@ -1,0 +1,67 @@
+import type { CheckResult, GradeReport } from '../../grader/types.ts';
+import type { CatalogEntry } from '../labs/backend.ts';
+import type { LabManager, ManagedLab } from '../labs/manager.ts';
+import { renderInline, renderMarkdown } from './markdown.ts';
+
+// The JSON shapes the API returns and the page renders. One function per resource, so the HTML page and
+// the JSON API never disagree.
+
+export function labView(mgr: LabManager, m: ManagedLab, catalog: CatalogEntry | undefined) {
+  const ready = m.phase === 'ready' && m.lab && m.rendered;
+  const facts = m.lab?.facts;
+  const nodes = new Set(facts?.nodes.map((n) => n.name) ?? []);
+  const targets = ready ? m.lab!.targets().map((t) => {
+    const pod = facts?.pods.find((p) => p.target === t);
+    return { target: t, kind: nodes.has(t) ? 'node' : 'pod', node: pod?.node ?? t, ip: pod?.ip ?? facts?.nodes.find((n) => n.name === t)?.ip ?? '' };
+  }) : [];
+  const hints = ready ? mgr.hintsShown(m) : [];
+  const revealed = ready ? mgr.revealed(m) : false;
+  const last = ready ? mgr.lastGrade(m) : null;
+  return {
+    id: m.id,
+    scenario: catalog ?? { id: m.scenario, title: m.scenario },
+    provider: m.provider,
+    seed: m.seed,
+    phase: m.phase,
+    error: m.error,
+    endReason: m.endReason,
+    createdAt: m.createdAt,
+    expiresAt: mgr.expiresAt(m),
+    limits: { ttlMs: mgr.limits.ttlMs, idleMs: mgr.limits.idleMs },
+    steps: m.steps,
+    /** Proves to the terminal relay that a WebSocket comes from this lab's page. */
+    token: m.token,
+    targets,
+    facts: facts ?? null,
+    brief: ready ? { markdown: m.rendered!.brief, html: renderMarkdown(m.rendered!.brief) } : null,
+    tasks: ready ? tasks(m.rendered!.checks, last) : [],
+    hints: { shown: hints.map((h) => ({ markdown: h, html: renderMarkdown(h) })), total: m.rendered?.hints.length ?? 0 },
+    solution: ready && revealed ? solutionView(m.rendered!.solution) : null,
+    lastGrade: last ? gradeView(last) : null,
+  };
+}
+
+/** The learner's task list: one line per check title (checks expanded per source share a title). */
+function tasks(checks: { id: string; title: string }[], last: GradeReport | null) {
+  const seen = new Map<string, { title: string; ids: string[] }>();
+  for (const c of checks) {
+    const t = seen.get(c.title) ?? { title: c.title, ids: [] };
+    t.ids.push(c.id);
+    seen.set(c.title, t);
+  }
+  return [...seen.values()].map((t) => {
+    const results = last?.checks.filter((r) => t.ids.includes(r.id) || r.title === t.title) ?? [];
+    return { title: t.title, html: renderInline(t.title), state: results.length === 0 ? 'unchecked' : results.every((r) => r.pass) ? 'pass' : 'fail' };
+  });
+}
+
+export function solutionView(s: { steps: { on: string; run: string; name?: string }[]; markdown: string }) {
+  return { html: renderMarkdown(s.markdown), steps: s.steps };
+}
+
+export function gradeView(r: GradeReport) {
+  return {
+    ...r,
+    checks: r.checks.map((c: CheckResult) => ({ ...c, hintHtml: c.hint ? renderInline(c.hint) : null })),
+  };
+}

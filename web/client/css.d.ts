@@ -1,0 +1,2 @@
+// esbuild bundles CSS imports into main.css.
+declare module '*.css';

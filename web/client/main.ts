@@ -1,0 +1,301 @@
+import '@xterm/xterm/css/xterm.css';
+import './style.css';
+import { RelayTerminal, type TermStatus } from './terminal.ts';
+
+// The page's behaviour. The server renders the markup (handlebars); this script adds what needs a
+// browser: starting labs, provisioning progress, terminals, and re-fetching the server-rendered parts
+// after Check, hints, reveal and reset.
+
+interface Target { target: string; kind: 'node' | 'pod'; node: string; ip: string }
+interface ApiError { error?: { message?: string } }
+
+declare global {
+  interface Window { netdojo?: { terminals: Map<string, RelayTerminal>; open(target: string): RelayTerminal; lab: string } }
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel);
+
+async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  if (res.status === 204) return undefined as T;
+  const data = (await res.json().catch(() => ({}))) as T & ApiError;
+  if (!res.ok) throw new Error(data.error?.message ?? `${res.status} ${res.statusText}`);
+  return data;
+}
+
+function toast(message: string, kind: 'error' | 'info' = 'error') {
+  let box = $('#toasts');
+  if (!box) {
+    box = document.createElement('div');
+    box.id = 'toasts';
+    box.setAttribute('role', 'status');
+    document.body.append(box);
+  }
+  const t = document.createElement('div');
+  t.className = `toast ${kind}`;
+  t.textContent = message;
+  box.append(t);
+  setTimeout(() => t.remove(), 8000);
+}
+
+// ---- catalog -------------------------------------------------------------------------------------
+
+function catalog() {
+  document.addEventListener('click', async (e) => {
+    const btn = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-start]');
+    if (!btn) return;
+    const card = btn.closest('.card');
+    const err = card ? $('.card-error', card) : null;
+    btn.disabled = true;
+    btn.textContent = 'Starting…';
+    try {
+      const { lab } = await api<{ lab: { id: string } }>('POST', '/api/labs', { scenario: btn.dataset.start });
+      location.assign(`/labs/${lab.id}`);
+    } catch (x) {
+      btn.disabled = false;
+      btn.textContent = 'Start lab';
+      if (err) { err.textContent = (x as Error).message; err.hidden = false; } else toast((x as Error).message);
+    }
+  });
+}
+
+// ---- lab -----------------------------------------------------------------------------------------
+
+function lab(root: HTMLElement) {
+  const id = root.dataset.lab!;
+  const token = root.dataset.token!;
+  const created = Number(root.dataset.created);
+  const expires = Number(root.dataset.expires);
+  const targets = JSON.parse(root.dataset.targets || '[]') as Target[];
+  const terminals = new Map<string, RelayTerminal>();
+  const tabs = $('#term-tabs')!;
+  const stage = $('#term-stage')!;
+  const status = $('#term-status')!;
+  const check = $<HTMLButtonElement>('#check')!;
+  const reset = $<HTMLButtonElement>('#reset')!;
+  let active = '';
+
+  // Timer: time in the lab; shows when the lab will end once that is near.
+  const timer = $('#timer')!;
+  const tick = () => {
+    const s = Math.max(0, Math.floor((Date.now() - created) / 1000));
+    const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+    timer.textContent = `${hh ? `${hh}:${String(mm).padStart(2, '0')}` : mm}:${String(ss).padStart(2, '0')}`;
+    const left = expires - Date.now();
+    timer.parentElement!.classList.toggle('warn', left < 10 * 60 * 1000);
+    timer.parentElement!.title = left < 10 * 60 * 1000 ? `This lab ends in ${Math.max(0, Math.ceil(left / 60000))} min` : 'Time in this lab';
+  };
+  tick();
+  setInterval(tick, 1000);
+
+  // Side panel tabs (Briefing / Results).
+  const showSide = (name: string) => {
+    for (const b of document.querySelectorAll<HTMLElement>('[data-side]')) b.setAttribute('aria-selected', String(b.dataset.side === name));
+    for (const p of document.querySelectorAll<HTMLElement>('[data-pane]')) p.hidden = p.dataset.pane !== name;
+  };
+  document.addEventListener('click', (e) => {
+    const b = (e.target as HTMLElement).closest<HTMLElement>('[data-side]');
+    if (b) showSide(b.dataset.side!);
+  });
+
+  async function refreshParts() {
+    const parts = await api<Record<string, string>>('GET', `/labs/${id}/parts`);
+    for (const [name, html] of Object.entries(parts)) {
+      const el = document.querySelector<HTMLElement>(`[data-part="${name}"]`);
+      if (el) el.innerHTML = html;
+    }
+  }
+
+  // Terminals: a tab per node and pod, created on first use and kept while hidden.
+  const statusText: Record<TermStatus, string> = {
+    connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', ended: 'Shell ended', failed: 'Cannot connect',
+  };
+  function open(target: string): RelayTerminal {
+    let t = terminals.get(target);
+    if (!t) {
+      const el = document.createElement('div');
+      el.className = 'term';
+      el.dataset.target = target;
+      stage.append(el);
+      t = new RelayTerminal(el, {
+        lab: id, target, token,
+        onStatus: (s, detail) => {
+          tabs.querySelector(`[data-target="${CSS.escape(target)}"]`)?.setAttribute('data-status', s);
+          if (active === target) status.textContent = `${target}: ${statusText[s]}${detail ? ` (${detail})` : ''}`;
+        },
+      });
+      terminals.set(target, t);
+    }
+    return t;
+  }
+  function activate(target: string) {
+    active = target;
+    for (const b of tabs.querySelectorAll<HTMLElement>('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.target === target));
+    const t = open(target);
+    for (const el of stage.querySelectorAll<HTMLElement>('.term')) el.hidden = el.dataset.target !== target;
+    t.refit();
+    t.focus();
+    status.textContent = `${target}: ${statusText[t.status]}`;
+    history.replaceState(null, '', `#${encodeURIComponent(target)}`);
+  }
+  function buildTabs() {
+    tabs.textContent = '';
+    const group = (label: string, list: Target[]) => {
+      if (!list.length) return;
+      const g = document.createElement('span');
+      g.className = 'tab-group';
+      g.textContent = label;
+      tabs.append(g);
+      for (const t of list) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.setAttribute('role', 'tab');
+        b.dataset.target = t.target;
+        b.title = `${t.target}${t.ip ? ` — ${t.ip}` : ''}${t.kind === 'pod' ? ` on ${t.node}` : ''}`;
+        b.innerHTML = `<span class="tab-dot"></span>`;
+        b.append(t.kind === 'pod' ? t.target.replace(/^default\//, '') : t.target);
+        b.addEventListener('click', () => activate(t.target));
+        tabs.append(b);
+      }
+    };
+    group('Nodes', targets.filter((t) => t.kind === 'node'));
+    group('Pods', targets.filter((t) => t.kind === 'pod'));
+  }
+
+  // Copy / paste buttons for people who do not know the shortcuts.
+  const foot = $('.term-foot')!;
+  const copyBtn = document.createElement('button');
+  copyBtn.className = 'btn tiny ghost';
+  copyBtn.type = 'button';
+  copyBtn.textContent = 'Copy selection';
+  copyBtn.addEventListener('click', async () => {
+    const t = terminals.get(active);
+    if (!t) return;
+    const ok = await t.copySelection().catch(() => false);
+    toast(ok ? 'Copied' : 'Select text in the terminal first', ok ? 'info' : 'error');
+    t.focus();
+  });
+  const pasteBtn = document.createElement('button');
+  pasteBtn.className = 'btn tiny ghost';
+  pasteBtn.type = 'button';
+  pasteBtn.textContent = 'Paste';
+  pasteBtn.addEventListener('click', async () => {
+    const t = terminals.get(active);
+    if (!t) return;
+    try { t.paste(await navigator.clipboard.readText()); } catch { toast('The browser did not allow reading the clipboard: use Ctrl+Shift+V'); }
+    t.focus();
+  });
+  foot.append(copyBtn, pasteBtn);
+
+  function ready() {
+    $('#provision')!.hidden = true;
+    check.disabled = false;
+    reset.disabled = false;
+    buildTabs();
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    const first = targets.find((t) => t.target === wanted) ?? targets.find((t) => t.kind === 'pod' && /client/.test(t.target)) ?? targets[0];
+    if (first) activate(first.target);
+  }
+
+  // Provisioning (and reset) progress over server-sent events.
+  function follow(onReady: () => void) {
+    const provision = $('#provision')!;
+    const steps = $('#steps')!;
+    provision.hidden = false;
+    const es = new EventSource(`/api/labs/${id}/events`);
+    const seen = new Map<string, HTMLLIElement>();
+    steps.textContent = '';
+    es.addEventListener('progress', (ev) => {
+      const s = JSON.parse((ev as MessageEvent).data) as { action: string; status: string; ms?: number; error?: string };
+      let li = seen.get(s.action);
+      if (!li) { li = document.createElement('li'); seen.set(s.action, li); steps.append(li); }
+      li.className = `step ${s.status}`;
+      li.textContent = s.action;
+      if (s.ms !== undefined) { const m = document.createElement('span'); m.className = 'muted'; m.textContent = ` ${s.ms} ms`; li.append(m); }
+      if (s.error) { const e = document.createElement('div'); e.className = 'step-error'; e.textContent = s.error; li.append(e); }
+    });
+    es.addEventListener('phase', (ev) => {
+      const p = JSON.parse((ev as MessageEvent).data) as { phase: string; error?: string; endReason?: string };
+      root.dataset.phase = p.phase;
+      if (p.phase === 'ready') { es.close(); onReady(); }
+      else if (p.phase === 'failed' || p.phase === 'ended') {
+        es.close();
+        $('#provision-title')!.textContent = p.phase === 'failed' ? 'The lab could not start' : 'This lab has ended';
+        const e = $('#provision-error')!;
+        e.textContent = p.error ?? p.endReason ?? '';
+        e.hidden = !e.textContent;
+        $('#provision-actions')!.hidden = false;
+      }
+    });
+  }
+
+  const phase = root.dataset.phase;
+  if (phase === 'ready') ready();
+  else if (phase === 'starting' || phase === 'resetting') follow(() => location.reload());
+  else $('#provision-actions')!.hidden = false;
+
+  check.addEventListener('click', async () => {
+    check.disabled = true;
+    check.classList.add('busy');
+    check.textContent = 'Checking…';
+    try {
+      await api('POST', `/api/labs/${id}/grade`);
+      await refreshParts();
+      showSide('results');
+      const v = $('.verdict');
+      const score = v?.querySelector('span')?.textContent?.split('·')[0]?.trim();
+      $('#results-count')!.textContent = score ? ` ${score.replace(/ points/, '')}` : '';
+    } catch (e) {
+      toast(`Check failed: ${(e as Error).message}`);
+    } finally {
+      check.disabled = false;
+      check.classList.remove('busy');
+      check.textContent = 'Check';
+    }
+  });
+
+  reset.addEventListener('click', async () => {
+    if (!confirm('Reset the lab to its broken state? Your shells restart; your progress is kept.')) return;
+    reset.disabled = true;
+    check.disabled = true;
+    try {
+      await api('POST', `/api/labs/${id}/reset`);
+      await refreshParts();
+      showSide('brief');
+      for (const t of terminals.values()) t.connect();
+      toast('The lab is broken again', 'info');
+    } catch (e) {
+      toast((e as Error).message);
+    } finally {
+      reset.disabled = false;
+      check.disabled = false;
+    }
+  });
+
+  $('#stop')!.addEventListener('click', async () => {
+    if (!confirm('Stop this lab? The cluster is deleted; your progress is kept.')) return;
+    try { await api('DELETE', `/api/labs/${id}`); } catch (e) { toast((e as Error).message); return; }
+    location.assign('/');
+  });
+
+  document.addEventListener('click', async (e) => {
+    const el = e.target as HTMLElement;
+    if (el.closest('#hint')) {
+      try { await api('POST', `/api/labs/${id}/hints`); await refreshParts(); } catch (x) { toast((x as Error).message); }
+    } else if (el.closest('#reveal')) {
+      if (!confirm('Reveal the solution? This is recorded in your progress.')) return;
+      try { await api('POST', `/api/labs/${id}/solution`); await refreshParts(); } catch (x) { toast((x as Error).message); }
+    }
+  });
+
+  window.netdojo = { terminals, open: (t) => { activate(t); return terminals.get(t)!; }, lab: id };
+}
+
+const page = document.body.dataset.page;
+if (page === 'catalog') catalog();
+else if (page === 'lab') lab(document.querySelector<HTMLElement>('main.lab')!);
