@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import type { ProgressFn } from '../../lab/types.ts';
+import { containerExec } from './docker.ts';
+import type { KindLab } from './lab.ts';
+import { paths, writeRecord } from './record.ts';
+import { runActions } from './provider.ts';
+
+// Reset without recreating the cluster: put a lab back into the state it had right after creation
+// (then the caller re-runs the scenario's break). Undone here: NetworkPolicies, kube-system objects
+// kind installed (kindnet, CoreDNS and its Corefile, from the snapshot taken at creation), node eth0
+// MTU, iptables rules that scenario steps tagged with the comment BREAK_TAG, route caches, and the
+// base workloads (client and web pods are recreated: fresh PMTU caches, conflists re-read).
+// What a learner changed by hand beyond that is caught by the caller's baseline check, which falls
+// back to recreating the lab (see pool.ts).
+
+/** Scenario steps tag the iptables rules they add with this comment, so a reset can remove them. */
+export const BREAK_TAG = 'netdojo-break';
+
+/** Shell run in each node container to undo node-level breaks. */
+export function nodeRestoreScript(mtu: number): string {
+  return [
+    'set -u',
+    `ip link set dev eth0 mtu ${mtu}`,
+    'for t in filter nat mangle raw; do',
+    `  iptables-save -t "$t" 2>/dev/null | grep -E '^-A .*${BREAK_TAG}' | sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $t $rule"; done`,
+    'done',
+    'ip route flush cache 2>/dev/null || true',
+    'true',
+  ].join('\n');
+}
+
+export interface RestoreDeps {
+  waitReady(lab: KindLab, onProgress?: ProgressFn): Promise<void>;
+  refreshFacts(lab: KindLab): Promise<KindLab>;
+}
+
+export async function restoreBaseline(lab: KindLab, deps: RestoreDeps, onProgress?: ProgressFn): Promise<KindLab> {
+  const p = paths(lab.id);
+  const k = lab.kube;
+  await runActions([
+    ['Removing NetworkPolicies', async () => {
+      await k.must(['delete', 'networkpolicy', '--all', '--all-namespaces', '--wait=true']);
+    }],
+    ['Restoring kube-system', async () => {
+      await k.apply(readFileSync(p.snapshot, 'utf8'));
+    }],
+    ['Restoring nodes', async () => {
+      for (const n of lab.facts.nodes) {
+        const r = await containerExec(lab.nodeContainer(n.name), ['sh', '-c', nodeRestoreScript(lab.record.mtu)], { timeoutMs: 30_000 });
+        if (r.code !== 0) throw new Error(`restoring ${n.name}: ${r.stderr.trim() || `exit ${r.code}`}`);
+      }
+    }],
+    ['Restarting CNI', async () => {
+      // kindnet writes the conflist (pod MTU) and the routes to other nodes' podCIDRs when it starts.
+      await k.must(['-n', 'kube-system', 'delete', 'pod', '-l', 'app=kindnet', '--wait=true'], { timeoutMs: 120_000 });
+    }],
+    ['Recreating base workloads', async () => {
+      await k.must(['-n', 'default', 'delete', 'pod', '-l', 'netdojo.io/base=true', '--wait=true'], { timeoutMs: 120_000 });
+      await k.must(['-n', 'default', 'delete', 'pod', '-l', 'app=web', '--wait=true'], { timeoutMs: 120_000 });
+      await k.apply(readFileSync(p.manifests, 'utf8'));
+    }],
+  ], onProgress);
+  lab.forgetPods();
+  await deps.waitReady(lab, onProgress);
+  return deps.refreshFacts(lab);
+}
+
+/** Gives a warm (scenario-less) lab its scenario and seed. */
+export function assignScenario(lab: KindLab, scenario: string, seed: number, refresh: (rec: KindLab['record']) => KindLab): KindLab {
+  const rec = { ...lab.record, scenario, seed, facts: lab.record.facts && { ...lab.record.facts, scenario, seed } };
+  writeRecord(rec);
+  return refresh(rec);
+}
