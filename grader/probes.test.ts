@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildBatch, parseBatch, planCheck, shq, type ProbeCommand } from './probes.ts';
+import { buildBatch, displayCommand, parseBatch, planCheck, shq, type ProbeCommand } from './probes.ts';
 import type { Check } from './types.ts';
 
 // The batch script runs under the local bash here: same script, same parsing as in a pod.
@@ -83,15 +83,15 @@ describe('probe commands', () => {
 
   it('dns: +tcp for TCP, @server when given, the search path otherwise', () => {
     const tcp = planCheck({ ...base, kind: 'dns', name: 'web', proto: 'tcp', server: '10.96.0.10', expect: '1.2.3.4' } as Check, T);
-    expect(tcp.commands[0].script).toBe("dig +time=2 +tries=1 +tcp @'10.96.0.10' 'web' A");
+    expect(tcp.commands[0].script).toBe('dig +time=2 +tries=1 +tcp @10.96.0.10 web A');
     const search = planCheck({ ...base, kind: 'dns', name: 'web', proto: 'udp', expect: '1.2.3.4' } as Check, T);
-    expect(search.commands[0].script).toBe("dig +time=2 +tries=1 +search 'web' A");
+    expect(search.commands[0].script).toBe('dig +time=2 +tries=1 +search web A');
   });
 
   it('http: one request command per request', () => {
     const plan = planCheck({ ...base, kind: 'http', url: 'http://web/', backends: ['web-0', 'web-1'], requests: 4 } as Check, T);
     expect(plan.commands).toHaveLength(4);
-    expect(plan.commands[0].script).toContain("'http://web/hostname'");
+    expect(plan.commands[0].script).toContain(' http://web/hostname');
     expect(plan.expected).toBe('each of web-0, web-1');
   });
 
@@ -99,6 +99,13 @@ describe('probe commands', () => {
     const plan = planCheck({ ...base, kind: 'mtu', url: 'http://10.244.1.2:8080', bytes: 1000, direction: 'both', dfPing: { host: '10.244.1.2', size: 1472 } } as Check, T);
     expect(plan.commands.map((c) => Boolean(c.evidenceOnly))).toEqual([false, false, true]);
     expect(plan.commands[2].script).toContain('-M do -s 1472');
+  });
+
+  it('shows simple commands as typed, shell syntax through bash -c', () => {
+    const dig = planCheck({ ...base, kind: 'dns', name: 'web', proto: 'udp', server: '10.96.0.10', expect: '1.2.3.4' } as Check, T);
+    expect(displayCommand(dig.commands[0])).toBe('timeout 4 dig +time=2 +tries=1 @10.96.0.10 web A');
+    const tcp = planCheck({ ...base, kind: 'tcp', host: '10.0.0.1', port: 80 } as Check, T);
+    expect(displayCommand(tcp.commands[0])).toBe("timeout 2 bash -c 'exec 3<>/dev/tcp/10.0.0.1/80'");
   });
 
   it('state guards are not matrix targets', () => {

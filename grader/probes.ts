@@ -46,11 +46,23 @@ export interface ProbePlan {
   classify(outputs: ProbeOutput[]): Classification;
 }
 
-/** POSIX single-quoting: safe for any string inside a bash script. */
-export const shq = (s: string | number) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+/** POSIX single-quoting, safe for any string inside a bash script; plain words stay bare (readable evidence). */
+export const shq = (s: string | number) => {
+  const str = String(s);
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(str) ? str : sq(str);
+};
+/** Always single-quoted (the batch script's probe arguments). */
+const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The command as a learner would type it in the pod's shell (evidence). */
-export const displayCommand = (c: ProbeCommand) => `timeout ${c.timeoutS} bash -c ${shq(c.script)}`;
+/**
+ * The command as a learner could paste it into the pod's shell (evidence): a simple command as is,
+ * anything with shell syntax (pipes, redirections, /dev/tcp) through `bash -c`.
+ */
+export function displayCommand(c: ProbeCommand): string {
+  const unquoted = c.script.replace(/'[^']*'/g, '');
+  const simple = !/[|&;<>()$`\\\n{}*?]/.test(unquoted);
+  return simple ? `timeout ${c.timeoutS} ${c.script}` : `timeout ${c.timeoutS} bash -c ${sq(c.script)}`;
+}
 
 const joinUrl = (url: string, path: string) => `${url.replace(/\/+$/, '')}${path}`;
 // Proxies from the environment must not carry probes elsewhere; -v puts the connect errno on
@@ -217,7 +229,7 @@ export function buildBatch(commands: readonly ProbeCommand[], nonce = newNonce()
     '  now',
     `  printf '@%s {"id":%s,"rc":%s,"ms":%s,"out":"%s","err":"%s"}\\n' "$N" "$id" "$rc" "$((REPLY - s))" "$(head -c ${OUTPUT_LIMIT} "$d/$id.out" | base64 -w0)" "$(head -c ${OUTPUT_LIMIT} "$d/$id.err" | base64 -w0)" >"$d/$id.line"`,
     '}',
-    ...commands.map((c, i) => `p ${i} ${c.timeoutS} ${shq(c.script)} &`),
+    ...commands.map((c, i) => `p ${i} ${c.timeoutS} ${sq(c.script)} &`),
     'wait',
     'for f in "$d"/*.line; do [ -e "$f" ] && cat "$f"; done',
     `printf '@%s {"sentinel":%s}\\n' "$N" ${commands.length}`,

@@ -139,7 +139,8 @@ async function gradeSource(
     for (const s of settled) emit({ type: 'check', result: toResult(s) });
     pending = pending.filter((s) => !settled.includes(s));
     if (pending.length === 0) break;
-    const next = attemptStart + policy.intervalMs;
+    // The next attempt starts one interval after this one started, or now if this one took longer.
+    const next = Math.max(attemptStart + policy.intervalMs, performance.now());
     if (next - start >= policy.windowMs) break;
     const wait = next - performance.now();
     if (wait > 0) await delay(wait);
