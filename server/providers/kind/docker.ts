@@ -1,4 +1,5 @@
-import { KIND_LAB_LABEL } from '../../lab/naming.ts';
+import { createHash } from 'node:crypto';
+import { KIND_LAB_LABEL, PRODUCT, stateDir } from '../../lab/naming.ts';
 import type { ExecOptions, ExecResult } from '../../lab/types.ts';
 import { must, run } from './run.ts';
 
@@ -125,4 +126,12 @@ export async function imageExists(ref: string): Promise<boolean> {
   return r.code === 0;
 }
 
-export const labLabels = (id: string, extra: Record<string, string> = {}) => ({ [KIND_LAB_LABEL]: id, ...extra });
+/**
+ * Which netdojo state directory a Docker object belongs to: two servers (or test runs) with
+ * different NETDOJO_HOME share one Docker engine, and neither may reap the other's labs.
+ */
+export const HOME_LABEL = `io.${PRODUCT}.home`;
+export const homeTag = () => createHash('sha256').update(stateDir()).digest('hex').slice(0, 12);
+
+/** Labels for a Docker object of lab `id`: the lab and the state directory that owns it. */
+export const labLabels = (id: string, extra: Record<string, string> = {}) => ({ [KIND_LAB_LABEL]: id, [HOME_LABEL]: homeTag(), ...extra });

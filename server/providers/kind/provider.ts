@@ -4,7 +4,7 @@ import { isLabId, kindClusterName, KIND_LAB_LABEL, PRODUCT } from '../../lab/nam
 import type { CreateOptions, Lab, LabStatus, ProgressFn, Provider, Topology } from '../../lab/types.ts';
 import { LabError } from '../../lab/types.ts';
 import { diagnoseKind, gatherKindHostFacts } from './doctor.ts';
-import { containersByLabel, createNetwork, dockerStatus, DOCKER, KIND_CLUSTER_LABEL, networksByLabel, removeNetwork, containerExec } from './docker.ts';
+import { containersByLabel, createNetwork, HOME_LABEL, homeTag, labLabels, dockerStatus, DOCKER, KIND_CLUSTER_LABEL, networksByLabel, removeNetwork, containerExec } from './docker.ts';
 import { factsFrom } from './facts.ts';
 import { loadImages, PROBE_IMAGE } from './image.ts';
 import { imageExists } from './docker.ts';
@@ -211,7 +211,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
             writeFileSync(p.manifests, renderBaseManifests(topology, { labId: id }));
           }],
           ['Creating lab network', async () => {
-            await createNetwork(cluster, { mtu: topology.underlay.mtu, labels: { [KIND_LAB_LABEL]: id, [`io.${PRODUCT}.cluster`]: cluster } });
+            await createNetwork(cluster, { mtu: topology.underlay.mtu, labels: labLabels(id, { [`io.${PRODUCT}.cluster`]: cluster }) });
           }],
           ['Creating cluster', async () => {
             // No --wait: kind's wait covers the control-plane only; readiness is polled below.
@@ -280,14 +280,17 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
         }
         out.set(r.id, { id: r.id, provider: 'kind', scenario: r.scenario, state, createdAt: r.createdAt, detail });
       }
-      for (const [cluster] of byCluster) {
-        const id = cluster.slice(PRODUCT.length + 1);
-        if (isLabId(id) && !out.has(id)) out.set(id, { id, provider: 'kind', scenario: '', state: 'dead', createdAt: '', detail: `cluster ${cluster} has no lab record` });
-      }
       if (d.ok) {
-        for (const n of await networksByLabel(KIND_LAB_LABEL)) {
-          const id = n.labels[KIND_LAB_LABEL];
-          if (id && isLabId(id) && !out.has(id)) out.set(id, { id, provider: 'kind', scenario: '', state: 'dead', createdAt: '', detail: `network ${n.name} left behind` });
+        // Leftovers without a record are ours only when their network says so (HOME_LABEL): the
+        // node containers carry kind's labels alone, the lab network carries ours.
+        const mine = (await networksByLabel(HOME_LABEL, homeTag())).filter((n) => n.labels[KIND_LAB_LABEL]);
+        const netOf = new Map(mine.map((n) => [n.labels[KIND_LAB_LABEL], n.name]));
+        for (const [cluster] of byCluster) {
+          const id = cluster.slice(PRODUCT.length + 1);
+          if (isLabId(id) && !out.has(id) && netOf.has(id)) out.set(id, { id, provider: 'kind', scenario: '', state: 'dead', createdAt: '', detail: `cluster ${cluster} has no lab record` });
+        }
+        for (const [id, name] of netOf) {
+          if (isLabId(id) && !out.has(id)) out.set(id, { id, provider: 'kind', scenario: '', state: 'dead', createdAt: '', detail: `network ${name} left behind` });
         }
       }
       return [...out.values()].sort((a, b) => a.id.localeCompare(b.id));

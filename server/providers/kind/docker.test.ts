@@ -1,0 +1,211 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kindClusterName, KIND_LAB_LABEL, newLabId } from '../../lab/naming.ts';
+import { baseTopology } from '../../lab/topology.ts';
+import { containerExec, containersByLabel, createNetwork, DOCKER, dockerStatus, HOME_LABEL, homeTag, inspectNetwork, KIND_CLUSTER_LABEL, labLabels, networksByLabel, removeNetwork } from './docker.ts';
+import { buildProbeImage, missingImageTools, removeImage, WEB_PY_IN_IMAGE } from './image.ts';
+import { KindLab } from './lab.ts';
+import { createKindProvider } from './provider.ts';
+import { paths, writeRecord, type KindRecord } from './record.ts';
+import { nodeRestoreScript } from './restore.ts';
+import { must, run, waitFor } from './run.ts';
+
+// Docker-level steps against the real Docker engine: a lab network with an MTU, the probe/backend
+// image built offline, exec into containers standing in for kind nodes, and list/reap of leftovers.
+// Every object carries KIND_LAB_LABEL and is removed at the end.
+
+const docker = await dockerStatus();
+const tools = missingImageTools();
+const skipReason = !docker.ok ? docker.reason! : tools.length ? `host lacks ${tools.map((t) => t.name).join(', ')} to build the probe image` : '';
+
+const id = newLabId();
+const cluster = kindClusterName(id);
+const image = `netdojo/probe:test-${id}`;
+const home = mkdtempSync(join(tmpdir(), 'netdojo-kind-docker-'));
+const savedHome = process.env.NETDOJO_HOME;
+
+async function cleanup(labId: string) {
+  const cs = [...(await containersByLabel(KIND_LAB_LABEL, labId)), ...(await containersByLabel(KIND_CLUSTER_LABEL, kindClusterName(labId)))];
+  if (cs.length) await run(DOCKER, ['rm', '-f', '-v', ...new Set(cs.map((c) => c.name))], { timeoutMs: 60_000 });
+  for (const n of await networksByLabel(KIND_LAB_LABEL, labId)) await removeNetwork(n.name);
+}
+
+/** A container standing in for a kind node: named and labelled as kind names and labels them. */
+async function standInNode(labId: string, node: string, network: string, extra: string[] = []) {
+  const name = `${kindClusterName(labId)}-${node}`;
+  await must(DOCKER, ['run', '-d', '--name', name, '--hostname', name, '--network', network, '--cap-add', 'NET_ADMIN',
+    '--label', `${KIND_CLUSTER_LABEL}=${kindClusterName(labId)}`, '--label', `io.x-k8s.kind.role=${node === 'control-plane' ? 'control-plane' : 'worker'}`,
+    '--label', `${KIND_LAB_LABEL}=${labId}`, ...extra, image, 'sleep', 'infinity'], { timeoutMs: 60_000 });
+  const ip = (await must(DOCKER, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).trim();
+  return { name, ip };
+}
+
+describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const ids = [id];
+  beforeAll(async () => {
+    process.env.NETDOJO_HOME = home;
+    await buildProbeImage({ ref: image, labels: { [KIND_LAB_LABEL]: id } });
+  }, 300_000);
+  afterAll(async () => {
+    for (const i of ids) await cleanup(i);
+    await removeImage(image);
+    if (savedHome === undefined) delete process.env.NETDOJO_HOME;
+    else process.env.NETDOJO_HOME = savedHome;
+    rmSync(home, { recursive: true, force: true });
+    // Nothing of ours is left in the engine.
+    for (const i of ids) {
+      expect(await containersByLabel(KIND_LAB_LABEL, i)).toEqual([]);
+      expect(await networksByLabel(KIND_LAB_LABEL, i)).toEqual([]);
+    }
+    expect((await run(DOCKER, ['image', 'inspect', image])).code).not.toBe(0);
+  }, 300_000);
+
+  it('creates a labelled lab network with an MTU, which containers on it inherit, and removes it', async () => {
+    const net = await createNetwork(`${cluster}-mtu`, { mtu: 1400, labels: labLabels(id) });
+    expect(net.mtu).toBe(1400);
+    expect(net.labels[KIND_LAB_LABEL]).toBe(id);
+    expect(net.labels[HOME_LABEL]).toBe(homeTag());
+    expect(net.subnets.length).toBe(1);
+    const r = await must(DOCKER, ['run', '--rm', '--network', net.name, '--label', `${KIND_LAB_LABEL}=${id}`, image, 'cat', '/sys/class/net/eth0/mtu']);
+    expect(r.trim()).toBe('1400');
+    expect((await networksByLabel(KIND_LAB_LABEL, id)).map((n) => n.name)).toContain(net.name);
+    await removeNetwork(net.name);
+    expect(await inspectNetwork(net.name)).toBeUndefined();
+  });
+
+  it('the locally built image has the probe tools, and web.py answers with the name it is given', async () => {
+    const tools = await run(DOCKER, ['run', '--rm', '--network', 'none', '--label', `${KIND_LAB_LABEL}=${id}`, image, 'bash', '-c',
+      'dig -v 2>&1 | head -1; curl --version | head -1; ping -V | head -1; ip -V; timeout --version | head -1; python3 -c "import http.server; print(\'python ok\')"']);
+    expect(tools.code).toBe(0);
+    expect(tools.stdout).toMatch(/DiG 9/);
+    expect(tools.stdout).toMatch(/^curl /m);
+    expect(tools.stdout).toMatch(/iputils/);
+    expect(tools.stdout).toMatch(/iproute2/);
+    expect(tools.stdout).toMatch(/python ok/);
+
+    const net = await createNetwork(`${cluster}-web`, { mtu: 1500, labels: labLabels(id) });
+    // As in the Deployment: the pod's own name comes in through the downward API ($(POD_NAME)).
+    await must(DOCKER, ['run', '-d', '--name', `${cluster}-web-x1`, '--network', net.name, '--label', `${KIND_LAB_LABEL}=${id}`, '-e', 'POD_NAME=web-7c9d8f6b5-h2k4x',
+      image, 'sh', '-c', `exec python3 ${WEB_PY_IN_IMAGE} 0.0.0.0 8080 "$POD_NAME" 9090`]);
+    const client = await standInNode(id, 'client', net.name);
+    const curl = (args: string) => containerExec(client.name, ['sh', '-c', `curl -sS --max-time 5 ${args}`], { timeoutMs: 10_000 });
+    const hostname = await waitFor('web.py to answer', async () => {
+      const r = await curl(`http://${cluster}-web-x1:8080/hostname`);
+      return r.code === 0 ? r.stdout : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect(hostname).toBe('web-7c9d8f6b5-h2k4x');
+    expect((await curl(`http://${cluster}-web-x1:9090/hostname`)).stdout).toBe('web-7c9d8f6b5-h2k4x');
+    expect((await curl(`-o /dev/null -w '%{size_download}' http://${cluster}-web-x1:8080/bytes/1048576`)).stdout).toBe('1048576');
+    const up = await containerExec(client.name, ['sh', '-c', `head -c 300000 /dev/zero | curl -sS --max-time 5 --data-binary @- http://${cluster}-web-x1:8080/upload`], { timeoutMs: 10_000 });
+    expect(up.stdout).toBe('300000');
+    await run(DOCKER, ['rm', '-f', `${cluster}-web-x1`, client.name]);
+    await removeNetwork(net.name);
+  });
+
+  describe('a lab whose nodes are stand-in containers', () => {
+    let lab: KindLab;
+    let ips: Record<string, string> = {};
+    beforeAll(async () => {
+      const net = await createNetwork(cluster, { mtu: 1400, labels: labLabels(id) });
+      for (const n of ['control-plane', 'worker']) ips[n] = (await standInNode(id, n, net.name)).ip;
+      const topo = baseTopology();
+      const rec: KindRecord = {
+        id, provider: 'kind', scenario: 'test', seed: 1, cluster, network: cluster, mtu: 1500, createdAt: new Date().toISOString(),
+        state: 'ready', pid: process.pid, host: 'test',
+        facts: {
+          id, scenario: 'test', provider: 'kind', seed: 1,
+          nodes: topo.nodes.map((n) => ({ ...n, ip: ips[n.name] })),
+          pods: [], services: [], dns: topo.dns,
+        },
+      };
+      writeRecord(rec);
+      lab = new KindLab(rec, { destroy: async () => {} });
+    }, 120_000);
+
+    it('exec on a node runs in its container (docker exec), with stdin', async () => {
+      const r = await lab.exec('control-plane', ['sh', '-c', 'hostname; cat /sys/class/net/eth0/mtu']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${cluster}-control-plane\n1400\n`);
+      const s = await lab.exec('worker', ['sh', '-c', 'tr a-z A-Z'], { stdin: 'from stdin\n' });
+      expect(s.stdout).toBe('FROM STDIN\n');
+      const bad = await lab.exec('worker', ['sh', '-c', 'exit 3']);
+      expect(bad.code).toBe(3);
+    });
+
+    it('nodes reach each other across the lab network; DF pings above its MTU fail', async () => {
+      const ok = await lab.exec('control-plane', ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1372', ips.worker], { timeoutMs: 10_000 });
+      expect(ok.code).toBe(0);
+      const big = await lab.exec('control-plane', ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1472', ips.worker], { timeoutMs: 10_000 });
+      expect(big.code).not.toBe(0);
+      expect(big.stdout + big.stderr).toMatch(/message too long|mtu = 1400/i);
+    });
+
+    it('a node exec that outlives its deadline is killed inside the container too', async () => {
+      const r = await lab.exec('worker', ['sh', '-c', 'echo started; exec sleep 77'], { timeoutMs: 1000 });
+      expect(r).toMatchObject({ code: null, timedOut: true });
+      expect(r.stdout).toBe('started\n');
+      const ps = await lab.exec('worker', ['sh', '-c', 'for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr "\\0" " "; echo; done']);
+      expect(ps.stdout).not.toMatch(/sleep 77/);
+    });
+
+    it('admin runs on the host with the lab kubeconfig and nothing else of the user', async () => {
+      const r = await lab.exec('admin', ['sh', '-c', 'echo "$KUBECONFIG|$NETDOJO_LAB"']);
+      expect(r.stdout).toBe(`${paths(id).kubeconfig}|${id}\n`);
+      const t = await lab.exec('admin', ['sh', '-c', 'sleep 30 | cat'], { timeoutMs: 500 });
+      expect(t).toMatchObject({ code: null, timedOut: true });
+      expect(t.ms).toBeLessThan(10_000);
+    });
+
+    it('the reset script puts a node eth0 MTU back', async () => {
+      await lab.exec('worker', ['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1300']);
+      expect((await lab.exec('worker', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe('1300');
+      const r = await lab.exec('worker', ['sh', '-c', nodeRestoreScript(1400)], { timeoutMs: 20_000 });
+      expect(r.code).toBe(0);
+      expect((await lab.exec('worker', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe('1400');
+    });
+  });
+
+  it('list finds a crashed lab by its labels and reap removes every leftover', async () => {
+    const lost = newLabId();
+    ids.push(lost);
+    const provider = createKindProvider({ kind: 'netdojo-no-such-kind-binary' });
+    const net = await createNetwork(kindClusterName(lost), { mtu: 1500, labels: labLabels(lost) });
+    await standInNode(lost, 'control-plane', net.name);
+    const before = await provider.list();
+    const entry = before.find((l) => l.id === lost);
+    expect(entry).toMatchObject({ provider: 'kind', state: 'dead' });
+    expect(entry!.detail).toMatch(/no lab record/);
+    // A lab with a record and running nodes is alive and left alone.
+    expect(before.find((l) => l.id === id)).toMatchObject({ state: 'alive' });
+
+    const removed = await provider.reap();
+    expect(removed).toContain(lost);
+    expect(removed).not.toContain(id);
+    // Another state directory's leftovers on the same engine are not ours to reap.
+    const foreign = newLabId();
+    ids.push(foreign);
+    const fnet = await createNetwork(kindClusterName(foreign), { mtu: 1500, labels: { [KIND_LAB_LABEL]: foreign, [HOME_LABEL]: 'someoneelse' } });
+    await standInNode(foreign, 'control-plane', fnet.name);
+    expect((await provider.list()).some((l) => l.id === foreign)).toBe(false);
+    expect(await provider.reap()).not.toContain(foreign);
+    expect((await containersByLabel(KIND_CLUSTER_LABEL, kindClusterName(foreign))).length).toBe(1);
+    expect(await containersByLabel(KIND_CLUSTER_LABEL, kindClusterName(lost))).toEqual([]);
+    expect(await networksByLabel(KIND_LAB_LABEL, lost)).toEqual([]);
+    expect((await provider.list()).some((l) => l.id === lost)).toBe(false);
+  });
+
+  it('a record whose creation was interrupted (holder gone) is dead and reaped', async () => {
+    const crashed = newLabId();
+    ids.push(crashed);
+    writeRecord({
+      id: crashed, provider: 'kind', scenario: 'x', seed: 0, cluster: kindClusterName(crashed), network: kindClusterName(crashed), mtu: 1500,
+      createdAt: new Date().toISOString(), state: 'creating', pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(),
+    });
+    const provider = createKindProvider({ kind: 'netdojo-no-such-kind-binary' });
+    expect((await provider.list()).find((l) => l.id === crashed)).toMatchObject({ state: 'dead', detail: expect.stringMatching(/creation interrupted/) });
+    expect(await provider.reap()).toContain(crashed);
+    expect((await provider.list()).some((l) => l.id === crashed)).toBe(false);
+  });
+});
