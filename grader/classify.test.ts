@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { classifyHttp, classifyDig, parseCurl, parseDig, worstState, type ProbeOutput } from './classify.ts';
+import { classifyDig, classifyHttp, classifyNegative, parseCurl, parseDig, worstState, type ProbeOutput } from './classify.ts';
 import { planCheck, type ProbeCommand, type ProbeTimeouts } from './probes.ts';
 import { STATES, type Check, type State } from './types.ts';
 
@@ -67,6 +67,12 @@ describe('dig parsing', () => {
 
   it('a probe killed by its timeout is no reply', () => {
     expect(classifyDig({ rc: 124, ms: 4000, out: '', err: '' }, '10.96.124.51').state).toBe('DNS_NOREPLY');
+  });
+});
+
+describe('negative checks', () => {
+  it('a name that does not resolve proves nothing about the path: not a pass', () => {
+    expect(classifyNegative(byName('tcp-name-fails').outputs[0]).state).toBe('DNS_NOREPLY');
   });
 });
 

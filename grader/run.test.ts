@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExecOptions, ExecResult, Lab } from '../server/lab/types.ts';
 import type { ProbeOutput } from './classify.ts';
 import { GENERIC_HINTS } from './hints.ts';
-import { expectBroken, gradeLab, type GradeProgress, type RetryPolicy } from './run.ts';
+import { expectBroken, gradeLab, trim, type GradeProgress, type RetryPolicy } from './run.ts';
 import type { Check } from './types.ts';
 
 // gradeLab against fake labs that answer each probe command with a REAL recorded output
@@ -144,6 +144,14 @@ describe('gradeLab', () => {
     expect(report.verdict).toBe('fail');
   });
 
+  it('an exec that never returns is ERROR once the deadline passes', async () => {
+    const lab = new ReplayLab();
+    lab.exec = () => new Promise(() => {});
+    const report = await gradeLab(lab, [check('state-pass')], { policy: { ...POLICY, stateTimeoutS: 0.1, execMarginMs: 0, windowMs: 0 } });
+    expect(report.checks[0]).toMatchObject({ state: 'ERROR', pass: false, attempts: 1 });
+    expect(report.checks[0].observed).toMatch(/no answer from the lab/);
+  });
+
   it('a check that cannot be planned is ERROR and does not stop the others', async () => {
     const bogus = { id: 'bogus', title: 'bogus', weight: 1, hints: {}, from: 'default/client', kind: 'teleport' } as unknown as Check;
     const report = await gradeLab(new ReplayLab(), [bogus, check('tcp-pass')], { policy: POLICY });
@@ -182,5 +190,16 @@ describe('gradeLab', () => {
     const finals = events.filter((e) => e.type === 'check').map((e) => (e.type === 'check' ? e.result.id : ''));
     expect(finals.sort()).toEqual(checks.map((c) => c.id).sort());
     expect(events[0]).toMatchObject({ type: 'attempt', attempt: 1, checks: checks.map((c) => c.id) });
+  });
+});
+
+describe('evidence trimming', () => {
+  it('keeps the start and the end of long output, within the limit', () => {
+    const long = `BEGIN${'x'.repeat(5000)}END`;
+    const t = trim(long, 300);
+    expect(t.startsWith('BEGIN')).toBe(true);
+    expect(t.endsWith('END')).toBe(true);
+    expect(t.length).toBeLessThanOrEqual(340);
+    expect(trim('short', 300)).toBe('short');
   });
 });

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Lab } from '../server/lab/types.ts';
 import type { Classification, ProbeOutput } from './classify.ts';
 import { hintFor } from './hints.ts';
-import { buildBatch, describeCheck, displayCommand, parseBatch, planCheck, type ProbePlan } from './probes.ts';
+import { buildBatch, describeCheck, displayCommand, parseBatch, planCheck, type ProbePlan, type ProbeTimeouts } from './probes.ts';
 import type { Check, CheckResult, GradeReport, State } from './types.ts';
 import { reachabilityMatrix, score, verdict } from './verdict.ts';
 
@@ -57,6 +57,12 @@ export interface GradeOptions {
 
 export const expectPass = (): readonly State[] => ['PASS'];
 
+/** Whole seconds, at least 1: `timeout 0` would mean no limit at all, and dig takes integers. */
+function probeTimeouts(p: RetryPolicy): ProbeTimeouts {
+  const s = (x: number) => Math.max(1, Math.ceil(x));
+  return { netTimeoutS: s(p.netTimeoutS), transferTimeoutS: s(p.transferTimeoutS), stateTimeoutS: s(p.stateTimeoutS) };
+}
+
 /** After the break: a target check is expected in its `broken` state(s); the others still pass. */
 export function expectBroken(check: Check): readonly State[] {
   if (!check.broken) return ['PASS'];
@@ -90,7 +96,7 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
 
   const slots: Slot[] = checks.map((check) => {
     try {
-      return { check, plan: planCheck(check, policy), outcome: notRun(), attempts: 0, ms: 0 };
+      return { check, plan: planCheck(check, probeTimeouts(policy)), outcome: notRun(), attempts: 0, ms: 0 };
     } catch (e) {
       return { check, outcome: errorOutcome(`the check could not be turned into probes: ${message(e)}`), attempts: 0, ms: 0 };
     }
@@ -171,7 +177,7 @@ export async function runBatch(lab: Lab, source: string, plans: readonly ProbePl
   let r;
   try {
     // The provider enforces timeoutMs; the extra deadline covers a provider that does not return.
-    r = await withDeadline(lab.exec(source, ['bash', '-c', batch.script], { timeoutMs }), timeoutMs + 5000);
+    r = await withDeadline(lab.exec(source, ['bash', '-c', batch.script], { timeoutMs }), timeoutMs + Math.max(1000, policy.execMarginMs));
   } catch (e) {
     return failAll(`could not run the probes on ${source}: ${message(e)}`);
   }
