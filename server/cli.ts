@@ -1,4 +1,189 @@
+import { spawn } from 'node:child_process';
+import { Command, CommanderError, Option } from 'commander';
+import { gradeLab, formatReport } from '../grader/index.ts';
+import { loadCatalog, ScenarioError } from './scenario/load.ts';
+import { RenderError } from './scenario/render.ts';
+import { getProvider, PROVIDERS } from './providers/index.ts';
+import { destroyLabById, openLab, startLab, createLab } from './lab/session.ts';
+import { LabError, type ProgressFn, type ProviderName } from './lab/types.ts';
+import { formatTable } from './util/table.ts';
+import { verify, formatVerify } from './verify.ts';
+
+// `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
+// --json prints exactly one JSON document on stdout; progress and errors go to stderr.
+
+const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const json = (v: unknown) => print(JSON.stringify(v, null, 2));
+
+/** Progress lines for long steps, on a terminal only, so pipes and --json stay clean. */
+function progress(enabled: boolean): ProgressFn | undefined {
+  if (!enabled || !process.stderr.isTTY) return undefined;
+  return (s) => {
+    if (s.status === 'start') process.stderr.write(`  … ${s.action}\r`);
+    else process.stderr.write(`\x1b[2K  ${s.status === 'done' ? '\x1b[32m✓\x1b[0m' : '\x1b[31m✗\x1b[0m'} ${s.action}${s.ms !== undefined ? ` \x1b[2m(${s.ms} ms)\x1b[0m` : ''}\n`);
+  };
+}
+
+const parseSeed = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new LabError(`--seed must be a whole number ≥ 0, got "${v}"`);
+  return n;
+};
+
+const providerOption = () => new Option('--provider <name>', 'cluster provider').choices(PROVIDERS).default('netns');
+
+/** `setExit` receives each command's exit status: commands return it rather than exiting. */
+export function program(setExit: (code: number) => void): Command {
+  const act = <A extends unknown[]>(fn: (...a: A) => Promise<number>) => async (...a: A) => setExit(await fn(...a));
+  const cli = new Command('netdojo')
+    .description('Hands-on labs for Kubernetes networking: broken clusters, a terminal inside them, and a grader that probes from within.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  cli.command('scenarios').description('list the scenarios').option('--json', 'one JSON document').action(act(async (o) => {
+    const { scenarios, errors } = await loadCatalog();
+    if (o.json) {
+      json({ scenarios: scenarios.map(({ spec: s }) => ({ id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags, concepts: s.concepts, providers: s.providers, variants: s.variants })), errors: errors.map((e) => e.message) });
+    } else {
+      print(formatTable([['ID', 'DIFFICULTY', 'MIN', 'TAGS', 'TITLE'], ...scenarios.map(({ spec: s }) => [s.id, s.difficulty, String(s.minutes), s.tags.join(','), s.title])]));
+      for (const e of errors) process.stderr.write(`\nscenario not loaded: ${e.message}\n`);
+    }
+    return errors.length ? 1 : 0;
+  }));
+
+  cli.command('up').description('start a lab for a scenario, broken and ready to fix; prints the lab id')
+    .argument('<scenario>').addOption(providerOption()).option('--seed <n>', 'variant seed', parseSeed)
+    .option('--healthy', 'do not break it (a working cluster to explore)').option('--json', 'one JSON document')
+    .action(act(async (scenario: string, o) => {
+      const opts = { scenario, provider: o.provider as ProviderName, seed: o.seed, onProgress: progress(!o.json) };
+      const { lab, rendered } = o.healthy ? await createLab(opts) : await startLab(opts);
+      if (o.json) json({ lab: { ...lab.facts, variant: rendered.variant } });
+      else {
+        print(lab.facts.id);
+        if (process.stderr.isTTY) process.stderr.write(`\n${rendered.title}: lab ${lab.facts.id} is ${o.healthy ? 'healthy' : 'broken and waiting for you'}.\n  netdojo shell ${lab.facts.id}         a shell on the control-plane\n  netdojo grade ${lab.facts.id}         check your fix\n  netdojo down ${lab.facts.id}          remove it\n`);
+      }
+      return 0;
+    }));
+
+  cli.command('exec').description('run a command on a node or in a pod, as a learner would')
+    .argument('<lab>').argument('<target>', 'node (control-plane, worker, admin) or pod (namespace/name)').argument('<argv...>', 'after --')
+    .action(act(async (id: string, target: string, argv: string[]) => {
+      const { lab } = await openLab(id);
+      const r = await lab.exec(target, argv);
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      return r.code ?? 1;
+    }));
+
+  cli.command('grade').description('probe the lab from inside and report what works; exit 0 iff the verdict is pass')
+    .argument('<lab>').option('--json', 'one JSON document').action(act(async (id: string, o) => {
+      const { lab, rendered } = await openLab(id);
+      const report = await gradeLab(lab, rendered.checks, { scenario: rendered.id });
+      if (o.json) json(report);
+      else print(formatReport(report, { color: Boolean(process.stdout.isTTY) }));
+      return report.verdict === 'pass' ? 0 : 1;
+    }));
+
+  cli.command('shell').description('an interactive shell on a node or in a pod').argument('<lab>').argument('[target]', 'node or pod', 'control-plane')
+    .action(act(async (id: string, target: string) => {
+      const { lab } = await openLab(id);
+      const sh = lab.shell(target);
+      const child = spawn(sh.file, sh.args, { stdio: 'inherit', env: sh.env });
+      return new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    }));
+
+  cli.command('down').description('remove a lab, or every lab').argument('[lab]').option('--all', 'every lab, and leftovers of crashed ones')
+    .action(act(async (id: string | undefined, o) => {
+      if (!id && !o.all) throw new LabError('name a lab or pass --all', 'netdojo list shows the labs');
+      if (id) { await destroyLabById(id); return 0; }
+      for (const name of PROVIDERS) {
+        const provider = await getProvider(name);
+        for (const s of await provider.list()) {
+          if (s.state === 'alive') await destroyLabById(s.id).catch((e) => process.stderr.write(`${s.id}: ${(e as Error).message}\n`));
+        }
+        const reaped = await provider.reap();
+        if (reaped.length) process.stderr.write(`reaped ${reaped.join(', ')}\n`);
+      }
+      return 0;
+    }));
+
+  cli.command('list').description('labs on this machine, alive or left by a crash').option('--json', 'one JSON document').action(act(async (o) => {
+    const all = (await Promise.all(PROVIDERS.map(async (p) => (await getProvider(p)).list()))).flat();
+    if (o.json) json({ labs: all });
+    else print(formatTable([['ID', 'PROVIDER', 'SCENARIO', 'STATE', 'CREATED'], ...all.map((l) => [l.id, l.provider, l.scenario, l.state, l.createdAt])]));
+    return 0;
+  }));
+
+  cli.command('verify').description('prove scenarios: healthy → broken (target checks fail) → solved (all pass) → nothing left')
+    .argument('[scenarios...]').addOption(providerOption())
+    .option('--seed <n...>', 'seeds to prove (default: three)').option('--thorough', 'also grade every listed alternative fix and destructive "fix"')
+    .option('--json', 'one JSON document').action(act(async (ids: string[], o) => {
+      const seeds = o.seed ? (o.seed as string[]).map(parseSeed) : [1, 2, 3];
+      const result = await verify({ scenarios: ids, provider: o.provider, seeds, thorough: Boolean(o.thorough), onProgress: progress(!o.json) });
+      if (o.json) json(result);
+      else print(formatVerify(result));
+      return result.results.every((r) => r.ok) ? 0 : 1;
+    }));
+
+  cli.command('serve').description('the web app: catalog, labs, browser terminals')
+    .option('--host <host>', 'address to listen on', '127.0.0.1').option('--port <port>', 'port', '8080').addOption(providerOption())
+    .action(act(async (o) => {
+      const { startServer } = await import('./http/server.ts');
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LabError(`--port must be 0..65535, got "${o.port}"`);
+      const server = await startServer({ host: o.host, port, provider: o.provider });
+      process.stderr.write(`netdojo is serving on ${server.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => { server.close().then(resolve, resolve); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      return 0;
+    }));
+
+  cli.command('bench').description('benchmarks: lab lifecycle, scale, terminal, netns vs containers; writes bench/RESULTS.md')
+    .option('--json', 'one JSON document').option('--quick', 'fewer runs').action(act(async (o) => {
+      const { runBench } = await import('../bench/index.ts');
+      return runBench({ json: Boolean(o.json), quick: Boolean(o.quick) });
+    }));
+
+  cli.command('doctor').description('what this host can run, and what to install when it cannot').option('--json', 'one JSON document')
+    .action(act(async (o) => {
+      const report = await Promise.all(PROVIDERS.map(async (p) => ({ provider: p, problems: await (await getProvider(p)).doctor() })));
+      if (o.json) json({ providers: report.map((r) => ({ ...r, ready: r.problems.length === 0 })) });
+      else for (const r of report) print(`${r.provider}: ${r.problems.length ? `not ready\n${r.problems.map((p) => `  - ${p}`).join('\n')}` : 'ready'}`);
+      return report.find((r) => r.provider === 'netns')!.problems.length ? 1 : 0;
+    }));
+
+  cli.command('lab', { hidden: true }).description('the cluster helper inside a lab (run `lab help` in a lab shell)')
+    .argument('[args...]').allowUnknownOption().helpOption(false).action(act(async (args: string[]) => {
+      const { runLabHelper } = await import('./providers/netns/inside.ts');
+      return runLabHelper(args);
+    }));
+
+  return cli;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  console.error(`netdojo: not yet wired: ${argv.join(' ')}`);
-  return 2;
+  let code = 0;
+  const cli = program((c) => { code = c; });
+  try {
+    await cli.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    return e instanceof CommanderError ? e.exitCode : reportError(e);
+  }
+  return code;
+}
+
+function reportError(e: unknown): number {
+  if (e instanceof LabError) {
+    process.stderr.write(`netdojo: ${e.message}\n${e.hint ? `  (${e.hint})\n` : ''}`);
+    return 1;
+  }
+  if (e instanceof ScenarioError || e instanceof RenderError) {
+    process.stderr.write(`netdojo: invalid scenario: ${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`netdojo: ${(e as Error)?.stack ?? String(e)}\n`);
+  return 1;
 }

@@ -39,6 +39,8 @@ export const ScenarioSpec = z.strictObject({
   /** Seeded variants: each key takes one of its values, chosen from the lab's seed. */
   variants: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.array(z.union([z.string(), z.number()])).min(1)).default({}),
   providers: z.array(z.enum(['netns', 'kind'])).min(1).default(['netns', 'kind']),
+  /** The healthy starting point beyond the base cluster (e.g. a policy that negative checks rely on). */
+  setup: perProvider(Steps).default({}),
   break: perProvider(Steps),
   solution: perProvider(Steps),
   checks: z.array(CheckSpec).min(1),

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labDir } from '../../lab/naming.ts';
+import { labDir, labsDir } from '../../lab/naming.ts';
 import { labIds, readRecord, removeLabDir, tryReadRecord, writeRecord, type LabRecord } from '../../lab/records.ts';
 import { podTarget } from '../../lab/topology.ts';
 import { LabError, type CreateOptions, type LabFacts, type LabStatus, type ProgressFn, type Provider, type Topology } from '../../lab/types.ts';
@@ -61,7 +62,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
       }));
       await Promise.all(['bin/enter', 'bin/lab'].map((f) => chmod(join(dir, f), 0o755)));
     });
-    sandbox = await step(opts.onProgress, 'Creating the lab sandbox', () => startSandbox(opts.id));
+    sandbox = await step(opts.onProgress, 'Creating the lab sandbox', () => startSandbox(dir));
     const record: LabRecord = {
       id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(),
       topology: topo, facts: factsOf(opts.id, opts.scenario, opts.seed, topo), handle: { ...sandbox },
@@ -97,14 +98,16 @@ async function open(id: string): Promise<NetnsLab> {
 }
 
 async function list(): Promise<LabStatus[]> {
+  const holders = await findHolders(labsDir());
   const out: LabStatus[] = [];
   for (const id of await labIds()) {
     const rec = await tryReadRecord(id);
     if (rec && rec.provider !== 'netns') continue;
-    const alive = rec ? await isAlive(rec.handle as unknown as SandboxHandle) : false;
+    // No record yet, but a holder: a lab being created right now, not a leftover.
+    const alive = rec ? await isAlive(rec.handle as unknown as SandboxHandle) : holders.has(labDir(id));
     out.push({
       id, provider: 'netns', scenario: rec?.scenario ?? '?', state: alive ? 'alive' : 'dead', createdAt: rec?.createdAt ?? '',
-      detail: rec ? undefined : 'no record (creation was interrupted)',
+      detail: rec ? undefined : alive ? 'being created' : 'no record (creation was interrupted)',
     });
   }
   return out;
@@ -115,12 +118,11 @@ async function reap(): Promise<string[]> {
   for (const s of await list()) {
     if (s.state === 'dead') { await removeLabDir(s.id); removed.push(s.id); }
   }
-  // Holders whose lab directory is gone (a crash between starting the sandbox and writing the record).
-  const known = new Set((await list()).map((s) => s.id));
-  for (const [id, pid] of await findHolders()) {
-    if (known.has(id)) continue;
-    // Only our own user's holders: kill() fails with EPERM for another user's, which is what we want.
-    try { process.kill(pid, 'SIGKILL'); removed.push(id); } catch { /* not ours or already gone */ }
+  // Holders of this state directory whose lab directory is gone (removed by hand, or a crash in the
+  // middle of a teardown). Other state directories' labs (another user, another netdojo) are not ours.
+  for (const [dir, pid] of await findHolders(labsDir())) {
+    if (existsSync(dir)) continue;
+    try { process.kill(pid, 'SIGKILL'); removed.push(basename(dir)); } catch { /* another user's, or already gone */ }
   }
   return removed;
 }
@@ -149,13 +151,13 @@ async function doctor(): Promise<string[]> {
   return problems;
 }
 
-export const netnsProvider: Provider & { open(id: string): Promise<NetnsLab>; create(t: Topology, o: CreateOptions): Promise<NetnsLab> } = {
-  name: 'netns',
+export const netnsProvider = {
+  name: 'netns' as const,
   create,
   open,
   list,
   reap,
   doctor,
-};
+} satisfies Provider;
 
 export { NetnsLab };

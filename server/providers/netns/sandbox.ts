@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { run, type RunOptions } from '../../util/run.ts';
 import type { ExecResult } from '../../lab/types.ts';
@@ -19,7 +20,8 @@ export interface SandboxHandle {
   userns: boolean;
 }
 
-/** Marks the holder's command line so a holder whose record is lost can still be found. */
+/** Marks the holder's command line with its lab directory, so a holder whose record is lost can
+ * still be found, and only by the netdojo whose state directory it belongs to. */
 export const HOLDER_MARK = 'netdojo-lab:';
 
 const INIT = `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/netns || exit 1
@@ -45,13 +47,13 @@ export async function isAlive(h: Pick<SandboxHandle, 'holderPid' | 'holderStart'
 
 const pause = () => new Promise((r) => setTimeout(r, 2));
 
-/** Starts a sandbox for lab `id`; resolves once its PID 1 has mounted its private /run. */
-export async function startSandbox(id: string): Promise<SandboxHandle> {
+/** Starts a sandbox for the lab in `dir`; resolves once its PID 1 has mounted its private /run. */
+export async function startSandbox(dir: string): Promise<SandboxHandle> {
   const userns = process.getuid?.() !== 0;
   const args = [
     ...(userns ? ['--user', '--map-root-user'] : []),
     '--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
-    'bash', '-c', INIT, `${HOLDER_MARK}${id}`,
+    'bash', '-c', INIT, `${HOLDER_MARK}${dir}`,
   ];
   // Detached: the lab must survive the CLI process that created it (`netdojo up` exits).
   const child = spawn('unshare', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,16 +97,16 @@ export async function stopSandbox(h: SandboxHandle): Promise<void> {
   while (Date.now() < deadline && ((await isAlive(h)) || (initStart && (await procStartTime(h.initPid)) === initStart))) await pause();
 }
 
-/** Holders running on this host, by lab id (found by their command line). */
-export async function findHolders(): Promise<Map<string, number>> {
+/** Holders running on this host whose lab directory lies in `labsDir`: lab directory → holder PID. */
+export async function findHolders(labsDir: string): Promise<Map<string, number>> {
   const found = new Map<string, number>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
     const args = cmd.split('\0');
     if (args[0] !== 'unshare') continue;
-    const mark = args.find((a) => a.startsWith(HOLDER_MARK));
-    if (mark) found.set(mark.slice(HOLDER_MARK.length), Number(entry));
+    const dir = args.find((a) => a.startsWith(HOLDER_MARK))?.slice(HOLDER_MARK.length);
+    if (dir && dirname(dir) === labsDir) found.set(dir, Number(entry));
   }
   return found;
 }

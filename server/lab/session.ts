@@ -1,0 +1,121 @@
+import { getProvider } from '../providers/index.ts';
+import { loadScenario } from '../scenario/load.ts';
+import { renderScenario, type RenderedScenario } from '../scenario/render.ts';
+import type { Step } from '../scenario/schema.ts';
+import { newLabId } from './naming.ts';
+import { readRecord, removeLabDir, updateMeta } from './records.ts';
+import { baseTopology } from './topology.ts';
+import { LabError, type Lab, type ProgressFn, type ProviderName } from './types.ts';
+
+// A lab's life as a scenario sees it: create the cluster, set up the healthy starting point, break
+// it, and (for verify, or a learner who gives up) apply the reference solution. Each is a named
+// action that reports its progress.
+
+export interface LabSession { lab: Lab; rendered: RenderedScenario }
+
+export interface StartOptions {
+  scenario: string;
+  provider?: ProviderName;
+  seed?: number;
+  /** Reuse this id (reset keeps a lab's id so open terminals and links stay valid). */
+  id?: string;
+  onProgress?: ProgressFn;
+}
+
+const STEP_TIMEOUT_MS = 60_000;
+
+export const randomSeed = () => 1 + Math.floor(Math.random() * 999_999);
+
+/** Runs steps in order as the learner would; the first failure stops and names the step. */
+export async function runSteps(lab: Lab, steps: Step[], phase: string, onProgress?: ProgressFn): Promise<void> {
+  for (const [i, s] of steps.entries()) {
+    const action = `${phase}: ${s.name ?? `step ${i + 1} on ${s.on}`}`;
+    onProgress?.({ action, status: 'start' });
+    const r = await lab.exec(s.on, ['bash', '-c', `set -e\n${s.run}`], { timeoutMs: STEP_TIMEOUT_MS });
+    if (r.code !== 0) {
+      const why = r.timedOut ? `timed out after ${STEP_TIMEOUT_MS / 1000} s` : `exit ${r.code}`;
+      const error = `${action} failed (${why}): ${(r.stderr || r.stdout).trim().slice(-1500)}`;
+      onProgress?.({ action, status: 'fail', ms: r.ms, error });
+      throw new LabError(error);
+    }
+    onProgress?.({ action, status: 'done', ms: r.ms });
+  }
+}
+
+/** A healthy lab for the scenario (its setup applied), not yet broken. */
+export async function createLab(opts: StartOptions): Promise<LabSession> {
+  const loaded = await loadScenario(opts.scenario);
+  const providerName = opts.provider ?? 'netns';
+  if (!loaded.spec.providers.includes(providerName)) {
+    throw new LabError(`scenario ${opts.scenario} does not run on the ${providerName} provider (it supports: ${loaded.spec.providers.join(', ')})`);
+  }
+  const provider = await getProvider(providerName);
+  const seed = opts.seed ?? randomSeed();
+  const lab = await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, onProgress: opts.onProgress });
+  try {
+    const rendered = renderScenario(loaded, lab.facts, seed, providerName, lab.targets());
+    await updateMeta(lab.facts.id, { variant: rendered.variant, phase: 'healthy' });
+    await runSteps(lab, rendered.setup, 'Setting up', opts.onProgress);
+    return { lab, rendered };
+  } catch (e) {
+    await destroyLab(lab);
+    throw e;
+  }
+}
+
+export async function breakLab(s: LabSession, onProgress?: ProgressFn): Promise<void> {
+  await runSteps(s.lab, s.rendered.break, 'Breaking', onProgress);
+  await updateMeta(s.lab.facts.id, { phase: 'broken', brokenAt: new Date().toISOString() });
+}
+
+export async function solveLab(s: LabSession, onProgress?: ProgressFn): Promise<void> {
+  await runSteps(s.lab, s.rendered.solution.steps, 'Solving', onProgress);
+  await updateMeta(s.lab.facts.id, { phase: 'solved' });
+}
+
+/** What a learner gets: a lab already broken the scenario's way. */
+export async function startLab(opts: StartOptions): Promise<LabSession> {
+  const s = await createLab(opts);
+  try {
+    await breakLab(s, opts.onProgress);
+    return s;
+  } catch (e) {
+    await destroyLab(s.lab);
+    throw e;
+  }
+}
+
+export async function openLab(id: string): Promise<LabSession> {
+  const rec = await readRecord(id);
+  const provider = await getProvider(rec.provider);
+  const lab = await provider.open(id);
+  const loaded = await loadScenario(rec.scenario);
+  return { lab, rendered: renderScenario(loaded, lab.facts, rec.seed, rec.provider, lab.targets()) };
+}
+
+/** Back to the broken start, same scenario, seed and id. */
+export async function resetLab(id: string, onProgress?: ProgressFn): Promise<LabSession> {
+  const rec = await readRecord(id);
+  const provider = await getProvider(rec.provider);
+  await provider.open(id).then(destroyLab, () => removeLabDir(id));
+  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, onProgress });
+}
+
+/** Tears a lab down and forgets it: nothing of it is left. */
+export async function destroyLab(lab: Lab): Promise<void> {
+  await lab.destroy();
+  await removeLabDir(lab.facts.id);
+}
+
+export async function destroyLabById(id: string): Promise<void> {
+  const rec = await readRecord(id);
+  const provider = await getProvider(rec.provider);
+  try {
+    await destroyLab(await provider.open(id));
+  } catch (e) {
+    if (!(e instanceof LabError)) throw e;
+    // Already dead: reaping removes what is left.
+    await provider.reap();
+    await removeLabDir(id);
+  }
+}

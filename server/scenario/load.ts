@@ -1,0 +1,133 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { ScenarioSpec } from './schema.ts';
+
+// Scenario files are user input: every problem is reported with the file, the path inside it, the
+// line, and what was expected, and one bad scenario never hides the others from the catalog.
+
+export const SCENARIOS_DIR = fileURLToPath(new URL('../../scenarios/', import.meta.url));
+
+export interface LoadedScenario {
+  spec: ScenarioSpec;
+  dir: string;
+  /** brief.md, a handlebars template rendered with the lab's facts. */
+  brief: string;
+  /** solution.md: the explanation behind the machine-runnable solution steps. */
+  solution: string;
+}
+
+export class ScenarioError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ScenarioError';
+  }
+}
+
+type Path = (string | number)[];
+const showPath = (path: Path) => path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '') || '(top level)';
+
+function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path): number | undefined {
+  // The deepest node that exists along the path: a missing field is reported where its parent is.
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as YamlNode | undefined;
+    if (node && typeof node === 'object' && 'range' in node && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    return 'unknown or missing kind; expected one of: dns, tcp, http, icmp, mtu, negative, state';
+  }
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message;
+}
+
+/** Template strings are checked when the file loads, not when a learner's lab renders them. */
+function templateProblems(value: unknown, path: Path, out: { path: Path; message: string }[]): void {
+  if (typeof value === 'string') {
+    if (!value.includes('{{')) return;
+    try {
+      Handlebars.precompile(value);
+    } catch (e) {
+      out.push({ path, message: `bad template: ${(e as Error).message.split('\n')[0]}` });
+    }
+  } else if (Array.isArray(value)) value.forEach((v, i) => templateProblems(v, [...path, i], out));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) templateProblems(v, [...path, k], out);
+}
+
+function crossReferences(spec: ScenarioSpec): { path: Path; message: string }[] {
+  const out: { path: Path; message: string }[] = [];
+  const ids = new Set<string>();
+  spec.checks.forEach((c, i) => {
+    if (ids.has(c.id)) out.push({ path: ['checks', i, 'id'], message: `duplicate check id "${c.id}"` });
+    ids.add(c.id);
+  });
+  if (!spec.checks.some((c) => c.broken)) out.push({ path: ['checks'], message: 'no target check: at least one check needs `broken: <STATE>` (what the break must cause)' });
+  for (const p of spec.providers) {
+    if (!spec.break[p]) out.push({ path: ['break', p], message: `missing: providers lists ${p}, so break steps for ${p} are required` });
+    if (!spec.solution[p]) out.push({ path: ['solution', p], message: `missing: providers lists ${p}, so solution steps for ${p} are required` });
+  }
+  (['accepts', 'rejects'] as const).forEach((k) => spec[k].forEach((a, i) => (a.fails ?? []).forEach((id, j) => {
+    if (!ids.has(id)) out.push({ path: [k, i, 'fails', j], message: `unknown check id "${id}"; expected one of: ${[...ids].join(', ')}` });
+  })));
+  return out;
+}
+
+export async function loadScenario(id: string, dir = SCENARIOS_DIR): Promise<LoadedScenario> {
+  const sdir = join(dir, id);
+  const file = join(sdir, 'scenario.yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    const known = await listScenarioDirs(dir);
+    if (known.includes(id)) throw new ScenarioError(file, ['missing: every scenario directory needs a scenario.yaml']);
+    throw new ScenarioError(file, [`no scenario "${id}"; available: ${known.join(', ') || '(none)'}`]);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true });
+  if (doc.errors.length) throw new ScenarioError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  if (!isMap(doc.contents)) throw new ScenarioError(file, ['expected a mapping of fields (id, title, checks, ...) at the top level']);
+  const at = (path: Path, message: string) => {
+    const line = lineOf(doc, lc, path);
+    return `${showPath(path)}${line ? ` (line ${line})` : ''}: ${message}`;
+  };
+  const parsed = ScenarioSpec.safeParse(doc.toJS());
+  if (!parsed.success) throw new ScenarioError(file, parsed.error.issues.map((i) => at(i.path as Path, describe(i))));
+  const spec = parsed.data;
+  const problems = crossReferences(spec);
+  templateProblems({ setup: spec.setup, break: spec.break, solution: spec.solution, checks: spec.checks, hints: spec.hints, accepts: spec.accepts, rejects: spec.rejects }, [], problems);
+  if (spec.id !== id) problems.push({ path: ['id'], message: `"${spec.id}" must match its directory name "${id}"` });
+  if (problems.length) throw new ScenarioError(file, problems.map((p) => at(p.path, p.message)));
+  const brief = await readFile(join(sdir, 'brief.md'), 'utf8').catch(() => { throw new ScenarioError(join(sdir, 'brief.md'), ['missing: every scenario needs a brief.md (the briefing learners read)']); });
+  const solution = await readFile(join(sdir, 'solution.md'), 'utf8').catch(() => '');
+  for (const [name, tpl] of [['brief.md', brief], ['solution.md', solution]]) {
+    try { Handlebars.precompile(tpl); } catch (e) { throw new ScenarioError(join(sdir, name), [`bad template: ${(e as Error).message.split('\n')[0]}`]); }
+  }
+  return { spec, dir: sdir, brief, solution };
+}
+
+async function listScenarioDirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
+export interface Catalog { scenarios: LoadedScenario[]; errors: ScenarioError[] }
+
+/** Every scenario that loads, and the errors of those that do not. */
+export async function loadCatalog(dir = SCENARIOS_DIR): Promise<Catalog> {
+  const results = await Promise.allSettled((await listScenarioDirs(dir)).map((id) => loadScenario(id, dir)));
+  return {
+    scenarios: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+    errors: results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof ScenarioError ? r.reason : new ScenarioError(dir, [String(r.reason)])] : [])),
+  };
+}
+
+export async function loadScenarios(dir = SCENARIOS_DIR): Promise<LoadedScenario[]> {
+  return (await loadCatalog(dir)).scenarios;
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import Handlebars from 'handlebars';
+import type { Check } from '../../grader/types.ts';
+import type { LabFacts, ProviderName } from '../lab/types.ts';
+import type { LoadedScenario } from './load.ts';
+import type { Attempt, Step } from './schema.ts';
+
+// A scenario becomes concrete for one lab: the seed picks the variant (which node, which MTU...),
+// and every template is rendered with the lab's real facts, so briefings and checks name real IPs.
+
+export type Variant = Record<string, string | number>;
+
+export interface RenderedScenario {
+  id: string;
+  title: string;
+  variant: Variant;
+  brief: string;
+  hints: string[];
+  checks: Check[];
+  setup: Step[];
+  break: Step[];
+  solution: { steps: Step[]; markdown: string };
+  accepts: { name: string; steps: Step[]; fails?: string[] }[];
+  rejects: { name: string; steps: Step[]; fails?: string[] }[];
+}
+
+/** Each variant key is drawn from a hash of the seed and the key, so every seed is an independent,
+ * uniform draw per key, and adding a key to a scenario does not reshuffle the others. */
+export function pickVariant(variants: Record<string, (string | number)[]>, seed: number): Variant {
+  return Object.fromEntries(Object.entries(variants).map(([k, values]) => {
+    const h = createHash('sha256').update(`${seed}:${k}`).digest().readUInt32BE(0);
+    return [k, values[h % values.length]];
+  }));
+}
+
+/** Helpers templates use to name the lab's things without hard-coding addresses. */
+function helpers(facts: LabFacts): Record<string, Handlebars.HelperDelegate> {
+  const find = <T,>(kind: string, list: T[], pred: (x: T) => boolean, name: string): T => {
+    const found = list.find(pred);
+    if (!found) throw new Error(`no ${kind} "${name}" in this lab`);
+    return found;
+  };
+  const node = (name: string) => find('node', facts.nodes, (n) => n.name === name, name);
+  const pod = (t: string) => find('pod', facts.pods, (p) => p.target === t || p.target === `default/${t}`, t);
+  const svc = (t: string) => find('service', facts.services, (s) => s.target === t || s.target === `default/${t}`, t);
+  const field = (obj: object, f: unknown) => {
+    const v = (obj as Record<string, unknown>)[String(f)];
+    if (v === undefined) throw new Error(`no field "${String(f)}"`);
+    return v;
+  };
+  return {
+    /** {{node "worker" "ip"}} */
+    node: (name: string, f: unknown) => field(node(name), f),
+    /** {{pod "default/web-1" "ip"}} */
+    pod: (t: string, f: unknown) => field(pod(t), f),
+    /** {{svc "default/web" "clusterIP"}} */
+    svc: (t: string, f: unknown) => field(svc(t), f),
+    /** {{other "worker"}} → the other node of the two. */
+    other: (name: string) => find('node', facts.nodes, (n) => n.name !== name, `other than ${name}`).name,
+    /** {{podOn "worker" "client"}} → the target of the pod running that app on that node. */
+    podOn: (nodeName: string, app: string) => find('pod', facts.pods, (p) => p.node === nodeName && p.app === app, `${app} on ${nodeName}`).target,
+    /** {{#if (eq v.where "node")}}: choose by variant. */
+    eq: (a: unknown, b: unknown) => a === b,
+    /** {{minus v.mtu 40}}: e.g. the TCP MSS for an MTU. */
+    minus: (a: unknown, b: unknown) => Number(a) - Number(b),
+    /** {{podName "default/web-1"}} → "web-1" (what /hostname answers). */
+    podName: (t: string) => pod(t).target.split('/')[1],
+  };
+}
+
+export class RenderError extends Error {}
+
+export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: number, provider: ProviderName, targets: string[]): RenderedScenario {
+  const { spec } = loaded;
+  const variant = pickVariant(spec.variants, seed);
+  const hb = Handlebars.create();
+  hb.registerHelper(helpers(facts));
+  const context = { lab: facts, v: variant };
+  const render = (tpl: string, where: string): string => {
+    try {
+      return hb.compile(tpl, { noEscape: true, strict: true })(context);
+    } catch (e) {
+      throw new RenderError(`scenario ${spec.id}, ${where}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
+  const deep = <T,>(value: T, where: string): T => {
+    if (typeof value === 'string') return render(value, where) as T;
+    if (Array.isArray(value)) return value.map((v, i) => deep(v, `${where}[${i}]`)) as T;
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deep(v, `${where}.${k}`)])) as T;
+    }
+    return value;
+  };
+  const known = new Set([...targets, 'admin']);
+  const checkTarget = (t: string, where: string) => {
+    const norm = t.includes('/') || known.has(t) ? t : `default/${t}`;
+    if (!known.has(norm)) throw new RenderError(`scenario ${spec.id}, ${where}: unknown target "${t}"; expected one of: ${[...known].join(', ')}`);
+    return norm;
+  };
+  const steps = (list: Step[] | undefined, where: string): Step[] =>
+    (list ?? []).map((s, i) => { const r = deep(s, `${where}[${i}]`); return { ...r, on: checkTarget(r.on, `${where}[${i}].on`) }; });
+  const attempts = (list: Attempt[], where: string) => list
+    .filter((a) => a.steps[provider])
+    .map((a, i) => ({ name: a.name, fails: a.fails, steps: steps(a.steps[provider], `${where}[${i}].steps.${provider}`) }));
+
+  const checks: Check[] = spec.checks.flatMap((c, i) => {
+    const rendered = deep(c, `checks[${i}]`);
+    const sources = Array.isArray(rendered.from) ? rendered.from : [rendered.from];
+    // A check from several sources becomes one check per source: each is probed and scored on its own.
+    return sources.map((from) => ({
+      ...rendered,
+      from: checkTarget(from, `checks[${i}].from`),
+      id: sources.length > 1 ? `${rendered.id}@${from.split('/').pop()}` : rendered.id,
+    }) as Check);
+  });
+
+  return {
+    id: spec.id,
+    title: spec.title,
+    variant,
+    brief: render(loaded.brief, 'brief.md'),
+    hints: spec.hints.map((h, i) => render(h, `hints[${i}]`)),
+    checks,
+    setup: steps(spec.setup[provider], `setup.${provider}`),
+    break: steps(spec.break[provider], `break.${provider}`),
+    solution: { steps: steps(spec.solution[provider], `solution.${provider}`), markdown: render(loaded.solution, 'solution.md') },
+    accepts: attempts(spec.accepts, 'accepts'),
+    rejects: attempts(spec.rejects, 'rejects'),
+  };
+}
