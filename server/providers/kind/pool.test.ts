@@ -116,11 +116,17 @@ describe('WarmPool', () => {
     const out = await pool.resetToBroken(lab, async (l) => {
       order.push(`break:${l.state}`);
       l.state = 'broken';
-    }, async (l) => {
-      order.push(`baseline:${l.state}`);
-      return true;
+    }, {
+      undo: async (l) => {
+        order.push(`undo:${l.state}`);
+        throw new Error('the rule to delete is already gone'); // ignored: the baseline decides
+      },
+      baselineOk: async (l) => {
+        order.push(`baseline:${l.state}`);
+        return true;
+      },
     });
-    expect(order).toEqual(['baseline:base', 'break:base']);
+    expect(order).toEqual(['undo:base', 'baseline:base', 'break:base']);
     expect(out.id).toBe(lab.id); // same cluster, not recreated
     expect(out.restoredTimes).toBe(1);
     expect(out.state).toBe('broken');
@@ -136,7 +142,7 @@ describe('WarmPool', () => {
     const firstId = f.finish();
     const lab = await p;
     f.restoreFails.add(firstId);
-    const reset = pool.resetToBroken(lab, async (l) => void (l.state = 'broken'), undefined, firstId);
+    const reset = pool.resetToBroken(lab, async (l) => void (l.state = 'broken'), { id: firstId });
     await tick();
     await tick();
     const secondId = f.finish();
@@ -147,7 +153,7 @@ describe('WarmPool', () => {
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['restore-failed', 'destroyed', 'recreated']));
 
     // Baseline check failing also replaces it.
-    const reset2 = pool.resetToBroken(out, async () => {}, async () => false, secondId);
+    const reset2 = pool.resetToBroken(out, async () => {}, { baselineOk: async () => false, id: secondId });
     await tick();
     await tick();
     await tick();

@@ -32,6 +32,14 @@ export interface PoolOptions {
   onEvent?: (e: PoolEvent) => void;
 }
 
+export interface ResetOptions<L> {
+  /** The scenario's undo (its solution steps); failures are ignored: the baseline check decides. */
+  undo?: (lab: L) => Promise<void>;
+  /** Grades the restored lab against the healthy expectation; false replaces the lab. */
+  baselineOk?: (lab: L) => Promise<boolean>;
+  id?: string;
+}
+
 interface Waiter<L> { resolve: (l: L) => void; reject: (e: Error) => void }
 
 export class WarmPool<L> {
@@ -122,14 +130,17 @@ export class WarmPool<L> {
   }
 
   /**
-   * Reset to broken without recreating: restore the base state, check it (optional), then run the
-   * scenario's break. If restoring or the baseline check fails, the lab is replaced by a fresh one.
+   * Reset to broken without recreating: restore the base state, undo the scenario's own changes
+   * (its solution steps, best effort), check the baseline, then run the scenario's break. If
+   * restoring or the baseline check fails, the lab is replaced by a fresh one.
    */
-  async resetToBroken(lab: L, brk: (lab: L) => Promise<void>, baselineOk?: (lab: L) => Promise<boolean>, id = '?'): Promise<L> {
+  async resetToBroken(lab: L, brk: (lab: L) => Promise<void>, opts: ResetOptions<L> = {}): Promise<L> {
+    const id = opts.id ?? '?';
     let cur: L;
     try {
       cur = await this.factory.restore(lab);
-      if (baselineOk && !(await baselineOk(cur))) throw new Error('baseline checks still fail after restoring');
+      if (opts.undo) await opts.undo(cur).catch(() => {});
+      if (opts.baselineOk && !(await opts.baselineOk(cur))) throw new Error('baseline checks still fail after restoring');
       this.emit({ type: 'restored', id });
     } catch (e) {
       this.emit({ type: 'restore-failed', id, error: (e as Error).message });

@@ -95,7 +95,7 @@ describe('base manifests', () => {
       expect(p.metadata.labels.app).toBe('client');
       const [c] = p.spec.containers;
       expect(c).toMatchObject({ image: PROBE_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'] });
-      expect(c.securityContext.capabilities.add).toContain('NET_RAW'); // ping
+      expect(c.securityContext.capabilities.add).toEqual(['NET_RAW', 'NET_ADMIN']); // ping; ip route flush cache
       expect(p.spec.tolerations).toEqual([{ operator: 'Exists' }]); // runs on the control-plane too
     }
   });

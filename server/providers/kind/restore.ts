@@ -6,26 +6,20 @@ import { paths, writeRecord } from './record.ts';
 import { runActions } from './provider.ts';
 
 // Reset without recreating the cluster: put a lab back into the state it had right after creation
-// (then the caller re-runs the scenario's break). Undone here: NetworkPolicies, kube-system objects
-// kind installed (kindnet, CoreDNS and its Corefile, from the snapshot taken at creation), node eth0
-// MTU, iptables rules that scenario steps tagged with the comment BREAK_TAG, route caches, and the
-// base workloads (client and web pods are recreated: fresh PMTU caches, conflists re-read).
-// What a learner changed by hand beyond that is caught by the caller's baseline check, which falls
-// back to recreating the lab (see pool.ts).
+// (then the caller re-runs the scenario's break). Undone here, whatever the scenario: NetworkPolicies,
+// the kube-system objects kind installed (kindnet, CoreDNS and its Corefile, from the snapshot taken
+// at creation), node eth0 MTU and route caches, and the base workloads (client and web pods are
+// recreated: fresh PMTU caches, conflists re-read). Node-level rules a scenario added (iptables) are
+// undone by the scenario's own solution steps, which the pool runs as `undo` (best effort). What a
+// learner changed by hand beyond that is caught by the baseline check, which falls back to
+// recreating the lab (see pool.ts).
 
-/** Scenario steps tag the iptables rules they add with this comment, so a reset can remove them. */
-export const BREAK_TAG = 'netdojo-break';
-
-/** Shell run in each node container to undo node-level breaks. */
+/** Shell run in each node container to undo node-level changes that do not depend on the scenario. */
 export function nodeRestoreScript(mtu: number): string {
   return [
     'set -u',
     `ip link set dev eth0 mtu ${mtu}`,
-    'for t in filter nat mangle raw; do',
-    `  iptables-save -t "$t" 2>/dev/null | grep -E '^-A .*${BREAK_TAG}' | sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $t $rule"; done`,
-    'done',
     'ip route flush cache 2>/dev/null || true',
-    'true',
   ].join('\n');
 }
 
@@ -43,6 +37,8 @@ export async function restoreBaseline(lab: KindLab, deps: RestoreDeps, onProgres
     }],
     ['Restoring kube-system', async () => {
       await k.apply(readFileSync(p.snapshot, 'utf8'));
+      // Pods crash-looping on a broken Corefile would wait out their back-off: start them afresh.
+      await k.must(['-n', 'kube-system', 'rollout', 'restart', 'deployment/coredns']);
     }],
     ['Restoring nodes', async () => {
       for (const n of lab.facts.nodes) {
