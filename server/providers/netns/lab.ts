@@ -58,7 +58,7 @@ export class NetnsLab implements Lab {
   shell(target: string): ShellSpec {
     const t = this.resolve(target);
     const [file, ...prefix] = [...enterPrefix(this.sandbox, this.inside), join(this.dir, 'bin/enter'), netnsOf(t), 'bash', '--rcfile', join(this.dir, 'etc/bashrc'), '-i'];
-    return { file, args: prefix, env: { ...this.env(), TERM: 'xterm-256color', NETDOJO_TARGET: t }, title: t };
+    return { file, args: prefix, env: { ...this.env(), TERM: 'xterm-256color' }, title: t };
   }
 
   async destroy(): Promise<void> {

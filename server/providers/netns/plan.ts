@@ -81,12 +81,14 @@ export function labFiles(topo: Topology, dir: string, running: Set<string>): Rec
     'bin/enter': enterScript(dir),
   };
   for (const n of topo.nodes) {
+    files[`etc/${n.name}/target`] = n.name;
     files[`etc/${n.name}/hostname`] = n.name;
     files[`etc/${n.name}/resolv.conf`] = nodeResolvConf(topo);
     files[`etc/${n.name}/hosts`] = hostsFile(n.name, n.ip);
   }
   for (const p of topo.pods) {
     const key = netnsOf(podTarget(p));
+    files[`etc/${key}/target`] = podTarget(p);
     files[`etc/${key}/hostname`] = p.name;
     files[`etc/${key}/resolv.conf`] = resolvConf(topo, p.namespace);
     files[`etc/${key}/hosts`] = hostsFile(p.name, p.ip);
@@ -104,6 +106,7 @@ export function enterScript(dir: string): string {
 set -e
 ns=$1; shift
 export PATH="${dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NETDOJO_TARGET=$(cat "${dir}/etc/$ns/target"); export NETDOJO_TARGET
 exec ip netns exec "$ns" unshare --uts -- sh -c '
   cat "$1/hostname" > /proc/sys/kernel/hostname
   mount --bind "$1/resolv.conf" /etc/resolv.conf

@@ -80,7 +80,9 @@ export async function startSandbox(dir: string): Promise<SandboxHandle> {
 /** argv prefix that runs a command inside the sandbox; empty when this process already is inside. */
 export function enterPrefix(h: SandboxHandle, inside: boolean): string[] {
   if (inside) return [];
-  return ['nsenter', '-t', String(h.initPid), ...(h.userns ? ['--user'] : []), '--net', '--mount', '--pid', '--'];
+  // In a user namespace our own uid is the one mapped to root, so keeping our credentials makes us
+  // root inside; letting nsenter switch them fails, as setgroups is denied in such a namespace.
+  return ['nsenter', '-t', String(h.initPid), ...(h.userns ? ['--user', '--preserve-credentials'] : []), '--net', '--mount', '--pid', '--'];
 }
 
 export function runIn(h: SandboxHandle, inside: boolean, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {

@@ -1,0 +1,160 @@
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostNetns, labsUnavailable, rootlessUnavailable, tempHome } from '../test/support/env.ts';
+
+// The CLI contract of DESIGN.md, driven as a user drives it: real processes, real labs.
+
+const BIN = fileURLToPath(new URL('./netdojo.mjs', import.meta.url));
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function netdojo(home: string, args: string[], opts: { asUser?: number } = {}): Promise<Run> {
+  const argv = opts.asUser === undefined ? [process.execPath, BIN, ...args]
+    : ['setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups', process.execPath, BIN, ...args];
+  return new Promise((resolve) => {
+    execFile(argv[0], argv.slice(1), { env: { ...process.env, NETDOJO_HOME: home, HOME: home }, maxBuffer: 64 << 20, timeout: 600_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+describe('CLI input errors', () => {
+  const home = tempHome();
+  afterAll(() => home.remove());
+
+  it('names what was wrong and what was expected, and exits non-zero', async () => {
+    const bad = await netdojo(home.dir, ['up', 'no-such-scenario']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/no scenario "no-such-scenario"; available: coredns-down, dns-egress-dropped, missing-route, mtu-blackhole/);
+    const seed = await netdojo(home.dir, ['up', 'coredns-down', '--seed', 'minus-one']);
+    expect(seed.stderr).toContain('--seed must be a whole number ≥ 0, got "minus-one"');
+    const provider = await netdojo(home.dir, ['up', 'coredns-down', '--provider', 'vagrant']);
+    expect(provider.stderr).toMatch(/--provider <name>' argument 'vagrant' is invalid. Allowed choices are netns, kind/);
+    const lab = await netdojo(home.dir, ['grade', 'lnosuchlab']);
+    expect(lab.stderr).toMatch(/no lab "lnosuchlab"/);
+    const id = await netdojo(home.dir, ['exec', '../../etc', 'worker', '--', 'true']);
+    expect(id.stderr).toMatch(/"..\/..\/etc" is not a lab id/);
+  });
+
+  it('lists scenarios as one JSON document', async () => {
+    const r = await netdojo(home.dir, ['scenarios', '--json']);
+    expect(r.code).toBe(0);
+    const { scenarios } = JSON.parse(r.stdout);
+    expect(scenarios.map((s: { id: string }) => s.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'missing-route', 'mtu-blackhole']);
+    expect(scenarios[0]).toMatchObject({ difficulty: 'beginner', providers: ['netns'] });
+  });
+});
+
+const why = labsUnavailable();
+if (why) console.warn(`skipping CLI lab tests: ${why}`);
+
+describe.skipIf(why)('CLI with real labs', () => {
+  const home = tempHome();
+  const hostBefore = hostNetns();
+  afterAll(async () => {
+    await netdojo(home.dir, ['down', '--all']);
+    home.remove();
+  });
+
+  async function up(scenario: string, seed: number) {
+    const r = await netdojo(home.dir, ['up', scenario, '--seed', String(seed), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout).lab;
+  }
+  const grade = async (id: string) => {
+    const r = await netdojo(home.dir, ['grade', id, '--json']);
+    return { code: r.code, report: JSON.parse(r.stdout) };
+  };
+  const exec = (id: string, target: string, script: string) => netdojo(home.dir, ['exec', id, target, '--', 'bash', '-c', script]);
+
+  it('up --json follows the contract; a hand fix other than the reference solution grades pass', async () => {
+    // Seed 4: the drop rule sits in the worker's FORWARD chain.
+    const lab = await up('dns-egress-dropped', 4);
+    expect(lab).toMatchObject({ scenario: 'dns-egress-dropped', provider: 'netns', seed: 4, variant: { node: 'control-plane', where: 'node' } });
+    expect(lab.nodes[0]).toEqual({ name: 'control-plane', role: 'control-plane', ip: '172.18.0.2', podCIDR: '10.244.0.0/24' });
+    expect(lab.pods).toContainEqual({ target: 'default/client-worker', node: 'worker', ip: '10.244.1.3', app: 'client' });
+    expect(lab.services).toContainEqual({ target: 'kube-system/kube-dns', clusterIP: '10.96.0.10', ports: expect.any(Array) });
+
+    const broken = await grade(lab.id);
+    expect(broken.code).toBe(1);
+    expect(broken.report).toMatchObject({ lab: lab.id, scenario: 'dns-egress-dropped', verdict: 'fail' });
+    const dns = broken.report.checks.find((c: { id: string }) => c.id === 'dns-udp');
+    expect(dns).toMatchObject({ state: 'DNS_NOREPLY', pass: false, from: 'default/client-control-plane' });
+    expect(dns.hint).toMatch(/DROP rules/);
+    expect(broken.report.matrix.sources).toContain('default/client-control-plane');
+
+    // Not the reference solution: allow DNS with a conntrack-matched ACCEPT above the drop.
+    const fix = await exec(lab.id, 'control-plane', 'for p in udp tcp; do iptables -I FORWARD -p $p -m conntrack --ctorigdst 10.96.0.10 --ctorigdstport 53 -j ACCEPT; done');
+    expect(fix.code).toBe(0);
+    const fixed = await grade(lab.id);
+    expect(fixed.report.checks.filter((c: { pass: boolean }) => !c.pass)).toEqual([]);
+    expect(fixed.code).toBe(0);
+    expect(fixed.report.score.earned).toBe(fixed.report.score.possible);
+  });
+
+  it('destructive "fixes" grade fail, each with a hint', async () => {
+    const flush = await up('dns-egress-dropped', 4);
+    await exec(flush.id, 'control-plane', 'iptables -F');
+    const flushed = await grade(flush.id);
+    expect(flushed.code).toBe(1);
+    const allowed = flushed.report.checks.find((c: { id: string; state: string }) => c.id.startsWith('admin-port-closed') && c.state === 'UNEXPECTED_ALLOW');
+    expect(allowed.hint).toMatch(/deny-admin-port policy is gone/);
+
+    const route = await up('missing-route', 1);
+    const node = route.variant.node as string;
+    const other = route.nodes.find((n: { name: string }) => n.name !== node);
+    await exec(route.id, node, `ip route del ${other.podCIDR} 2>/dev/null; ip route replace default via ${other.ip} dev eth0`);
+    const hidden = await grade(route.id);
+    expect(hidden.code).toBe(1);
+    const guard = hidden.report.checks.find((c: { id: string }) => c.id === 'default-route-unchanged');
+    expect(guard).toMatchObject({ pass: false });
+    expect(guard.hint).toMatch(/default route through the other node hides the problem/);
+  });
+
+  it('exec runs as the learner would, shell prompt names the place, down removes the lab', async () => {
+    const lab = await up('coredns-down', 2);
+    const pods = await exec(lab.id, 'admin', 'lab pods -n kube-system');
+    expect(pods.stdout).toMatch(/coredns-0\s+(Terminated|Error)/);
+    const shell = await netdojo(home.dir, ['exec', lab.id, 'client-worker', '--', 'bash', '--rcfile', `${home.dir}/labs/${lab.id}/etc/bashrc`, '-ic', 'echo "$PS1"']);
+    expect(shell.stdout).toContain('default/client-worker');
+    expect((await netdojo(home.dir, ['down', lab.id])).code).toBe(0);
+    expect(existsSync(`${home.dir}/labs/${lab.id}`)).toBe(false);
+    expect((await netdojo(home.dir, ['grade', lab.id])).stderr).toMatch(/no lab/);
+  });
+
+  it('a lab whose holder is killed is listed dead and reaped by down --all', async () => {
+    const lab = await up('missing-route', 3);
+    const rec = JSON.parse(readFileSync(`${home.dir}/labs/${lab.id}/lab.json`, 'utf8'));
+    process.kill(rec.handle.holderPid, 'SIGKILL');
+    const list = async () => JSON.parse((await netdojo(home.dir, ['list', '--json'])).stdout).labs.find((l: { id: string }) => l.id === lab.id);
+    const until = Date.now() + 10_000;
+    while ((await list())?.state !== 'dead' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect((await list()).state).toBe('dead');
+    const down = await netdojo(home.dir, ['down', '--all']);
+    expect(down.stderr).toContain(lab.id);
+    expect(await list()).toBeUndefined();
+    expect(hostNetns()).toBe(hostBefore);
+  });
+});
+
+const whyRootless = rootlessUnavailable();
+if (whyRootless) console.warn(`skipping rootless verify: ${whyRootless}`);
+
+describe.skipIf(whyRootless)('rootless', () => {
+  const home = tempHome();
+  afterAll(() => home.remove());
+  beforeAll(() => { if (process.getuid?.() === 0) chownSync(home.dir, 65534, 65534); });
+
+  it('every scenario proves itself as an unprivileged user (user namespaces)', async () => {
+    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+    const r = await netdojo(home.dir, ['verify', '--json', '--seed', '5'], { asUser });
+    expect(r.stderr).toBe('');
+    const { results } = JSON.parse(r.stdout);
+    expect(results.map((x: { id: string; ok: boolean; problems: string[] }) => [x.id, x.ok, x.problems])).toEqual([
+      ['coredns-down', true, []], ['dns-egress-dropped', true, []], ['missing-route', true, []], ['mtu-blackhole', true, []],
+    ]);
+    expect(r.code).toBe(0);
+  });
+});
