@@ -50,8 +50,9 @@ export class KindLab implements Lab {
     if (target === ADMIN_TARGET) return { kind: 'admin' };
     const t = normalizeTarget(target, this.facts);
     if (this.isNode(t)) return { kind: 'node', node: t };
-    const i = t.indexOf('/');
-    if (i > 0) return { kind: 'pod', namespace: t.slice(0, i), name: t.slice(i + 1) };
+    const [namespace, name, ...rest] = t.split('/');
+    const dns1123 = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+    if (dns1123.test(namespace ?? '') && dns1123.test(name ?? '') && !rest.length) return { kind: 'pod', namespace, name };
     throw new LabError(`unknown target "${target}"`, `targets: ${this.targets().join(', ')}`);
   }
 
