@@ -1,13 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kindClusterName, KIND_LAB_LABEL, newLabId } from '../../lab/naming.ts';
 import { baseTopology } from '../../lab/topology.ts';
 import { containerExec, containersByLabel, createNetwork, DOCKER, dockerStatus, HOME_LABEL, homeTag, inspectNetwork, KIND_CLUSTER_LABEL, labLabels, networksByLabel, removeNetwork } from './docker.ts';
-import { buildProbeImage, missingImageTools, removeImage, WEB_PY_IN_IMAGE } from './image.ts';
+import { buildProbeImage, missingImageTools, PROBE_IMAGE, removeImage, WEB_PY_IN_IMAGE } from './image.ts';
 import { KindLab } from './lab.ts';
-import { createKindProvider } from './provider.ts';
+import { createKindProvider, PROVISION_ACTIONS } from './provider.ts';
+import { parseYamlDocs, renderBaseManifests } from './render.ts';
+import type { ProgressFn } from '../../lab/types.ts';
 import { paths, writeRecord, type KindRecord } from './record.ts';
 import { nodeRestoreScript } from './restore.ts';
 import { must, run, waitFor } from './run.ts';
@@ -42,14 +44,42 @@ async function standInNode(labId: string, node: string, network: string, extra: 
   return { name, ip };
 }
 
+let taggedProbe = false;
+const fixtures = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'kind');
+
+/** Answers for the stand-in kubectl: the read-back of a kind cluster, renamed to this cluster. */
+function fakeCluster(cluster: string, opts: { nodesReady?: boolean } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'netdojo-fake-kube-'));
+  const fx = JSON.parse(readFileSync(join(fixtures, 'cluster-readback.json'), 'utf8').replaceAll('netdojo-labfix01', cluster));
+  if (opts.nodesReady === false) for (const n of fx.nodes.items) n.status.conditions = [{ type: 'Ready', status: 'False' }];
+  writeFileSync(join(dir, 'nodes.json'), JSON.stringify(fx.nodes));
+  writeFileSync(join(dir, 'pods.json'), JSON.stringify(fx.pods));
+  writeFileSync(join(dir, 'services.json'), JSON.stringify(fx.services));
+  writeFileSync(join(dir, 'endpoints.json'), JSON.stringify({ items: [
+    { metadata: { namespace: 'kube-system', name: 'kube-dns' }, subsets: [{ addresses: [{ ip: '10.244.0.2' }] }] },
+    { metadata: { namespace: 'default', name: 'web' }, subsets: [{ addresses: [{ ip: '10.244.0.4' }] }] },
+  ] }));
+  writeFileSync(join(dir, 'kindnet.json'), JSON.stringify({ status: { desiredNumberScheduled: 2, numberReady: 2 } }));
+  writeFileSync(join(dir, 'kube-system.json'), JSON.stringify({ kind: 'List', items: [
+    { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kindnet', namespace: 'kube-system', uid: 'u1', resourceVersion: '7', managedFields: [] }, spec: { selector: { matchLabels: { app: 'kindnet' } } }, status: { numberReady: 2 } },
+  ] }));
+  return dir;
+}
+
 describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   const ids = [id];
   beforeAll(async () => {
     process.env.NETDOJO_HOME = home;
     await buildProbeImage({ ref: image, labels: { [KIND_LAB_LABEL]: id } });
+    // create() requires the lab image by its fixed tag; lend ours if the engine has none.
+    if ((await run(DOCKER, ['image', 'inspect', PROBE_IMAGE])).code !== 0) {
+      await must(DOCKER, ['tag', image, PROBE_IMAGE]);
+      taggedProbe = true;
+    }
   }, 300_000);
   afterAll(async () => {
     for (const i of ids) await cleanup(i);
+    if (taggedProbe) await removeImage(PROBE_IMAGE);
     await removeImage(image);
     if (savedHome === undefined) delete process.env.NETDOJO_HOME;
     else process.env.NETDOJO_HOME = savedHome;
@@ -207,5 +237,79 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
     expect((await provider.list()).find((l) => l.id === crashed)).toMatchObject({ state: 'dead', detail: expect.stringMatching(/creation interrupted/) });
     expect(await provider.reap()).toContain(crashed);
     expect((await provider.list()).some((l) => l.id === crashed)).toBe(false);
+  });
+  describe('create, open, list and destroy, with kind and kubectl stood in', () => {
+    const env = { ...process.env };
+    afterAll(() => {
+      for (const k of ['NETDOJO_KUBECTL', 'FAKE_KUBE_DIR', 'FAKE_KIND_NODE_IMAGE', 'FAKE_KIND_LOG']) {
+        if (env[k] === undefined) delete process.env[k];
+        else process.env[k] = env[k];
+      }
+    });
+    const standIns = (kubeDir: string) => {
+      process.env.NETDOJO_KUBECTL = join(fixtures, 'fake-kubectl');
+      process.env.FAKE_KUBE_DIR = kubeDir;
+      process.env.FAKE_KIND_NODE_IMAGE = image;
+      process.env.FAKE_KIND_LOG = join(kubeDir, 'kind.log');
+      return createKindProvider({ kind: join(fixtures, 'fake-kind'), readyTimeoutMs: 20_000 });
+    };
+
+    it('provisions in named steps on its own network with the topology MTU, records the facts, and destroys everything', async () => {
+      const lid = newLabId();
+      ids.push(lid);
+      const c = kindClusterName(lid);
+      const kubeDir = fakeCluster(c);
+      const provider = standIns(kubeDir);
+      const topo = baseTopology();
+      topo.underlay.mtu = 1400;
+      const seen: Parameters<ProgressFn>[0][] = [];
+      const lab = (await provider.create(topo, { id: lid, scenario: 'mtu-blackhole', seed: 7, onProgress: (p) => seen.push(p) })) as KindLab;
+
+      expect(seen.filter((p) => p.status === 'done').map((p) => p.action)).toEqual([...PROVISION_ACTIONS]);
+      expect(seen.filter((p) => p.status === 'start').map((p) => p.action)).toEqual([...PROVISION_ACTIONS]);
+      const net = await inspectNetwork(c);
+      expect(net).toMatchObject({ mtu: 1400, labels: { [KIND_LAB_LABEL]: lid, [HOME_LABEL]: homeTag() } });
+      const p = paths(lid);
+      const kindLog = readFileSync(join(kubeDir, 'kind.log'), 'utf8');
+      expect(kindLog).toContain(`kind create cluster --name ${c} --config ${p.config} --kubeconfig ${p.kubeconfig}`);
+      expect(kindLog).toContain(`kind load docker-image ${PROBE_IMAGE} --name ${c}`);
+      expect(parseYamlDocs(readFileSync(p.config, 'utf8'))[0].name).toBe(c);
+      // The base workloads went to the API server exactly as rendered.
+      expect(readFileSync(join(kubeDir, 'applied.yaml'), 'utf8')).toBe(renderBaseManifests(topo, { labId: lid }));
+      const snap = JSON.parse(readFileSync(p.snapshot, 'utf8'));
+      expect(snap.items[0].metadata).toEqual({ name: 'kindnet', namespace: 'kube-system' });
+      expect(lab.facts).toMatchObject({ id: lid, scenario: 'mtu-blackhole', seed: 7, provider: 'kind' });
+      expect(lab.facts.nodes.map((n) => n.name)).toEqual(['control-plane', 'worker']);
+
+      // The node containers sit on the lab network, at its MTU.
+      expect((await lab.exec('worker', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe('1400');
+      const reopened = await provider.open(lid);
+      expect(reopened.facts).toEqual(lab.facts);
+      expect((await provider.list()).find((l) => l.id === lid)).toMatchObject({ state: 'alive', scenario: 'mtu-blackhole' });
+
+      await lab.destroy();
+      expect(await containersByLabel(KIND_CLUSTER_LABEL, c)).toEqual([]);
+      expect(await inspectNetwork(c)).toBeUndefined();
+      expect(existsSync(p.dir)).toBe(false);
+      expect((await provider.list()).some((l) => l.id === lid)).toBe(false);
+      rmSync(kubeDir, { recursive: true, force: true });
+    }, 120_000);
+
+    it('a lab that never becomes ready fails at its step and is removed completely', async () => {
+      const lid = newLabId();
+      ids.push(lid);
+      const c = kindClusterName(lid);
+      const kubeDir = fakeCluster(c, { nodesReady: false });
+      const provider = createKindProvider({ kind: join(fixtures, 'fake-kind'), readyTimeoutMs: 2_000 });
+      standIns(kubeDir);
+      const seen: Parameters<ProgressFn>[0][] = [];
+      const err = await provider.create(baseTopology(), { id: lid, scenario: 'x', seed: 1, onProgress: (p) => seen.push(p) }).catch((e) => e);
+      expect(err.message).toMatch(/could not be created: timed out .* waiting for 2 nodes Ready/);
+      expect(seen.at(-1)).toMatchObject({ action: 'Waiting for nodes', status: 'fail' });
+      expect(await containersByLabel(KIND_CLUSTER_LABEL, c)).toEqual([]);
+      expect(await inspectNetwork(c)).toBeUndefined();
+      expect(existsSync(paths(lid).dir)).toBe(false);
+      rmSync(kubeDir, { recursive: true, force: true });
+    }, 120_000);
   });
 });

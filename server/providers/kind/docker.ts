@@ -7,6 +7,8 @@ import { must, run } from './run.ts';
 // creates carries KIND_LAB_LABEL=<lab id>, so leftovers of a crashed server are found by label.
 
 export const DOCKER = process.env.NETDOJO_DOCKER || 'docker';
+/** kind to use: NETDOJO_KIND names another binary (read when used). */
+export const kindBin = () => process.env.NETDOJO_KIND || 'kind';
 /** Label kind puts on node containers (value: cluster name). */
 export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
 export const KIND_ROLE_LABEL = 'io.x-k8s.kind.role';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { dockerStatus, type DockerStatus } from './docker.ts';
+import { dockerStatus, kindBin, type DockerStatus } from './docker.ts';
 import { missingImageTools, PROBE_IMAGE } from './image.ts';
 import { imageExists } from './docker.ts';
-import { KUBECTL } from './kube.ts';
+import { kubectlBin } from './kube.ts';
 import { run } from './run.ts';
 
 // `netdojo doctor` for kind: what this host lacks to run kind labs, and how to fix each.
@@ -45,8 +45,8 @@ function hostCgroupVersion(): string | undefined {
 
 export async function gatherKindHostFacts(opts: { kind?: string; kubectl?: string } = {}): Promise<KindHostFacts> {
   const docker = await dockerStatus();
-  const kv = await run(opts.kind ?? 'kind', ['version'], { timeoutMs: 15_000 });
-  const kc = await run(opts.kubectl ?? KUBECTL, ['version', '--client'], { timeoutMs: 15_000 });
+  const kv = await run(opts.kind ?? kindBin(), ['version'], { timeoutMs: 15_000 });
+  const kc = await run(opts.kubectl ?? kubectlBin(), ['version', '--client'], { timeoutMs: 15_000 });
   return {
     docker,
     kindVersion: kv.code === 0 ? kv.stdout.trim() : undefined,

@@ -13,7 +13,7 @@ import { verify } from '../../verify.ts';
 import { containersByLabel, dockerStatus, KIND_CLUSTER_LABEL, networksByLabel } from './docker.ts';
 import { prepareImages } from './image.ts';
 import { KindLab } from './lab.ts';
-import { createKindProvider, KIND, PROVISION_ACTIONS } from './provider.ts';
+import { createKindProvider, kindBin, PROVISION_ACTIONS } from './provider.ts';
 import { paths } from './record.ts';
 import { restoreBaseline } from './restore.ts';
 import { run } from './run.ts';
@@ -22,7 +22,7 @@ import { run } from './run.ts';
 // (resetting in place between them), then `verify --provider kind`. Runs only where kind and a
 // Docker daemon are present; elsewhere it is skipped with the reason in its title.
 
-const kindPresent = (await run(KIND, ['version'], { timeoutMs: 15_000 })).code === 0;
+const kindPresent = (await run(kindBin(), ['version'], { timeoutMs: 15_000 })).code === 0;
 const docker = await dockerStatus();
 const skipReason = !kindPresent ? 'kind not installed' : !docker.ok ? docker.reason! : '';
 

@@ -3,10 +3,11 @@ import { must, run, type RunOptions } from './run.ts';
 // Reads and writes against a lab's API server with kubectl and the lab's own kubeconfig.
 // (kubectl is required anyway: it is what the learner's admin shell offers.)
 
-export const KUBECTL = process.env.NETDOJO_KUBECTL || 'kubectl';
+/** kubectl to use: NETDOJO_KUBECTL names another binary (read when used, not at import). */
+export const kubectlBin = () => process.env.NETDOJO_KUBECTL || 'kubectl';
 
 export class Kube {
-  constructor(readonly kubeconfig: string, readonly kubectl = KUBECTL) {}
+  constructor(readonly kubeconfig: string, readonly kubectl = kubectlBin()) {}
 
   env(): Record<string, string> {
     return { KUBECONFIG: this.kubeconfig };

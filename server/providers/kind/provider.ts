@@ -4,7 +4,7 @@ import { isLabId, kindClusterName, KIND_LAB_LABEL, PRODUCT } from '../../lab/nam
 import type { CreateOptions, Lab, LabStatus, ProgressFn, Provider, Topology } from '../../lab/types.ts';
 import { LabError } from '../../lab/types.ts';
 import { diagnoseKind, gatherKindHostFacts } from './doctor.ts';
-import { containersByLabel, createNetwork, HOME_LABEL, homeTag, labLabels, dockerStatus, DOCKER, KIND_CLUSTER_LABEL, networksByLabel, removeNetwork, containerExec } from './docker.ts';
+import { kindBin, containersByLabel, createNetwork, HOME_LABEL, homeTag, labLabels, dockerStatus, DOCKER, KIND_CLUSTER_LABEL, networksByLabel, removeNetwork, containerExec } from './docker.ts';
 import { factsFrom } from './facts.ts';
 import { loadImages, PROBE_IMAGE } from './image.ts';
 import { imageExists } from './docker.ts';
@@ -19,7 +19,7 @@ import { must, run, waitFor } from './run.ts';
 // a network that exists, chosen with KIND_EXPERIMENTAL_DOCKER_NETWORK). Provisioning is an ordered
 // list of named actions, each reported start/done/fail through onProgress, as kind reports its own.
 
-export const KIND = process.env.NETDOJO_KIND || 'kind';
+export { kindBin };
 
 export interface KindProviderOptions {
   kind?: string;
@@ -83,7 +83,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
   refreshFacts(lab: KindLab): Promise<KindLab>;
   destroyLab(id: string): Promise<void>;
 } {
-  const kind = options.kind ?? KIND;
+  const kind = options.kind ?? kindBin();
   const nodeImage = options.nodeImage ?? process.env.NETDOJO_KIND_NODE_IMAGE;
   const readyTimeoutMs = options.readyTimeoutMs ?? 240_000;
   const keepFailed = options.keepFailed ?? process.env.NETDOJO_KEEP_FAILED === '1';
