@@ -9,7 +9,8 @@ import { buildProbeImage, missingImageTools, PROBE_IMAGE, removeImage, WEB_PY_IN
 import { KindLab } from './lab.ts';
 import { createKindProvider, PROVISION_ACTIONS } from './provider.ts';
 import { parseYamlDocs, renderBaseManifests } from './render.ts';
-import type { ProgressFn } from '../../lab/types.ts';
+import type { ExecOptions, Lab, ProgressFn } from '../../lab/types.ts';
+import { CheckSpec, gradeLab, type Check } from '../../../grader/index.ts';
 import { paths, writeRecord, type KindRecord } from './record.ts';
 import { nodeRestoreScript } from './restore.ts';
 import { must, run, waitFor } from './run.ts';
@@ -133,6 +134,34 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
     await run(DOCKER, ['rm', '-f', `${cluster}-web-x1`, client.name]);
     await removeNetwork(net.name);
   });
+
+  it("the grader's batched probes run in the image: DNS, identity, large transfers, ping, blocked port", async () => {
+    const net = await createNetwork(`${cluster}-grade`, { mtu: 1500, labels: labLabels(id) });
+    const web = `${cluster}-gweb`;
+    await must(DOCKER, ['run', '-d', '--name', web, '--network', net.name, '--label', `${KIND_LAB_LABEL}=${id}`, image,
+      'python3', WEB_PY_IN_IMAGE, '0.0.0.0', '8080', 'web-7c9d8f6b5-h2k4x']);
+    const client = await standInNode(id, 'gclient', net.name);
+    const webIP = (await must(DOCKER, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net.name}").IPAddress}}`, web])).trim();
+    await waitFor('web.py', async () => (await containerExec(client.name, ['curl', '-sf', '--max-time', '2', `http://${webIP}:8080/healthz`], { timeoutMs: 5000 })).code === 0, { timeoutMs: 30_000, intervalMs: 200 });
+    // A Lab whose one pod is the client container: exactly what the grader needs (exec).
+    const lab = { facts: { id, scenario: 't', provider: 'kind', seed: 1, nodes: [], pods: [], services: [], dns: { clusterIP: '', domain: '' } },
+      exec: (_t: string, argv: string[], o?: ExecOptions) => containerExec(client.name, argv, o) } as unknown as Lab;
+    const from = 'default/client';
+    const checks = [
+      // Docker's embedded DNS (127.0.0.11) answers container names on user networks.
+      { id: 'dns-udp', title: 'dns', kind: 'dns', from, name: web, server: '127.0.0.11', expect: webIP },
+      { id: 'identity', title: 'http', kind: 'http', from, url: `http://${webIP}:8080`, backends: ['web-7c9d8f6b5-h2k4x'], requests: 2 },
+      { id: 'impostor', title: 'http', kind: 'http', from, url: `http://${webIP}:8080`, backends: ['web-0'] },
+      { id: 'mtu', title: 'mtu', kind: 'mtu', from, url: `http://${webIP}:8080`, bytes: 1_048_576, direction: 'both', dfPing: { host: webIP, size: 1472 } },
+      { id: 'icmp', title: 'icmp', kind: 'icmp', from, host: webIP },
+      { id: 'closed', title: 'negative', kind: 'negative', from, host: webIP, port: 9999 },
+    ].map((c) => ({ ...CheckSpec.parse(c), from }) as Check);
+    const report = await gradeLab(lab, checks, { policy: { windowMs: 0 } });
+    const state = Object.fromEntries(report.checks.map((c) => [c.id, c.state]));
+    expect(state).toEqual({ 'dns-udp': 'PASS', identity: 'PASS', impostor: 'WRONG_ANSWER', mtu: 'PASS', icmp: 'PASS', closed: 'PASS' });
+    await run(DOCKER, ['rm', '-f', web, client.name]);
+    await removeNetwork(net.name);
+  }, 120_000);
 
   describe('a lab whose nodes are stand-in containers', () => {
     let lab: KindLab;

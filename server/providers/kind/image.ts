@@ -28,10 +28,15 @@ const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 /** Tools put into the image: required ones fail the build when missing on the host. */
 export const IMAGE_TOOLS: { name: string; required: boolean; pkg: string }[] = [
-  ...['bash', 'cat', 'sleep', 'timeout', 'env', 'ls', 'head', 'tail', 'wc', 'tr', 'cut', 'sort', 'date', 'mkdir', 'rm', 'printf', 'id', 'uname', 'tee', 'seq']
+  // coreutils the grader's batch scripts and a learner's shell rely on (mktemp, base64, timeout…)
+  ...['bash', 'cat', 'sleep', 'timeout', 'env', 'ls', 'head', 'tail', 'wc', 'tr', 'cut', 'sort', 'uniq', 'date', 'mkdir', 'rm', 'rmdir',
+    'cp', 'mv', 'ln', 'touch', 'chmod', 'printf', 'echo', 'id', 'uname', 'tee', 'seq', 'mktemp', 'base64', 'od', 'dd', 'stat', 'basename',
+    'dirname', 'sha256sum', 'expr', 'true', 'false', 'yes', 'nproc', 'readlink', 'realpath']
     .map((name) => ({ name, required: true, pkg: name === 'bash' ? 'bash' : 'coreutils' })),
   { name: 'sh', required: true, pkg: 'dash' },
   { name: 'grep', required: true, pkg: 'grep' },
+  { name: 'xargs', required: false, pkg: 'findutils' },
+  { name: 'find', required: false, pkg: 'findutils' },
   { name: 'sed', required: true, pkg: 'sed' },
   { name: 'awk', required: false, pkg: 'mawk' },
   { name: 'hostname', required: false, pkg: 'hostname' },
