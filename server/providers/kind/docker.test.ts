@@ -8,6 +8,7 @@ import { containerExec, containersByLabel, createNetwork, DOCKER, dockerStatus, 
 import { buildProbeImage, missingImageTools, PROBE_IMAGE, removeImage, WEB_PY_IN_IMAGE } from './image.ts';
 import { KindLab } from './lab.ts';
 import { createKindProvider, PROVISION_ACTIONS } from './provider.ts';
+import { imagesCommand } from './commands.ts';
 import { parseYamlDocs, renderBaseManifests } from './render.ts';
 import type { ExecOptions, Lab, ProgressFn } from '../../lab/types.ts';
 import { CheckSpec, gradeLab, type Check } from '../../../grader/index.ts';
@@ -270,7 +271,7 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
   describe('create, open, list and destroy, with kind and kubectl stood in', () => {
     const env = { ...process.env };
     afterAll(() => {
-      for (const k of ['NETDOJO_KUBECTL', 'FAKE_KUBE_DIR', 'FAKE_KIND_NODE_IMAGE', 'FAKE_KIND_LOG']) {
+      for (const k of ['NETDOJO_KUBECTL', 'NETDOJO_KIND', 'FAKE_KUBE_DIR', 'FAKE_KIND_NODE_IMAGE', 'FAKE_KIND_LOG']) {
         if (env[k] === undefined) delete process.env[k];
         else process.env[k] = env[k];
       }
@@ -280,6 +281,7 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
       process.env.FAKE_KUBE_DIR = kubeDir;
       process.env.FAKE_KIND_NODE_IMAGE = image;
       process.env.FAKE_KIND_LOG = join(kubeDir, 'kind.log');
+      process.env.NETDOJO_KIND = join(fixtures, 'fake-kind');
       return createKindProvider({ kind: join(fixtures, 'fake-kind'), readyTimeoutMs: 20_000 });
     };
 
@@ -315,6 +317,12 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
       const reopened = await provider.open(lid);
       expect(reopened.facts).toEqual(lab.facts);
       expect((await provider.list()).find((l) => l.id === lid)).toMatchObject({ state: 'alive', scenario: 'mtu-blackhole' });
+
+      // `netdojo images` loads the (present) image into every live lab's cluster.
+      const images = await imagesCommand();
+      expect(images).toMatchObject({ image: PROBE_IMAGE, built: false });
+      expect(images.loadedInto).toContain(c);
+      expect(readFileSync(join(kubeDir, 'kind.log'), 'utf8').split(`kind load docker-image ${PROBE_IMAGE} --name ${c}`).length).toBe(3);
 
       await lab.destroy();
       expect(await containersByLabel(KIND_CLUSTER_LABEL, c)).toEqual([]);

@@ -6,3 +6,4 @@ export { gatherKindHostFacts, diagnoseKind, describeKindHost } from './doctor.ts
 export { dockerStatus } from './docker.ts';
 export { WarmPool, kindPoolFactory, poolSizeFromEnv, WARM_SCENARIO, type PoolFactory, type PoolOptions, type ResetOptions } from './pool.ts';
 export { restoreBaseline, assignScenario } from './restore.ts';
+export { imagesCommand, kindDoctorReport, createKindWarmPool, type ImagesResult } from './commands.ts';
