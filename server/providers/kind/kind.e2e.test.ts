@@ -16,7 +16,7 @@ import { KindLab } from './lab.ts';
 import { createKindProvider, kindBin, PROVISION_ACTIONS } from './provider.ts';
 import { paths } from './record.ts';
 import { restoreBaseline } from './restore.ts';
-import { run } from './run.ts';
+import { run, waitFor } from './run.ts';
 
 // Real clusters: create a kind lab, grade it, break and fix it with each seed scenario's kind steps
 // (resetting in place between them), then `verify --provider kind`. Runs only where kind and a
@@ -105,8 +105,11 @@ describe.skipIf(!!skipReason)(`kind end to end${skipReason ? ` (skipped: ${skipR
     expect(me.stdout).toBe('via stdin\n');
     const slow = await lab.exec('default/client-worker', ['sleep', '97'], { timeoutMs: 2000 });
     expect(slow).toMatchObject({ code: null, timedOut: true });
-    const ps = await lab.exec('default/client-worker', ['sh', '-c', 'sleep 2; ps -eo args'], { timeoutMs: 20_000 });
-    expect(ps.stdout).not.toMatch(/sleep 97/);
+    // The socket is closed at the deadline; `timeout` ends the remote command a second later.
+    await waitFor('the timed-out command to be gone from the pod', async () => {
+      const ps = await lab.exec('default/client-worker', ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done'], { timeoutMs: 20_000 });
+      return ps.code === 0 && !ps.stdout.includes('sleep 97');
+    }, { timeoutMs: 15_000, intervalMs: 500 });
     const web = lab.facts.pods.find((p) => p.app === 'web')!;
     const hostname = await lab.exec('default/client-control-plane', ['curl', '-sS', '--max-time', '5', `http://${web.ip}:8080/hostname`]);
     expect(hostname.stdout).toBe(web.target.split('/')[1]);

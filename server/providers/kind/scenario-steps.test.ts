@@ -97,7 +97,7 @@ describe('what the kind steps apply', () => {
     throw new Error('no seed gives that variant');
   };
 
-  it('dns-egress-dropped: the egress policy selects only the client on the broken node, and lets web through but not DNS', async () => {
+  it('dns-egress-dropped: the egress policy selects only the client on the broken node, and lets it reach web but not DNS', async () => {
     for (const node of ['control-plane', 'worker']) {
       const r = await seedWhere('dns-egress-dropped', (v) => v.where === 'pod' && v.node === node);
       const [pol] = parseYamlDocs(heredocs(r.break[0].run)[0]);
@@ -107,9 +107,13 @@ describe('what the kind steps apply', () => {
       expect(selects(sel, clientLabels(node))).toBe(true);
       expect(selects(sel, clientLabels(other))).toBe(false);
       expect(selects(sel, webLabels)).toBe(false);
-      const ports = pol.spec.egress.flatMap((e: any) => e.ports.map((p: any) => p.port));
-      expect(ports).toContain(8080);
-      expect(ports).not.toContain(53);
+      // Egress allowed to the web pods only (every port and ICMP): not to CoreDNS, not on port 53.
+      expect(pol.spec.egress).toHaveLength(1);
+      expect(pol.spec.egress[0].ports).toBeUndefined();
+      const peers = pol.spec.egress[0].to;
+      expect(peers.every((p: any) => !p.namespaceSelector && !p.ipBlock)).toBe(true);
+      expect(peers.some((p: any) => selects(p.podSelector.matchLabels, webLabels))).toBe(true);
+      expect(peers.some((p: any) => selects(p.podSelector.matchLabels, { 'k8s-app': 'kube-dns' }))).toBe(false);
 
       // The reference fix adds DNS to that policy; the alternative adds a policy for the same pods.
       const patch = r.solution.steps[0].run.match(/-p '(\[.*\])'/)![1];
