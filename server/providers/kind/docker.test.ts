@@ -13,7 +13,7 @@ import { parseYamlDocs, renderBaseManifests } from './render.ts';
 import type { ExecOptions, Lab, ProgressFn } from '../../lab/types.ts';
 import { CheckSpec, gradeLab, type Check } from '../../../grader/index.ts';
 import { paths, writeRecord, type KindRecord } from './record.ts';
-import { nodeRestoreScript } from './restore.ts';
+import { nodeRestoreScript, restoreBaseline } from './restore.ts';
 import { must, run, waitFor } from './run.ts';
 
 // Docker-level steps against the real Docker engine: a lab network with an MTU, the probe/backend
@@ -323,6 +323,26 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
       expect(images).toMatchObject({ image: PROBE_IMAGE, built: false });
       expect(images.loadedInto).toContain(c);
       expect(readFileSync(join(kubeDir, 'kind.log'), 'utf8').split(`kind load docker-image ${PROBE_IMAGE} --name ${c}`).length).toBe(3);
+
+      // Reset in place: a node's uplink MTU changed by a break comes back, kube-system is restored
+      // from the snapshot and the base workloads re-applied, in that order; the cluster stays.
+      await lab.exec('worker', ['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1300']);
+      writeFileSync(join(kubeDir, 'calls'), '');
+      writeFileSync(join(kubeDir, 'applied.yaml'), '');
+      const steps: string[] = [];
+      const restored = await restoreBaseline(lab, provider, (e) => e.status === 'done' && steps.push(e.action));
+      expect(steps).toEqual(['Removing NetworkPolicies', 'Restoring kube-system', 'Restoring nodes', 'Restarting CNI', 'Recreating base workloads', 'Waiting for nodes', 'Waiting for CNI', 'Waiting for workloads']);
+      expect((await restored.exec('worker', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe('1400');
+      const calls = readFileSync(join(kubeDir, 'calls'), 'utf8').split('\n');
+      const at = (cmd: string) => calls.indexOf(cmd);
+      expect(at('delete networkpolicy --all --all-namespaces --wait=true')).toBe(0);
+      expect(at('-n kube-system rollout restart deployment/coredns')).toBeGreaterThan(at('apply -f -'));
+      expect(at('-n default delete pod -l app=web --wait=true')).toBeGreaterThan(at('-n kube-system delete pod -l app=kindnet --wait=true'));
+      const applied = readFileSync(join(kubeDir, 'applied.yaml'), 'utf8');
+      expect(applied.startsWith(readFileSync(p.snapshot, 'utf8'))).toBe(true);
+      expect(applied.endsWith(renderBaseManifests(topo, { labId: lid }))).toBe(true);
+      expect(restored.facts.nodes).toEqual(lab.facts.nodes);
+      expect((await containersByLabel(KIND_CLUSTER_LABEL, c)).length).toBe(2);
 
       await lab.destroy();
       expect(await containersByLabel(KIND_CLUSTER_LABEL, c)).toEqual([]);
