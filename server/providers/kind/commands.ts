@@ -35,7 +35,7 @@ export async function imagesCommand(opts: { rebuild?: boolean; onLine?: (line: s
   }
   const result: ImagesResult = { image: PROBE_IMAGE, built, loadedInto: [] };
   const clusters: string[] = [];
-  for (const r of listRecords()) {
+  for (const r of await listRecords()) {
     if (r.state === 'ready' && (await containersByLabel(KIND_CLUSTER_LABEL, r.cluster)).some((c) => c.running)) clusters.push(r.cluster);
   }
   if (!clusters.length) return result;
@@ -66,7 +66,7 @@ export function createKindWarmPool(opts: { size?: number; maxParallel?: number; 
     pool,
     /** A warm lab given its scenario and seed (the caller then runs the scenario's setup and break). */
     async acquire(scenario: string, seed: number): Promise<KindLab> {
-      return factory.assign(await pool.acquire(), scenario, seed);
+      return await factory.assign(await pool.acquire(), scenario, seed);
     },
   };
 }

@@ -180,7 +180,7 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
           pods: [], services: [], dns: topo.dns,
         },
       };
-      writeRecord(rec);
+      await writeRecord(rec);
       lab = new KindLab(rec, { destroy: async () => {} });
     }, 120_000);
 
@@ -259,7 +259,7 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
   it('a record whose creation was interrupted (holder gone) is dead and reaped', async () => {
     const crashed = newLabId();
     ids.push(crashed);
-    writeRecord({
+    await writeRecord({
       id: crashed, provider: 'kind', scenario: 'x', seed: 0, cluster: kindClusterName(crashed), network: kindClusterName(crashed), mtu: 1500,
       createdAt: new Date().toISOString(), state: 'creating', pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(),
     });

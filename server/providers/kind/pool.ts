@@ -188,7 +188,7 @@ export const WARM_SCENARIO = '(warm)';
 
 /** Pool factory over real kind clusters: base topology, restore in place. */
 export function kindPoolFactory(provider = createKindProvider(), topology: Topology = baseTopology()): PoolFactory<KindLab> & {
-  assign(lab: KindLab, scenario: string, seed: number): KindLab;
+  assign(lab: KindLab, scenario: string, seed: number): Promise<KindLab>;
 } {
   return {
     async create(id) {

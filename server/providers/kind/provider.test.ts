@@ -8,7 +8,8 @@ import { LabError, type ProgressFn } from '../../lab/types.ts';
 import { dockerStatus, networksByLabel } from './docker.ts';
 import { KindLab } from './lab.ts';
 import { cleanForApply, createKindProvider, runActions } from './provider.ts';
-import { paths, type KindRecord } from './record.ts';
+import { paths, writeRecord, type KindRecord } from './record.ts';
+import { hostname } from 'node:os';
 
 // The provider's own logic where no cluster is needed: progress reporting, failing early and
 // cleanly, shells, targets, and exec results when the cluster cannot be reached.
@@ -72,7 +73,7 @@ describe('create without kind', () => {
     await expect(provider.open('lnothere1')).rejects.toThrow(/no kind lab lnothere1/);
     const id = newLabId();
     mkdirSync(labDir(id), { recursive: true });
-    writeFileSync(paths(id).record, JSON.stringify({ id, provider: 'kind', state: 'creating' }));
+    await writeRecord({ id, provider: 'kind', scenario: 'x', seed: 1, createdAt: '', cluster: kindClusterName(id), network: kindClusterName(id), mtu: 1500, state: 'creating', pid: process.pid, host: hostname(), topology: baseTopology() });
     await expect(provider.open(id)).rejects.toThrow(/still being created/);
   });
 });
@@ -148,6 +149,27 @@ describe('KindLab', () => {
     expect(r.code).toBeNull();
     expect(r.timedOut).toBe(false);
     expect(r.stderr).toMatch(/cannot exec in default\/client-worker/);
+  });
+});
+
+describe('the lab record', () => {
+  it('is the shared lab record: the session sees a kind lab, the netns provider leaves it alone, meta survives', async () => {
+    const records = await import('../../lab/records.ts');
+    const id = newLabId();
+    const rec: KindRecord = {
+      id, provider: 'kind', scenario: 'coredns-down', seed: 4, createdAt: 'now', cluster: kindClusterName(id), network: kindClusterName(id),
+      mtu: 1500, state: 'creating', pid: process.pid, host: hostname(), topology: baseTopology(),
+    };
+    await writeRecord(rec);
+    const shared = await records.readRecord(id);
+    expect(shared).toMatchObject({ id, provider: 'kind', scenario: 'coredns-down', seed: 4, handle: { cluster: kindClusterName(id), state: 'creating', kubeconfig: paths(id).kubeconfig } });
+    await records.updateMeta(id, { phase: 'broken' });
+    await writeRecord({ ...rec, state: 'ready', facts: { id, scenario: 'coredns-down', provider: 'kind', seed: 4, nodes: [], pods: [], services: [], dns: baseTopology().dns } });
+    expect((await records.readRecord(id)).meta).toEqual({ phase: 'broken' });
+    const netns = await (await import('../index.ts')).getProvider('netns');
+    expect((await netns.list()).some((l) => l.id === id)).toBe(false);
+    expect(await netns.reap()).not.toContain(id);
+    expect(existsSync(paths(id).dir)).toBe(true);
   });
 });
 

@@ -174,7 +174,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
     const rec = lab.record;
     const facts = factsFrom({ id: rec.id, scenario: rec.scenario, seed: rec.seed, cluster: rec.cluster, ...(await readCluster(lab.kube)) });
     const next = { ...rec, facts };
-    writeRecord(next);
+    await writeRecord(next);
     return new KindLab(next, labDeps);
   }
 
@@ -192,7 +192,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
       const kube = new Kube(p.kubeconfig);
       const record: KindRecord = {
         id, provider: 'kind', scenario: opts.scenario, seed: opts.seed, cluster, network: cluster,
-        mtu: topology.underlay.mtu, createdAt: new Date().toISOString(), state: 'creating', pid: process.pid, host: hostname(),
+        mtu: topology.underlay.mtu, createdAt: new Date().toISOString(), state: 'creating', pid: process.pid, host: hostname(), topology,
       };
       const nodeNames = topology.nodes.map((n) => n.name);
       try {
@@ -206,7 +206,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
           }],
           ['Writing cluster config', async () => {
             mkdirSync(p.dir, { recursive: true });
-            writeRecord(record);
+            await writeRecord(record);
             writeFileSync(p.config, renderClusterConfig(topology, { labId: id, nodeImage }));
             writeFileSync(p.manifests, renderBaseManifests(topology, { labId: id }));
           }],
@@ -232,7 +232,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
           ['Recording lab', async () => {
             record.facts = factsFrom({ id, scenario: opts.scenario, seed: opts.seed, cluster, ...(await readCluster(kube)) });
             record.state = 'ready';
-            writeRecord(record);
+            await writeRecord(record);
           }],
         ], opts.onProgress);
       } catch (e) {
@@ -244,7 +244,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
     },
 
     async open(id: string): Promise<Lab> {
-      const rec = readRecord(id);
+      const rec = await readRecord(id);
       if (!rec) throw new LabError(`no kind lab ${id}`);
       if (rec.state !== 'ready' || !rec.facts) throw new LabError(`kind lab ${id} is still being created (or its creation was interrupted)`);
       const nodes = await clusterContainers(rec.cluster);
@@ -254,7 +254,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
 
     async list(): Promise<LabStatus[]> {
       const out = new Map<string, LabStatus>();
-      const records = listRecords();
+      const records = await listRecords();
       const d = await dockerStatus();
       const containers = d.ok ? await containersByLabel(KIND_CLUSTER_LABEL) : [];
       const byCluster = new Map<string, typeof containers>();

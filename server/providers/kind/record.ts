@@ -1,71 +1,78 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kindClusterName, labDir, labsDir } from '../../lab/naming.ts';
-import type { LabFacts } from '../../lab/types.ts';
+import { labIds, tryReadRecord, writeRecord as writeShared, type LabRecord } from '../../lab/records.ts';
+import { kindClusterName, labDir } from '../../lab/naming.ts';
+import type { LabFacts, Topology } from '../../lab/types.ts';
 
-// What a kind lab keeps in its own directory (labDir(id)): kind.json (this record), kind.yaml (the
-// rendered cluster config), kubeconfig (never the user's ~/.kube/config), base.yaml (manifests),
-// snapshot.yaml (kube-system objects as created, for reset), admin.bashrc (the admin shell's rc).
+// A kind lab's record is the shared lab record (server/lab/records.ts, lab.json in labDir(id)),
+// with the kind-specific handle under `handle`: the session, the CLI and the other providers all
+// see it as a kind lab (and never mistake its directory for a leftover of theirs). The lab
+// directory also holds kind.yaml (the rendered cluster config), kubeconfig (never the user's
+// ~/.kube/config), base.yaml (manifests), snapshot.yaml (kube-system as created, for reset) and
+// admin.bashrc (the admin shell's rc file).
 
-export const RECORD_FILE = 'kind.json';
-
-export interface KindRecord {
-  id: string;
-  provider: 'kind';
-  scenario: string;
-  seed: number;
+export interface KindHandle {
   cluster: string;
   network: string;
   /** MTU the lab's docker network was created with (the nodes' eth0). */
   mtu: number;
-  createdAt: string;
-  /** creating: provisioning in progress by `pid`; ready: the cluster is up. */
+  /** creating: provisioning in progress by `pid` on `host`; ready: the cluster is up. */
   state: 'creating' | 'ready';
   pid: number;
   /** Host that created the lab: the pid means nothing elsewhere. */
   host: string;
+  kubeconfig: string;
+}
+
+/** The record as the kind provider uses it: shared fields and the handle, flat. */
+export interface KindRecord extends Omit<KindHandle, 'kubeconfig'> {
+  id: string;
+  provider: 'kind';
+  scenario: string;
+  seed: number;
+  createdAt: string;
+  /** Set once the cluster is ready. */
   facts?: LabFacts;
+  topology?: Topology;
 }
 
-export const labNetworkName = (id: string) => `${kindClusterName(id)}`;
+const placeholderFacts = (r: KindRecord): LabFacts => ({
+  id: r.id, scenario: r.scenario, provider: 'kind', seed: r.seed, nodes: [], pods: [], services: [],
+  dns: r.topology?.dns ?? { clusterIP: '', domain: 'cluster.local' },
+});
 
-export const paths = (id: string) => {
-  const dir = labDir(id);
-  return {
-    dir,
-    record: join(dir, RECORD_FILE),
-    config: join(dir, 'kind.yaml'),
-    kubeconfig: join(dir, 'kubeconfig'),
-    manifests: join(dir, 'base.yaml'),
-    snapshot: join(dir, 'snapshot.yaml'),
-    bashrc: join(dir, 'admin.bashrc'),
+/** Writes the shared record, keeping what others added to it (the session's meta). */
+export async function writeRecord(rec: KindRecord): Promise<void> {
+  const prev = await tryReadRecord(rec.id);
+  const { id, provider, scenario, seed, createdAt, facts, topology, cluster, network, mtu, state, pid, host } = rec;
+  const shared: LabRecord = {
+    id, provider, scenario, seed, createdAt,
+    topology: (topology ?? prev?.topology) as Topology,
+    facts: facts ?? placeholderFacts(rec),
+    handle: { cluster, network, mtu, state, pid, host, kubeconfig: paths(id).kubeconfig } satisfies KindHandle,
+    ...(prev?.meta ? { meta: prev.meta } : {}),
   };
-};
-
-export function writeRecord(rec: KindRecord): void {
-  const p = paths(rec.id);
-  mkdirSync(p.dir, { recursive: true });
-  const tmp = `${p.record}.tmp`;
-  writeFileSync(tmp, JSON.stringify(rec, null, 2) + '\n');
-  renameSync(tmp, p.record);
+  await writeShared(shared);
 }
 
-export function readRecord(id: string): KindRecord | undefined {
-  const p = paths(id).record;
-  if (!existsSync(p)) return undefined;
-  try {
-    const r = JSON.parse(readFileSync(p, 'utf8')) as KindRecord;
-    return r.provider === 'kind' ? r : undefined;
-  } catch {
-    return undefined;
+export async function readRecord(id: string): Promise<KindRecord | undefined> {
+  const r = await tryReadRecord(id);
+  if (!r || r.provider !== 'kind' || !r.handle) return undefined;
+  const h = r.handle as unknown as KindHandle;
+  return {
+    id: r.id, provider: 'kind', scenario: r.scenario, seed: r.seed, createdAt: r.createdAt, topology: r.topology,
+    cluster: h.cluster, network: h.network, mtu: h.mtu, state: h.state, pid: h.pid, host: h.host,
+    facts: h.state === 'ready' ? r.facts : undefined,
+  };
+}
+
+/** Every kind lab record under labsDir() (other providers' labs are skipped). */
+export async function listRecords(): Promise<KindRecord[]> {
+  const out: KindRecord[] = [];
+  for (const id of await labIds()) {
+    const r = await readRecord(id);
+    if (r) out.push(r);
   }
-}
-
-/** Every kind lab record under labsDir() (other providers' labs have no kind.json). */
-export function listRecords(): KindRecord[] {
-  const dir = labsDir();
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).map(readRecord).filter((r): r is KindRecord => !!r);
+  return out;
 }
 
 export function pidAlive(pid: number): boolean {
@@ -76,3 +83,17 @@ export function pidAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+export const labNetworkName = (id: string) => `${kindClusterName(id)}`;
+
+export const paths = (id: string) => {
+  const dir = labDir(id);
+  return {
+    dir,
+    config: join(dir, 'kind.yaml'),
+    kubeconfig: join(dir, 'kubeconfig'),
+    manifests: join(dir, 'base.yaml'),
+    snapshot: join(dir, 'snapshot.yaml'),
+    bashrc: join(dir, 'admin.bashrc'),
+  };
+};

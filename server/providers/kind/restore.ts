@@ -62,8 +62,8 @@ export async function restoreBaseline(lab: KindLab, deps: RestoreDeps, onProgres
 }
 
 /** Gives a warm (scenario-less) lab its scenario and seed. */
-export function assignScenario(lab: KindLab, scenario: string, seed: number, refresh: (rec: KindLab['record']) => KindLab): KindLab {
+export async function assignScenario(lab: KindLab, scenario: string, seed: number, refresh: (rec: KindLab['record']) => KindLab): Promise<KindLab> {
   const rec = { ...lab.record, scenario, seed, facts: lab.record.facts && { ...lab.record.facts, scenario, seed } };
-  writeRecord(rec);
+  await writeRecord(rec);
   return refresh(rec);
 }
