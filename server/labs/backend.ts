@@ -1,4 +1,8 @@
+import { gradeLab } from '../../grader/index.ts';
 import type { Check, GradeReport } from '../../grader/types.ts';
+import { resetLab, startLab } from '../lab/session.ts';
+import { getProvider } from '../providers/index.ts';
+import { loadScenarios } from '../scenario/load.ts';
 import type { Lab, ProgressFn, ProviderName } from '../lab/types.ts';
 import type { ScenarioSpec } from '../scenario/schema.ts';
 
@@ -18,7 +22,7 @@ export interface RenderedScenario {
 
 export interface StartedLab { lab: Lab; rendered: RenderedScenario }
 
-export interface StartOptions { scenario: string; provider?: ProviderName; seed?: number; onProgress?: ProgressFn }
+export interface StartOptions { scenario: string; provider?: ProviderName; seed?: number; /** The lab's id (the server names labs). */ id?: string; onProgress?: ProgressFn }
 
 export interface LabBackend {
   scenarios(): Promise<CatalogEntry[]>;
@@ -26,8 +30,8 @@ export interface LabBackend {
   /** Back to freshly broken: same scenario and seed. */
   reset(labId: string, onProgress?: ProgressFn): Promise<StartedLab>;
   grade(lab: Lab, checks: Check[]): Promise<GradeReport>;
-  /** Removes labs whose holder died (a crashed server); returns their ids. */
-  reap(): Promise<string[]>;
+  /** Removes labs of this provider whose holder died (a crashed server); returns their ids. */
+  reap(provider: ProviderName): Promise<string[]>;
 }
 
 const pick = (s: ScenarioSpec): CatalogEntry => ({
@@ -37,33 +41,21 @@ const pick = (s: ScenarioSpec): CatalogEntry => ({
 
 /** The project's scenario loader, lab session and grader. */
 export function realBackend(): LabBackend {
-  // Specifiers go through a variable while these modules are being written in parallel (they type-check
-  // against the signatures above); switch to static imports once they have all landed.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const mod = (p: string): Promise<any> => import(new URL(p, import.meta.url).href);
-  const load = () => mod('../scenario/load.ts') as Promise<{ loadScenarios(): Promise<{ spec: ScenarioSpec; dir: string }[]> }>;
-  const session = () => mod('../lab/session.ts') as Promise<{
-    startLab(o: StartOptions): Promise<StartedLab>;
-    resetLab(id: string, o?: { onProgress?: ProgressFn }): Promise<StartedLab>;
-  }>;
-  const grader = () => mod('../../grader/index.ts') as Promise<{ gradeLab(lab: Lab, checks: Check[]): Promise<GradeReport> }>;
   return {
     async scenarios() {
-      const all = await (await load()).loadScenarios();
-      return all.map((s) => pick(s.spec));
+      return (await loadScenarios()).map((s) => pick(s.spec));
     },
     async start(opts) {
-      return (await session()).startLab(opts);
+      return startLab(opts);
     },
     async reset(labId, onProgress) {
-      return (await session()).resetLab(labId, { onProgress });
+      return resetLab(labId, onProgress);
     },
     async grade(lab, checks) {
-      return (await grader()).gradeLab(lab, checks);
+      return gradeLab(lab, checks);
     },
-    async reap() {
-      const { netnsProvider } = await mod('../providers/netns/index.ts') as { netnsProvider: { reap(): Promise<string[]> } };
-      return netnsProvider.reap();
+    async reap(provider) {
+      return (await getProvider(provider)).reap();
     },
   };
 }

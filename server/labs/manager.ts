@@ -112,7 +112,7 @@ export class LabManager {
     }
     let reaped: string[] = [];
     try {
-      reaped = await this.opts.backend.reap();
+      reaped = await this.opts.backend.reap(this.opts.provider);
     } catch (e) {
       console.error(`netdojo: could not reap labs left by an earlier run: ${(e as Error).message}`);
     }
@@ -149,7 +149,7 @@ export class LabManager {
     m.step({ action: 'Creating the cluster', status: 'start' });
     try {
       const { lab, rendered } = await this.opts.backend.start({
-        scenario: m.scenario, provider: m.provider, seed: m.seed, onProgress: (p) => m.step(p),
+        scenario: m.scenario, provider: m.provider, seed: m.seed, id: m.id, onProgress: (p) => m.step(p),
       });
       if (m.phase === 'ended') { await lab.destroy().catch(() => {}); return; }
       m.lab = lab;

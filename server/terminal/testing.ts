@@ -96,6 +96,16 @@ export class TermClient {
     });
   }
 
+  /** The last n lines of the buffer (cheap enough to check on every frame during a flood). */
+  tail(n = 50): string {
+    const b = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let i = Math.max(0, b.length - n); i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+    return lines.join('\n').replace(/\n+$/, '');
+  }
+
+  untilTail(re: RegExp, timeoutMs?: number) { return this.until(() => re.test(this.tail()), `recent lines to match ${re}`, timeoutMs); }
+
   untilText(re: RegExp, timeoutMs?: number) { return this.until(() => re.test(this.text()), `screen to match ${re}`, timeoutMs); }
 
   close(): Promise<void> {

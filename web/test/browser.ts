@@ -25,3 +25,10 @@ export async function launch(): Promise<{ browser: Browser; close(): Promise<voi
     },
   };
 }
+
+/**
+ * Functions handed to page.evaluate() are serialized from this process's compiled code. tsx and vitest
+ * compile with esbuild's keepNames, which wraps named functions in a `__name()` helper that does not
+ * exist in the page; this defines it there as a no-op (on every page of the context, and now on `page`).
+ */
+export const EVALUATE_SHIM = 'globalThis.__name = globalThis.__name || ((f) => f)';

@@ -1,0 +1,185 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../server/http/server.ts';
+import { getProvider } from '../../server/providers/index.ts';
+import { loadScenario } from '../../server/scenario/load.ts';
+import { pickVariant } from '../../server/scenario/render.ts';
+import { EVALUATE_SHIM, browserMissing, launch } from './browser.ts';
+import { formatMeasurements, measureTerminal } from './measure.ts';
+
+// The learner's whole flow in real headless Chromium against the real server, scenarios, netns provider
+// and grader: start coredns-down, read the briefing, fix it by typing into the terminal, Check, all pass;
+// reload mid-session and get the same screen back without replayed input; a flood stays interruptible;
+// terminal upgrades from another origin or without the lab's token are refused; progress survives a
+// server restart. Also measures the terminal (printed, never asserted).
+
+const home = mkdtempSync(join(tmpdir(), 'netdojo-e2e-'));
+process.env.NETDOJO_HOME = home;
+
+async function netnsMissing(): Promise<string | null> {
+  const lacks = await (await getProvider('netns')).doctor();
+  return lacks.length ? `the netns provider cannot run here: ${lacks.join('; ')}` : null;
+}
+
+const missing = browserMissing() ?? await netnsMissing();
+if (missing) console.warn(`skipping browser lab tests: ${missing}`);
+
+/** A seed whose variant breaks CoreDNS by scaling it to zero (the fix this test types). */
+async function scaledSeed(): Promise<number> {
+  const { spec } = await loadScenario('coredns-down');
+  for (let seed = 1; seed < 1000; seed++) if (String(pickVariant(spec.variants, seed).mode).startsWith('scaled')) return seed;
+  throw new Error('no seed picks the scaled-to-zero variant of coredns-down');
+}
+
+describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  let srv: RunningServer;
+  let port: number;
+  let browser: Awaited<ReturnType<typeof launch>>;
+  let ctx: BrowserContext;
+  let page: Page;
+  let labUrl = '';
+  const stateDir = join(home, 'server');
+  const TARGET = 'default/client-control-plane';
+
+  beforeAll(async () => {
+    srv = await startServer({ host: '127.0.0.1', port: 0, stateDir, log: () => {} });
+    port = srv.port;
+    browser = await launch();
+    ctx = await browser.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await ctx.addInitScript(EVALUATE_SHIM);
+    page = await ctx.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Lines of the active terminal's buffer (the page exposes its terminals for tests and benchmarks). */
+  const screen = (target = TARGET) => page.evaluate((t) => {
+    const term = (window as unknown as { netdojo: { terminals: Map<string, { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } }> } })
+      .netdojo.terminals.get(t)!.term;
+    const b = term.buffer.active;
+    const out: string[] = [];
+    for (let i = 0; i < b.length; i++) out.push(b.getLine(i)?.translateToString(true) ?? '');
+    return out;
+  }, target);
+  const untilScreen = (pred: (lines: string[]) => boolean, what: string, timeout = 30_000) =>
+    expect.poll(async () => pred(await screen().catch(() => [])), { timeout, interval: 100, message: what }).toBe(true);
+
+  it('shows the catalog with filters', async () => {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await expect.poll(() => page.locator('.card').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.locator('[data-scenario="coredns-down"] h2').textContent()).toMatch(/CoreDNS/);
+    await page.click('a.chip[data-filter="difficulty"]:text("advanced")');
+    await page.waitForURL(/difficulty=advanced/);
+    const diffs = await page.locator('.card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.difficulty));
+    expect(diffs.length).toBeGreaterThan(0);
+    expect(new Set(diffs)).toEqual(new Set(['advanced']));
+    await page.goto(`http://127.0.0.1:${port}/`);
+  });
+
+  it('starts coredns-down, shows progress then the briefing and a terminal at a prompt', async () => {
+    const seed = await scaledSeed();
+    // The same request the Start button makes, with a seed so the break (and so the fix) is known.
+    const id = await page.evaluate(async (s) => {
+      const r = await fetch('/api/labs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ scenario: 'coredns-down', seed: s }) });
+      return (await r.json()).lab.id as string;
+    }, seed);
+    labUrl = `http://127.0.0.1:${port}/labs/${id}`;
+    await page.goto(labUrl);
+    await page.waitForSelector('.brief', { timeout: 60_000 });
+    expect(await page.locator('.brief').textContent()).toContain('10.96.0.10');
+    await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
+    await untilScreen((l) => l.some((x) => /client-control-plane.*# ?$/.test(x)), 'a prompt in the client pod');
+    expect(await page.locator('#term-tabs [role=tab]').count()).toBeGreaterThanOrEqual(4);
+  });
+
+  it('reload mid-session restores the screen without replaying input', async () => {
+    await page.locator('.xterm').first().click();
+    await page.keyboard.type('echo reload-$((6*7))\n');
+    await untilScreen((l) => l.includes('reload-42'), 'the command output');
+    await page.reload();
+    await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
+    await untilScreen((l) => l.includes('reload-42'), 'the restored screen');
+    await page.locator('.xterm').first().click();
+    await page.keyboard.type('echo after-$((1+2))\n');
+    await untilScreen((l) => l.includes('after-3'), 'a command after the reload');
+    const lines = await screen();
+    expect(lines.filter((l) => l === 'reload-42')).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('echo reload-$((6*7))'))).toHaveLength(1);
+  });
+
+  it('a flood (`yes`) stays interruptible with Ctrl-C', async () => {
+    await page.keyboard.type('yes\n');
+    await expect.poll(() => page.evaluate((t) => (window as unknown as { netdojo: { terminals: Map<string, { parsedBytes: number }> } }).netdojo.terminals.get(t)!.parsedBytes, TARGET),
+      { timeout: 30_000 }).toBeGreaterThan(1_000_000);
+    await page.keyboard.press('Control+C');
+    await page.keyboard.type('echo stopped-$((2*4))\n');
+    await untilScreen((l) => l.includes('stopped-8'), 'the prompt after Ctrl-C');
+  });
+
+  it('refuses terminal upgrades from another origin and without the lab token', async () => {
+    const id = labUrl.split('/').pop()!;
+    const noToken = await page.evaluate((lab) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}/api/labs/${lab}/terminal?target=worker`, ['netdojo.term.v1']);
+      ws.onopen = () => resolve('open');
+      ws.onclose = (e) => resolve(`closed ${e.code}`);
+      setTimeout(() => resolve('no answer in 10 s'), 10_000);
+    }), id);
+    expect(noToken).toBe('closed 1006');
+    // A page from another origin (another port on this machine) that knows the lab's token: the browser
+    // sends that page's Origin, and the server refuses it.
+    const other = createServer((_q, r) => { r.setHeader('content-type', 'text/html'); r.end('<!doctype html><title>elsewhere</title>'); });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const foreign = await ctx.newPage();
+    await foreign.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+    const token = await page.locator('main.lab').getAttribute('data-token');
+    const cross = await foreign.evaluate(({ lab, token, port }) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/labs/${lab}/terminal?target=worker`, ['netdojo.term.v1', `auth.${token}`]);
+      ws.onopen = () => resolve('open');
+      ws.onclose = (e) => resolve(`closed ${e.code}`);
+      setTimeout(() => resolve('no answer in 10 s'), 10_000);
+    }), { lab: id, token, port });
+    expect(cross).toBe('closed 1006');
+    await new Promise((r) => other.close(r));
+    await foreign.close();
+  });
+
+  it('measures the terminal (echo latency, throughput, Ctrl-C) and reports it', async () => {
+    const m = await measureTerminal(page, TARGET, { keystrokes: 100, bulkBytes: 10 * 1024 * 1024, timeoutMs: 90_000 });
+    console.log(formatMeasurements(m));
+    expect(m.echo.samples).toBe(100);
+    expect(m.throughput.bytes).toBeGreaterThanOrEqual(10 * 1024 * 1024);
+  });
+
+  it('typing the fix and pressing Check passes every check', async () => {
+    await page.locator('.xterm').first().click();
+    await page.keyboard.type('lab scale kube-system/coredns --replicas=2\n');
+    await page.keyboard.type('echo fixed-$((5+5))\n');
+    await untilScreen((l) => l.includes('fixed-10'), 'the fix to run');
+    await page.click('#check');
+    await page.waitForSelector('.verdict', { timeout: 120_000 });
+    const verdict = await page.locator('.verdict').textContent();
+    expect(verdict).toContain('All checks pass');
+    expect(await page.locator('.check.fail').count()).toBe(0);
+    expect(await page.locator('.check.pass').count()).toBeGreaterThan(0);
+    expect(await page.locator('.matrix .cell.fail').count()).toBe(0);
+  });
+
+  it('keeps progress across a server restart', async () => {
+    await srv.close();
+    srv = await startServer({ host: '127.0.0.1', port, stateDir, log: () => {} });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await expect.poll(() => page.locator('[data-scenario="coredns-down"] .badge.solved').count()).toBe(1);
+    await page.goto(labUrl);
+    expect(await page.locator('h1').textContent()).toMatch(/ended/);
+  });
+});
