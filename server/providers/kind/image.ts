@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KIND_LAB_LABEL } from '../../lab/naming.ts';
 import { DOCKER, imageExists } from './docker.ts';
 import { must, run } from './run.ts';
 
@@ -162,7 +161,8 @@ export function assembleRootfs(dir: string): string[] {
   if (existsSync('/etc/services')) copyInto(dir, '/etc/services');
   writeFileSync(join(dir, 'etc/os-release'), 'NAME="netdojo probe"\nID=netdojo\n');
   writeFileSync(join(dir, 'root/.bashrc'), 'PS1="[\\h] \\w# "\n');
-  if (realExe !== '/usr/bin/python3' && !existsSync(join(dir, 'usr/bin/python3-real'))) {
+  // python3 finds its stdlib relative to its real path: make /usr/bin/python3 a symlink to it.
+  if (realExe !== '/usr/bin/python3') {
     rmSync(join(dir, 'usr/bin/python3'), { force: true });
     symlinkSync(realExe, join(dir, 'usr/bin/python3'));
   }
@@ -236,5 +236,3 @@ export async function removeImage(ref: string): Promise<void> {
   await run(DOCKER, ['image', 'rm', '-f', ref], { timeoutMs: 60_000 });
 }
 
-export { KIND_LAB_LABEL };
-export const _test = { ldd, which, lstatSync, readFileSync };
