@@ -45,8 +45,10 @@ export const LIMITS = {
   HEARTBEAT_MS: 20 * 1000,
   /** A shell nobody is connected to is ended after this long. */
   DETACHED_SHELL_MS: 15 * 60 * 1000,
-  /** Output is coalesced into frames up to this size. */
-  OUTPUT_FRAME_MAX: 32 * 1024,
+  /** Output is coalesced into frames up to this size... */
+  OUTPUT_FRAME_MAX: 64 * 1024,
+  /** ...for at most this long while output keeps coming (the first bytes after a pause go at once). */
+  OUTPUT_COALESCE_MS: 4,
 } as const;
 
 /** WebSocket close codes the client acts on (4000–4999 are for applications). */

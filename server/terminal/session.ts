@@ -35,6 +35,7 @@ export class TermSession {
   private outBuf: string[] = [];
   private outLen = 0;
   private flushScheduled = false;
+  private lastFlush = 0;
   private detachedTimer: NodeJS.Timeout | null = null;
   private disposed = false;
 
@@ -56,28 +57,35 @@ export class TermSession {
   get clientCount() { return this.clients.size; }
 
   private onOutput(d: string) {
-    // Mirror first, so a snapshot taken later includes it; the headless terminal has its own watermark.
-    this.headlessPending += d.length;
-    if (this.headlessPending > FLOW.HEADLESS_HIGH_WATERMARK) this.pause('headless');
-    this.term.write(d, () => {
-      this.headlessPending -= d.length;
-      if (this.headlessPending < FLOW.HEADLESS_LOW_WATERMARK) this.resume('headless');
-    });
     this.outBuf.push(d);
     this.outLen += d.length;
     if (this.outLen >= LIMITS.OUTPUT_FRAME_MAX) this.flush();
     else if (!this.flushScheduled) {
+      // An echo after a quiet moment goes out at once; during a burst, output is coalesced for a few
+      // ms into larger frames (fewer IPC messages, WebSocket frames and xterm writes).
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      if (performance.now() - this.lastFlush > LIMITS.OUTPUT_COALESCE_MS) setImmediate(() => this.flush());
+      else setTimeout(() => this.flush(), LIMITS.OUTPUT_COALESCE_MS);
     }
   }
 
+  /** Sends what the pty produced: first into the mirror (so a later snapshot has it), then to clients. */
   private flush() {
     this.flushScheduled = false;
-    if (this.outLen === 0) return;
-    const data = new TextEncoder().encode(this.outBuf.join(''));
+    if (this.outLen === 0 || this.disposed) return;
+    this.lastFlush = performance.now();
+    const text = this.outBuf.join('');
     this.outBuf = [];
     this.outLen = 0;
+    // The headless mirror parses in large chunks (cheaper than per pty read) and has its own watermark.
+    const n = text.length;
+    this.headlessPending += n;
+    if (this.headlessPending > FLOW.HEADLESS_HIGH_WATERMARK) this.pause('headless');
+    this.term.write(text, () => {
+      this.headlessPending -= n;
+      if (this.headlessPending < FLOW.HEADLESS_LOW_WATERMARK) this.resume('headless');
+    });
+    const data = new TextEncoder().encode(text);
     for (const [cid, c] of this.clients) {
       if (c.pending) { c.pending.push(data); continue; }
       this.sendOutput(cid, c, data);
