@@ -185,3 +185,70 @@ describe('exitCodeFromStatus', () => {
     expect(exitCodeFromStatus({})).toHaveProperty('error');
   });
 });
+
+describe('KindLab.exec in a pod (API server faked, kubectl stood in)', () => {
+  const fixtures = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'kind');
+  const env = { ...process.env };
+  let lab: import('./lab.ts').KindLab;
+  let commands: string[][] = [];
+  beforeAll(async () => {
+    const { KindLab } = await import('./lab.ts');
+    const { paths } = await import('./record.ts');
+    const { baseTopology } = await import('../../lab/topology.ts');
+    process.env.NETDOJO_HOME = join(dir, 'home');
+    process.env.NETDOJO_KUBECTL = join(fixtures, 'fake-kubectl');
+    process.env.FAKE_KUBE_DIR = dir;
+    const pod = (image: string) => JSON.stringify({ metadata: { name: 'x', namespace: 'default' }, spec: { containers: [{ name: 'client', image }] }, status: {} });
+    writeFileSync(join(dir, 'pod-default-client-worker.json'), pod('netdojo/probe:0.1.0'));
+    writeFileSync(join(dir, 'pod-default-other.json'), pod('registry.example/other:1'));
+    const id = 'lexecfake1';
+    const topo = baseTopology();
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(paths(id).dir, { recursive: true });
+    copyFileSync(kubeconfigFor(`http://127.0.0.1:${port}`), paths(id).kubeconfig);
+    lab = new KindLab({
+      id, provider: 'kind', scenario: 's', seed: 1, cluster: `netdojo-${id}`, network: `netdojo-${id}`, mtu: 1500, createdAt: '', state: 'ready', pid: 1, host: 'h',
+      facts: { id, scenario: 's', provider: 'kind', seed: 1, nodes: topo.nodes.map(({ name, role, ip, podCIDR }) => ({ name, role, ip, podCIDR })), pods: [], services: [], dns: topo.dns },
+    }, { destroy: async () => {} });
+  });
+  afterAll(() => {
+    for (const k of ['NETDOJO_HOME', 'NETDOJO_KUBECTL', 'FAKE_KUBE_DIR']) {
+      if (env[k] === undefined) delete process.env[k];
+      else process.env[k] = env[k];
+    }
+  });
+  const answer = (withStatus: boolean): Behaviour => (ws, url) => {
+    commands.push(url.searchParams.getAll('command'));
+    ws.send(frame(1, '@nonce {"id":0,"rc":0}\n@nonce {"sentinel":true}\n'));
+    if (withStatus) ws.send(frame(3, success));
+    ws.close();
+  };
+
+  it('passes output and exit code through when the status arrives; runs our image under timeout', async () => {
+    commands = [];
+    behaviour = answer(true);
+    const r = await lab.exec('default/client-worker', ['bash', '-c', 'probes'], { timeoutMs: 4000 });
+    expect(r).toMatchObject({ code: 0, timedOut: false });
+    expect(r.stdout).toContain('"sentinel":true');
+    expect(commands[0]).toEqual(['timeout', '-s', 'KILL', '5', 'bash', '-c', 'probes']);
+    // Another image may have no coreutils: its command runs as given.
+    await lab.exec('default/other', ['true'], { timeoutMs: 4000 });
+    expect(commands[1]).toEqual(['true']);
+  });
+
+  it('without a status, even a complete-looking batch is not a result: no stdout, code null, the output kept as evidence', async () => {
+    behaviour = answer(false);
+    const r = await lab.exec('client-worker', ['bash', '-c', 'probes'], { timeoutMs: 4000 });
+    expect(r.code).toBeNull();
+    expect(r.timedOut).toBe(false);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(EXEC_STATUS_MISSING);
+    expect(r.stderr).toContain('"sentinel":true');
+  });
+
+  it('a pod that does not exist is a failed run, not an exception', async () => {
+    const r = await lab.exec('default/ghost', ['true']);
+    expect(r.code).toBeNull();
+    expect(r.stderr).toMatch(/cannot exec in default\/ghost: .*pods "ghost" not found/);
+  });
+});

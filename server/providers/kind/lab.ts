@@ -86,6 +86,13 @@ export class KindLab implements Lab {
     const cmd = opts.timeoutMs && c.ours ? ['timeout', '-s', 'KILL', String(Math.ceil(opts.timeoutMs / 1000) + 1), ...argv] : argv;
     const r = await podExec(this.access, t.namespace, t.name, c.container, cmd, opts);
     if (r.code === 137 && c.ours && opts.timeoutMs && r.ms >= opts.timeoutMs) return { ...r, code: null, timedOut: true };
+    if (r.execError && !r.timedOut) {
+      // No trustworthy end of the command (no status, a bad one, a dropped connection): whatever
+      // arrived on stdout must not be read as a result (a probe batch with its sentinel would
+      // pass). It is kept as evidence on stderr; the caller sees a failed run (code null).
+      const seen = r.stdout ? `netdojo: output received before the exec failed:\n${r.stdout}` : '';
+      return { ...r, code: null, stdout: '', stderr: r.stderr + seen };
+    }
     return r;
   }
 
