@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labsDir } from '../server/lab/naming.ts';
+import { findHolders } from '../server/providers/netns/sandbox.ts';
+import { Cleanup } from './cleanup.ts';
+import { benchContainers } from './containers.ts';
+import type { BenchContext } from './context.ts';
+import { benchLifecycle } from './lifecycle.ts';
+import { machineFacts } from './machine.ts';
+import { benchProbes } from './probes.ts';
+import { formatMarkdown, formatText } from './report.ts';
+import { benchScale } from './scale.ts';
+import { benchTerminal } from './terminal.ts';
+import type { BenchResult, Section } from './types.ts';
+
+// `netdojo bench [--json] [--quick]` (also `npm run bench`): measures netdojo on this machine and
+// writes bench/RESULTS.md. Every lab lives under a temporary NETDOJO_HOME, so the user's labs are
+// never touched; everything created is registered with one cleanup path that runs at the end, on
+// failure and on Ctrl-C. Exit 0 when every section ran or was skipped for something the machine
+// lacks; 1 when a section failed.
+
+export const RESULTS_MD = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+
+export interface BenchOptions { json: boolean; quick: boolean }
+
+/** Kills the holder of every lab still in the bench's state directory (each takes its sandbox with it). */
+async function sweepLabs(): Promise<void> {
+  const holders = await findHolders(labsDir());
+  for (const pid of holders.values()) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  const gone = (pid: number) => { try { process.kill(pid, 0); return false; } catch { return true; } };
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && [...holders.values()].some((p) => !gone(p))) await new Promise((r) => setTimeout(r, 20));
+}
+
+async function section<T>(name: string, ctx: BenchContext, fn: () => Promise<Section<T>>): Promise<Section<T>> {
+  const t0 = performance.now();
+  ctx.log(`${name}: start`);
+  try {
+    const s = await fn();
+    ctx.log(`${name}: ${s.status === 'skipped' ? `skipped: ${s.reason}` : 'done'} (${Math.round((performance.now() - t0) / 1000)} s)`);
+    return s;
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    ctx.log(`${name}: FAILED: ${error}`);
+    return { status: 'failed', error };
+  }
+}
+
+const ran = async <T>(p: Promise<T>): Promise<Section<T>> => ({ status: 'ok', data: await p });
+
+export async function runBench(opts: BenchOptions): Promise<number> {
+  const t0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const previousHome = process.env.NETDOJO_HOME;
+  const home = mkdtempSync(join(tmpdir(), 'netdojo-bench-'));
+  process.env.NETDOJO_HOME = home;
+  const cleanup = new Cleanup();
+  // Registered first, so they run last: after every lab, container and process is gone.
+  cleanup.add('bench state directory', () => rmSync(home, { recursive: true, force: true }));
+  cleanup.add('labs left in the bench state directory', sweepLabs);
+  const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const offSignals = cleanup.onSignals(log);
+  const ctx: BenchContext = { quick: opts.quick, cleanup, log, runId: randomBytes(4).toString('hex'), home };
+
+  let result: BenchResult;
+  let cleanupProblems: string[] = [];
+  try {
+    const machine = await machineFacts();
+    const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
+    const containers = await section('containers', ctx, () => benchContainers(ctx));
+    const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
+    const terminal = await section('terminal', ctx, () => benchTerminal(ctx));
+    const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
+    result = {
+      version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
+      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, cleanup: [],
+    };
+  } finally {
+    cleanupProblems = await cleanup.run();
+    offSignals();
+    if (previousHome === undefined) delete process.env.NETDOJO_HOME;
+    else process.env.NETDOJO_HOME = previousHome;
+  }
+  result.cleanup = cleanupProblems;
+  result.machine.load.end = loadavg();
+  result.totalMs = performance.now() - t0;
+
+  writeFileSync(RESULTS_MD, formatMarkdown(result));
+  process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
+  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes].some((s) => s.status === 'failed');
+  return failed || result.cleanup.length ? 1 : 0;
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { formatMarkdown, formatText, headlines, markdownTable, notRun, tables } from './report.ts';
+import type { Summary } from './stats.ts';
+import type { BenchResult } from './types.ts';
+
+const s = (median: number, p95 = median * 1.5, n = 20): Summary => ({ n, median, p95, min: median / 2, max: p95, mean: median });
+
+function doc(over: Partial<BenchResult> = {}): BenchResult {
+  return {
+    version: 1, quick: false, command: 'netdojo bench', startedAt: '2026-11-22T08:00:00.000Z', totalMs: 312_000,
+    machine: {
+      cpu: 'AMD EPYC 7B13', cores: 2, memoryBytes: 24 * 1024 ** 3, kernel: '6.1.0', os: 'Debian GNU/Linux 12 (bookworm)',
+      node: 'v20.20.2', user: 'root', commit: 'abc123', load: { start: [0.5, 0.25, 0.1], end: [1.5, 1, 0.5] },
+      tools: { iproute2: 'ip utility, iproute2-6.1.0', chromium: 'not found' },
+    },
+    lifecycle: {
+      status: 'ok',
+      data: {
+        runs: 20, up: s(250, 330), down: s(13, 15), coldUpMs: 281,
+        scenarios: [{
+          scenario: 'coredns-down', runs: 5, checks: 9, create: s(260, 300, 5), break: s(870, 900, 5), gradeHealthy: s(880, 950, 5),
+          gradeBroken: s(8820, 9000, 5), gradeBrokenDefault: s(9630, 9700, 2), retriedWhenBroken: ['http-by-name@client-worker'],
+          notes: ['seed 3: healthy lab graded fail (dns@client-worker TIMEOUT)'],
+        }],
+      },
+    },
+    scale: {
+      status: 'ok',
+      data: {
+        concurrency: 4, planned: [1, 5, 10, 25, 50], teardownMs: 900,
+        stop: { reason: 'time cap: 240 s would be passed', atLabs: 50 },
+        levels: [{
+          labs: 25, added: 15, wallMs: 7160, createEach: s(1840, 2270, 15), gradeMs: 363, gradeVerdict: 'pass', memAvailable: 20 * 1024 ** 3,
+          perLab: { processes: 7, rss: 51.3 * 1024 ** 2, pss: 19.1 * 1024 ** 2, memAvailableDrop: 24.7 * 1024 ** 2, slabGrowth: 3.7 * 1024 ** 2 },
+        }],
+      },
+    },
+    terminal: { status: 'skipped', reason: 'terminal bench: server/http not available yet' },
+    containers: {
+      status: 'ok',
+      data: {
+        runs: 10, image: { ref: 'netdojo/probe:bench-1', built: true, buildMs: 7300 },
+        daemon: { version: '20.10.24', startedByBench: true, command: 'dockerd --host unix:///var/run/docker.sock' },
+        dockerUp: s(1000, 1700, 10), dockerDown: s(400, 520, 10), dockerExec: s(116, 166, 30),
+        netnsUp: s(250, 330, 10), netnsDown: s(20, 118, 10), netnsExec: s(29, 52, 30),
+      },
+    },
+    probes: { status: 'failed', error: 'the healthy dns-egress-dropped lab was graded fail: dns TIMEOUT' },
+    cleanup: [],
+    ...over,
+  };
+}
+
+describe('headlines', () => {
+  it('puts the side-by-side ratios in words, with the medians behind them', () => {
+    const h = headlines(doc());
+    expect(h).toContain('netns lab up is 4.0× faster than the 2-node Docker topology (250 ms vs 1.00 s median)');
+    expect(h).toContain('netns exec is 4.0× faster than docker exec (29.0 ms vs 116 ms median)');
+    expect(h).toContain('netns teardown is 20× faster than Docker teardown (20.0 ms vs 400 ms median)');
+    expect(h[0]).toBe('netns lab up 250 ms median, 330 ms p95 (n=20); down 13.0 ms median, 15.0 ms p95');
+    expect(h.some((l) => l.startsWith('25 labs alive at once: 19.1 MiB PSS per lab (24.7 MiB of MemAvailable)') && l.endsWith('time cap: 240 s would be passed'))).toBe(true);
+  });
+
+  it('leaves out what did not run instead of printing zeros', () => {
+    const h = headlines(doc());
+    expect(h.some((l) => /terminal|batched/.test(l))).toBe(false);
+  });
+});
+
+describe('sections that did not run', () => {
+  it('names skipped ones with their exact reason and failed ones with their error', () => {
+    expect(notRun(doc())).toEqual([
+      'terminal: skipped: terminal bench: server/http not available yet',
+      'probes: FAILED: the healthy dns-egress-dropped lab was graded fail: dns TIMEOUT',
+    ]);
+  });
+});
+
+describe('tables', () => {
+  it('lifecycle rows carry n, median and p95', () => {
+    const t = tables(doc()).find((x) => x.title.startsWith('1. Lab lifecycle'))!;
+    expect(t.head).toEqual(['', 'n', 'median', 'p95', 'min', 'max']);
+    expect(t.rows[0]).toEqual(['up', '20', '250 ms', '330 ms', '125 ms', '330 ms']);
+  });
+
+  it('the docker table gives docker / netns per row', () => {
+    const t = tables(doc()).find((x) => x.title.startsWith('4. netns vs'))!;
+    expect(t.rows.map((r) => [r[0], r.at(-1)])).toEqual([['up', '4.0×'], ['exec `true` in a node', '4.0×'], ['teardown', '20×']]);
+    expect(t.note).toContain('started by the bench: `dockerd --host unix:///var/run/docker.sock`');
+    expect(t.note).toContain('built locally from host binaries in 7.30 s');
+  });
+
+  it('per-scenario cells show median with p95, and n for the default broken grade', () => {
+    const t = tables(doc()).find((x) => x.title.startsWith('1b.'))!;
+    expect(t.rows[0]).toEqual(['coredns-down', '5', '9', '260 ms (300 ms)', '870 ms (900 ms)', '880 ms (950 ms)', '8.82 s (9.00 s)', '9.63 s (9.70 s, n=2)']);
+  });
+
+  it('machine facts include the tools and the load', () => {
+    const t = tables(doc())[0];
+    expect(t.rows).toContainEqual(['chromium', 'not found']);
+    expect(t.rows).toContainEqual(['load average (1/5/15 min)', '0.50 / 0.25 / 0.10 at start, 1.50 / 1.00 / 0.50 at end']);
+  });
+});
+
+describe('terminal', () => {
+  const terminal: BenchResult['terminal'] = {
+    status: 'ok',
+    data: {
+      target: 'default/client-control-plane', browser: '156.0', failures: ['round 1, attempt 1: timed out waiting for a prompt'],
+      rounds: [
+        { echo: { samples: 200, p50: 2.3, p95: 13, max: 15.8 }, throughput: { bytes: 21_000_000, ms: 2000, mbPerS: 10.5 }, ctrlC: { floodBytes: 2_100_000, ms: 30.3 } },
+        { echo: { samples: 200, p50: 2.1, p95: 9, max: 11 }, throughput: { bytes: 21_000_000, ms: 1750, mbPerS: 12 }, ctrlC: { floodBytes: 2_100_000, ms: 50 } },
+      ],
+      echoP50: 2.2, echoP95: 11, throughputMBps: 11.25, ctrlCMs: 40.15,
+    },
+  };
+
+  it('one row per round and a median row; the headline has p50, p95, MB/s and Ctrl-C', () => {
+    const r = doc({ terminal });
+    const t = tables(r).find((x) => x.title.startsWith('3. Terminal'))!;
+    expect(t.rows).toHaveLength(3);
+    expect(t.rows[0]).toEqual(['1', '200', '2.3 ms', '13.0 ms', '15.8 ms', '21.0', '10.5', '30.3 ms']);
+    expect(t.rows[2]).toEqual(['median', '', '2.2 ms', '11.0 ms', '', '', '11.3', '40.1 ms']);
+    expect(headlines(r)).toContain('terminal in Chromium: keystroke echo p50 2.2 ms, p95 11.0 ms; bulk output 11.3 MB/s; Ctrl-C under a flood back to the prompt in 40.1 ms');
+  });
+
+  it('failed measuring attempts are listed in RESULTS.md', () => {
+    expect(formatMarkdown(doc({ terminal }))).toContain('- round 1, attempt 1: timed out waiting for a prompt');
+  });
+});
+
+describe('markdown and text', () => {
+  it('escapes pipes in markdown cells and right-aligns number columns', () => {
+    const md = markdownTable({ title: 't', head: ['a', 'b'], rows: [['x|y', '1']] });
+    expect(md.split('\n')).toEqual(['| a | b |', '| --- | ---: |', '| x\\|y | 1 |']);
+  });
+
+  it('RESULTS.md has the command, the headlines, what did not run, the notes and every table', () => {
+    const md = formatMarkdown(doc());
+    expect(md).toMatch(/^# netdojo benchmark results\n/);
+    expect(md).toContain('Generated by `netdojo bench` on 2026-11-22T08:00:00.000Z (full run, 5 min 12 s in all)');
+    expect(md).toContain('- terminal: skipped: terminal bench: server/http not available yet');
+    expect(md).toContain('- coredns-down: http-by-name@client-worker');
+    expect(md).toContain('- coredns-down: seed 3: healthy lab graded fail (dns@client-worker TIMEOUT)');
+    for (const t of tables(doc())) expect(md).toContain(`## ${t.title}`);
+    expect(md.endsWith('\n')).toBe(true);
+  });
+
+  it('the text report lists headlines first and says where the results went', () => {
+    const text = formatText(doc());
+    expect(text.startsWith('* netns lab up 250 ms median')).toBe(true);
+    expect(text).toContain('probes: FAILED: the healthy dns-egress-dropped lab was graded fail');
+    expect(text.trimEnd().endsWith('results written to bench/RESULTS.md')).toBe(true);
+  });
+
+  it('cleanup problems are never hidden', () => {
+    expect(formatText(doc({ cleanup: ['lab lx: holder already gone'] }))).toContain('cleanup problems:\n  lab lx: holder already gone');
+    expect(formatMarkdown(doc({ cleanup: ['lab lx: holder already gone'] }))).toContain('## Cleanup problems\n\n- lab lx: holder already gone');
+  });
+});

@@ -1,0 +1,210 @@
+import { formatTable } from '../server/util/table.ts';
+import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
+import type { BenchResult, Section } from './types.ts';
+
+// The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
+// for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
+
+export interface Table { title: string; note?: string; head: string[]; rows: string[][] }
+
+const SUMMARY_HEAD = ['', 'n', 'median', 'p95', 'min', 'max'];
+const srow = (name: string, s: Summary): string[] => [name, String(s.n), formatMs(s.median), formatMs(s.p95), formatMs(s.min), formatMs(s.max)];
+
+const loadText = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+
+const ok = <T>(s: Section<T>): T | undefined => (s.status === 'ok' ? s.data : undefined);
+
+/** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
+export function notRun(r: BenchResult): string[] {
+  const out: string[] = [];
+  for (const [name, s] of [['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+    if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
+    if (s.status === 'failed') out.push(`${name}: FAILED: ${s.error}`);
+  }
+  return out;
+}
+
+/** The few sentences a reader wants first: side-by-side ratios and the headline figures. */
+export function headlines(r: BenchResult): string[] {
+  const out: string[] = [];
+  const life = ok(r.lifecycle);
+  if (life) out.push(`netns lab up ${formatMs(life.up.median)} median, ${formatMs(life.up.p95)} p95 (n=${life.up.n}); down ${formatMs(life.down.median)} median, ${formatMs(life.down.p95)} p95`);
+  const c = ok(r.containers);
+  if (c) {
+    const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
+    const exec = compare({ name: 'netns exec', ms: c.netnsExec.median }, { name: 'docker exec', ms: c.dockerExec.median });
+    const down = compare({ name: 'netns teardown', ms: c.netnsDown.median }, { name: 'Docker teardown', ms: c.dockerDown.median });
+    for (const [line, a, b] of [[up, c.netnsUp, c.dockerUp], [exec, c.netnsExec, c.dockerExec], [down, c.netnsDown, c.dockerDown]] as const) {
+      if (line) out.push(`${line} (${formatMs(a.median)} vs ${formatMs(b.median)} median)`);
+    }
+  }
+  const p = ok(r.probes);
+  if (p) {
+    const seq = compare({ name: 'batched grading', ms: p.batched.median }, { name: 'one exec per probe in sequence', ms: p.perProbeSequential.median });
+    const par = compare({ name: 'batched grading', ms: p.batched.median }, { name: 'one exec per probe all at once', ms: p.perProbeParallel.median });
+    if (seq) out.push(`${seq} (${p.probes} probes of ${p.checks} checks: ${formatMs(p.batched.median)} vs ${formatMs(p.perProbeSequential.median)} median)`);
+    if (par) out.push(`${par} (${formatMs(p.batched.median)} vs ${formatMs(p.perProbeParallel.median)} median)`);
+  }
+  const s = ok(r.scale);
+  const top = s?.levels.at(-1);
+  if (s && top) {
+    out.push(`${top.labs} labs alive at once: ${formatBytes(top.perLab.pss)} PSS per lab (${formatBytes(top.perLab.memAvailableDrop)} of MemAvailable), one lab graded in ${formatMs(top.gradeMs)}; ${s.stop.reason}`);
+  }
+  const t = ok(r.terminal);
+  if (t) out.push(`terminal in Chromium: keystroke echo p50 ${formatMs(t.echoP50)}, p95 ${formatMs(t.echoP95)}; bulk output ${t.throughputMBps.toFixed(1)} MB/s; Ctrl-C under a flood back to the prompt in ${formatMs(t.ctrlCMs)}`);
+  return out;
+}
+
+export function tables(r: BenchResult): Table[] {
+  const out: Table[] = [];
+  const m = r.machine;
+  out.push({
+    title: 'Machine',
+    head: ['', ''],
+    rows: [
+      ['CPU', m.cpu], ['cores', String(m.cores)], ['memory', formatBytes(m.memoryBytes)], ['kernel', m.kernel], ['OS', m.os],
+      ['node', m.node], ['user', m.user], ['netdojo commit', m.commit],
+      ['load average (1/5/15 min)', `${loadText(m.load.start)} at start${m.load.end ? `, ${loadText(m.load.end)} at end` : ''}`],
+      ...Object.entries(m.tools).map(([k, v]) => [k, v]),
+    ],
+  });
+
+  const life = ok(r.lifecycle);
+  if (life) {
+    out.push({
+      title: '1. Lab lifecycle (netns provider)',
+      note: `up: provider create of the base topology, resolving when every workload answers; down: destroyLab. ${life.runs} runs after one cold run (${formatMs(life.coldUpMs)}, not counted).`,
+      head: SUMMARY_HEAD,
+      rows: [srow('up', life.up), srow('down', life.down)],
+    });
+    out.push({
+      title: '1b. Per scenario (medians; p95 in brackets)',
+      note: 'create = up + the scenario\'s setup steps; grade broken = with expectBroken (target checks not retried); grade broken (default) = expecting PASS, so failing checks are retried until the window ends.',
+      head: ['scenario', 'runs', 'checks', 'create', 'break', 'grade healthy', 'grade broken', 'grade broken (default)'],
+      rows: life.scenarios.map((s) => [
+        s.scenario, String(s.runs), String(s.checks),
+        ...[s.create, s.break, s.gradeHealthy, s.gradeBroken].map((x) => `${formatMs(x.median)} (${formatMs(x.p95)})`),
+        `${formatMs(s.gradeBrokenDefault.median)} (${formatMs(s.gradeBrokenDefault.p95)}, n=${s.gradeBrokenDefault.n})`,
+      ]),
+    });
+  }
+
+  const s = ok(r.scale);
+  if (s) {
+    out.push({
+      title: '2. Scale: labs alive at once',
+      note: `Labs added level by level, created ${s.concurrency} at a time. Memory per lab: processes = Rss/Pss summed over every process in the lab's sandbox (its PID namespace and holder); kernel = drop of MemAvailable and growth of Slab since before the first lab, divided by the labs alive (includes the processes; other activity on the machine shows up here too). Stop: ${s.stop.reason}. Teardown of all: ${formatMs(s.teardownMs)}.`,
+      head: ['labs', 'added in', 'create each (median / p95)', 'grade one', 'processes', 'RSS / lab', 'PSS / lab', 'MemAvailable drop / lab', 'Slab / lab'],
+      rows: s.levels.map((l) => [
+        String(l.labs), formatMs(l.wallMs), `${formatMs(l.createEach.median)} / ${formatMs(l.createEach.p95)}`,
+        `${formatMs(l.gradeMs)} ${l.gradeVerdict}`, l.perLab.processes.toFixed(1), formatBytes(l.perLab.rss), formatBytes(l.perLab.pss),
+        formatBytes(l.perLab.memAvailableDrop), formatBytes(l.perLab.slabGrowth),
+      ]),
+    });
+  }
+
+  const t = ok(r.terminal);
+  if (t) {
+    out.push({
+      title: '3. Terminal in headless Chromium, through the relay',
+      note: `${t.browser}; target ${t.target}. Echo: from key input to the echoed character parsed by xterm.js. Throughput: a text flood until its end marker is parsed. Ctrl-C: from Ctrl-C during a \`yes\` flood to the next command's output.`,
+      head: ['round', 'keys', 'echo p50', 'echo p95', 'echo max', 'bulk MB', 'MB/s', 'Ctrl-C'],
+      rows: [
+        ...t.rounds.map((x, i) => [String(i + 1), String(x.echo.samples), formatMs(x.echo.p50), formatMs(x.echo.p95), formatMs(x.echo.max),
+          (x.throughput.bytes / 1e6).toFixed(1), x.throughput.mbPerS.toFixed(1), formatMs(x.ctrlC.ms)]),
+        ['median', '', formatMs(t.echoP50), formatMs(t.echoP95), '', '', t.throughputMBps.toFixed(1), formatMs(t.ctrlCMs)],
+      ],
+    });
+  }
+
+  const c = ok(r.containers);
+  if (c) {
+    const x = (a: Summary, b: Summary) => { const q = ratio(a.median, b.median); return q ? formatTimes(q) : '-'; };
+    out.push({
+      title: '4. netns vs one container per node (Docker), same run, interleaved',
+      note: `Docker ${c.daemon.version}${c.daemon.startedByBench ? ` (started by the bench: \`${c.daemon.command}\`)` : ''}; image ${c.image.ref}${c.image.built ? `, built locally from host binaries in ${formatMs(c.image.buildMs ?? NaN)} (no pull) and removed afterwards` : ' (already present)'}. Docker up = network + 2 privileged node containers + cni0 bridge and podCIDR route in each + a ping across the route; netns up = the whole lab (the same plus 6 pods, Services, DNS and web), so the ratio flatters Docker. ${c.runs} runs after one warm-up of each.`,
+      head: ['', 'n', 'netns median', 'netns p95', 'docker median', 'docker p95', 'docker / netns'],
+      rows: [
+        ['up', String(c.netnsUp.n), formatMs(c.netnsUp.median), formatMs(c.netnsUp.p95), formatMs(c.dockerUp.median), formatMs(c.dockerUp.p95), x(c.netnsUp, c.dockerUp)],
+        ['exec `true` in a node', String(c.netnsExec.n), formatMs(c.netnsExec.median), formatMs(c.netnsExec.p95), formatMs(c.dockerExec.median), formatMs(c.dockerExec.p95), x(c.netnsExec, c.dockerExec)],
+        ['teardown', String(c.netnsDown.n), formatMs(c.netnsDown.median), formatMs(c.netnsDown.p95), formatMs(c.dockerDown.median), formatMs(c.dockerDown.p95), x(c.netnsDown, c.dockerDown)],
+      ],
+    });
+  }
+
+  const p = ok(r.probes);
+  if (p) {
+    const x = (s: Summary) => { const q = ratio(p.batched.median, s.median); return q ? formatTimes(q) : '-'; };
+    out.push({
+      title: '4b. Probes: one process per probe vs batched per pod',
+      note: `Scenario ${p.scenario}, healthy lab: ${p.checks} checks = ${p.probes} probe commands from ${p.sources} source pods; ${p.runs} runs each.`,
+      head: [...SUMMARY_HEAD, 'vs batched'],
+      rows: [
+        [...srow('one exec per probe, in sequence', p.perProbeSequential), x(p.perProbeSequential)],
+        [...srow('one exec per probe, all at once', p.perProbeParallel), x(p.perProbeParallel)],
+        [...srow('gradeLab (one exec per source pod)', p.batched), '1×'],
+      ],
+    });
+  }
+  return out;
+}
+
+export function formatText(r: BenchResult): string {
+  const parts: string[] = [];
+  const h = headlines(r);
+  if (h.length) parts.push(h.map((l) => `* ${l}`).join('\n'));
+  for (const t of tables(r)) {
+    parts.push(`${t.title}\n${formatTable([t.head, ...t.rows].map((row) => row.map((c) => c.replace(/`/g, ''))))}`);
+  }
+  const nr = notRun(r);
+  if (nr.length) parts.push(nr.join('\n'));
+  if (r.cleanup.length) parts.push(`cleanup problems:\n${r.cleanup.map((c) => `  ${c}`).join('\n')}`);
+  parts.push(`total ${formatMs(r.totalMs)}; results written to bench/RESULTS.md`);
+  return `${parts.join('\n\n')}\n`;
+}
+
+const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function markdownTable(t: Table): string {
+  const head = t.head.map((h) => mdCell(h) || ' ');
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${t.head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...t.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function formatMarkdown(r: BenchResult): string {
+  const lines: string[] = [
+    '# netdojo benchmark results',
+    '',
+    `Generated by \`${r.command}\` on ${r.startedAt} (${r.quick ? 'quick run' : 'full run'}, ${formatMs(r.totalMs)} in all). ` +
+      'Regenerate with `npm run bench` (or `netdojo bench --json` for the same figures as one JSON document). ' +
+      'Medians and p95 (nearest rank) over n runs; ratios are of medians. Timings are wall-clock on the machine below, while nothing else of netdojo ran.',
+    '',
+  ];
+  const h = headlines(r);
+  if (h.length) lines.push('## Headlines', '', ...h.map((l) => `- ${l}`), '');
+  const nr = notRun(r);
+  if (nr.length) lines.push('## Not measured on this run', '', ...nr.map((l) => `- ${l}`), '');
+  for (const t of tables(r)) {
+    lines.push(`## ${t.title}`, '');
+    if (t.note) lines.push(t.note, '');
+    lines.push(t.title === 'Machine' ? markdownTable({ ...t, head: ['fact', 'value'] }) : markdownTable(t), '');
+  }
+  if (r.lifecycle.status === 'ok') {
+    const retried = r.lifecycle.data.scenarios.filter((s) => s.retriedWhenBroken.length);
+    if (retried.length) {
+      lines.push('## Why a broken lab takes long to grade even with expectBroken', '',
+        'Only target checks expect a failure; other checks the fault also breaks expect PASS and are retried until the window ends:', '',
+        ...retried.map((s) => `- ${s.scenario}: ${s.retriedWhenBroken.join(', ')}`), '');
+    }
+    const notes = r.lifecycle.data.scenarios.flatMap((s) => (s.notes ?? []).map((n) => `${s.scenario}: ${n}`));
+    if (notes.length) lines.push('## Unexpected grades', '', ...notes.map((n) => `- ${n}`), '');
+  }
+  if (r.terminal.status === 'ok' && r.terminal.data.failures.length) {
+    lines.push('## Terminal measuring attempts that failed (retried once on a reloaded page)', '', ...r.terminal.data.failures.map((f) => `- ${f}`), '');
+  }
+  if (r.cleanup.length) lines.push('## Cleanup problems', '', ...r.cleanup.map((c) => `- ${c}`), '');
+  return `${lines.join('\n').trimEnd()}\n`;
+}
