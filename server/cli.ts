@@ -155,6 +155,16 @@ export function program(setExit: (code: number) => void): Command {
       return report.find((r) => r.provider === 'netns')!.problems.length ? 1 : 0;
     }));
 
+  cli.command('images').description('kind: build the lab image offline and load it into every kind lab (kind load docker-image)')
+    .option('--rebuild', 'build the image again even if it exists').option('--json', 'one JSON document')
+    .action(act(async (o) => {
+      const { imagesCommand } = await import('./providers/kind/commands.ts');
+      const r = await imagesCommand({ rebuild: Boolean(o.rebuild), onLine: o.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
+      if (o.json) json(r);
+      else print(`${r.image}: ${r.built ? 'built' : 'already built'}${r.loadedInto.length ? `; loaded into ${r.loadedInto.join(', ')}` : ''}${r.note ? `\n${r.note}` : ''}`);
+      return 0;
+    }));
+
   cli.command('lab', { hidden: true }).description('the cluster helper inside a lab (run `lab help` in a lab shell)')
     .argument('[args...]').allowUnknownOption().helpOption(false).action(act(async (args: string[]) => {
       const { runLabHelper } = await import('./providers/netns/inside.ts');
