@@ -6,7 +6,7 @@ import { baseTopology } from '../server/lab/topology.ts';
 import { getProvider } from '../server/providers/index.ts';
 import { containerExec, containersByLabel, createNetwork, DOCKER, dockerStatus, imageExists, labLabels, networksByLabel, removeNetwork } from '../server/providers/kind/docker.ts';
 import { buildProbeImage, PROBE_IMAGE, removeImage } from '../server/providers/kind/image.ts';
-import { must } from '../server/providers/kind/run.ts';
+import { must } from '../server/util/run.ts';
 import { track, type BenchContext } from './context.ts';
 import { summarize, timed } from './stats.ts';
 import type { Containers, Section } from './types.ts';

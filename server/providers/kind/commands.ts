@@ -5,7 +5,7 @@ import { buildProbeImage, loadImages, PROBE_IMAGE } from './image.ts';
 import { WarmPool, kindPoolFactory, poolSizeFromEnv, type PoolEvent } from './pool.ts';
 import { createKindProvider } from './provider.ts';
 import { listRecords } from './record.ts';
-import { run } from './run.ts';
+import { run } from '../../util/run.ts';
 import type { KindLab } from './lab.ts';
 
 // What the CLI and the server call for kind, beyond the Provider interface.

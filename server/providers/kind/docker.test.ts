@@ -14,7 +14,7 @@ import type { ExecOptions, Lab, ProgressFn } from '../../lab/types.ts';
 import { CheckSpec, gradeLab, type Check } from '../../../grader/index.ts';
 import { paths, writeRecord, type KindRecord } from './record.ts';
 import { nodeRestoreScript, restoreBaseline } from './restore.ts';
-import { must, run, waitFor } from './run.ts';
+import { must, run, waitFor } from '../../util/run.ts';
 
 // Docker-level steps against the real Docker engine: a lab network with an MTU, the probe/backend
 // image built offline, exec into containers standing in for kind nodes, and list/reap of leftovers.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { KIND_LAB_LABEL, PRODUCT, stateDir } from '../../lab/naming.ts';
 import type { ExecOptions, ExecResult } from '../../lab/types.ts';
-import { must, run } from './run.ts';
+import { must, run } from '../../util/run.ts';
 
 // The Docker engine through its CLI (the same client kind itself drives). Every object netdojo
 // creates carries KIND_LAB_LABEL=<lab id>, so leftovers of a crashed server are found by label.

@@ -3,7 +3,7 @@ import { dockerStatus, kindBin, type DockerStatus } from './docker.ts';
 import { missingImageTools, PROBE_IMAGE } from './image.ts';
 import { imageExists } from './docker.ts';
 import { kubectlBin } from './kube.ts';
-import { run } from './run.ts';
+import { run } from '../../util/run.ts';
 
 // `netdojo doctor` for kind: what this host lacks to run kind labs, and how to fix each.
 // Gathering (gatherKindHostFacts) is separate from judging (diagnoseKind) so the rules are tested

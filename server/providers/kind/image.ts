@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOCKER, imageExists } from './docker.ts';
-import { must, run } from './run.ts';
+import { must, run } from '../../util/run.ts';
 
 // The probe/backend image every kind lab runs (client pods and the web Deployment), built offline.
 //

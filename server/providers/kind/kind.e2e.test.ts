@@ -16,7 +16,7 @@ import { KindLab } from './lab.ts';
 import { createKindProvider, kindBin, PROVISION_ACTIONS } from './provider.ts';
 import { paths } from './record.ts';
 import { restoreBaseline } from './restore.ts';
-import { run, waitFor } from './run.ts';
+import { run, waitFor } from '../../util/run.ts';
 
 // Real clusters: create a kind lab, grade it, break and fix it with each seed scenario's kind steps
 // (resetting in place between them), then `verify --provider kind`. Runs only where kind and a

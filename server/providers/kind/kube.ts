@@ -1,4 +1,4 @@
-import { must, run, type RunOptions } from './run.ts';
+import { must, run, type RunOptions } from '../../util/run.ts';
 
 // Reads and writes against a lab's API server with kubectl and the lab's own kubeconfig.
 // (kubectl is required anyway: it is what the learner's admin shell offers.)

@@ -9,7 +9,7 @@ import { PROBE_IMAGE } from './image.ts';
 import { Kube, type KPod } from './kube.ts';
 import { kubeNodeName } from './render.ts';
 import { paths, type KindRecord } from './record.ts';
-import { run } from './run.ts';
+import { run } from '../../util/run.ts';
 
 /** The host shell with the lab's KUBECONFIG and kubectl: where cluster-level steps run (`on: admin`). */
 export const ADMIN_TARGET = 'admin';

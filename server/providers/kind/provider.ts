@@ -12,7 +12,7 @@ import { isReady, Kube, type KNode, type KPod, type KService } from './kube.ts';
 import { KindLab } from './lab.ts';
 import { listRecords, paths, pidAlive, readRecord, writeRecord, type KindRecord } from './record.ts';
 import { renderBaseManifests, renderClusterConfig } from './render.ts';
-import { must, run, waitFor } from './run.ts';
+import { must, run, waitFor } from '../../util/run.ts';
 
 // A lab is a kind cluster named kindClusterName(id) on its own docker network (named like the
 // cluster, labelled KIND_LAB_LABEL=<id>, created first with the topology's underlay MTU: kind reuses
