@@ -62,6 +62,6 @@ export function solutionView(s: { steps: { on: string; run: string; name?: strin
 export function gradeView(r: GradeReport) {
   return {
     ...r,
-    checks: r.checks.map((c: CheckResult) => ({ ...c, hintHtml: c.hint ? renderInline(c.hint) : null })),
+    checks: r.checks.map((c: CheckResult) => ({ ...c, titleHtml: renderInline(c.title), hintHtml: c.hint ? renderInline(c.hint) : null })),
   };
 }

@@ -135,7 +135,11 @@ function lab(root: HTMLElement) {
   }
   function activate(target: string) {
     active = target;
-    for (const b of tabs.querySelectorAll<HTMLElement>('[role=tab]')) b.setAttribute('aria-selected', String(b.dataset.target === target));
+    for (const b of tabs.querySelectorAll<HTMLElement>('[role=tab]')) {
+      const on = b.dataset.target === target;
+      b.setAttribute('aria-selected', String(on));
+      if (on) b.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    }
     const t = open(target);
     for (const el of stage.querySelectorAll<HTMLElement>('.term')) el.hidden = el.dataset.target !== target;
     t.refit();
@@ -158,7 +162,14 @@ function lab(root: HTMLElement) {
         b.dataset.target = t.target;
         b.title = `${t.target}${t.ip ? ` — ${t.ip}` : ''}${t.kind === 'pod' ? ` on ${t.node}` : ''}`;
         b.innerHTML = `<span class="tab-dot"></span>`;
-        b.append(t.kind === 'pod' ? t.target.replace(/^default\//, '') : t.target);
+        const slash = t.target.indexOf('/');
+        if (t.kind === 'pod' && slash > 0 && !t.target.startsWith('default/')) {
+          const ns = document.createElement('span');
+          ns.className = 'ns';
+          ns.textContent = t.target.slice(0, slash + 1);
+          b.append(ns);
+        }
+        b.append(t.kind === 'pod' ? t.target.slice(slash + 1) : t.target);
         b.addEventListener('click', () => activate(t.target));
         tabs.append(b);
       }

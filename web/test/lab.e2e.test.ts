@@ -182,4 +182,17 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.goto(labUrl);
     expect(await page.locator('h1').textContent()).toMatch(/ended/);
   });
+
+  it('starts a lab from the catalog button, follows provisioning, and stops it', async () => {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.click('button[data-start="missing-route"]');
+    await page.waitForURL(/\/labs\/[a-z0-9]+/);
+    await page.waitForSelector('.brief', { timeout: 60_000 });
+    await expect.poll(() => page.locator('#term-tabs [aria-selected="true"]').count()).toBe(1);
+    expect(await page.locator('#check').isDisabled()).toBe(false);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#stop');
+    await page.waitForURL(`http://127.0.0.1:${port}/`);
+    expect(await page.locator('.running-lab').count()).toBe(0);
+  });
 });
