@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { ScenarioSpec } from './schema.ts';
+import { checkRunsOn, PROVIDERS, ScenarioSpec } from './schema.ts';
 
 // Scenario files are user input: every problem is reported with the file, the path inside it, the
 // line, and what was expected, and one bad scenario never hides the others from the catalog.
@@ -66,14 +66,36 @@ function crossReferences(spec: ScenarioSpec): { path: Path; message: string }[] 
   spec.checks.forEach((c, i) => {
     if (ids.has(c.id)) out.push({ path: ['checks', i, 'id'], message: `duplicate check id "${c.id}"` });
     ids.add(c.id);
+    (c.providers ?? []).forEach((p, j) => {
+      if (!spec.providers.includes(p)) out.push({ path: ['checks', i, 'providers', j], message: `"${p}" is not one of the scenario's providers (${spec.providers.join(', ')})` });
+    });
   });
-  if (!spec.checks.some((c) => c.broken)) out.push({ path: ['checks'], message: 'no target check: at least one check needs `broken: <STATE>` (what the break must cause)' });
+  const target = 'needs `broken: <STATE>` (what the break must cause)';
+  if (!spec.checks.some((c) => c.broken)) out.push({ path: ['checks'], message: `no target check: at least one check ${target}` });
   for (const p of spec.providers) {
+    if (spec.checks.some((c) => c.broken) && !spec.checks.some((c) => c.broken && checkRunsOn(c, p))) {
+      out.push({ path: ['checks'], message: `no target check on ${p}: at least one check graded on ${p} ${target}` });
+    }
     if (!spec.break[p]) out.push({ path: ['break', p], message: `missing: providers lists ${p}, so break steps for ${p} are required` });
     if (!spec.solution[p]) out.push({ path: ['solution', p], message: `missing: providers lists ${p}, so solution steps for ${p} are required` });
+    spec.checks.forEach((c, i) => {
+      if (c.kind === 'state' && typeof c.run === 'object' && checkRunsOn(c, p) && !c.run[p]) {
+        out.push({ path: ['checks', i, 'run', p], message: `missing: providers lists ${p} and check "${c.id}" is graded there, so its run needs a ${p} script (or give the check \`providers:\` without ${p})` });
+      }
+    });
   }
+  const byId = new Map(spec.checks.map((c) => [c.id, c]));
   (['accepts', 'rejects'] as const).forEach((k) => spec[k].forEach((a, i) => (a.fails ?? []).forEach((id, j) => {
-    if (!ids.has(id)) out.push({ path: [k, i, 'fails', j], message: `unknown check id "${id}"; expected one of: ${[...ids].join(', ')}` });
+    const c = byId.get(id);
+    if (!c) {
+      out.push({ path: [k, i, 'fails', j], message: `unknown check id "${id}"; expected one of: ${[...ids].join(', ')}` });
+      return;
+    }
+    for (const p of PROVIDERS) {
+      if (a.steps[p] && spec.providers.includes(p) && !checkRunsOn(c, p)) {
+        out.push({ path: [k, i, 'fails', j], message: `check "${id}" is not graded on ${p} (its providers: ${c.providers!.join(', ')}), so the ${p} steps of this attempt cannot fail it` });
+      }
+    }
   })));
   return out;
 }

@@ -3,7 +3,7 @@ import Handlebars from 'handlebars';
 import type { Check } from '../../grader/types.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import type { LoadedScenario } from './load.ts';
-import type { Attempt, Step } from './schema.ts';
+import { checkRunsOn, type Attempt, type PerProvider, type Step } from './schema.ts';
 
 // A scenario becomes concrete for one lab: the seed picks the variant (which node, which MTU...),
 // and every template is rendered with the lab's real facts, so briefings and checks name real IPs.
@@ -65,6 +65,14 @@ function helpers(facts: LabFacts): Record<string, Handlebars.HelperDelegate> {
     minus: (a: unknown, b: unknown) => Number(a) - Number(b),
     /** {{podName "default/web-1"}} → "web-1" (what /hostname answers). */
     podName: (t: string) => pod(t).target.split('/')[1],
+    /** {{podsOf "coredns"}} → the targets of every pod running that app, in the lab's order
+     * (control-plane first): `{{#each (podsOf "web")}}`, or `{{lookup (podsOf "coredns") 0}}` for
+     * one of them. Pod names differ per provider (kind's are generated: web-<hash>-<id>). */
+    podsOf: (app: string) => {
+      const list = facts.pods.filter((p) => p.app === app).map((p) => p.target);
+      if (!list.length) throw new Error(`no pod runs "${app}" in this lab`);
+      return list;
+    },
   };
 }
 
@@ -91,6 +99,11 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
     }
     return value;
   };
+  const forProvider = <T,>(value: PerProvider<T>, where: string): T => {
+    const v = value[provider];
+    if (v === undefined) throw new RenderError(`scenario ${spec.id}, ${where}: nothing for the ${provider} provider`);
+    return v;
+  };
   const known = new Set([...targets, 'admin']);
   const checkTarget = (t: string, where: string) => {
     const norm = t.includes('/') || known.has(t) ? t : `default/${t}`;
@@ -103,7 +116,10 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
     .filter((a) => a.steps[provider])
     .map((a, i) => ({ name: a.name, fails: a.fails, steps: steps(a.steps[provider], `${where}[${i}].steps.${provider}`) }));
 
-  const checks: Check[] = spec.checks.flatMap((c, i) => {
+  const checks: Check[] = spec.checks.flatMap((declared, i) => {
+    if (!checkRunsOn(declared, provider)) return [];
+    // Resolved for this provider before rendering: the other provider's script is never rendered.
+    const { providers: _, ...c } = declared.kind === 'state' && typeof declared.run === 'object' ? { ...declared, run: forProvider(declared.run, `checks[${i}].run`) } : declared;
     const rendered = deep(c, `checks[${i}]`);
     const sources = Array.isArray(rendered.from) ? rendered.from : [rendered.from];
     // A check from several sources becomes one check per source: each is probed and scored on its own.

@@ -1,6 +1,8 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { baseTopology } from '../lab/topology.ts';
 import { factsOf } from '../providers/netns/index.ts';
 import { podTarget } from '../lab/topology.ts';
@@ -66,6 +68,101 @@ describe('scenario files: errors name the file, the field and what was expected'
     const loaded = await loadScenario('unknown-target', FIXTURES);
     expect(() => renderScenario(loaded, facts, 1, 'netns', targets)).toThrow(RenderError);
     expect(() => renderScenario(loaded, facts, 1, 'netns', targets)).toThrow(/break\.netns\[0\]\.on: unknown target "node-3"; expected one of: control-plane, worker/);
+  });
+});
+
+describe('per-provider declarations', () => {
+  // Scenarios written on the fly: each case is one small file, so every message is tied to its cause.
+  const dir = mkdtempSync(join(tmpdir(), 'netdojo-scenarios-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const head = (id: string, providers: string) => [
+    `id: ${id}`, 'title: T', 'summary: S', 'difficulty: beginner', 'minutes: 5', 'tags: [x]', 'concepts: [x]',
+    `providers: [${providers}]`,
+    "break: { netns: [{ on: worker, run: 'true' }], kind: [{ on: admin, run: 'true' }] }",
+    "solution: { netns: [{ on: worker, run: 'true' }], kind: [{ on: admin, run: 'true' }] }",
+    'hints: [h]',
+  ].join('\n');
+  const write = (id: string, providers: string, rest: string) => {
+    mkdirSync(join(dir, id), { recursive: true });
+    writeFileSync(join(dir, id, 'scenario.yaml'), `${head(id, providers)}\n${rest}\n`);
+    writeFileSync(join(dir, id, 'brief.md'), 'on {{lab.provider}}: {{#if (eq lab.provider "kind")}}kubectl{{else}}lab{{/if}}');
+  };
+  const problems = async (id: string) => {
+    try {
+      await loadScenario(id, dir);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ScenarioError);
+      return (e as ScenarioError).message;
+    }
+    throw new Error(`${id} loaded, but it is invalid`);
+  };
+
+  it("a state guard's run is one script or one per provider, and a check can be scoped to providers", async () => {
+    write('per-provider', 'netns, kind', `checks:
+  - { id: ping, title: P, kind: icmp, from: '{{podOn "worker" "client"}}', host: '{{pod (podOn "control-plane" "web") "ip"}}', broken: TIMEOUT }
+  - id: guard
+    title: 'CoreDNS runs ({{lab.provider}})'
+    kind: state
+    from: admin
+    run:
+      netns: lab pods -n kube-system | grep -c '{{podName (lookup (podsOf "coredns") 0)}}'
+      kind: kubectl -n kube-system get deploy coredns
+  - { id: shared, title: S, kind: state, from: worker, run: 'ip route show {{node "control-plane" "podCIDR"}}' }
+  - { id: kind-only, title: K, kind: state, from: admin, providers: [kind], run: 'kubectl get networkpolicy {{v.x}}' }
+variants: { x: [a] }`);
+    const loaded = await loadScenario('per-provider', dir);
+    const onNetns = renderScenario(loaded, facts, 1, 'netns', targets);
+    expect(onNetns.checks.map((c) => c.id)).toEqual(['ping', 'guard', 'shared']);
+    expect(onNetns.checks[1]).toMatchObject({ kind: 'state', title: 'CoreDNS runs (netns)', run: "lab pods -n kube-system | grep -c 'coredns-0'" });
+    expect(onNetns.checks[1]).not.toHaveProperty('providers');
+    expect(onNetns.brief).toBe('on netns: lab');
+
+    const kindFacts = { ...facts, provider: 'kind' as const, pods: facts.pods.map((p) => ({ ...p, target: p.target.replace(/-(\d)$/, '-7d9f-x$1') })) };
+    const kindTargets = [...topo.nodes.map((n) => n.name), ...kindFacts.pods.map((p) => p.target)];
+    const onKind = renderScenario(loaded, kindFacts, 1, 'kind', kindTargets);
+    expect(onKind.checks.map((c) => c.id)).toEqual(['ping', 'guard', 'shared', 'kind-only']);
+    expect(onKind.checks.map((c) => (c.kind === 'state' ? c.run : c.kind))).toEqual([
+      'icmp', 'kubectl -n kube-system get deploy coredns', 'ip route show 10.244.0.0/24', 'kubectl get networkpolicy a',
+    ]);
+    expect(onKind.checks[0]).toMatchObject({ host: '10.244.0.4', from: 'default/client-worker' });
+    expect(onKind.brief).toBe('on kind: kubectl');
+  });
+
+  it('podsOf lists the pods of an app in the lab, and names an app no pod runs', async () => {
+    write('pods-of', 'netns', `checks:
+  - { id: web, title: W, kind: http, from: default/client-worker, url: http://web, backends: ['{{#each (podsOf "web")}}{{podName this}} {{/each}}'], broken: TIMEOUT }
+  - { id: nope, title: N, kind: state, from: worker, run: '{{podsOf "nginx"}}' }`);
+    const loaded = await loadScenario('pods-of', dir);
+    expect(() => renderScenario(loaded, facts, 1, 'netns', targets)).toThrow(/checks\[1\]\.run: no pod runs "nginx" in this lab/);
+    const ok = { ...loaded, spec: { ...loaded.spec, checks: loaded.spec.checks.slice(0, 1) } };
+    expect(renderScenario(ok, facts, 1, 'netns', targets).checks[0]).toMatchObject({ backends: ['web-0 web-1 '] });
+  });
+
+  it('a provider the scenario lists needs its script, its target check, and what its attempts claim to fail', async () => {
+    write('missing-variant', 'netns, kind', `checks:
+  - { id: ping, title: P, kind: icmp, from: worker, host: 10.244.0.4, providers: [netns], broken: TIMEOUT }
+  - id: guard
+    title: G
+    kind: state
+    from: admin
+    run:
+      netns: lab pods
+  - { id: kind-only, title: K, kind: state, from: admin, providers: [kind], run: 'true' }
+rejects:
+  - { name: r, fails: [kind-only], steps: { netns: [{ on: worker, run: 'true' }] } }`);
+    const msg = await problems('missing-variant');
+    expect(msg).toMatch(/checks\[1\]\.run\.kind \(line 19\): missing: providers lists kind and check "guard" is graded there, so its run needs a kind script/);
+    expect(msg).toMatch(/checks \(line \d+\): no target check on kind: at least one check graded on kind needs `broken: <STATE>`/);
+    expect(msg).toMatch(/rejects\[0\]\.fails\[0\] \(line \d+\): check "kind-only" is not graded on netns \(its providers: kind\)/);
+    expect(msg).not.toMatch(/no target check on netns/);
+
+    write('stray-provider', 'netns', `checks:
+  - { id: ping, title: P, kind: icmp, from: worker, host: 10.244.0.4, providers: [netns, kind], broken: TIMEOUT }
+  - { id: guard, title: G, kind: state, from: admin, run: 'true' }`);
+    expect(await problems('stray-provider')).toMatch(/checks\[0\]\.providers\[1\] \(line \d+\): "kind" is not one of the scenario's providers \(netns\)/);
+    write('bad-run', 'netns', `checks:
+  - { id: guard, title: G, kind: state, from: admin, run: 42, broken: ERROR }`);
+    expect(await problems('bad-run')).toMatch(/checks\[0\]\.run \(line \d+\): expected a shell script, or one per provider: \{netns: \.\.\., kind: \.\.\.\}/);
   });
 });
 

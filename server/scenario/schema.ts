@@ -1,8 +1,18 @@
 import { z } from 'zod';
-import { CheckSpec } from '../../grader/types.ts';
+import { DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, StateCheck, TcpCheck } from '../../grader/types.ts';
 
 // scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
 // templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
+//
+// One scenario runs on every provider it lists. What differs between providers is declared per
+// provider: steps (`break: {netns: [...], kind: [...]}`), a state check's script (`run: {netns: ...,
+// kind: ...}`), and checks that only make sense on some providers (`providers: [kind]`). Text that
+// differs only in wording (titles, hints, brief.md) branches on the lab's provider:
+// `{{#if (eq lab.provider "kind")}}kubectl ...{{else}}lab ...{{/if}}`. Variants are shared: a seed
+// picks the same variant whichever provider runs the lab.
+
+export const PROVIDERS = ['netns', 'kind'] as const;
+export const ProviderSchema = z.enum(PROVIDERS);
 
 /** A shell script run on a target as the learner would. `admin` is where cluster-level tools live:
  * on netns a control-plane shell with the `lab` helper, on kind a host shell with the lab's KUBECONFIG. */
@@ -14,9 +24,31 @@ export const Step = z.strictObject({
 });
 export type Step = z.infer<typeof Step>;
 
-const perProvider = <T extends z.ZodType>(t: T) => z.strictObject({ netns: t.optional(), kind: t.optional() });
+export const perProvider = <T extends z.ZodType>(t: T) => z.strictObject({ netns: t.optional(), kind: t.optional() });
+export type PerProvider<T> = { netns?: T; kind?: T };
+
+/** The same value on every provider, or one per provider (`{netns: ..., kind: ...}`). */
+export const sharedOrPerProvider = <T extends z.ZodType>(t: T, what: string) =>
+  z.union([t, perProvider(t)], { error: `expected ${what}, or one per provider: {netns: ..., kind: ...}` });
 
 const Steps = z.array(Step).min(1);
+
+/** Which providers a check applies to; absent: every provider the scenario lists. */
+const scoped = { providers: z.array(ProviderSchema).min(1).optional() };
+
+/** The grader's checks (grader/types.ts) as a scenario declares them: optionally scoped to some
+ * providers, and a state guard's script either shared or per provider (netns guards use the `lab`
+ * helper, kind guards kubectl). Rendering resolves both for the lab's provider. */
+export const ScenarioCheck = z.discriminatedUnion('kind', [
+  DnsCheck.extend(scoped),
+  TcpCheck.extend(scoped),
+  HttpCheck.extend(scoped),
+  IcmpCheck.extend(scoped),
+  MtuCheck.extend(scoped),
+  NegativeCheck.extend(scoped),
+  StateCheck.extend({ ...scoped, run: sharedOrPerProvider(z.string().min(1), 'a shell script') }),
+]);
+export type ScenarioCheck = z.infer<typeof ScenarioCheck>;
 
 /** A way to fix (or to "fix") the lab, with the verdict the grader must give it. */
 export const Attempt = z.strictObject({
@@ -38,12 +70,12 @@ export const ScenarioSpec = z.strictObject({
   concepts: z.array(z.string()).min(1),
   /** Seeded variants: each key takes one of its values, chosen from the lab's seed. */
   variants: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.array(z.union([z.string(), z.number()])).min(1)).default({}),
-  providers: z.array(z.enum(['netns', 'kind'])).min(1).default(['netns', 'kind']),
+  providers: z.array(ProviderSchema).min(1).default([...PROVIDERS]),
   /** The healthy starting point beyond the base cluster (e.g. a policy that negative checks rely on). */
   setup: perProvider(Steps).default({}),
   break: perProvider(Steps),
   solution: perProvider(Steps),
-  checks: z.array(CheckSpec).min(1),
+  checks: z.array(ScenarioCheck).min(1),
   /** Progressive hints, revealed one at a time. */
   hints: z.array(z.string().min(1)).min(1),
   /** Other valid fixes: each must grade pass. */
@@ -53,3 +85,6 @@ export const ScenarioSpec = z.strictObject({
 });
 export type ScenarioSpec = z.infer<typeof ScenarioSpec>;
 export type Attempt = z.infer<typeof Attempt>;
+
+/** Whether a check is graded on this provider. */
+export const checkRunsOn = (c: ScenarioCheck, p: (typeof PROVIDERS)[number]) => !c.providers || c.providers.includes(p);
