@@ -24,6 +24,10 @@ import type { Containers, Section } from './types.ts';
 
 export const CONTAINER_RUNS = { full: 10, quick: 3 };
 export const EXEC_SAMPLES = { full: 30, quick: 10 };
+/** Between measured steps, not counted: the engine finishes removals in the background, and that
+ * work would otherwise land on whichever side is measured next. */
+export const SETTLE_MS = 1000;
+const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
 
 /** How CI (a fresh machine without an init system) starts the engine; the bench does the same. */
 export const DOCKERD_COMMAND = ['dockerd', '--host', 'unix:///var/run/docker.sock'];
@@ -146,6 +150,7 @@ export async function benchContainers(ctx: BenchContext): Promise<Section<Contai
       }
     }
     t.dDown.push((await timed(() => dockerDown(up.value))).ms);
+    await settle();
 
     const lab = await timed(() => provider.create(baseTopology(), { id: newLabId(), scenario: 'bench', seed: 1 }));
     const destroy = track(ctx, lab.value);
@@ -158,6 +163,7 @@ export async function benchContainers(ctx: BenchContext): Promise<Section<Contai
       }
     }
     t.nDown.push((await timed(destroy)).ms);
+    await settle();
     ctx.log(`containers: run ${i + 1}/${runs}: docker up ${Math.round(up.ms)} ms, netns up ${Math.round(lab.ms)} ms`);
   }
   return {

@@ -14,7 +14,7 @@ import type { Lifecycle, ScenarioTiming } from './types.ts';
 
 export const LIFECYCLE_RUNS = { full: 20, quick: 5 };
 /** Per scenario; the default-expectation grade of a broken lab waits out the retry window, so fewer. */
-export const SCENARIO_RUNS = { full: 5, quick: 1 };
+export const SCENARIO_RUNS = { full: 4, quick: 1 };
 export const BROKEN_DEFAULT_RUNS = { full: 2, quick: 1 };
 
 /** Up and down of one bare lab (the base topology, no scenario steps). */

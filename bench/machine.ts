@@ -20,7 +20,8 @@ const TOOLS: Record<string, string> = {
   'util-linux': 'unshare --version',
   curl: 'curl --version',
   dig: 'dig -v',
-  docker: "docker version --format 'client {{.Client.Version}}, engine {{.Server.Version}}'",
+  // The client only: the engine may not run yet (the containers section reports its version).
+  docker: "docker version --format 'client {{.Client.Version}}' 2>/dev/null | head -1",
   chromium: '${CHROMIUM:-chromium} --version',
 };
 

@@ -74,6 +74,12 @@ describe('sections that did not run', () => {
       'probes: FAILED: the healthy dns-egress-dropped lab was graded fail: dns TIMEOUT',
     ]);
   });
+
+  it('keeps a failed section to its first line in the report (the JSON keeps the whole error)', () => {
+    const r = doc({ probes: { status: 'failed', error: `page.evaluate: Error: timed out\n    at eval (<anonymous>:1:683)` } });
+    expect(notRun(r)).toContain('probes: FAILED: page.evaluate: Error: timed out');
+    expect(notRun(doc({ probes: { status: 'failed', error: 'x'.repeat(1000) } }))[1]).toBe(`probes: FAILED: ${'x'.repeat(400)}…`);
+  });
 });
 
 describe('tables', () => {
@@ -93,6 +99,11 @@ describe('tables', () => {
   it('per-scenario cells show median with p95, and n for the default broken grade', () => {
     const t = tables(doc()).find((x) => x.title.startsWith('1b.'))!;
     expect(t.rows[0]).toEqual(['coredns-down', '5', '9', '260 ms (300 ms)', '870 ms (900 ms)', '880 ms (950 ms)', '8.82 s (9.00 s)', '9.63 s (9.70 s, n=2)']);
+  });
+
+  it('machine facts are left-aligned text in markdown', () => {
+    const md = markdownTable(tables(doc())[0]);
+    expect(md.split('\n').slice(0, 2)).toEqual(['| fact | value |', '| --- | --- |']);
   });
 
   it('machine facts include the tools and the load', () => {

@@ -70,7 +70,7 @@ export async function benchTerminal(ctx: BenchContext): Promise<Section<Terminal
     await page.goto(`${srv.url.replace(/\/$/, '')}/labs/${id}`);
     const opts = ctx.quick
       ? { keystrokes: 60, bulkBytes: 5 * 1024 * 1024, floodBytes: 1024 * 1024, timeoutMs: 60_000 }
-      : { keystrokes: 200, bulkBytes: 20 * 1024 * 1024, floodBytes: 2 * 1024 * 1024, timeoutMs: 90_000 };
+      : { keystrokes: 200, bulkBytes: 20 * 1024 * 1024, floodBytes: 2 * 1024 * 1024, timeoutMs: 60_000 };
     const rounds: TerminalRound[] = [];
     const failures: string[] = [];
     const ready = async () => {
