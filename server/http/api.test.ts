@@ -195,9 +195,13 @@ describe('JSON API', () => {
     t.type('cd "$LAB_DIR" && touch fixed && echo ok\r');
     await t.untilText(/^ok$/m);
     expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).body.lab.lastGrade.verdict).toBe('pass');
     const r = await me.call('POST', `/api/labs/${lab.id}/reset`);
     expect(r.status).toBe(200);
     expect(r.body.lab.phase).toBe('ready');
+    // The passing grade described the lab before the reset: the page starts over.
+    expect(r.body.lab.lastGrade).toBeNull();
+    expect(r.body.lab.tasks.every((t: { state: string }) => t.state === 'unchecked')).toBe(true);
     await t.until(() => t.closed !== null, 'the shell to end on reset');
     expect(t.exit?.reason).toMatch(/reset/);
     expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('fail');

@@ -54,6 +54,8 @@ export class ManagedLab {
   readonly events = new EventEmitter();
   lastActive: number;
   grading: Promise<GradeReport> | null = null;
+  /** Grades before this moment describe a lab state that a reset replaced. */
+  resetAt = 0;
   private lastStored = 0;
 
   constructor(readonly id: string, readonly user: string, readonly scenario: string, readonly provider: ProviderName,
@@ -232,7 +234,7 @@ export class LabManager {
   revealed(m: ManagedLab) { return this.opts.store.revealed(m.id); }
 
   lastGrade(m: ManagedLab): GradeReport | null {
-    const g = this.opts.store.grades(m.id);
+    const g = this.opts.store.grades(m.id).filter((x) => x.at >= m.resetAt);
     return g.length ? g[g.length - 1].report : null;
   }
 
@@ -248,6 +250,7 @@ export class LabManager {
       const { lab, rendered } = await this.opts.backend.reset(m.lab!.facts.id, (p) => m.step(p));
       m.lab = lab;
       m.rendered = rendered;
+      m.resetAt = this.now();
       m.step({ action: 'Resetting the lab', status: 'done', ms: this.now() - t0 });
       m.setPhase('ready');
     } catch (e) {

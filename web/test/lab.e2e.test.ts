@@ -117,6 +117,24 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(lines.filter((l) => l.includes('echo reload-$((6*7))'))).toHaveLength(1);
   });
 
+  it('copies the selection and pastes from the clipboard with the terminal buttons', async () => {
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${port}` });
+    await page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((3*3))'));
+    await page.click('.term-foot button:text("Paste")');
+    await untilScreen((l) => l.some((x) => x.endsWith('echo pasted-$((3*3))')), 'the pasted text at the prompt');
+    await page.locator('.xterm').first().click();
+    await page.keyboard.press('Enter');
+    await untilScreen((l) => l.includes('pasted-9'), 'the pasted command to run');
+    // Select the output line in the terminal, then Copy selection.
+    await page.evaluate((t) => {
+      const term = (window as unknown as { netdojo: { terminals: Map<string, { term: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } }; select(c: number, r: number, n: number): void } }> } }).netdojo.terminals.get(t)!.term;
+      const b = term.buffer.active;
+      for (let i = b.length - 1; i >= 0; i--) if (b.getLine(i)?.translateToString(true) === 'pasted-9') { term.select(0, i, 8); return; }
+    }, TARGET);
+    await page.click('.term-foot button:text("Copy selection")');
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe('pasted-9');
+  });
+
   it('a flood (`yes`) stays interruptible with Ctrl-C', async () => {
     await page.keyboard.type('yes\n');
     await expect.poll(() => page.evaluate((t) => (window as unknown as { netdojo: { terminals: Map<string, { parsedBytes: number }> } }).netdojo.terminals.get(t)!.parsedBytes, TARGET),
@@ -172,6 +190,17 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(await page.locator('.check.fail').count()).toBe(0);
     expect(await page.locator('.check.pass').count()).toBeGreaterThan(0);
     expect(await page.locator('.matrix .cell.fail').count()).toBe(0);
+  });
+
+  it('Reset brings the lab back broken and the terminal onto a new shell', async () => {
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#reset');
+    await page.waitForSelector('.toast:text("broken again")', { timeout: 60_000 });
+    await untilScreen((l) => l.some((x) => x.includes('press Enter for a new shell')) || l.filter((x) => /client-control-plane.*# ?$/.test(x)).length > 0, 'a shell after the reset');
+    await page.locator('.xterm').first().click();
+    await page.keyboard.type('lab endpoints\n');
+    await untilScreen((l) => l.some((x) => /kube-dns\s+<none>/.test(x)), 'kube-dns without endpoints again');
+    expect(await page.locator('.task.pass').count()).toBe(0);
   });
 
   it('keeps progress across a server restart', async () => {

@@ -61,7 +61,8 @@ export async function measureTerminal(page: Page, target: string, opts: MeasureO
     };
     // A connected terminal at a prompt, with an empty line.
     await until(() => t.status === 'connected', 'a connection');
-    t.term.input('\x03', true);
+    // Ctrl-U (not Ctrl-C: a signal races with the keys typed after it) clears a half-typed line.
+    t.term.input('\x15', true);
     await until(() => t.status === 'connected' && /[#$] ?$/.test(cursorLine().trimEnd()), 'a prompt');
     await run('echo ready-$((1+1))', 'ready-2');
 
