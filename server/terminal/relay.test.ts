@@ -113,6 +113,25 @@ describe('terminal relay', () => {
     await b.close();
   });
 
+  it('joins snapshot and live output without gaps or duplicates when attaching mid-stream', async () => {
+    const a = client('node-b');
+    await a.opened();
+    await a.untilText(/\$ $/m);
+    a.type('for i in $(seq 1 4000); do echo n$i; done; echo end-$((2+2))\r');
+    await a.until(() => /^n(1\d\d|[2-9]\d\d)$/m.test(a.tail()), 'the loop to be under way');
+    const b = client('node-b');
+    await b.opened();
+    await b.untilTail(/^end-4$/m, 30_000);
+    // Every line the second client has, snapshot (scrollback) then live, counts up by one.
+    const nums = b.text().split('\n').filter((l) => /^n\d+$/.test(l)).map((l) => Number(l.slice(1)));
+    expect(nums.length).toBeGreaterThan(500);
+    expect(nums[nums.length - 1]).toBe(4000);
+    const breaks = nums.slice(1).flatMap((n, i) => (n === nums[i] + 1 ? [] : [`${nums[i]} then ${n}`]));
+    expect(breaks).toEqual([]);
+    await a.close();
+    await b.close();
+  });
+
   it('refuses an upgrade without the cookie, without the token, with a wrong token, or from a foreign Origin', async () => {
     const cases: [Partial<ConstructorParameters<typeof TermClient>[0]>, number][] = [
       [{ cookie: '' }, 401],

@@ -112,12 +112,14 @@ export class TermSession {
   /** A client connects: it gets the current screen as one SNAPSHOT, then live OUTPUT. */
   attach(cid: string, send: Send, close: Close) {
     if (this.disposed) { close(4001, 'shell is gone'); return; }
+    // Output not yet flushed goes to the mirror (and to the clients already attached) first: it will be
+    // in the snapshot, so the new client must not also get it as live output.
+    this.flush();
     const c: Client = { send, close, unacked: 0, pending: [] };
     this.clients.set(cid, c);
     this.armDetachedTimer();
     // Everything written to the headless terminal before this marker is in the snapshot; everything after
     // it is queued in `pending` (flush() writes to the mirror before it fans out) and sent after it.
-    this.flush();
     this.term.write('', () => {
       if (this.disposed || this.clients.get(cid) !== c) return;
       const snap = this.ser.serialize({ scrollback: LIMITS.SCROLLBACK });
