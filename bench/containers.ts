@@ -50,7 +50,9 @@ export async function ensureDocker(ctx: BenchContext): Promise<{ ok: true; versi
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   ctx.cleanup.add(`dockerd (PID ${pid}, started by the bench)`, async () => {
     try { process.kill(pid, 'SIGTERM'); } catch { return; }
-    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 20_000); })]);
+    clearTimeout(timer);
     if (!done) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   });
   for (let i = 0; i < 150; i++) {
