@@ -112,9 +112,10 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
   };
   const steps = (list: Step[] | undefined, where: string): Step[] =>
     (list ?? []).map((s, i) => { const r = deep(s, `${where}[${i}]`); return { ...r, on: checkTarget(r.on, `${where}[${i}].on`) }; });
+  // Names are templates too (an attempt can read differently per variant); `where` keeps the index in the file.
   const attempts = (list: Attempt[], where: string) => list
-    .filter((a) => a.steps[provider])
-    .map((a, i) => ({ name: a.name, fails: a.fails, steps: steps(a.steps[provider], `${where}[${i}].steps.${provider}`) }));
+    .flatMap((a, i) => (a.steps[provider] ? [{ a, i }] : []))
+    .map(({ a, i }) => ({ name: render(a.name, `${where}[${i}].name`), fails: a.fails, steps: steps(a.steps[provider], `${where}[${i}].steps.${provider}`) }));
 
   const checks: Check[] = spec.checks.flatMap((declared, i) => {
     if (!checkRunsOn(declared, provider)) return [];
