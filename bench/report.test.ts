@@ -101,6 +101,13 @@ describe('tables', () => {
     expect(t.rows[0]).toEqual(['coredns-down', '5', '9', '260 ms (300 ms)', '870 ms (900 ms)', '880 ms (950 ms)', '8.82 s (9.00 s)', '9.63 s (9.70 s, n=2)']);
   });
 
+  it('a quick run says the default broken grade was left out rather than showing nothing', () => {
+    const r = doc();
+    if (r.lifecycle.status !== 'ok') throw new Error('fixture');
+    r.lifecycle.data.scenarios[0].gradeBrokenDefault = undefined;
+    expect(tables(r).find((x) => x.title.startsWith('1b.'))!.rows[0].at(-1)).toBe('not with --quick');
+  });
+
   it('machine facts are left-aligned text in markdown', () => {
     const md = markdownTable(tables(doc())[0]);
     expect(md.split('\n').slice(0, 2)).toEqual(['| fact | value |', '| --- | --- |']);

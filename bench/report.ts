@@ -88,7 +88,7 @@ export function tables(r: BenchResult): Table[] {
       rows: life.scenarios.map((s) => [
         s.scenario, String(s.runs), String(s.checks),
         ...[s.create, s.break, s.gradeHealthy, s.gradeBroken].map((x) => `${formatMs(x.median)} (${formatMs(x.p95)})`),
-        `${formatMs(s.gradeBrokenDefault.median)} (${formatMs(s.gradeBrokenDefault.p95)}, n=${s.gradeBrokenDefault.n})`,
+        s.gradeBrokenDefault ? `${formatMs(s.gradeBrokenDefault.median)} (${formatMs(s.gradeBrokenDefault.p95)}, n=${s.gradeBrokenDefault.n})` : 'not with --quick',
       ]),
     });
   }
