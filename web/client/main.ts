@@ -126,6 +126,7 @@ function lab(root: HTMLElement) {
         lab: id, target, token,
         onStatus: (s, detail) => {
           tabs.querySelector(`[data-target="${CSS.escape(target)}"]`)?.setAttribute('data-status', s);
+          if (s === 'ended' && detail?.startsWith('the lab ended')) labEnded(detail.replace(/^the lab ended: /, ''));
           if (active === target) status.textContent = `${target}: ${statusText[s]}${detail ? ` (${detail})` : ''}`;
         },
       });
@@ -202,6 +203,20 @@ function lab(root: HTMLElement) {
     t.focus();
   });
   foot.append(copyBtn, pasteBtn);
+
+  /** The server ended the lab (time limit, idle, stopped elsewhere): say so instead of a dead terminal. */
+  function labEnded(reason: string) {
+    root.dataset.phase = 'ended';
+    check.disabled = true;
+    reset.disabled = true;
+    $('#provision-title')!.textContent = 'This lab has ended';
+    $('#steps')!.textContent = '';
+    const e = $('#provision-error')!;
+    e.textContent = `Reason: ${reason}. Your progress is saved; start a new lab from the catalog.`;
+    e.hidden = false;
+    $('#provision-actions')!.hidden = false;
+    $('#provision')!.hidden = false;
+  }
 
   function ready() {
     $('#provision')!.hidden = true;

@@ -47,6 +47,7 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
   const TARGET = 'default/client-control-plane';
 
   beforeAll(async () => {
+    await import(new URL('../build.mjs', import.meta.url).href); // the page's bundle, from the sources under test
     srv = await startServer({ host: '127.0.0.1', port: 0, stateDir, log: () => {} });
     port = srv.port;
     browser = await launch();
@@ -223,5 +224,18 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.click('#stop');
     await page.waitForURL(`http://127.0.0.1:${port}/`);
     expect(await page.locator('.running-lab').count()).toBe(0);
+  });
+
+  it('tells the learner when the server ends an open lab (time limit)', async () => {
+    await page.click('button[data-start="missing-route"]');
+    await page.waitForURL(/\/labs\/[a-z0-9]+/);
+    await page.waitForSelector('.brief', { timeout: 60_000 });
+    await expect.poll(() => page.locator('#term-tabs [data-status="connected"]').count(), { timeout: 30_000 }).toBe(1);
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    await srv.manager.end(srv.manager.find(id)!, 'time limit reached');
+    await page.waitForSelector('#provision:not([hidden])');
+    expect(await page.locator('#provision-title').textContent()).toBe('This lab has ended');
+    expect(await page.locator('#provision-error').textContent()).toContain('time limit reached');
+    expect(await page.locator('#check').isDisabled()).toBe(true);
   });
 });
