@@ -120,6 +120,9 @@ export class PtyHost {
 
   has(term: string) { return this.terms.has(term); }
 
+  /** The pty host process's pid, when it runs. */
+  get pid(): number | undefined { return this.child?.pid; }
+
   async dispose(): Promise<void> {
     this.closed = true;
     const child = this.child;

@@ -179,6 +179,23 @@ describe('terminal relay', () => {
     await c.close();
   });
 
+  it('survives a crash of the pty host: connections close, the next one gets a new shell', async () => {
+    const a = client('node-a');
+    await a.opened();
+    await a.untilText(/\$ $/m);
+    const pid = host.pid!;
+    process.kill(pid, 'SIGKILL');
+    await a.until(() => a.closed !== null, 'the connection to close');
+    expect(a.closed?.code).toBe(1011);
+    const b = client('node-a');
+    await b.opened();
+    await b.untilText(/\$ $/m);
+    b.type('echo again-$((1+1))\r');
+    await b.untilText(/^again-2$/m);
+    expect(host.pid).not.toBe(pid);
+    await b.close();
+  });
+
   it('asks for the subprotocol', async () => {
     const ws = new WebSocket(`${base}?target=node-a`, ['other'], { origin, headers: { cookie: 'uid=alice' } });
     const status = await new Promise<number>((r) => ws.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
