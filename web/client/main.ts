@@ -97,6 +97,8 @@ function lab(root: HTMLElement) {
   const showSide = (name: string) => {
     for (const b of document.querySelectorAll<HTMLElement>('[data-side]')) b.setAttribute('aria-selected', String(b.dataset.side === name));
     for (const p of document.querySelectorAll<HTMLElement>('[data-pane]')) p.hidden = p.dataset.pane !== name;
+    const scroller = $('.side-scroll');
+    if (scroller) scroller.scrollTop = 0;
   };
   document.addEventListener('click', (e) => {
     const b = (e.target as HTMLElement).closest<HTMLElement>('[data-side]');
