@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { Command, CommanderError, Option } from 'commander';
-import { gradeLab, formatReport } from '../grader/index.ts';
-import { loadCatalog, ScenarioError } from './scenario/load.ts';
-import { RenderError } from './scenario/render.ts';
 import { getProvider, PROVIDERS } from './providers/index.ts';
-import { destroyLabById, openLab, startLab, createLab } from './lab/session.ts';
 import { LabError, type ProgressFn, type ProviderName } from './lab/types.ts';
 import { formatTable } from './util/table.ts';
-import { verify, formatVerify } from './verify.ts';
+
+// Modules are loaded by the commands that need them: `lab`, typed by learners inside a lab, and
+// quick commands such as `list` should not pay for the grader, the scenario loader and zod.
+const session = () => import('./lab/session.ts');
 
 // `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
 // --json prints exactly one JSON document on stdout; progress and errors go to stderr.
@@ -41,6 +40,7 @@ export function program(setExit: (code: number) => void): Command {
     .exitOverride();
 
   cli.command('scenarios').description('list the scenarios').option('--json', 'one JSON document').action(act(async (o) => {
+    const { loadCatalog } = await import('./scenario/load.ts');
     const { scenarios, errors } = await loadCatalog();
     if (o.json) {
       json({ scenarios: scenarios.map(({ spec: s }) => ({ id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags, concepts: s.concepts, providers: s.providers, variants: s.variants })), errors: errors.map((e) => e.message) });
@@ -56,6 +56,7 @@ export function program(setExit: (code: number) => void): Command {
     .option('--healthy', 'do not break it (a working cluster to explore)').option('--json', 'one JSON document')
     .action(act(async (scenario: string, o) => {
       const opts = { scenario, provider: o.provider as ProviderName, seed: o.seed, onProgress: progress(!o.json) };
+      const { createLab, startLab } = await session();
       const { lab, rendered } = o.healthy ? await createLab(opts) : await startLab(opts);
       if (o.json) json({ lab: { ...lab.facts, variant: rendered.variant } });
       else {
@@ -68,7 +69,7 @@ export function program(setExit: (code: number) => void): Command {
   cli.command('exec').description('run a command on a node or in a pod, as a learner would')
     .argument('<lab>').argument('<target>', 'node (control-plane, worker, admin) or pod (namespace/name)').argument('<argv...>', 'after --')
     .action(act(async (id: string, target: string, argv: string[]) => {
-      const { lab } = await openLab(id);
+      const { lab } = await (await session()).openLab(id);
       const r = await lab.exec(target, argv);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
@@ -77,7 +78,8 @@ export function program(setExit: (code: number) => void): Command {
 
   cli.command('grade').description('probe the lab from inside and report what works; exit 0 iff the verdict is pass')
     .argument('<lab>').option('--json', 'one JSON document').action(act(async (id: string, o) => {
-      const { lab, rendered } = await openLab(id);
+      const { lab, rendered } = await (await session()).openLab(id);
+      const { gradeLab, formatReport } = await import('../grader/index.ts');
       const report = await gradeLab(lab, rendered.checks, { scenario: rendered.id });
       if (o.json) json(report);
       else print(formatReport(report, { color: Boolean(process.stdout.isTTY) }));
@@ -86,7 +88,7 @@ export function program(setExit: (code: number) => void): Command {
 
   cli.command('shell').description('an interactive shell on a node or in a pod').argument('<lab>').argument('[target]', 'node or pod', 'control-plane')
     .action(act(async (id: string, target: string) => {
-      const { lab } = await openLab(id);
+      const { lab } = await (await session()).openLab(id);
       const sh = lab.shell(target);
       const child = spawn(sh.file, sh.args, { stdio: 'inherit', env: sh.env });
       return new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
@@ -95,6 +97,7 @@ export function program(setExit: (code: number) => void): Command {
   cli.command('down').description('remove a lab, or every lab').argument('[lab]').option('--all', 'every lab, and leftovers of crashed ones')
     .action(act(async (id: string | undefined, o) => {
       if (!id && !o.all) throw new LabError('name a lab or pass --all', 'netdojo list shows the labs');
+      const { destroyLabById } = await session();
       if (id) { await destroyLabById(id); return 0; }
       for (const name of PROVIDERS) {
         const provider = await getProvider(name);
@@ -119,6 +122,7 @@ export function program(setExit: (code: number) => void): Command {
     .option('--seed <n...>', 'seeds to prove (default: three)').option('--thorough', 'also grade every listed alternative fix and destructive "fix"')
     .option('--json', 'one JSON document').action(act(async (ids: string[], o) => {
       const seeds = o.seed ? (o.seed as string[]).map(parseSeed) : [1, 2, 3];
+      const { verify, formatVerify } = await import('./verify.ts');
       const result = await verify({ scenarios: ids, provider: o.provider, seeds, thorough: Boolean(o.thorough), onProgress: progress(!o.json) });
       if (o.json) json(result);
       else print(formatVerify(result));
@@ -190,7 +194,7 @@ function reportError(e: unknown): number {
     process.stderr.write(`netdojo: ${e.message}\n${e.hint ? `  (${e.hint})\n` : ''}`);
     return 1;
   }
-  if (e instanceof ScenarioError || e instanceof RenderError) {
+  if (e instanceof Error && (e.name === 'ScenarioError' || e.name === 'RenderError')) {
     process.stderr.write(`netdojo: invalid scenario: ${e.message}\n`);
     return 1;
   }

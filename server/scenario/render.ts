@@ -76,7 +76,9 @@ function helpers(facts: LabFacts): Record<string, Handlebars.HelperDelegate> {
   };
 }
 
-export class RenderError extends Error {}
+export class RenderError extends Error {
+  override name = 'RenderError';
+}
 
 export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: number, provider: ProviderName, targets: string[]): RenderedScenario {
   const { spec } = loaded;
