@@ -20,6 +20,7 @@ export function loadViews() {
   const hb = Handlebars.create();
   const fmtMs = (ms: number) => {
     const m = Math.round(ms / 60000);
+    if (ms < 60000) return `${Math.round(ms / 1000)} s`;
     return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
   };
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
@@ -36,7 +37,7 @@ export function loadViews() {
   }
   const compile = (name: string) => hb.compile(readFileSync(join(VIEWS, `${name}.hbs`), 'utf8'), { strict: false });
   const layout = compile('layout');
-  const pages = { catalog: compile('catalog'), lab: compile('lab'), error: compile('error') };
+  const pages = { catalog: compile('catalog'), lab: compile('lab'), error: compile('error'), progress: compile('progress') };
   const parts = {
     brief: hb.compile('{{> brief}}'), tasks: hb.compile('{{> tasks}}'), hints: hb.compile('{{> hints}}'),
     solution: hb.compile('{{> solution}}'), results: hb.compile('{{> results}}'),
@@ -79,6 +80,13 @@ export function pageRouter(d: PageDeps) {
       title: 'Scenarios', page: 'catalog', scenarios, tags, diffs, tag, difficulty, running, total: all.length,
       solved, filtered: !!(tag || difficulty), shown: scenarios.length,
     }));
+  });
+
+  r.get('/progress', async (req, res) => {
+    const user = d.user(req, res);
+    const all = await d.catalog();
+    const rows = d.store.progress(user).map((p) => ({ ...p, title: all.find((s) => s.id === p.scenario)?.title ?? p.scenario }));
+    res.type('html').send(views.page('progress', { title: 'Your progress', page: 'progress', rows }));
   });
 
   const labCtx = async (req: Request, res: Response) => {

@@ -209,6 +209,10 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     srv = await startServer({ host: '127.0.0.1', port, stateDir, log: () => {} });
     await page.goto(`http://127.0.0.1:${port}/`);
     await expect.poll(() => page.locator('[data-scenario="coredns-down"] .badge.solved').count()).toBe(1);
+    await page.click('.topnav a:text("Progress")');
+    await page.waitForURL(/\/progress$/);
+    const row = page.locator('.progress-table tbody tr', { hasText: 'CoreDNS' });
+    expect(await row.locator('.badge.solved').count()).toBe(1);
     await page.goto(labUrl);
     expect(await page.locator('h1').textContent()).toMatch(/ended/);
   });
