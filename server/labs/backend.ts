@@ -1,6 +1,6 @@
 import { gradeLab } from '../../grader/index.ts';
 import type { Check, GradeReport } from '../../grader/types.ts';
-import { resetLab, startLab } from '../lab/session.ts';
+import { destroyLab, resetLab, startLab } from '../lab/session.ts';
 import { getProvider } from '../providers/index.ts';
 import { loadScenarios } from '../scenario/load.ts';
 import type { Lab, ProgressFn, ProviderName } from '../lab/types.ts';
@@ -30,6 +30,8 @@ export interface LabBackend {
   /** Back to freshly broken: same scenario and seed. */
   reset(labId: string, onProgress?: ProgressFn): Promise<StartedLab>;
   grade(lab: Lab, checks: Check[]): Promise<GradeReport>;
+  /** Tears the lab down and removes its records: nothing of it is left. */
+  destroy(lab: Lab): Promise<void>;
   /** Removes labs of this provider whose holder died (a crashed server); returns their ids. */
   reap(provider: ProviderName): Promise<string[]>;
 }
@@ -53,6 +55,9 @@ export function realBackend(): LabBackend {
     },
     async grade(lab, checks) {
       return gradeLab(lab, checks);
+    },
+    async destroy(lab) {
+      return destroyLab(lab);
     },
     async reap(provider) {
       return (await getProvider(provider)).reap();

@@ -153,7 +153,7 @@ export class LabManager {
       const { lab, rendered } = await this.opts.backend.start({
         scenario: m.scenario, provider: m.provider, seed: m.seed, id: m.id, onProgress: (p) => m.step(p),
       });
-      if (m.phase === 'ended') { await lab.destroy().catch(() => {}); return; }
+      if (m.phase === 'ended') { await this.opts.backend.destroy(lab).catch(() => {}); return; }
       m.lab = lab;
       m.rendered = rendered;
       m.seed = lab.facts.seed ?? m.seed;
@@ -275,7 +275,7 @@ export class LabManager {
     const lab = m.lab;
     m.lab = null;
     if (lab) {
-      try { await lab.destroy(); } catch (e) { console.error(`netdojo: destroying lab ${m.id}: ${(e as Error).message}`); }
+      try { await this.opts.backend.destroy(lab); } catch (e) { console.error(`netdojo: destroying lab ${m.id}: ${(e as Error).message}`); }
     }
     // Keep a tombstone briefly so an open page can say why the lab went away.
     setTimeout(() => { if (this.labs.get(m.id) === m) this.labs.delete(m.id); }, 10 * 60 * 1000).unref();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,8 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
   afterAll(async () => {
     await browser?.close();
     await srv?.close();
+    // Closing the server ended every lab it ran, records included.
+    expect(existsSync(join(home, 'labs')) ? readdirSync(join(home, 'labs')) : []).toEqual([]);
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -224,10 +226,14 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.waitForSelector('.brief', { timeout: 60_000 });
     await expect.poll(() => page.locator('#term-tabs [aria-selected="true"]').count()).toBe(1);
     expect(await page.locator('#check').isDisabled()).toBe(false);
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    expect(existsSync(join(home, 'labs', id))).toBe(true);
     page.once('dialog', (d) => void d.accept());
     await page.click('#stop');
     await page.waitForURL(`http://127.0.0.1:${port}/`);
     expect(await page.locator('.running-lab').count()).toBe(0);
+    // Stopped through the lab session: the lab and its records are gone.
+    expect(existsSync(join(home, 'labs', id))).toBe(false);
   });
 
   it('tells the learner when the server ends an open lab (time limit)', async () => {

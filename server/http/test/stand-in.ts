@@ -83,6 +83,7 @@ export function standInBackend(): StandIn {
       return { lab: lab.facts.id, scenario: 'stand-in', verdict: earned === results.length ? 'pass' : 'fail', score: { earned, possible: results.length }, checks: results,
         matrix: { sources: ['control-plane'], targets: ['file'], cells: { 'control-plane': { file: { state: results[0].state, pass: results[0].pass, check: 'fixed' } } } }, ms: Date.now() - t0 };
     },
+    async destroy(lab) { await lab.destroy(); },
     async reap() { return []; },
   };
   return b;
