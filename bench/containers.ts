@@ -15,7 +15,7 @@ import type { Containers, Section } from './types.ts';
 // versus the netns provider, measured in the same run and interleaved (a docker run, then a netns
 // run) so that whatever else the machine does weighs on both.
 //
-// Docker side, per run: a bridge network (kind's `kind` network), two privileged node containers
+// Docker side, per run: a bridge network (kind's `kind` network), two node containers
 // from a locally built image (nothing is pulled), with NET_ADMIN and forwarding on, and in each node a cni0 bridge holding its
 // podCIDR's gateway plus a route to the other node's podCIDR via that node (what kindnet programs);
 // ready when the control-plane reaches the worker's cni0 through that route. The netns side is a
