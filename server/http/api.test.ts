@@ -238,6 +238,19 @@ describe('JSON API', () => {
     expect(m2.endReason).toBe('time limit reached');
   });
 
+  it('says clearly when the port is taken, and releases what it opened', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const lab = await readyLab(me);
+    await expect(startServer({ host: '127.0.0.1', port: s.port, stateDir: dir, backend, log: () => {} }))
+      .rejects.toThrow(`cannot listen on 127.0.0.1:${s.port}: the port is in use`);
+    // The running server and its lab are untouched, records included.
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).body.lab.phase).toBe('ready');
+    const check = new SqliteStore(join(dir, 'progress.db'));
+    expect(check.lab(lab.id)?.endedAt).toBeNull();
+    check.close();
+  });
+
   it('refuses cross-site state changes and foreign Host headers', async () => {
     const s = await start();
     const me = new Learner(s.url);

@@ -75,8 +75,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const backend = opts.backend ?? realBackend();
   const ptyHost = new PtyHost();
   const manager = new LabManager({ backend, store, ptyHost, provider: opts.provider ?? 'netns', limits: opts.limits });
-  const { closed, reaped } = await manager.startup();
-  if (closed.length || reaped.length) log(`netdojo: cleaned up after the previous run: ${closed.length} lab record(s) closed, ${reaped.length} lab(s) reaped`);
 
   let catalogCache: { at: number; list: CatalogEntry[] } | null = null;
   const catalog = async () => {
@@ -166,10 +164,26 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     },
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, host, () => { server.off('error', reject); resolve(); });
-  });
+  const wanted = opts.port ?? 8080;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(wanted, host, () => { server.off('error', reject); resolve(); });
+    });
+  } catch (e) {
+    relay.close();
+    await manager.close();
+    await ptyHost.dispose();
+    store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`cannot listen on ${host}:${wanted}: the port is in use (choose another with --port)`);
+    if (code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${host}:${wanted}: no such address on this machine (check --host)`);
+    throw e;
+  }
+  // Only once the port is ours: a second server started by mistake on the same state dir must not
+  // close the running one's lab records.
+  const { closed, reaped } = await manager.startup();
+  if (closed.length || reaped.length) log(`netdojo: cleaned up after the previous run: ${closed.length} lab record(s) closed, ${reaped.length} lab(s) reaped`);
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const url = `http://${shown}:${port}`;
