@@ -196,6 +196,21 @@ describe('terminal relay', () => {
     await b.close();
   });
 
+  it('closes a connection that stays idle past the limit, with the idle close code', async () => {
+    const idleServer = createServer();
+    const idleRelay = attachRelay(idleServer, {
+      host, idleMs: 300, allowedOrigin: () => true,
+      authorize: () => ({ term: `idle:${process.env.VITEST_POOL_ID}`, spec: () => ({ file: 'bash', args: ['--norc', '-i'], env: { PS1: '$ ', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: 'idle' }), touch: () => {} }),
+    });
+    await new Promise<void>((r) => idleServer.listen(0, '127.0.0.1', r));
+    const c = new TermClient({ url: `ws://127.0.0.1:${(idleServer.address() as AddressInfo).port}/api/labs/lab1/terminal?target=x`, token: TOKEN, origin: 'http://x' });
+    await c.opened();
+    await c.until(() => c.closed !== null, 'the idle close', 10_000);
+    expect(c.closed).toEqual({ code: CLOSE.IDLE, reason: 'idle' });
+    idleRelay.close();
+    await new Promise((r) => idleServer.close(r));
+  });
+
   it('asks for the subprotocol', async () => {
     const ws = new WebSocket(`${base}?target=node-a`, ['other'], { origin, headers: { cookie: 'uid=alice' } });
     const status = await new Promise<number>((r) => ws.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
