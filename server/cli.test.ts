@@ -42,7 +42,7 @@ describe('CLI input errors', () => {
     expect(r.code).toBe(0);
     const { scenarios } = JSON.parse(r.stdout);
     expect(scenarios.map((s: { id: string }) => s.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'missing-route', 'mtu-blackhole']);
-    expect(scenarios[0]).toMatchObject({ difficulty: 'beginner', providers: ['netns'] });
+    expect(scenarios[0]).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'] });
   });
 });
 

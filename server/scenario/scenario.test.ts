@@ -1,15 +1,20 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { baseTopology } from '../lab/topology.ts';
+import { baseTopology, podTarget } from '../lab/topology.ts';
+import type { LabFacts, ProviderName } from '../lab/types.ts';
+import { factsFrom } from '../providers/kind/facts.ts';
+import { KindLab } from '../providers/kind/lab.ts';
+import { parseYamlDocs, renderBaseManifests } from '../providers/kind/render.ts';
 import { factsOf } from '../providers/netns/index.ts';
-import { podTarget } from '../lab/topology.ts';
-import { loadCatalog, loadScenario, ScenarioError } from './load.ts';
-import { pickVariant, renderScenario, RenderError } from './render.ts';
+import { loadCatalog, loadScenario, ScenarioError, type LoadedScenario } from './load.ts';
+import { pickVariant, renderScenario, RenderError, type RenderedScenario } from './render.ts';
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/scenarios/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'scenarios');
 const topo = baseTopology();
 const facts = factsOf('ltest0001', 'x', 1, topo);
 const targets = [...topo.nodes.map((n) => n.name), ...topo.pods.map(podTarget)];
@@ -189,30 +194,263 @@ describe('rendering', () => {
   });
 });
 
-describe('the seed scenarios', () => {
-  it('all load without errors', async () => {
-    const { scenarios, errors } = await loadCatalog();
+// The seed scenarios, rendered as each provider's labs will render them: netns with the replica's
+// facts, kind with facts read back from a kind cluster (generated pod names, the lab's own node
+// network) and the kind lab's targets. What cannot run here (a real kind cluster) is checked as far
+// as it can be without one: templates, targets, shell syntax, the manifests and patches the kind
+// steps apply, and the kind guards' scripts against stand-in commands.
+const fx = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'kind', 'cluster-readback.json'), 'utf8'));
+const kindFacts = factsFrom({ id: 'labfix01', scenario: 'x', seed: 1, cluster: fx.cluster, nodes: fx.nodes.items, pods: fx.pods.items, services: fx.services.items });
+const kindLab = new KindLab({ id: 'labfix01', provider: 'kind', scenario: 'x', seed: 1, cluster: fx.cluster, network: fx.cluster, mtu: 1500, createdAt: '', state: 'ready', pid: 1, host: 'h', facts: kindFacts }, { destroy: async () => {} });
+const LABS: Record<ProviderName, { facts: LabFacts; targets: string[] }> = {
+  netns: { facts, targets },
+  kind: { facts: kindFacts, targets: kindLab.targets().filter((t) => t !== 'admin') },
+};
+const SEEDS = 200;
+
+const renderOn = (s: LoadedScenario, provider: ProviderName, seed: number) => renderScenario(s, LABS[provider].facts, seed, provider, LABS[provider].targets);
+/** One rendering per variant combination (the first seed that picks it). */
+function everyVariant(s: LoadedScenario, provider: ProviderName): RenderedScenario[] {
+  const seen = new Map<string, RenderedScenario>();
+  for (let seed = 0; seed < SEEDS; seed++) {
+    const key = JSON.stringify(pickVariant(s.spec.variants, seed));
+    if (!seen.has(key)) seen.set(key, renderOn(s, provider, seed));
+  }
+  return [...seen.values()];
+}
+const stepsOf = (r: RenderedScenario) => [
+  ...r.setup, ...r.break, ...r.solution.steps, ...r.accepts.flatMap((a) => a.steps), ...r.rejects.flatMap((a) => a.steps),
+];
+const heredocs = (script: string) => [...script.matchAll(/<<'EOF'\n([\s\S]*?)\nEOF/g)].map((m) => m[1]);
+const bashSyntax = (script: string) => spawnSync('bash', ['-n'], { input: `set -e\n${script}`, encoding: 'utf8' });
+
+describe('the seed scenarios', async () => {
+  const { scenarios, errors } = await loadCatalog();
+  const byId = (id: string) => scenarios.find((s) => s.spec.id === id)!;
+
+  it('all load without errors, and each runs on both providers', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'missing-route', 'mtu-blackhole']);
+    for (const s of scenarios) expect(s.spec.providers, s.spec.id).toEqual(['netns', 'kind']);
   });
 
-  it('render for every variant combination, with every target and template resolved', async () => {
-    const { scenarios } = await loadCatalog();
+  it.each(['netns', 'kind'] as const)('render on %s for every variant: targets resolve, no template left, every step and guard is valid bash', (provider) => {
     for (const s of scenarios) {
-      const seen = new Set<string>();
-      for (let seed = 0; seed < 64; seed++) {
-        for (const provider of s.spec.providers) {
-          const r = renderScenario(s, { ...facts, provider }, seed, provider, targets);
-          seen.add(JSON.stringify(r.variant));
-          expect(r.brief).not.toMatch(/\{\{|\[object Object\]/);
-          expect(r.solution.markdown).not.toMatch(/\{\{|\[object Object\]/);
-          expect(r.checks.some((c) => c.broken)).toBe(true);
-          expect(r.break.length).toBeGreaterThan(0);
-          expect(r.solution.steps.length).toBeGreaterThan(0);
+      const rendered = everyVariant(s, provider);
+      const combos = Object.values(s.spec.variants).reduce((n, v) => n * v.length, 1);
+      expect(rendered.length, `${s.spec.id}: variants seen over ${SEEDS} seeds`).toBe(combos);
+      for (const r of rendered) {
+        const where = `${s.spec.id} on ${provider} ${JSON.stringify(r.variant)}`;
+        expect(JSON.stringify(r), where).not.toMatch(/\{\{|\[object Object\]/);
+        expect(r.checks.some((c) => c.broken), where).toBe(true);
+        expect(r.break.length, where).toBeGreaterThan(0);
+        expect(r.solution.steps.length, where).toBeGreaterThan(0);
+        for (const step of stepsOf(r)) {
+          expect([...LABS[provider].targets, 'admin'], where).toContain(step.on);
+          const syntax = bashSyntax(step.run);
+          expect(syntax.status, `${where} on ${step.on}: ${syntax.stderr}\n${step.run}`).toBe(0);
+        }
+        for (const c of r.checks) {
+          expect(c, where).not.toHaveProperty('providers');
+          if (c.kind === 'state') expect(bashSyntax(c.run).status, `${where} ${c.id}: ${c.run}`).toBe(0);
         }
       }
-      const combos = Object.values(s.spec.variants).reduce((n, v) => n * v.length, 1);
-      expect(seen.size, `${s.spec.id}: variants seen over 64 seeds`).toBe(combos);
     }
+  });
+
+  it('the seed picks the same variant on both providers, and netns checks keep their ids', () => {
+    for (const s of scenarios) {
+      for (let seed = 0; seed < 16; seed++) {
+        const [n, k] = [renderOn(s, 'netns', seed), renderOn(s, 'kind', seed)];
+        expect(k.variant).toEqual(n.variant);
+        // kind may add guards of its own; every check graded on netns is graded on kind too.
+        expect(k.checks.map((c) => c.id)).toEqual(expect.arrayContaining(n.checks.map((c) => c.id)));
+      }
+    }
+  });
+
+  it('on kind, checks name the pods kind generated, never the replica\'s fixed names', () => {
+    const webNames = kindFacts.pods.filter((p) => p.app === 'web').map((p) => p.target.split('/')[1]);
+    expect(webNames).toEqual(['web-7c9d8f6b5-qz7lm', 'web-7c9d8f6b5-h2k4x']);
+    for (const s of scenarios) {
+      for (const r of everyVariant(s, 'kind')) {
+        expect(JSON.stringify([r.checks, stepsOf(r)]), s.spec.id).not.toMatch(/\b(web|coredns)-[01]\b/);
+        for (const c of r.checks) if (c.kind === 'http') for (const b of c.backends) expect(webNames).toContain(b);
+      }
+    }
+    const web = byId('coredns-down');
+    expect(renderOn(web, 'kind', 1).checks.find((c) => c.id === 'web-by-name')).toMatchObject({ backends: webNames });
+  });
+
+  it('every NetworkPolicy a kind step applies parses, and every JSON patch is valid JSON', () => {
+    let policies = 0;
+    for (const s of scenarios) {
+      for (const r of everyVariant(s, 'kind')) {
+        for (const step of stepsOf(r)) {
+          for (const doc of heredocs(step.run).flatMap((h) => parseYamlDocs(h))) {
+            expect(doc).toMatchObject({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace: 'default' } });
+            policies++;
+          }
+          for (const m of step.run.matchAll(/ -p '(\{.*\}|\[.*\])'/g)) expect(() => JSON.parse(m[1]), step.run).not.toThrow();
+        }
+      }
+    }
+    expect(policies).toBeGreaterThan(0);
+  });
+});
+
+describe('what the kind steps do', async () => {
+  const { scenarios } = await loadCatalog();
+  const withVariant = (id: string, pred: (v: Record<string, string | number>) => boolean) => {
+    const s = scenarios.find((x) => x.spec.id === id)!;
+    const r = everyVariant(s, 'kind').find((x) => pred(x.variant));
+    if (!r) throw new Error(`no seed gives that variant of ${id}`);
+    return r;
+  };
+  const base = parseYamlDocs(renderBaseManifests(baseTopology(), { labId: 'labfix01' }));
+  const clientLabels = (node: string) => base.find((d) => d.kind === 'Pod' && d.metadata.name === `client-${node}`)!.metadata.labels as Record<string, string>;
+  const webLabels = base.find((d) => d.kind === 'Deployment')!.spec.template.metadata.labels as Record<string, string>;
+  const selects = (sel: Record<string, string>, labels: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
+
+  it('dns-egress-dropped: the egress policy selects only the client on the broken node, and lets it reach web but not DNS', () => {
+    for (const node of ['control-plane', 'worker']) {
+      const r = withVariant('dns-egress-dropped', (v) => v.where === 'pod' && v.node === node);
+      expect(r.break[0].on).toBe('admin');
+      const [pol] = parseYamlDocs(heredocs(r.break[0].run)[0]);
+      expect(pol).toMatchObject({ metadata: { name: 'egress-hardening' }, spec: { policyTypes: ['Egress'] } });
+      const sel = pol.spec.podSelector.matchLabels;
+      expect(selects(sel, clientLabels(node))).toBe(true);
+      expect(selects(sel, clientLabels(node === 'worker' ? 'control-plane' : 'worker'))).toBe(false);
+      expect(selects(sel, webLabels)).toBe(false);
+      // Egress allowed to the web pods only (every port and ICMP): not to CoreDNS, not on port 53.
+      expect(pol.spec.egress).toHaveLength(1);
+      expect(pol.spec.egress[0].ports).toBeUndefined();
+      const peers = pol.spec.egress[0].to;
+      expect(peers.every((p: any) => !p.namespaceSelector && !p.ipBlock)).toBe(true);
+      expect(peers.some((p: any) => selects(p.podSelector.matchLabels, webLabels))).toBe(true);
+
+      // The reference fix adds DNS to that policy; the alternative adds a policy for the same pods.
+      const ops = JSON.parse(r.solution.steps[0].run.match(/-p '(\[.*\])'/)![1]);
+      expect(ops[0]).toMatchObject({ op: 'add', path: '/spec/egress/-' });
+      expect(ops[0].value.ports).toEqual([{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }]);
+      expect(ops[0].value.to[0]).toEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } });
+      const accept = r.accepts.find((a) => a.name.startsWith('a second policy'))!;
+      const [allow] = parseYamlDocs(heredocs(accept.steps[0].run)[0]);
+      expect(allow.spec.podSelector.matchLabels).toEqual(sel);
+      expect(allow.spec.egress[0].ports.map((p: any) => `${p.protocol}/${p.port}`)).toEqual(['UDP/53', 'TCP/53']);
+      // The guard that keeps the policy names the same pods.
+      expect(r.checks.find((c) => c.id === 'policies-kept')).toMatchObject({ kind: 'state', from: 'admin', run: expect.stringContaining(`= 'client/${node}'`) });
+    }
+  });
+
+  it('dns-egress-dropped: the admin-port policy keeps 9090 closed and 8080 open on the web pods', () => {
+    const r = withVariant('dns-egress-dropped', () => true);
+    const [pol] = parseYamlDocs(heredocs(r.setup[0].run)[0]);
+    expect(pol.metadata.name).toBe('deny-admin-port');
+    expect(selects(pol.spec.podSelector.matchLabels, webLabels)).toBe(true);
+    expect(pol.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port))).toEqual([8080]);
+    const negative = r.checks.filter((c) => c.kind === 'negative');
+    expect(negative.map((c) => c.kind === 'negative' && `${c.host}:${c.port}`)).toEqual(expect.arrayContaining([expect.stringMatching(/^10\.244\.\d+\.\d+:9090$/)]));
+  });
+
+  it('dns-egress-dropped on a node: the drop rule matches the pre-DNAT destination, and the fix deletes exactly it', () => {
+    const r = withVariant('dns-egress-dropped', (v) => v.where === 'node');
+    expect(r.break[0].on).toBe(r.variant.node);
+    expect(r.break[0].run).toContain('--ctorigdst 10.96.0.10 --ctorigdstport 53');
+    const rules = (script: string, op: string) => script.split('\n').filter((l) => l.includes(`iptables ${op} FORWARD`)).map((l) => l.trim().replace(`iptables ${op}`, ''));
+    expect(rules(r.solution.steps[0].run, '-D')).toEqual(rules(r.break[0].run, '-I'));
+    expect(rules(r.break[0].run, '-I')).toHaveLength(1);
+  });
+
+  it('missing-route: kindnet removed, the CIDR read from the API, and the fix restores the route kindnet programs', () => {
+    const r = withVariant('missing-route', (v) => v.node === 'worker' && v.how === 'deleted');
+    expect(r.break[0].run).toContain('delete daemonset kindnet --cascade=foreground');
+    expect(r.break[0].run).toContain('kubectl get node "$NETDOJO_CLUSTER-control-plane" -o jsonpath=\'{.spec.podCIDR}\'');
+    expect(r.break[0].run).toContain('docker exec "$NETDOJO_CLUSTER-worker" ip route del "$cidr"');
+    expect(r.solution.steps[0]).toEqual({ name: "restore the host-gw route to control-plane's pod CIDR", on: 'worker', run: 'ip route replace 10.244.0.0/24 via 172.19.0.2 dev eth0' });
+    const unreachable = withVariant('missing-route', (v) => v.node === 'control-plane' && v.how === 'unreachable');
+    expect(unreachable.break[0].run).toContain('docker exec "$NETDOJO_CLUSTER-control-plane" ip route replace unreachable "$cidr"');
+  });
+
+  it('mtu-blackhole: both node uplinks lowered with the pods\' CNI MTU pinned at 1500, and PMTU discovery restored by the fix', () => {
+    const r = withVariant('mtu-blackhole', (v) => v.mtu === 1380);
+    expect(r.break.map((s) => s.on)).toEqual(['control-plane', 'worker']);
+    for (const s of r.break) {
+      expect(s.run).toContain('ip link set eth0 mtu 1380');
+      expect(s.run).toContain('"mtu": 1500');
+      expect(s.run).toContain('-I OUTPUT -p icmp --icmp-type fragmentation-needed');
+    }
+    expect(r.solution.steps.map((s) => [s.on, s.run.trim()])).toEqual(['control-plane', 'worker'].map((n) => [n, expect.stringMatching(/^iptables -D OUTPUT -p icmp --icmp-type fragmentation-needed /)]));
+    // In-pod fixes only where the pod may change its network (client pods have NET_ADMIN, web pods do not).
+    const podSteps = stepsOf(r).filter((s) => s.on.includes('/'));
+    expect(new Set(podSteps.map((s) => s.on))).toEqual(new Set(['default/client-control-plane', 'default/client-worker']));
+  });
+
+  it('coredns-down: scaled to zero or crash-looping on a broken Corefile, and back', () => {
+    const z = withVariant('coredns-down', (v) => v.mode === 'scaled-to-zero');
+    expect(z.break[0].run).toContain('kubectl -n kube-system scale deployment/coredns --replicas=0');
+    expect(z.solution.steps[0].run).toContain('kubectl -n kube-system scale deployment/coredns --replicas=2');
+    const c = withVariant('coredns-down', (v) => v.mode === 'crashed');
+    const corefile = 'data:\n  Corefile: |\n    .:53 {\n        errors\n        kubernetes cluster.local in-addr.arpa ip6.arpa {\n';
+    const sedOf = (run: string) => run.match(/\| sed '([^']*)' \|/)![1];
+    const broken = spawnSync('sed', [sedOf(c.break[0].run)], { input: corefile, encoding: 'utf8' }).stdout;
+    expect(broken).toContain('        kubernets cluster.local in-addr.arpa');
+    expect(spawnSync('sed', [sedOf(c.solution.steps[0].run)], { input: broken, encoding: 'utf8' }).stdout).toBe(corefile);
+    expect(c.solution.steps[0].run).toContain('rollout restart deployment/coredns');
+  });
+});
+
+describe('the kind guards, run against stand-in kubectl and ip', async () => {
+  const { scenarios } = await loadCatalog();
+  const bin = mkdtempSync(join(tmpdir(), 'netdojo-fakebin-'));
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
+  // Answers from the environment, keyed by what is asked: enough to drive the guards' logic.
+  writeFileSync(join(bin, 'kubectl'), `#!/bin/bash
+case "$*" in
+  *"get deployment coredns"*) printf '%s' "$DEPLOY" ;;
+  *"get endpointslices"*) printf '%s' "$EPS" ;;
+  *"get networkpolicy deny-admin-port"*) [ -n "$DENY" ] && echo networkpolicy.networking.k8s.io/deny-admin-port || exit 1 ;;
+  *"get networkpolicy egress-hardening"*) [ -n "$EGRESS" ] && printf '%s' "$EGRESS" || exit 1 ;;
+  *"get networkpolicy -o name"*) echo "(policies)" ;;
+  *) echo "unexpected: kubectl $*" >&2; exit 2 ;;
+esac
+`, { mode: 0o755 });
+  writeFileSync(join(bin, 'ip'), '#!/bin/bash\n[ "$*" = "route show default" ] && printf \'%s\\n\' "$ROUTE" || { echo "unexpected: ip $*" >&2; exit 2; }\n', { mode: 0o755 });
+  const guard = (id: string, check: string, pred: (v: Record<string, string | number>) => boolean = () => true) => {
+    const s = scenarios.find((x) => x.spec.id === id)!;
+    const c = everyVariant(s, 'kind').find((r) => pred(r.variant))!.checks.find((x) => x.id === check)!;
+    if (c.kind !== 'state') throw new Error(`${check} is not a state check`);
+    return (env: Record<string, string>) => spawnSync('bash', ['-c', c.run], { env: { PATH: `${bin}:${process.env.PATH}`, ...env }, encoding: 'utf8' }).status;
+  };
+
+  it('coredns-endpoints: two ready CoreDNS pods on the pod network pass; scaled down, hostNetwork, or node addresses fail', () => {
+    const run = guard('coredns-down', 'coredns-endpoints');
+    const eps = 'coredns-6f6b679f8f-2xk9q 10.244.0.2\ncoredns-6f6b679f8f-w8mqz 10.244.0.3';
+    expect(run({ DEPLOY: '2/', EPS: eps })).toBe(0);
+    expect(run({ DEPLOY: '2/false', EPS: eps })).toBe(0);
+    expect(run({ DEPLOY: '/', EPS: '' })).toBe(1);
+    expect(run({ DEPLOY: '1/', EPS: 'coredns-6f6b679f8f-2xk9q 10.244.0.2' })).toBe(1);
+    expect(run({ DEPLOY: '2/true', EPS: 'coredns-6f6b679f8f-2xk9q 172.19.0.2\ncoredns-6f6b679f8f-w8mqz 172.19.0.3' })).not.toBe(0);
+    expect(run({ DEPLOY: '2/', EPS: 'coredns-6f6b679f8f-2xk9q 172.19.0.2\ncoredns-6f6b679f8f-w8mqz 10.244.0.3' })).not.toBe(0);
+    expect(run({ DEPLOY: '2/', EPS: 'dnsmasq-x 10.244.0.9\ncoredns-6f6b679f8f-w8mqz 10.244.0.3' })).not.toBe(0);
+  });
+
+  it('policies-kept: both policies as set up pass; a deleted or re-targeted policy fails', () => {
+    const pod = guard('dns-egress-dropped', 'policies-kept', (v) => v.where === 'pod' && v.node === 'worker');
+    expect(pod({ DENY: '1', EGRESS: 'client/worker' })).toBe(0);
+    expect(pod({ DENY: '', EGRESS: 'client/worker' })).toBe(1);
+    expect(pod({ DENY: '1', EGRESS: '' })).not.toBe(0);
+    expect(pod({ DENY: '1', EGRESS: 'client/control-plane' })).not.toBe(0);
+    const node = guard('dns-egress-dropped', 'policies-kept', (v) => v.where === 'node');
+    expect(node({ DENY: '1' })).toBe(0);
+    expect(node({ DENY: '' })).toBe(1);
+  });
+
+  it('default-route-unchanged: a default route through the network gateway passes; none, or one through a node, fails', () => {
+    const run = guard('missing-route', 'default-route-unchanged');
+    expect(run({ ROUTE: 'default via 172.19.0.1 dev eth0' })).toBe(0);
+    expect(run({ ROUTE: '' })).not.toBe(0);
+    expect(run({ ROUTE: 'default via 172.19.0.3 dev eth0' })).not.toBe(0);
+    expect(run({ ROUTE: 'default via 172.19.0.2 dev eth0' })).not.toBe(0);
   });
 });

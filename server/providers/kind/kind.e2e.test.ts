@@ -7,7 +7,7 @@ import { CheckSpec, gradeLab, type Check, type GradeReport } from '../../../grad
 import { kindClusterName, KIND_LAB_LABEL, newLabId } from '../../lab/naming.ts';
 import { baseTopology, WEB_CLUSTER_IP } from '../../lab/topology.ts';
 import type { LabFacts, ProgressFn } from '../../lab/types.ts';
-import { loadScenario, type LoadedScenario } from '../../scenario/load.ts';
+import { loadScenario } from '../../scenario/load.ts';
 import { renderScenario } from '../../scenario/render.ts';
 import { verify } from '../../verify.ts';
 import { containersByLabel, dockerStatus, KIND_CLUSTER_LABEL, networksByLabel } from './docker.ts';
@@ -28,7 +28,6 @@ const skipReason = !kindPresent ? 'kind not installed' : !docker.ok ? docker.rea
 
 const HOUR = 3_600_000;
 const SCENARIOS = ['dns-egress-dropped', 'mtu-blackhole', 'coredns-down', 'missing-route'];
-const kindSteps = parseYaml(readFileSync(join(import.meta.dirname, 'scenario-steps.yaml'), 'utf8')) as Record<string, any>;
 
 /** Checks every healthy kind lab passes, built from its facts (no hard-coded pod names). */
 function healthyChecks(f: LabFacts): Check[] {
@@ -130,13 +129,7 @@ describe.skipIf(!!skipReason)(`kind end to end${skipReason ? ` (skipped: ${skipR
   }, 10 * 60_000);
 
   it.each(SCENARIOS)('%s: the kind break fails its target checks, the solution passes, and a reset in place restores the baseline', async (scenario) => {
-    const loaded = await loadScenario(scenario);
-    const mine = kindSteps[scenario];
-    const withKind: LoadedScenario = {
-      ...loaded, brief: '', solution: '',
-      spec: { ...loaded.spec, providers: ['netns', 'kind'], checks: [], hints: [], setup: { kind: mine.setup }, break: { kind: mine.break }, solution: { kind: mine.solution }, accepts: [], rejects: [] } as LoadedScenario['spec'],
-    };
-    const r = renderScenario(withKind, lab.facts, 1, 'kind', lab.targets());
+    const r = renderScenario(await loadScenario(scenario), lab.facts, 1, 'kind', lab.targets());
     const runAll = async (steps: { on: string; run: string }[]) => {
       for (const s of steps) {
         const x = await lab.exec(s.on, ['bash', '-c', `set -e\n${s.run}`], { timeoutMs: 300_000 });
