@@ -47,8 +47,10 @@ export const LIMITS = {
   DETACHED_SHELL_MS: 15 * 60 * 1000,
   /** Output is coalesced into frames up to this size... */
   OUTPUT_FRAME_MAX: 64 * 1024,
-  /** ...for at most this long while output keeps coming (the first bytes after a pause go at once). */
+  /** ...for at most this long while a burst goes on (a frame of OUTPUT_BURST_BYTES or more was just sent);
+   * smaller output, such as a keystroke's echo, goes out at once. */
   OUTPUT_COALESCE_MS: 4,
+  OUTPUT_BURST_BYTES: 4096,
 } as const;
 
 /** WebSocket close codes the client acts on (4000–4999 are for applications). */

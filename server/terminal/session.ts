@@ -36,6 +36,7 @@ export class TermSession {
   private outLen = 0;
   private flushScheduled = false;
   private lastFlush = 0;
+  private lastFlushBytes = 0;
   private detachedTimer: NodeJS.Timeout | null = null;
   private disposed = false;
 
@@ -61,11 +62,13 @@ export class TermSession {
     this.outLen += d.length;
     if (this.outLen >= LIMITS.OUTPUT_FRAME_MAX) this.flush();
     else if (!this.flushScheduled) {
-      // An echo after a quiet moment goes out at once; during a burst, output is coalesced for a few
-      // ms into larger frames (fewer IPC messages, WebSocket frames and xterm writes).
+      // Small output (echoes, prompts) goes out at once; during a burst (the last frame was large and
+      // recent) output is coalesced for a few ms into larger frames: fewer IPC messages, WebSocket
+      // frames and xterm writes.
       this.flushScheduled = true;
-      if (performance.now() - this.lastFlush > LIMITS.OUTPUT_COALESCE_MS) setImmediate(() => this.flush());
-      else setTimeout(() => this.flush(), LIMITS.OUTPUT_COALESCE_MS);
+      const burst = this.lastFlushBytes >= LIMITS.OUTPUT_BURST_BYTES && performance.now() - this.lastFlush < LIMITS.OUTPUT_COALESCE_MS;
+      if (burst) setTimeout(() => this.flush(), LIMITS.OUTPUT_COALESCE_MS);
+      else setImmediate(() => this.flush());
     }
   }
 
@@ -74,6 +77,7 @@ export class TermSession {
     this.flushScheduled = false;
     if (this.outLen === 0 || this.disposed) return;
     this.lastFlush = performance.now();
+    this.lastFlushBytes = this.outLen;
     const text = this.outBuf.join('');
     this.outBuf = [];
     this.outLen = 0;
