@@ -135,10 +135,18 @@ export function program(setExit: (code: number) => void): Command {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LabError(`--port must be 0..65535, got "${o.port}"`);
+      const { useWarmLabs, closeWarmLabs } = await session();
+      const { poolSizeFromEnv, createKindWarmPool } = await import('./providers/kind/index.ts');
+      if (poolSizeFromEnv() > 0) {
+        // NETDOJO_KIND_POOL=N: kind clusters take a minute to create, so keep N ready.
+        const warm = createKindWarmPool({ onEvent: (e) => process.stderr.write(`kind pool: ${e.type} ${e.id}${'error' in e ? `: ${e.error}` : ''}\n`) });
+        warm.pool.start();
+        useWarmLabs('kind', { acquire: warm.acquire, close: () => warm.pool.close() });
+      }
       const server = await startServer({ host: o.host, port, provider: o.provider });
       process.stderr.write(`netdojo is serving on ${server.url}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => { server.close().then(resolve, resolve); };
+        const stop = () => { Promise.all([server.close(), closeWarmLabs()]).then(() => resolve(), () => resolve()); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

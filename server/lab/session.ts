@@ -26,6 +26,25 @@ const STEP_TIMEOUT_MS = 60_000;
 
 export const randomSeed = () => 1 + Math.floor(Math.random() * 999_999);
 
+/** Labs made ahead of demand: a lab in its base state, already created, given a scenario and seed. */
+export interface WarmLabs {
+  acquire(scenario: string, seed: number): Promise<Lab>;
+  close(): Promise<void>;
+}
+
+const warm = new Map<ProviderName, WarmLabs>();
+
+/** A long-lived process (the server) keeps labs warm for a provider; new labs come from there. */
+export function useWarmLabs(provider: ProviderName, source: WarmLabs): void {
+  warm.set(provider, source);
+}
+
+export async function closeWarmLabs(): Promise<void> {
+  const sources = [...warm.values()];
+  warm.clear();
+  await Promise.all(sources.map((w) => w.close()));
+}
+
 /** Runs steps in order as the learner would; the first failure stops and names the step. */
 export async function runSteps(lab: Lab, steps: Step[], phase: string, onProgress?: ProgressFn): Promise<void> {
   for (const [i, s] of steps.entries()) {
@@ -51,7 +70,11 @@ export async function createLab(opts: StartOptions): Promise<LabSession> {
   }
   const provider = await getProvider(providerName);
   const seed = opts.seed ?? randomSeed();
-  const lab = await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, onProgress: opts.onProgress });
+  // A reset keeps its id, so it is created afresh; everything else may take a warm lab.
+  const source = opts.id ? undefined : warm.get(providerName);
+  const lab = source
+    ? await source.acquire(opts.scenario, seed)
+    : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, onProgress: opts.onProgress });
   try {
     const rendered = renderScenario(loaded, lab.facts, seed, providerName, lab.targets());
     await updateMeta(lab.facts.id, { variant: rendered.variant, phase: 'healthy' });
@@ -93,10 +116,31 @@ export async function openLab(id: string): Promise<LabSession> {
   return { lab, rendered: renderScenario(loaded, lab.facts, rec.seed, rec.provider, lab.targets()) };
 }
 
-/** Back to the broken start, same scenario, seed and id. */
+/**
+ * Back to the broken start, same scenario, seed and id. Where the provider can restore a lab in place
+ * (kind: minutes saved), it does, then undoes the scenario's own changes (its solution steps, best
+ * effort), checks that the lab is healthy again, and breaks it anew; anything short of a healthy
+ * baseline falls back to recreating the lab.
+ */
 export async function resetLab(id: string, onProgress?: ProgressFn): Promise<LabSession> {
   const rec = await readRecord(id);
   const provider = await getProvider(rec.provider);
+  if (provider.restore) {
+    try {
+      const s = await openLab(id);
+      const lab = await provider.restore(s.lab, onProgress);
+      const restored = { lab, rendered: s.rendered };
+      await runSteps(lab, s.rendered.solution.steps, 'Undoing the scenario', onProgress).catch(() => undefined);
+      const { gradeLab } = await import('../../grader/index.ts');
+      const baseline = await gradeLab(lab, s.rendered.checks, { scenario: rec.scenario });
+      if (baseline.verdict !== 'pass') throw new LabError(`still unhealthy after restoring: ${baseline.checks.filter((c) => !c.pass).map((c) => c.id).join(', ')}`);
+      await runSteps(lab, s.rendered.setup, 'Setting up', onProgress);
+      await breakLab(restored, onProgress);
+      return restored;
+    } catch (e) {
+      onProgress?.({ action: 'Restoring in place', status: 'fail', error: `${(e as Error).message}; recreating the lab` });
+    }
+  }
   await provider.open(id).then(destroyLab, () => removeLabDir(id));
   return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, onProgress });
 }

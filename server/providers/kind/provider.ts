@@ -12,6 +12,7 @@ import { isReady, Kube, type KNode, type KPod, type KService } from './kube.ts';
 import { KindLab } from './lab.ts';
 import { listRecords, paths, pidAlive, readRecord, writeRecord, type KindRecord } from './record.ts';
 import { renderBaseManifests, renderClusterConfig } from './render.ts';
+import { restoreBaseline } from './restore.ts';
 import { must, run, waitFor } from '../../util/run.ts';
 
 // A lab is a kind cluster named kindClusterName(id) on its own docker network (named like the
@@ -309,6 +310,8 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
     async doctor(): Promise<string[]> {
       return diagnoseKind(await gatherKindHostFacts({ kind }));
     },
+
+    restore: (lab: Lab, onProgress?: ProgressFn) => restoreBaseline(lab as KindLab, provider, onProgress),
   };
   return provider;
 }
