@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // What the real-lab tests need, so each skips with a message naming exactly what is missing.
 
@@ -29,6 +32,9 @@ export function rootlessUnavailable(): string | undefined {
   if (!has('setpriv')) return 'rootless test needs setpriv (util-linux) to drop to an unprivileged user';
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '--user', '--map-root-user', '--net', 'true']);
   if (r.status !== 0) return `unprivileged user namespaces are disabled here: ${r.stderr.toString().trim()}`;
+  const cli = join(REPO, 'server', 'netdojo.mjs');
+  const reads = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `test -r '${cli}' && test -x '${process.execPath}'`]);
+  if (reads.status !== 0) return `rootless test runs as uid 65534, which cannot read ${cli} or run ${process.execPath} (a directory on the way is not world-readable)`;
   return undefined;
 }
 
