@@ -129,8 +129,18 @@ export function program(setExit: (code: number) => void): Command {
       return result.results.every((r) => r.ok) ? 0 : 1;
     }));
 
+  const count = (name: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new LabError(`${name} must be a whole number ≥ 1, got "${v}"`);
+    return n;
+  };
   cli.command('serve').description('the web app: catalog, labs, browser terminals')
     .option('--host <host>', 'address to listen on', '127.0.0.1').option('--port <port>', 'port', '8080').addOption(providerOption())
+    .option('--public-host <name...>', 'host names the server is reached by behind a proxy (Host/Origin allow-list)')
+    .option('--secure-cookies', 'mark cookies Secure (served over HTTPS by a proxy)')
+    .option('--labs-per-user <n>', 'labs one learner may run at once (default 2)', count('--labs-per-user'))
+    .option('--max-labs <n>', 'labs this server runs at once (default 8)', count('--max-labs'))
+    .option('--lab-ttl <minutes>', 'a lab ends after this long (default 120)', count('--lab-ttl'))
     .action(act(async (o) => {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
@@ -143,7 +153,11 @@ export function program(setExit: (code: number) => void): Command {
         warm.pool.start();
         useWarmLabs('kind', { acquire: warm.acquire, close: () => warm.pool.close() });
       }
-      const server = await startServer({ host: o.host, port, provider: o.provider });
+      const server = await startServer({
+        host: o.host, port, provider: o.provider, allowedHosts: o.publicHost, secureCookies: Boolean(o.secureCookies),
+        // Only the limits given: an unset one keeps the server's default.
+        limits: Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000 }).filter(([, v]) => v)),
+      });
       process.stderr.write(`netdojo is serving on ${server.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { Promise.all([server.close(), closeWarmLabs()]).then(() => resolve(), () => resolve()); };
