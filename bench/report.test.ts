@@ -30,7 +30,7 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         concurrency: 4, planned: [1, 5, 10, 25, 50], teardownMs: 900,
         stop: { reason: 'time cap: 240 s would be passed', atLabs: 50 },
         levels: [{
-          labs: 25, added: 15, wallMs: 7160, createEach: s(1840, 2270, 15), gradeMs: 363, gradeVerdict: 'pass', memAvailable: 20 * 1024 ** 3,
+          labs: 25, added: 15, wallMs: 7160, createEach: s(1840, 2270, 15), gradeMs: 363, gradeVerdict: 'pass', memAvailable: 20 * 1024 ** 3, slab: 300 * 1024 ** 2,
           perLab: { processes: 7, rss: 51.3 * 1024 ** 2, pss: 19.1 * 1024 ** 2, memAvailableDrop: 24.7 * 1024 ** 2, slabGrowth: 3.7 * 1024 ** 2 },
         }],
       },
@@ -58,12 +58,22 @@ describe('headlines', () => {
     expect(h).toContain('netns exec is 4.0× faster than docker exec (29.0 ms vs 116 ms median)');
     expect(h).toContain('netns teardown is 20× faster than Docker teardown (20.0 ms vs 400 ms median)');
     expect(h[0]).toBe('netns lab up 250 ms median, 330 ms p95 (n=20); down 13.0 ms median, 15.0 ms p95');
-    expect(h.some((l) => l.startsWith('25 labs alive at once: 19.1 MiB PSS per lab (24.7 MiB of MemAvailable)') && l.endsWith('time cap: 240 s would be passed'))).toBe(true);
+    expect(h).toContain('25 labs alive at once: 19.1 MiB PSS per lab in 7 processes (24.7 MiB less MemAvailable per lab), one lab graded in 363 ms; time cap: 240 s would be passed');
   });
 
   it('leaves out what did not run instead of printing zeros', () => {
     const h = headlines(doc());
     expect(h.some((l) => /terminal|batched/.test(l))).toBe(false);
+  });
+});
+
+describe('scale memory', () => {
+  it('prefers the slope over levels for kernel memory when there is one', () => {
+    const r = doc();
+    if (r.scale.status !== 'ok') throw new Error('fixture');
+    r.scale.data.perLabSlope = { memAvailableDrop: 21 * 1024 ** 2, slabGrowth: 3.5 * 1024 ** 2 };
+    expect(headlines(r).find((l) => l.startsWith('25 labs'))).toContain('(21.0 MiB less MemAvailable and 3.5 MiB more Slab per lab, slope over levels)');
+    expect(tables(r).find((t) => t.title.startsWith('2.'))!.note).toContain('MemAvailable 21.0 MiB, Slab 3.5 MiB.');
   });
 });
 

@@ -51,7 +51,10 @@ export function headlines(r: BenchResult): string[] {
   const s = ok(r.scale);
   const top = s?.levels.at(-1);
   if (s && top) {
-    out.push(`${top.labs} labs alive at once: ${formatBytes(top.perLab.pss)} PSS per lab (${formatBytes(top.perLab.memAvailableDrop)} of MemAvailable), one lab graded in ${formatMs(top.gradeMs)}; ${s.stop.reason}`);
+    const kernel = s.perLabSlope
+      ? `${formatBytes(s.perLabSlope.memAvailableDrop)} less MemAvailable and ${formatBytes(s.perLabSlope.slabGrowth)} more Slab per lab, slope over levels`
+      : `${formatBytes(top.perLab.memAvailableDrop)} less MemAvailable per lab`;
+    out.push(`${top.labs} labs alive at once: ${formatBytes(top.perLab.pss)} PSS per lab in ${top.perLab.processes.toFixed(0)} processes (${kernel}), one lab graded in ${formatMs(top.gradeMs)}; ${s.stop.reason}`);
   }
   const t = ok(r.terminal);
   if (t) out.push(`terminal in Chromium: keystroke echo p50 ${formatMs(t.echoP50)}, p95 ${formatMs(t.echoP95)}; bulk output ${t.throughputMBps.toFixed(1)} MB/s; Ctrl-C under a flood back to the prompt in ${formatMs(t.ctrlCMs)}`);
@@ -97,7 +100,7 @@ export function tables(r: BenchResult): Table[] {
   if (s) {
     out.push({
       title: '2. Scale: labs alive at once',
-      note: `Labs added level by level, created ${s.concurrency} at a time. Memory per lab: processes = Rss/Pss summed over every process in the lab's sandbox (its PID namespace and holder); kernel = drop of MemAvailable and growth of Slab since before the first lab, divided by the labs alive (includes the processes; other activity on the machine shows up here too). Stop: ${s.stop.reason}. Teardown of all: ${formatMs(s.teardownMs)}.`,
+      note: `Labs added level by level, created ${s.concurrency} at a time. Memory per lab: processes = Rss/Pss summed over every process in the lab's sandbox (its PID namespace and holder); kernel = drop of MemAvailable and growth of Slab since before the first lab, divided by the labs alive (includes the processes; other activity on the machine shows up here too).${s.perLabSlope ? ` Per lab by the slope over all levels (least squares, robust to what the machine did before the first lab): MemAvailable ${formatBytes(s.perLabSlope.memAvailableDrop)}, Slab ${formatBytes(s.perLabSlope.slabGrowth)}.` : ''} Stop: ${s.stop.reason}. Teardown of all: ${formatMs(s.teardownMs)}.`,
       head: ['labs', 'added in', 'create each (median / p95)', 'grade one', 'processes', 'RSS / lab', 'PSS / lab', 'MemAvailable drop / lab', 'Slab / lab'],
       rows: s.levels.map((l) => [
         String(l.labs), formatMs(l.wallMs), `${formatMs(l.createEach.median)} / ${formatMs(l.createEach.p95)}`,

@@ -5,7 +5,7 @@ import type { SandboxHandle } from '../server/providers/netns/sandbox.ts';
 import { track, type BenchContext } from './context.ts';
 import { labMemory, meminfo, processesByNamespace } from './memory.ts';
 import { runPool } from './pool.ts';
-import { formatBytes, summarize, timed } from './stats.ts';
+import { formatBytes, slope, summarize, timed } from './stats.ts';
 import type { Scale, ScaleLevel } from './types.ts';
 
 // 2. Many labs alive at once. Labs are added level by level (1, 5, 10, 25, 50), created with bounded
@@ -77,6 +77,7 @@ export async function benchScale(ctx: BenchContext): Promise<Scale> {
           slabGrowth: (mi.Slab - base.Slab) / level,
         },
         memAvailable: mi.MemAvailable,
+        slab: mi.Slab,
       });
       ctx.log(`scale: ${level} labs alive (added ${toAdd} in ${Math.round(wall.ms)} ms), grade ${Math.round(grade.ms)} ms ${grade.value.verdict}`);
       if (grade.value.verdict !== 'pass') {
@@ -92,7 +93,12 @@ export async function benchScale(ctx: BenchContext): Promise<Scale> {
     down = { ms: t.ms, errors };
   }
   if (down.errors.length) throw new Error(`tearing the scale labs down failed: ${down.errors.join('; ')}`);
-  return { concurrency: CONCURRENCY, levels, planned: LEVELS, stop, teardownMs: down.ms };
+  const mem = slope(levels.map((l) => ({ x: l.labs, y: l.memAvailable })));
+  const slab = slope(levels.map((l) => ({ x: l.labs, y: l.slab })));
+  return {
+    concurrency: CONCURRENCY, levels, planned: LEVELS, stop, teardownMs: down.ms,
+    ...(mem !== undefined && slab !== undefined ? { perLabSlope: { memAvailableDrop: -mem, slabGrowth: slab } } : {}),
+  };
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));

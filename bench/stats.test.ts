@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, formatBytes, formatMs, formatTimes, median, percentile, ratio, summarize } from './stats.ts';
+import { compare, formatBytes, formatMs, formatTimes, median, percentile, ratio, slope, summarize } from './stats.ts';
 
 describe('percentile (nearest rank)', () => {
   const twenty = Array.from({ length: 20 }, (_, i) => 20 - i); // 20..1, unsorted on purpose
@@ -63,6 +63,19 @@ describe('ratios and wording', () => {
     expect(compare({ name: 'netns up', ms: 10 }, { name: 'docker', ms: 370 })).toBe('netns up is 37× faster than docker');
     expect(compare({ name: 'batched', ms: 400 }, { name: 'parallel', ms: 200 })).toBe('batched is 2.0× slower than parallel');
     expect(compare({ name: 'a', ms: undefined }, { name: 'b', ms: 1 })).toBeUndefined();
+  });
+});
+
+describe('slope', () => {
+  it('is the least-squares slope, ignoring a constant offset', () => {
+    // 20 units per lab on top of an offset of 1000 (what the machine did before the first lab).
+    expect(slope([1, 5, 10, 25, 50].map((x) => ({ x, y: 1000 + 20 * x })))).toBeCloseTo(20, 10);
+    expect(slope([{ x: 1, y: 0 }, { x: 2, y: 10 }, { x: 3, y: 14 }])).toBeCloseTo(7, 10);
+  });
+
+  it('is undefined without two distinct x', () => {
+    expect(slope([{ x: 1, y: 5 }])).toBeUndefined();
+    expect(slope([{ x: 2, y: 5 }, { x: 2, y: 9 }])).toBeUndefined();
   });
 });
 

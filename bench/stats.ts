@@ -41,6 +41,17 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** Least-squares slope of y over x (e.g. bytes of MemAvailable lost per lab added); undefined below 2 distinct x. */
+export function slope(points: readonly { x: number; y: number }[]): number | undefined {
+  const n = points.length;
+  if (n < 2) return undefined;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  if (sxx === 0) return undefined;
+  return points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx;
+}
+
 /** How many times `slow` takes as long as `fast` (medians); undefined when either is missing or zero. */
 export function ratio(fast: number | undefined, slow: number | undefined): number | undefined {
   if (fast === undefined || slow === undefined || !(fast > 0) || !(slow > 0)) return undefined;

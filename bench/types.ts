@@ -65,6 +65,7 @@ export interface ScaleLevel {
   /** Per lab, averaged over all alive labs. */
   perLab: { processes: number; rss: number; pss: number; memAvailableDrop: number; slabGrowth: number };
   memAvailable: number;
+  slab: number;
 }
 
 export interface Scale {
@@ -75,6 +76,12 @@ export interface Scale {
   /** Why the curve ends where it does: "all levels reached", or the first failure / limit. */
   stop: { reason: string; atLabs?: number };
   teardownMs: number;
+  /**
+   * Per lab, as the slope over all levels (least squares of MemAvailable and Slab against labs alive):
+   * unlike a per-level average it is not thrown off by what the rest of the machine did before the
+   * first lab. Undefined with fewer than two levels.
+   */
+  perLabSlope?: { memAvailableDrop: number; slabGrowth: number };
 }
 
 export interface TerminalRound {
