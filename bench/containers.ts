@@ -8,6 +8,7 @@ import { containerExec, containersByLabel, createNetwork, DOCKER, dockerStatus, 
 import { buildProbeImage, PROBE_IMAGE, removeImage } from '../server/providers/kind/image.ts';
 import { must } from '../server/util/run.ts';
 import { track, type BenchContext } from './context.ts';
+import { settle } from './settle.ts';
 import { summarize, timed } from './stats.ts';
 import type { Containers, Section } from './types.ts';
 
@@ -24,10 +25,7 @@ import type { Containers, Section } from './types.ts';
 
 export const CONTAINER_RUNS = { full: 10, quick: 3 };
 export const EXEC_SAMPLES = { full: 30, quick: 10 };
-/** Between measured steps, not counted: the engine finishes removals in the background, and that
- * work would otherwise land on whichever side is measured next. */
-export const SETTLE_MS = 1000;
-const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
+
 
 /** How CI (a fresh machine without an init system) starts the engine; the bench does the same. */
 export const DOCKERD_COMMAND = ['dockerd', '--host', 'unix:///var/run/docker.sock'];

@@ -6,6 +6,7 @@ import type { Provider } from '../server/lab/types.ts';
 import { getProvider } from '../server/providers/index.ts';
 import { loadCatalog } from '../server/scenario/load.ts';
 import { track, type BenchContext } from './context.ts';
+import { settle } from './settle.ts';
 import { summarize, timed } from './stats.ts';
 import type { Lifecycle, ScenarioTiming } from './types.ts';
 
@@ -37,6 +38,7 @@ export async function benchLifecycle(ctx: BenchContext): Promise<Lifecycle> {
   const ups: number[] = [];
   const downs: number[] = [];
   for (let i = 0; i < runs; i++) {
+    await settle();
     const r = await upDown(ctx, provider);
     ups.push(r.up);
     downs.push(r.down);

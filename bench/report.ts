@@ -1,4 +1,5 @@
 import { formatTable } from '../server/util/table.ts';
+import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
 import type { BenchResult, Section } from './types.ts';
 
@@ -80,7 +81,7 @@ export function tables(r: BenchResult): Table[] {
   if (life) {
     out.push({
       title: '1. Lab lifecycle (netns provider)',
-      note: `up: provider create of the base topology, resolving when every workload answers; down: destroyLab. ${life.runs} runs after one cold run (${formatMs(life.coldUpMs)}, not counted).`,
+      note: `up: provider create of the base topology, resolving when every workload answers; down: destroyLab. ${life.runs} runs after one cold run (${formatMs(life.coldUpMs)}, not counted), ${SETTLE_MS / 1000} s apart.`,
       head: SUMMARY_HEAD,
       rows: [srow('up', life.up), srow('down', life.down)],
     });
@@ -129,7 +130,7 @@ export function tables(r: BenchResult): Table[] {
     const x = (a: Summary, b: Summary) => { const q = ratio(a.median, b.median); return q ? formatTimes(q) : '-'; };
     out.push({
       title: '4. netns vs one container per node (Docker), same run, interleaved',
-      note: `Docker ${c.daemon.version}${c.daemon.startedByBench ? ` (started by the bench: \`${c.daemon.command}\`)` : ''}; image ${c.image.ref}${c.image.built ? `, built locally from host binaries in ${formatMs(c.image.buildMs ?? NaN)} (no pull) and removed afterwards` : ' (already present)'}. Docker up = bridge network + 2 node containers (NET_ADMIN, forwarding on) + cni0 bridge and podCIDR route in each + a ping across the route; netns up = the whole lab (the same plus 6 pods, Services, DNS and web), so the ratio flatters Docker. ${c.runs} runs after one warm-up of each.`,
+      note: `Docker ${c.daemon.version}${c.daemon.startedByBench ? ` (started by the bench: \`${c.daemon.command}\`)` : ''}; image ${c.image.ref}${c.image.built ? `, built locally from host binaries in ${formatMs(c.image.buildMs ?? NaN)} (no pull) and removed afterwards` : ' (already present)'}. Docker up = bridge network + 2 node containers (NET_ADMIN, forwarding on) + cni0 bridge and podCIDR route in each + a ping across the route; netns up = the whole lab (the same plus 6 pods, Services, DNS and web), so the ratio flatters Docker. ${c.runs} runs after one warm-up of each, ${SETTLE_MS / 1000} s between steps.`,
       head: ['', 'n', 'netns median', 'netns p95', 'docker median', 'docker p95', 'docker / netns'],
       rows: [
         ['up', String(c.netnsUp.n), formatMs(c.netnsUp.median), formatMs(c.netnsUp.p95), formatMs(c.dockerUp.median), formatMs(c.dockerUp.p95), x(c.netnsUp, c.dockerUp)],
