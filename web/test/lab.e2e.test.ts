@@ -143,6 +143,9 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await expect.poll(() => page.evaluate((t) => (window as unknown as { netdojo: { terminals: Map<string, { parsedBytes: number }> } }).netdojo.terminals.get(t)!.parsedBytes, TARGET),
       { timeout: 30_000 }).toBeGreaterThan(1_000_000);
     await page.keyboard.press('Control+C');
+    // The prompt comes back (the flood's lines never end in "#"); keys typed before it race the
+    // shell's handling of the signal.
+    await untilScreen((l) => /\S+:\S*#\s*$/.test(l.filter(Boolean).at(-1) ?? ''), 'the prompt after Ctrl-C');
     await page.keyboard.type('echo stopped-$((2*4))\n');
     await untilScreen((l) => l.includes('stopped-8'), 'the prompt after Ctrl-C');
   });
