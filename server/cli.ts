@@ -4,12 +4,12 @@ import { getProvider, PROVIDERS } from './providers/index.ts';
 import { LabError, type ProgressFn, type ProviderName } from './lab/types.ts';
 import { formatTable } from './util/table.ts';
 
+// `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
+// --json prints exactly one JSON document on stdout; progress and errors go to stderr.
+
 // Modules are loaded by the commands that need them: `lab`, typed by learners inside a lab, and
 // quick commands such as `list` should not pay for the grader, the scenario loader and zod.
 const session = () => import('./lab/session.ts');
-
-// `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
-// --json prints exactly one JSON document on stdout; progress and errors go to stderr.
 
 const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const json = (v: unknown) => print(JSON.stringify(v, null, 2));
