@@ -181,30 +181,29 @@ function lab(root: HTMLElement) {
     group('Pods', targets.filter((t) => t.kind === 'pod'));
   }
 
-  // Copy / paste buttons for people who do not know the shortcuts.
-  const foot = $('.term-foot')!;
-  const copyBtn = document.createElement('button');
-  copyBtn.className = 'btn tiny ghost';
-  copyBtn.type = 'button';
-  copyBtn.textContent = 'Copy selection';
-  copyBtn.addEventListener('click', async () => {
-    const t = terminals.get(active);
-    if (!t) return;
-    const ok = await t.copySelection().catch(() => false);
-    toast(ok ? 'Copied' : 'Select text in the terminal first', ok ? 'info' : 'error');
-    t.focus();
-  });
-  const pasteBtn = document.createElement('button');
-  pasteBtn.className = 'btn tiny ghost';
-  pasteBtn.type = 'button';
-  pasteBtn.textContent = 'Paste';
-  pasteBtn.addEventListener('click', async () => {
-    const t = terminals.get(active);
-    if (!t) return;
-    try { t.paste(await navigator.clipboard.readText()); } catch { toast('The browser did not allow reading the clipboard: use Ctrl+Shift+V'); }
-    t.focus();
-  });
-  foot.append(copyBtn, pasteBtn);
+  // Copy / paste buttons for people who do not know the shortcuts; each acts on the active tab.
+  const termButton = (label: string, act: (t: NonNullable<ReturnType<typeof terminals.get>>) => Promise<void>) => {
+    const b = document.createElement('button');
+    b.className = 'btn tiny ghost';
+    b.type = 'button';
+    b.textContent = label;
+    b.addEventListener('click', async () => {
+      const t = terminals.get(active);
+      if (!t) return;
+      await act(t);
+      t.focus();
+    });
+    return b;
+  };
+  $('.term-foot')!.append(
+    termButton('Copy selection', async (t) => {
+      const ok = await t.copySelection().catch(() => false);
+      toast(ok ? 'Copied' : 'Select text in the terminal first', ok ? 'info' : 'error');
+    }),
+    termButton('Paste', async (t) => {
+      try { t.paste(await navigator.clipboard.readText()); } catch { toast('The browser did not allow reading the clipboard: use Ctrl+Shift+V'); }
+    }),
+  );
 
   /** The server ended the lab (time limit, idle, stopped elsewhere): say so instead of a dead terminal. */
   function labEnded(reason: string) {
