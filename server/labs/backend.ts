@@ -1,28 +1,23 @@
 import { gradeLab } from '../../grader/index.ts';
 import type { Check, GradeReport } from '../../grader/types.ts';
-import { destroyLab, resetLab, startLab } from '../lab/session.ts';
+import { destroyLab, resetLab, startLab, type StartOptions } from '../lab/session.ts';
 import { getProvider } from '../providers/index.ts';
 import { loadScenarios } from '../scenario/load.ts';
 import type { Lab, ProgressFn, ProviderName } from '../lab/types.ts';
+import type { RenderedScenario as FullRendering } from '../scenario/render.ts';
 import type { ScenarioSpec } from '../scenario/schema.ts';
+
+export type { StartOptions };
 
 // The one place where the web server meets the rest of netdojo: scenario catalog, lab lifecycle and
 // grading. The server only ever talks to a LabBackend; realBackend() wires the project's modules.
 
 export type CatalogEntry = Pick<ScenarioSpec, 'id' | 'title' | 'summary' | 'difficulty' | 'minutes' | 'tags' | 'concepts' | 'providers'>;
 
-export interface RenderedScenario {
-  variant: Record<string, string | number>;
-  /** Markdown, already templated with the lab's real facts. */
-  brief: string;
-  hints: string[];
-  checks: Check[];
-  solution: { steps: { on: string; run: string; name?: string }[]; markdown: string };
-}
+/** What the web server uses of a rendered scenario (test backends provide just this). */
+export type RenderedScenario = Pick<FullRendering, 'variant' | 'brief' | 'hints' | 'checks' | 'solution'>;
 
 export interface StartedLab { lab: Lab; rendered: RenderedScenario }
-
-export interface StartOptions { scenario: string; provider?: ProviderName; seed?: number; /** The lab's id (the server names labs). */ id?: string; onProgress?: ProgressFn }
 
 export interface LabBackend {
   scenarios(): Promise<CatalogEntry[]>;
