@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildBatch, displayCommand, parseBatch, planCheck, shq, type ProbeCommand } from './probes.ts';
+import { shq } from '../server/util/shell.ts';
+import { buildBatch, displayCommand, parseBatch, planCheck, type ProbeCommand } from './probes.ts';
 import type { Check } from './types.ts';
 
 // The batch script runs under the local bash here: same script, same parsing as in a pod.

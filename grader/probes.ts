@@ -5,6 +5,7 @@ import {
   type Classification, type ProbeOutput,
 } from './classify.ts';
 import type { Check, CheckKind, CheckOf } from './types.ts';
+import { shq, sq } from '../server/util/shell.ts';
 
 // Checks → probe commands, and many probe commands → one batch script per source pod.
 //
@@ -46,13 +47,6 @@ export interface ProbePlan {
   classify(outputs: ProbeOutput[]): Classification;
 }
 
-/** POSIX single-quoting, safe for any string inside a bash script; plain words stay bare (readable evidence). */
-export const shq = (s: string | number) => {
-  const str = String(s);
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(str) ? str : sq(str);
-};
-/** Always single-quoted (the batch script's probe arguments). */
-const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The command as a learner could paste it into the pod's shell (evidence): a simple command as is,

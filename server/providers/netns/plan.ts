@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { podTarget } from '../../lab/topology.ts';
+import { shq, sq } from '../../util/shell.ts';
 import type { PodSpec, Topology } from '../../lab/types.ts';
 import { ensureJumpsScript, kubeProxyRules } from './kubeproxy.ts';
 
@@ -122,8 +123,7 @@ export function startAppScript(pod: PodSpec, dir: string): string {
   const argv = appCommand(pod, dir);
   if (!argv) return '';
   const key = netnsOf(podTarget(pod));
-  const quoted = argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
-  return `: > "${dir}/logs/${key}.log"\nsetsid -f "${dir}/bin/enter" ${key} ${quoted} >>"${dir}/logs/${key}.log" 2>&1 </dev/null`;
+  return `: > "${dir}/logs/${key}.log"\nsetsid -f "${dir}/bin/enter" ${key} ${argv.map(shq).join(' ')} >>"${dir}/logs/${key}.log" 2>&1 </dev/null`;
 }
 
 /** Shell that waits (bounded) until each pod's workload reports it serves. */
@@ -150,7 +150,7 @@ while [ -n "$(ip netns pids ${ns})" ]; do sleep 0.005; done`;
 /** Shell that rewrites kube-proxy's chains on every node from the rules file. */
 export function syncRulesScript(topo: Topology, dir: string, withJumps: boolean): string {
   return topo.nodes.map((n) =>
-    `ip netns exec ${n.name} sh -c '${withJumps ? `${ensureJumpsScript().replaceAll("'", `'\\''`)}\n` : ''}iptables-restore -w --noflush < "${dir}/etc/kube-proxy.rules"'`).join('\n');
+    `ip netns exec ${n.name} sh -c ${sq(`${withJumps ? `${ensureJumpsScript()}\n` : ''}iptables-restore -w --noflush < "${dir}/etc/kube-proxy.rules"`)}`).join('\n');
 }
 
 /** The whole lab, built inside its sandbox: namespaces, links, routes, sysctls, rules, workloads. */
