@@ -102,9 +102,9 @@ export class NetnsLab implements Lab {
     if (!Number.isInteger(replicas) || replicas < 0 || replicas > pods.length) {
       throw new LabError(`replicas for ${key} must be a whole number from 0 to ${pods.length} (this lab has ${pods.length} slots)`);
     }
-    const before = NetnsLab.runningPods(this.topology, await this.workloadState());
-    const state = await this.workloadState();
-    state.replicas[key] = replicas;
+    const current = await this.workloadState();
+    const before = NetnsLab.runningPods(this.topology, current);
+    const state = { replicas: { ...current.replicas, [key]: replicas } };
     const after = NetnsLab.runningPods(this.topology, state);
     const stop = pods.filter((p) => before.has(podTarget(p)) && !after.has(podTarget(p)));
     const start = pods.filter((p) => !before.has(podTarget(p)) && after.has(podTarget(p)));
