@@ -91,7 +91,8 @@ describe.skipIf(why)('warm labs', () => {
       async close() { closed = true; },
     });
     try {
-      const s = await startLab({ scenario: 'coredns-down', seed: 2 });
+      // The server suggests an id; a warm lab keeps its own.
+      const s = await startLab({ scenario: 'coredns-down', seed: 2, id: newLabId() });
       expect(made).toEqual(['coredns-down']);
       expect(s.lab.facts.id).toBe(ready.facts.id);
       const report = await gradeLab(s.lab, s.rendered.checks, { policy: { windowMs: 0 } });

@@ -17,8 +17,10 @@ export interface StartOptions {
   scenario: string;
   provider?: ProviderName;
   seed?: number;
-  /** Reuse this id (reset keeps a lab's id so open terminals and links stay valid). */
+  /** The id for a newly created lab (a warm lab keeps its own: callers use `lab.facts.id`). */
   id?: string;
+  /** Create afresh even when warm labs are available: a reset must keep its lab's id. */
+  fresh?: boolean;
   onProgress?: ProgressFn;
 }
 
@@ -70,8 +72,7 @@ export async function createLab(opts: StartOptions): Promise<LabSession> {
   }
   const provider = await getProvider(providerName);
   const seed = opts.seed ?? randomSeed();
-  // A reset keeps its id, so it is created afresh; everything else may take a warm lab.
-  const source = opts.id ? undefined : warm.get(providerName);
+  const source = opts.fresh ? undefined : warm.get(providerName);
   const lab = source
     ? await source.acquire(opts.scenario, seed)
     : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, onProgress: opts.onProgress });
@@ -142,7 +143,7 @@ export async function resetLab(id: string, onProgress?: ProgressFn): Promise<Lab
     }
   }
   await provider.open(id).then(destroyLab, () => removeLabDir(id));
-  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, onProgress });
+  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, fresh: true, onProgress });
 }
 
 /** Tears a lab down and forgets it: nothing of it is left. */
