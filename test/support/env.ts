@@ -8,7 +8,7 @@ const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // What the real-lab tests need, so each skips with a message naming exactly what is missing.
 
-export const LAB_TOOLS = ['ip', 'iptables', 'iptables-restore', 'conntrack', 'dnsmasq', 'python3', 'unshare', 'nsenter', 'setsid', 'dig', 'curl', 'ping', 'ss', 'timeout', 'base64'];
+export const LAB_TOOLS = ['ip', 'iptables', 'iptables-restore', 'conntrack', 'dnsmasq', 'python3', 'unshare', 'nsenter', 'setsid', 'dig', 'curl', 'ping', 'ss', 'timeout', 'base64', 'socat', 'openssl', 'kubectl'];
 
 const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH } }).status === 0;
@@ -42,6 +42,12 @@ export function rootlessUnavailable(): string | undefined {
 export function tempHome(prefix = 'netdojo-test-'): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The versioned kubectl binaries beside the machine's kubectl (its dispatcher), by minor: "1.30" → path. */
+export function kubectlMinors(): Map<string, string> {
+  const r = spawnSync('sh', ['-c', 'd=$(dirname "$(readlink -f "$(command -v kubectl)")") && ls "$d" | sed -n "s/^kubectl\\.\\(1\\.[0-9]*\\)$/\\1/p" | while read m; do echo "$m $d/kubectl.$m"; done'], { encoding: 'utf8' });
+  return new Map(r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
 }
 
 export const hostNetns = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', env: { ...process.env, PATH } }).stdout;

@@ -1,0 +1,74 @@
+import type { ClusterApi } from './api.ts';
+import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts';
+import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
+import type { KindName } from './kinds.ts';
+import { ApiError, type KubeObject } from './object.ts';
+
+// The admission chain of a lab's API server, in kube-apiserver's order: decode checks, defaulting,
+// the mutating plugins that matter here (ServiceAccount; the registry's ClusterIP and NodePort
+// allocators; a new Pod starts Pending), then validation. ClusterIPs are drawn at random from the
+// Service range as the allocator does, so they look like a real cluster's (10.96.x.y).
+
+interface ServiceSpec { type?: string; clusterIP?: string; clusterIPs?: string[]; ports?: { nodePort?: number }[] }
+
+const ipToInt = (ip: string) => ip.split('.').reduce((a, b) => (a << 8) + Number(b), 0) >>> 0;
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+
+function allocateClusterIP(api: ClusterApi, random: () => number): string {
+  const [base, len] = SERVICE_CLUSTER_IP_RANGE.split('/');
+  const size = 2 ** (32 - Number(len));
+  const used = new Set(api.list('Service', undefined).items.map((s) => (s.spec as ServiceSpec).clusterIP));
+  // The first address is the `kubernetes` Service's; the range's first 1/16 is for static IPs.
+  for (let attempt = 0; attempt < 4096; attempt++) {
+    const ip = intToIp(ipToInt(base) + Math.floor(size / 16) + Math.floor(random() * (size - size / 16 - 1)));
+    if (!used.has(ip)) return ip;
+  }
+  throw new ApiError(500, 'InternalError', 'Internal error occurred: failed to allocate a serviceIP: range is full');
+}
+
+function allocateNodePort(api: ClusterApi, random: () => number, taken: Set<number>): number {
+  for (const s of api.list('Service', undefined).items) for (const p of (s.spec as ServiceSpec).ports ?? []) if (p.nodePort) taken.add(p.nodePort);
+  for (let attempt = 0; attempt < 4096; attempt++) {
+    const port = SERVICE_NODE_PORT_RANGE.base + Math.floor(random() * SERVICE_NODE_PORT_RANGE.size);
+    if (!taken.has(port)) { taken.add(port); return port; }
+  }
+  throw new ApiError(500, 'InternalError', 'Internal error occurred: failed to allocate a nodePort: range is full');
+}
+
+function allocateService(obj: KubeObject, old: KubeObject | undefined, api: ClusterApi, random: () => number): void {
+  const spec = (obj.spec ?? {}) as ServiceSpec;
+  const before = old?.spec as ServiceSpec | undefined;
+  if (spec.type === 'ExternalName') return;
+  if (!spec.clusterIP) spec.clusterIP = before?.clusterIP && before.clusterIP !== 'None' ? before.clusterIP : allocateClusterIP(api, random);
+  else if (!old && spec.clusterIP !== 'None') {
+    const owner = api.list('Service', undefined).items.find((s) => (s.spec as ServiceSpec).clusterIP === spec.clusterIP);
+    if (owner) {
+      throw new ApiError(422, 'Invalid', `Service "${obj.metadata.name}" is invalid: spec.clusterIPs: Invalid value: []string{"${spec.clusterIP}"}: failed to allocate IP ${spec.clusterIP}: provided IP is already allocated`,
+        { name: obj.metadata.name, kind: 'Service', causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: []string{"${spec.clusterIP}"}: failed to allocate IP ${spec.clusterIP}: provided IP is already allocated`, field: 'spec.clusterIPs' }] });
+    }
+  }
+  spec.clusterIPs = [spec.clusterIP];
+  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
+    const taken = new Set<number>();
+    (spec.ports ?? []).forEach((p, i) => { if (!p.nodePort) p.nodePort = before?.ports?.[i]?.nodePort ?? allocateNodePort(api, random, taken); });
+  }
+  obj.spec = spec;
+}
+
+export function admit(kind: KindName, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, random: () => number = Math.random): KubeObject {
+  if (kind === 'Secret') {
+    const bad = secretDecodeError(input);
+    if (bad) throw bad;
+  }
+  const obj = applyDefaults(kind, input);
+  if (kind === 'Service') allocateService(obj, old, api, random);
+  if (kind === 'Pod' && !old) {
+    addServiceAccountVolume(obj, api.tryGet('ServiceAccount', obj.metadata.namespace, String((obj.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default')));
+    // A new pod is Pending until the kubelet reports otherwise.
+    obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
+  }
+  if (kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
+  const errors = validate(kind, obj, old);
+  if (errors.length) throw invalidError(kind, obj.metadata.name ?? '', errors);
+  return obj;
+}

@@ -1,0 +1,277 @@
+import { randomUUID } from 'node:crypto';
+import { randomNameSuffix } from './admission/defaults.ts';
+import { KINDS, groupVersion, type KindName } from './kinds.ts';
+import { ApiError, alreadyExists, badRequest, conflict, notFound, type KubeObject } from './object.ts';
+import { checkFieldSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { clone, ObjectStore, type StoreEvent, type WatchEventType } from './store.ts';
+
+// What the API server does between a request and the store, shared by the REST handlers and the
+// controllers, so a controller's write follows the same rules as kubectl's: admission (defaults,
+// allocation, validation), optimistic concurrency on resourceVersion, the status subresource
+// (a write to the object keeps its status, a write to /status keeps the rest), generation, and
+// deletion (graceful for pods on a node, finalizers, propagation to dependents).
+
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+export interface ApiDeps {
+  /** Defaults, allocates and validates an object about to be stored; throws ApiError. */
+  admit(kind: KindName, obj: KubeObject, old: KubeObject | undefined, api: ClusterApi): KubeObject;
+  patch(kind: KindName, current: object, type: PatchType, patch: unknown): object;
+  now(): Date;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  subresource?: string;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface ListOptions {
+  labelSelector?: string | null;
+  fieldSelector?: string | null;
+}
+
+export interface WatchEvent { type: WatchEventType | 'BOOKMARK'; object: KubeObject }
+
+const hasStatus = (kind: KindName) => KINDS[kind].subresources.some((s) => s.name === 'status');
+
+/** Everything but metadata and status: what a change to bumps metadata.generation. */
+function specPart(o: KubeObject): string {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+  return JSON.stringify(rest);
+}
+
+export class ClusterApi {
+  constructor(readonly store: ObjectStore, private readonly deps: ApiDeps) {}
+
+  now(): Date { return this.deps.now(); }
+
+  private namespaceOf(kind: KindName, namespace: string | undefined): string | undefined {
+    if (!KINDS[kind].namespaced) return undefined;
+    if (!namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    return namespace;
+  }
+
+  tryGet(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.store.get(kind, KINDS[kind].namespaced ? namespace : undefined, name);
+  }
+
+  get(kind: KindName, namespace: string | undefined, name: string): KubeObject {
+    const o = this.tryGet(kind, namespace, name);
+    if (!o) throw notFound(KINDS[kind].plural, KINDS[kind].group, name);
+    return o;
+  }
+
+  list(kind: KindName, namespace: string | undefined, opts: ListOptions = {}): { items: KubeObject[]; resourceVersion: string } {
+    const labels = parseLabelSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector);
+    if (fields.length) checkFieldSelector(kind, fields, { apiVersion: '', kind: '', metadata: { name: '', namespace: '' } });
+    const resourceVersion = this.store.resourceVersion;
+    const items = this.store.list(kind, KINDS[kind].namespaced ? namespace : undefined)
+      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(kind, fields, o));
+    return { items, resourceVersion };
+  }
+
+  /** Watches a kind from `resourceVersion` (absent or "0": the current objects first, as ADDED). */
+  watch(kind: KindName, namespace: string | undefined, opts: ListOptions & { resourceVersion?: string }, send: (e: WatchEvent) => void): () => void {
+    const labels = parseLabelSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector);
+    const ns = KINDS[kind].namespaced ? namespace : undefined;
+    const selected = (o: KubeObject) => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(kind, fields, o);
+    const rv = opts.resourceVersion && opts.resourceVersion !== '0' ? Number(opts.resourceVersion) : undefined;
+    if (rv !== undefined && !Number.isInteger(rv)) throw badRequest(`invalid resource version: ${opts.resourceVersion}`);
+    if (rv === undefined) for (const o of this.store.list(kind, ns)) if (selected(o)) send({ type: 'ADDED', object: o });
+    // An object that stops matching a selector leaves the watch as DELETED, and one that starts
+    // matching enters as ADDED, as the API server's watch cache reports them.
+    const known = new Set(this.store.list(kind, ns).filter(selected).map((o) => o.metadata.uid));
+    return this.store.subscribe(rv ?? Number(this.store.resourceVersion), (e: StoreEvent) => {
+      if (e.kind !== kind) return;
+      const now = e.type !== 'DELETED' && selected(e.object);
+      const before = known.has(e.object.metadata.uid);
+      if (now) known.add(e.object.metadata.uid); else known.delete(e.object.metadata.uid);
+      if (e.type === 'DELETED') { if (before || selected(e.object)) send({ type: 'DELETED', object: clone(e.object) }); return; }
+      if (now) send({ type: before ? 'MODIFIED' : 'ADDED', object: clone(e.object) });
+      else if (before) send({ type: 'DELETED', object: clone(e.object) });
+    });
+  }
+
+  create(kind: KindName, namespace: string | undefined, body: KubeObject, opts: WriteOptions = {}): KubeObject {
+    const info = KINDS[kind];
+    const ns = this.namespaceOf(kind, namespace ?? body.metadata?.namespace);
+    if (!body || typeof body !== 'object' || !body.metadata || typeof body.metadata !== 'object') throw badRequest('Object \'metadata\' is missing');
+    if (body.metadata.namespace && ns && body.metadata.namespace !== ns) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    if (body.apiVersion !== groupVersion(info) || body.kind !== info.kind) {
+      throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${groupVersion(info)})`);
+    }
+    if (ns !== undefined) {
+      const nsObj = this.tryGet('Namespace', undefined, ns);
+      if (!nsObj) throw notFound('namespaces', '', ns);
+      if (nsObj.metadata.deletionTimestamp) {
+        throw new ApiError(403, 'Forbidden', `${info.plural} "${body.metadata.name ?? body.metadata.generateName ?? ''}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`);
+      }
+    }
+    const obj = clone(body);
+    const meta = obj.metadata;
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomNameSuffix()}`;
+    if (!meta.name) throw new ApiError(422, 'Invalid', `${info.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, { kind: info.kind, causes: [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }] });
+    if (ns !== undefined) meta.namespace = ns; else delete meta.namespace;
+    if (this.tryGet(kind, ns, meta.name)) throw alreadyExists(info.plural, info.group, meta.name);
+    meta.uid = randomUUID();
+    meta.creationTimestamp = this.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    if (kind !== 'Event' && kind !== 'ConfigMap' && kind !== 'Secret' && kind !== 'ServiceAccount' && kind !== 'Endpoints' && kind !== 'EndpointSlice' && kind !== 'Namespace' && kind !== 'Node') meta.generation = 1;
+    const admitted = this.deps.admit(kind, obj, undefined, this);
+    if (opts.dryRun) return admitted;
+    return this.store.put(kind, admitted);
+  }
+
+  update(kind: KindName, namespace: string | undefined, name: string, body: KubeObject, opts: WriteOptions = {}): KubeObject {
+    const info = KINDS[kind];
+    const ns = KINDS[kind].namespaced ? namespace : undefined;
+    if (!body || typeof body !== 'object' || !body.metadata) throw badRequest('Object \'metadata\' is missing');
+    if (body.metadata.name && body.metadata.name !== name) throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
+    const old = this.get(kind, ns, name);
+    const rv = body.metadata.resourceVersion;
+    if (rv && rv !== old.metadata.resourceVersion) {
+      throw conflict(info.plural, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    let obj = clone(body);
+    obj.apiVersion = groupVersion(info);
+    obj.kind = info.kind;
+    const sub = opts.subresource;
+    if (sub === 'status') {
+      // /status changes status only: spec and metadata stay as stored (labels and annotations too).
+      obj = { ...old, status: obj.status };
+    } else {
+      if (hasStatus(kind) && sub !== 'finalize') obj.status = old.status;
+      // Metadata the server owns stays the server's.
+      obj.metadata = { ...obj.metadata, name, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp,
+        deletionTimestamp: old.metadata.deletionTimestamp, deletionGracePeriodSeconds: old.metadata.deletionGracePeriodSeconds, generation: old.metadata.generation };
+      if (ns !== undefined) obj.metadata.namespace = ns;
+      for (const k of Object.keys(obj.metadata) as (keyof typeof obj.metadata)[]) if (obj.metadata[k] === undefined) delete obj.metadata[k];
+      if (old.metadata.generation !== undefined && specPart(obj) !== specPart(old)) obj.metadata.generation = old.metadata.generation + 1;
+    }
+    const admitted = sub === 'status' ? obj : this.deps.admit(kind, obj, old, this);
+    if (opts.dryRun) return admitted;
+    // An object being deleted whose last finalizer went goes away now.
+    if (admitted.metadata.deletionTimestamp && !(admitted.metadata.finalizers?.length) && !(kind === 'Namespace' && (admitted.spec as { finalizers?: string[] } | undefined)?.finalizers?.length)) {
+      // A pod on a node is removed by its kubelet once its containers are stopped; any other goes now.
+      const podSpec = admitted.spec as { nodeName?: string } | undefined;
+      const phase = (admitted.status as { phase?: string } | undefined)?.phase;
+      if (kind !== 'Pod' || !podSpec?.nodeName || phase === 'Succeeded' || phase === 'Failed' || admitted.metadata.deletionGracePeriodSeconds === 0) {
+        this.store.put(kind, admitted);
+        return this.store.remove(kind, ns, name)!;
+      }
+    }
+    return this.store.put(kind, admitted);
+  }
+
+  /** PATCH in any of the four types; apply creates the object when it does not exist. */
+  patch(kind: KindName, namespace: string | undefined, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): KubeObject {
+    const info = KINDS[kind];
+    const current = this.tryGet(kind, namespace, name);
+    if (!current) {
+      if (type !== 'apply') throw notFound(info.plural, info.group, name);
+      const obj = body as KubeObject;
+      if (!obj?.metadata?.name) throw badRequest('metadata.name is required');
+      return this.create(kind, namespace, obj, opts);
+    }
+    const patched = this.deps.patch(kind, current, type, body) as KubeObject;
+    if (!patched || typeof patched !== 'object' || !patched.metadata) throw badRequest('the patch removed the object\'s metadata');
+    // A patch carries the version it was computed from only when the client put it there.
+    const sent = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+    patched.metadata.resourceVersion = sent ?? current.metadata.resourceVersion;
+    return this.update(kind, namespace, name, patched, opts);
+  }
+
+  /** A patch applied to a value without storing it (the Scale subresource's patches). */
+  patchValue(kind: KindName, current: object, type: PatchType, body: unknown): object {
+    return this.deps.patch(kind, current, type, body);
+  }
+
+  /** Reads, changes and writes an object, retrying on conflicts: what controllers use. */
+  mutate(kind: KindName, namespace: string | undefined, name: string, change: (o: KubeObject) => void | false, opts: WriteOptions = {}): KubeObject | undefined {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const o = this.tryGet(kind, namespace, name);
+      if (!o) return undefined;
+      const before = JSON.stringify(o);
+      if (change(o) === false || JSON.stringify(o) === before) return o;
+      try {
+        return this.update(kind, namespace, name, o, opts);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.reason === 'Conflict')) throw e;
+      }
+    }
+    throw new ApiError(409, 'Conflict', `could not update ${KINDS[kind].plural} "${name}" after 5 attempts`);
+  }
+
+  /**
+   * DELETE. Pods on a node get a deletionTimestamp and a grace period: the kubelet stops them and
+   * then removes them. Objects with finalizers (and namespaces, with spec.finalizers) are marked and
+   * stay until their finalizers are gone. Foreground propagation waits on the dependents; Orphan
+   * strips their owner references; Background (kubectl's default) leaves them to the garbage collector.
+   */
+  delete(kind: KindName, namespace: string | undefined, name: string, opts: DeleteOptions = {}): { object: KubeObject; gone: boolean } {
+    const info = KINDS[kind];
+    const ns = info.namespaced ? namespace : undefined;
+    const old = this.get(kind, ns, name);
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== old.metadata.uid) throw conflict(info.plural, info.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
+    if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+      throw conflict(info.plural, info.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
+    }
+    if (opts.dryRun) return { object: old, gone: false };
+    const now = this.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const obj = clone(old);
+    const finalizers = new Set(obj.metadata.finalizers ?? []);
+    if (opts.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
+    if (opts.propagationPolicy === 'Orphan') finalizers.add('orphan');
+    const nsFinalizers = kind === 'Namespace' ? ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
+    if (kind === 'Pod') {
+      const spec = (obj.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+      const phase = (obj.status as { phase?: string } | undefined)?.phase;
+      const grace = opts.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30;
+      // A pod that never reached a node, or has finished, has nothing to stop.
+      const graceful = spec.nodeName && grace > 0 && phase !== 'Succeeded' && phase !== 'Failed';
+      if (graceful || finalizers.size) {
+        if (!obj.metadata.deletionTimestamp) {
+          obj.metadata.deletionTimestamp = graceful ? new Date(this.now().getTime() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : now;
+          obj.metadata.deletionGracePeriodSeconds = graceful ? grace : 0;
+        } else if (graceful && grace < (obj.metadata.deletionGracePeriodSeconds ?? 30)) {
+          // A second delete with a shorter grace period (--force --grace-period=0, --now) shortens it.
+          obj.metadata.deletionGracePeriodSeconds = grace;
+        }
+        obj.metadata.finalizers = finalizers.size ? [...finalizers] : undefined;
+        if (!obj.metadata.finalizers) delete obj.metadata.finalizers;
+        if (!graceful && !finalizers.size) return { object: this.store.remove(kind, ns, name)!, gone: true };
+        return { object: this.store.put(kind, obj), gone: false };
+      }
+      return { object: this.store.remove(kind, ns, name)!, gone: true };
+    }
+    if (finalizers.size || nsFinalizers.length) {
+      if (!obj.metadata.deletionTimestamp) {
+        obj.metadata.deletionTimestamp = now;
+        obj.metadata.deletionGracePeriodSeconds = 0;
+      }
+      if (finalizers.size) obj.metadata.finalizers = [...finalizers];
+      if (kind === 'Namespace') obj.status = { ...(obj.status as object), phase: 'Terminating' };
+      return { object: this.store.put(kind, obj), gone: false };
+    }
+    return { object: this.store.remove(kind, ns, name)!, gone: true };
+  }
+
+  /** Removes an object now, whatever its state: the kubelet's last step for a stopped pod. */
+  forget(kind: KindName, namespace: string | undefined, name: string): void {
+    this.store.remove(kind, KINDS[kind].namespaced ? namespace : undefined, name);
+  }
+}

@@ -1,0 +1,258 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parseAllDocuments } from 'yaml';
+import { readManifest } from '../lab/manifests.ts';
+import { admit } from './admit.ts';
+import { ClusterApi } from './api.ts';
+import { controllerManager } from './controllers/index.ts';
+import { runController, type ControllerContext, type ControllerSpec, type RunningController } from './controllers/controller.ts';
+import { kubernetesEndpoints } from './controllers/index.ts';
+import { serveDocs, type ServerVersion } from './discovery.ts';
+import { dnsRecords } from './dns/controller.ts';
+import { eventRecorder } from './events.ts';
+import { kindOf, KINDS, type KindName } from './kinds.ts';
+import { containerLogPath, kubelet, podNetns, type KubeletOptions, type NodeInfo } from './kubelet/kubelet.ts';
+import type { PodRuntime } from './kubelet/runtime.ts';
+import { ApiError, type KubeObject } from './object.ts';
+import { applyPatch } from './patch.ts';
+import { kubeProxy } from './proxy/controller.ts';
+import { RestHandler } from './rest.ts';
+import { ObjectStore } from './store.ts';
+import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
+import { parseLogQuery, streamLog } from './stream/logs.ts';
+import { toTable } from './tables.ts';
+
+// One lab's Kubernetes: its object store, the API server in front of it, and the controllers
+// behind it (the control plane's, and on a provider with a data plane, the kubelet, kube-proxy and
+// CoreDNS's kubernetes plugin). Everything a lab needs is built here from what the provider gives:
+// nothing is module-global, so any number of clusters live side by side in one process.
+
+export const SERVED_VERSION: ServerVersion = { major: '1', minor: '33', gitVersion: 'v1.33.1' };
+
+export interface ClusterNode extends NodeInfo { role: 'control-plane' | 'worker' }
+
+export interface DataPlane {
+  runtime: PodRuntime;
+  /** The argv prefix that runs a command inside a pod's container (exec, attach). */
+  enter(pod: KubeObject, netns: string, container: string): LaunchSpec;
+  clusterDNS: string;
+  clusterDomain: string;
+  podCIDR: string;
+  mtu: number;
+  nodeResolvConf: string;
+  /** Where CoreDNS's records live (handed to the CoreDNS pods). */
+  dnsDir: string;
+  /** Environment every container gets from the lab (where its programs find the lab's files). */
+  env: Record<string, string>;
+  /** Where images' programs are looked up. */
+  imagePath: string;
+}
+
+export interface ClusterOptions {
+  name: string;
+  version?: ServerVersion;
+  caCert: string;
+  /** The admin credential (the kubeconfig's token). */
+  token: string;
+  nodes: ClusterNode[];
+  /** The API server's address inside the cluster (the `kubernetes` Service's endpoint). */
+  apiEndpoint: { ip: string; port: number };
+  dataPlane?: DataPlane;
+  log?(message: string): void;
+  now?(): Date;
+}
+
+export function nodeObject(n: ClusterNode, version: ServerVersion, now: string): KubeObject {
+  const labels: Record<string, string> = {
+    'beta.kubernetes.io/arch': 'amd64', 'beta.kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
+    'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'netdojo.io/node': n.name,
+  };
+  if (n.role === 'control-plane') { labels['node-role.kubernetes.io/control-plane'] = ''; labels['node.kubernetes.io/exclude-from-external-load-balancers'] = ''; }
+  const cond = (type: string, status: string, reason: string, message: string) => ({ type, status, lastHeartbeatTime: now, lastTransitionTime: now, reason, message });
+  return {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name: n.name, labels, annotations: { 'kubeadm.alpha.kubernetes.io/cri-socket': 'unix:///run/containerd/containerd.sock', 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' } },
+    spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR], providerID: `kind://docker/kind/${n.name}`, ...(n.role === 'control-plane' ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] } : {}) },
+    status: {
+      addresses: [{ type: 'InternalIP', address: n.ip }, { type: 'Hostname', address: n.name }],
+      allocatable: { cpu: '2', 'ephemeral-storage': '263112772Ki', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0', memory: '24554924Ki', pods: '110' },
+      capacity: { cpu: '2', 'ephemeral-storage': '263112772Ki', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0', memory: '24554924Ki', pods: '110' },
+      conditions: [
+        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        architecture: 'amd64', bootID: randomBytes(16).toString('hex'), containerRuntimeVersion: 'containerd://2.1.1', kernelVersion: '6.1.0-netdojo',
+        kubeProxyVersion: version.gitVersion, kubeletVersion: version.gitVersion, machineID: randomBytes(16).toString('hex'),
+        operatingSystem: 'linux', osImage: 'Debian GNU/Linux 12 (bookworm)', systemUUID: randomBytes(16).toString('hex'),
+      },
+    },
+  };
+}
+
+/** The objects of a multi-document YAML text, in order; names the document on an error. */
+export function parseManifests(text: string, source: string): KubeObject[] {
+  return parseAllDocuments(text).flatMap((doc, i) => {
+    if (doc.errors.length) throw new Error(`${source}: document ${i + 1}: ${doc.errors[0].message}`);
+    const o = doc.toJSON() as KubeObject | null;
+    if (!o) return [];
+    if (!kindOf(o.apiVersion, o.kind)) throw new Error(`${source}: document ${i + 1}: ${o.apiVersion}/${o.kind} is not a kind this lab serves`);
+    return [o];
+  });
+}
+
+/** What every netns lab starts with: kind's own objects, then the labs' workloads. */
+export function baseManifests(): KubeObject[] {
+  return (['system.yaml', 'workloads.yaml'] as const).flatMap((f) => parseManifests(readManifest(f), `manifests/${f}`));
+}
+
+/** A service account token, JWT-shaped as the TokenRequest API issues them, signed with the lab's key. */
+function serviceAccountToken(key: Buffer, pod: KubeObject): string {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const sa = String((pod.spec as { serviceAccountName?: string }).serviceAccountName ?? 'default');
+  const header = b64({ alg: 'HS256', kid: createHmac('sha256', key).update('kid').digest('base64url').slice(0, 43) });
+  const payload = b64({
+    aud: ['https://kubernetes.default.svc.cluster.local'], exp: now + 3607, iat: now, iss: 'https://kubernetes.default.svc.cluster.local',
+    'kubernetes.io': { namespace: pod.metadata.namespace, pod: { name: pod.metadata.name, uid: pod.metadata.uid }, serviceaccount: { name: sa } },
+    nbf: now, sub: `system:serviceaccount:${pod.metadata.namespace}:${sa}`,
+  });
+  const sig = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${sig}`;
+}
+
+function verifyServiceAccountToken(key: Buffer, token: string): boolean {
+  const parts = token.split('.');
+  if (parts.length !== 3) return false;
+  return createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url') === parts[2];
+}
+
+export class Cluster {
+  readonly store = new ObjectStore();
+  readonly api: ClusterApi;
+  readonly rest: RestHandler;
+  readonly version: ServerVersion;
+  private readonly signingKey = randomBytes(32);
+  private running: { spec: ControllerSpec; run: RunningController }[] = [];
+  private servers: Server[] = [];
+
+  constructor(readonly opts: ClusterOptions) {
+    this.version = opts.version ?? SERVED_VERSION;
+    this.api = new ClusterApi(this.store, { admit, patch: applyPatch, now: opts.now ?? (() => new Date()) });
+    const dp = opts.dataPlane;
+    this.rest = new RestHandler({
+      api: this.api,
+      docs: (path, q, accept) => serveDocs(path, q, accept, this.version),
+      table: (kind, objects, o) => toTable(kind, objects, { now: o.now, resourceVersion: o.resourceVersion, noHeaders: o.noHeaders, includeObject: o.includeObject === 'None' ? 'Metadata' : o.includeObject }),
+      authenticate: (token) => token === opts.token || (token !== undefined && verifyServiceAccountToken(this.signingKey, token)),
+      logs: dp ? (req, res, pod, q) => this.logs(req, res, pod, q, dp) : undefined,
+      stream: dp ? (req, socket, head, pod, sub, q) => this.stream(req, socket, head, pod, sub, q, dp) : undefined,
+    });
+  }
+
+  private containerOf(pod: KubeObject, name: string | undefined, verb: string): string {
+    const spec = pod.spec as { containers: { name: string }[]; ephemeralContainers?: { name: string }[]; initContainers?: { name: string }[] };
+    const all = [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].map((c) => c.name);
+    const chosen = name ?? pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'] ?? spec.containers[0].name;
+    if (!all.includes(chosen)) {
+      throw new ApiError(400, 'BadRequest', `container ${chosen} is not valid for pod ${pod.metadata.name}`);
+    }
+    void verb;
+    return chosen;
+  }
+
+  private netnsOf(pod: KubeObject): string {
+    return podNetns(pod.metadata.namespace!, pod.metadata.name!);
+  }
+
+  private async logs(_req: IncomingMessage, res: ServerResponse, pod: KubeObject, q: URLSearchParams, dp: DataPlane): Promise<void> {
+    const opts = parseLogQuery(q, pod.metadata.name!);
+    const container = this.containerOf(pod, opts.container, 'logs');
+    const current = containerLogPath(dp.runtime.dataDir, this.netnsOf(pod), container);
+    // A follow ends when the pod goes away, as the kubelet closes the stream.
+    const done = new Promise<void>((resolve) => {
+      const stop = this.store.subscribe(undefined, (e) => { if (e.kind === 'Pod' && e.object.metadata.uid === pod.metadata.uid && e.type === 'DELETED') { stop(); resolve(); } });
+      res.on('close', () => { stop(); resolve(); });
+    });
+    await streamLog(res, { pod: pod.metadata.name!, container, files: { current, previous: `${current}.previous` } }, opts, done);
+  }
+
+  private stream(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: 'exec' | 'attach', q: URLSearchParams, dp: DataPlane): void {
+    const container = this.containerOf(pod, q.get('container') ?? undefined, sub);
+    const phase = (pod.status as { phase?: string } | undefined)?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') throw new ApiError(400, 'BadRequest', `cannot exec into a container in a completed pod; current phase is ${phase}`);
+    const exec = parseExecQuery(q, pod.metadata.namespace!, pod.metadata.name!, container);
+    if (sub === 'attach') throw new ApiError(400, 'BadRequest', 'attach is not supported by this lab yet: use kubectl exec');
+    handleStreamUpgrade(req, socket, head, exec, localSpawn(() => dp.enter(pod, this.netnsOf(pod), container)));
+  }
+
+  private context(): ControllerContext {
+    const nodeOfKubelet = () => undefined;
+    const log = this.opts.log ?? (() => undefined);
+    return { api: this.api, event: eventRecorder(this.api, nodeOfKubelet), log };
+  }
+
+  /** Registers the nodes, applies the base objects, and starts every controller. */
+  async start(objects: KubeObject[]): Promise<void> {
+    const now = this.api.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const ctx = this.context();
+    const specs: ControllerSpec[] = [...controllerManager({ caCert: this.opts.caCert })];
+    const dp = this.opts.dataPlane;
+    if (dp) {
+      const kubeletOpts: KubeletOptions = {
+        runtime: dp.runtime, nodes: () => this.opts.nodes, clusterDNS: dp.clusterDNS, clusterDomain: dp.clusterDomain, mtu: dp.mtu,
+        tokenFor: (pod) => serviceAccountToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
+      };
+      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes.map((n) => n.name), podCIDR: dp.podCIDR }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
+    }
+    this.running = specs.map((spec) => ({ spec, run: runController(spec, ctx) }));
+    for (const n of this.opts.nodes) this.api.create('Node', undefined, nodeObject(n, this.version, now));
+    // Namespaces first, then the objects that live in them.
+    const ordered = [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
+    for (const o of ordered) {
+      const kind = kindOf(o.apiVersion, o.kind) as KindName;
+      if (kind === 'Namespace' && this.api.tryGet('Namespace', undefined, o.metadata.name!)) continue;
+      this.api.create(kind, o.metadata.namespace ?? (KINDS[kind].namespaced ? 'default' : undefined), o);
+    }
+    const k = kubernetesEndpoints(this.opts.apiEndpoint);
+    for (const o of [k.service, k.endpoints, k.endpointSlice]) {
+      const kind = kindOf(o.apiVersion, o.kind) as KindName;
+      this.api.create(kind, 'default', o);
+    }
+  }
+
+  /** Resolves once no controller has work queued or running. */
+  async settle(): Promise<void> {
+    await Promise.all(this.running.map((r) => r.run.idle()));
+  }
+
+  /** Serves the API over TLS on each listen target (a TCP port on an address, or a unix socket path). */
+  async listen(targets: ({ host: string; port: number } | { path: string })[], tls: { cert: string; key: string }): Promise<{ port?: number; path?: string }[]> {
+    const out: { port?: number; path?: string }[] = [];
+    for (const t of targets) {
+      const server = createServer({ cert: tls.cert, key: tls.key, requestTimeout: 0 }, (req, res) => { void this.rest.handle(req, res); });
+      server.on('upgrade', (req, socket, head) => this.rest.upgrade(req, socket, head));
+      server.on('clientError', (_e, socket) => socket.destroy());
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        if ('path' in t) server.listen(t.path, resolve); else server.listen(t.port, t.host, resolve);
+      });
+      this.servers.push(server);
+      const addr = server.address();
+      out.push(typeof addr === 'string' ? { path: addr } : { port: addr?.port });
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    for (const r of this.running) r.run.stop();
+    this.running = [];
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); })));
+    this.servers = [];
+  }
+}

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import type { ClusterApi } from './api.ts';
+import { KINDS, groupVersion, kindOf } from './kinds.ts';
+import type { KubeObject } from './object.ts';
+
+// Events as client-go's EventRecorder writes them (core/v1, the form `kubectl describe` and
+// `kubectl get events` read): one object per occurrence, aggregated when the same source reports
+// the same reason and message about the same object again (count and lastTimestamp grow, as the
+// "x3 over 2m" in describe shows). Old events are dropped to keep a lab's store bounded, as the
+// API server's one-hour event TTL does.
+
+const MAX_EVENTS = 2000;
+
+export function eventRecorder(api: ClusterApi, host: (component: string) => string | undefined) {
+  const recent = new Map<string, { namespace: string; name: string }>();
+  return (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string) => {
+    const fieldPath = object.metadata.annotations?.['netdojo.dev/fieldPath'];
+    const namespace = object.metadata.namespace || 'default';
+    const key = [object.metadata.uid, reason, message, fieldPath, component].join('\0');
+    const now = api.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const seen = recent.get(key);
+    if (seen && api.mutate('Event', seen.namespace, seen.name, (e) => { e.count = Number(e.count ?? 1) + 1; e.lastTimestamp = now; })) return;
+    const kind = kindOf(object.apiVersion, object.kind);
+    const event: KubeObject = {
+      apiVersion: 'v1', kind: 'Event',
+      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      involvedObject: {
+        kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
+        apiVersion: kind ? groupVersion(KINDS[kind]) : object.apiVersion, resourceVersion: object.metadata.resourceVersion, ...(fieldPath ? { fieldPath } : {}),
+      },
+      reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now, eventTime: null,
+      source: { component, ...(host(component) ? { host: host(component) } : {}) },
+      reportingComponent: component === 'kubelet' ? 'kubelet' : component, reportingInstance: host(component) ?? '',
+    };
+    try {
+      const created = api.create('Event', namespace, event);
+      recent.set(key, { namespace, name: created.metadata.name! });
+    } catch { return; /* a namespace being deleted takes no new events */ }
+    if (recent.size > MAX_EVENTS) {
+      const [oldest] = recent;
+      recent.delete(oldest[0]);
+      try { api.delete('Event', oldest[1].namespace, oldest[1].name); } catch { /* already gone */ }
+    }
+  };
+}

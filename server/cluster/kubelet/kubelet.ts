@@ -1,0 +1,534 @@
+import { createHash } from 'node:crypto';
+import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClusterApi } from '../api.ts';
+import type { ControllerContext, ControllerSpec, ReconcileResult } from '../controllers/controller.ts';
+import { objectKey, splitKey } from '../controllers/controller.ts';
+import { POD_DIR_ENV, resolveImage, containerArgv, type ImageProgram } from '../images.ts';
+import type { KubeObject } from '../object.ts';
+import { containerEnv, EnvError } from './env.ts';
+import { runProbe, type Probe } from './probes.ts';
+import type { PodRuntime } from './runtime.ts';
+import { containerMounts, materializeVolumes, referencedConfig, VolumeError } from './volumes.ts';
+
+// The kubelet of every node of a lab, as one controller: a Pod bound to a node becomes a sandbox
+// (network namespace, IP from the node's podCIDR, hostname, hosts, resolv.conf per dnsPolicy) and
+// containers (processes from the image catalog) that it restarts per restartPolicy with
+// CrashLoopBackOff's doubling delay, probes (readiness, liveness, startup), and reports back as the
+// pod's status, conditions and Events, as `kubectl describe pod` shows them. A pod being deleted is
+// stopped (TERM, then KILL after its grace period) and removed from the API.
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env?: unknown[];
+  envFrom?: unknown[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  startupProbe?: Probe;
+  imagePullPolicy?: string;
+  ports?: { containerPort: number; name?: string; protocol?: string }[];
+  stdin?: boolean;
+  tty?: boolean;
+}
+
+interface PodSpec {
+  nodeName?: string;
+  hostNetwork?: boolean;
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  dnsPolicy?: 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None';
+  dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] };
+  hostname?: string;
+  subdomain?: string;
+  containers: Container[];
+  initContainers?: Container[];
+  ephemeralContainers?: (Container & { targetContainerName?: string })[];
+  terminationGracePeriodSeconds?: number;
+  hostAliases?: { ip: string; hostnames: string[] }[];
+  serviceAccountName?: string;
+}
+
+export interface NodeInfo { name: string; ip: string; podCIDR: string }
+
+export interface KubeletOptions {
+  runtime: PodRuntime;
+  nodes: () => NodeInfo[];
+  clusterDNS: string;
+  clusterDomain: string;
+  mtu: number;
+  /** The service account token a pod's projected volume carries. */
+  tokenFor(pod: KubeObject): string;
+  caCert: string;
+  /** The resolv.conf a node has (dnsPolicy Default and hostNetwork pods). */
+  nodeResolvConf: string;
+  /** Environment every container gets from the lab (where its programs find the lab's files). */
+  env: Record<string, string>;
+  /** Where images' programs are looked up (the lab's own programs first). */
+  imagePath: string;
+}
+
+interface ContainerRun {
+  id: string;
+  restartCount: number;
+  /** When the next start may happen (CrashLoopBackOff). */
+  backoffUntil: number;
+  backoffMs: number;
+  startedAt?: Date;
+  ready: boolean;
+  started: boolean;
+  probeFailures: { readiness: number; liveness: number; startup: number };
+  probeSuccesses: { readiness: number };
+  lastProbe: { readiness: number; liveness: number; startup: number };
+  lastTermination?: { exitCode: number; reason: string; startedAt?: Date; finishedAt?: Date; containerID: string };
+  waiting?: { reason: string; message?: string };
+  program?: ImageProgram;
+  done?: boolean;
+}
+
+interface PodRun {
+  uid: string;
+  netns: string;
+  node: string;
+  ip?: string;
+  hostNetwork: boolean;
+  containers: Map<string, ContainerRun>;
+  initDone: boolean;
+  volumes?: Map<string, string>;
+  configVersion?: string;
+  killing?: Promise<void>;
+}
+
+const BACKOFF_START_MS = 10_000;
+const BACKOFF_MAX_MS = 300_000;
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+const containerID = (id: string) => `containerd://${createHash('sha256').update(id).digest('hex')}`;
+const imageID = (ref: string) => `${ref.replace(/:[^:/]+$/, '')}@sha256:${createHash('sha256').update(ref).digest('hex')}`;
+
+/** The sandbox name of a pod: its namespace and name, as a learner finds it with `ip netns`. */
+export const podNetns = (namespace: string, name: string) => `pod_${namespace}_${name}`;
+
+function resolvConf(spec: PodSpec, ns: string, o: KubeletOptions): string {
+  const policy = spec.dnsPolicy ?? 'ClusterFirst';
+  const d = o.clusterDomain;
+  let nameservers: string[] = [];
+  let searches: string[] = [];
+  let options: { name: string; value?: string }[] = [];
+  const clusterFirst = policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !spec.hostNetwork);
+  if (clusterFirst) {
+    nameservers = [o.clusterDNS];
+    searches = [`${ns}.svc.${d}`, `svc.${d}`, d];
+    options = [{ name: 'ndots', value: '5' }];
+  } else if (policy !== 'None') {
+    return o.nodeResolvConf;
+  }
+  const dc = spec.dnsConfig;
+  if (dc) {
+    nameservers = [...nameservers, ...(dc.nameservers ?? [])].slice(0, 3);
+    searches = [...new Set([...searches, ...(dc.searches ?? [])])].slice(0, 32);
+    const byName = new Map(options.map((x) => [x.name, x]));
+    for (const x of dc.options ?? []) byName.set(x.name, x);
+    options = [...byName.values()];
+  }
+  return [
+    searches.length ? `search ${searches.join(' ')}` : '',
+    ...nameservers.map((n) => `nameserver ${n}`),
+    options.length ? `options ${options.map((x) => (x.value !== undefined ? `${x.name}:${x.value}` : x.name)).join(' ')}` : '',
+  ].filter(Boolean).join('\n') + '\n';
+}
+
+function hostsFile(pod: KubeObject, spec: PodSpec, ip: string, domain: string): string {
+  const name = spec.hostname ?? pod.metadata.name!;
+  const fqdn = spec.subdomain ? `${name}.${spec.subdomain}.${pod.metadata.namespace}.svc.${domain}\t${name}` : name;
+  const lines = ['# Kubernetes-managed hosts file.', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet', 'fe00::0\tip6-mcastprefix', 'fe00::1\tip6-allnodes', 'fe00::2\tip6-allrouters', `${ip}\t${fqdn}`];
+  if (spec.hostAliases?.length) {
+    lines.push('', '# Entries added by HostAliases.');
+    for (const a of spec.hostAliases) lines.push(`${a.ip}\t${a.hostnames.join('\t')}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const ipToInt = (ip: string) => ip.split('.').reduce((a, b) => (a << 8) + Number(b), 0) >>> 0;
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+
+/** host-local IPAM: the lowest free address of the node's podCIDR after its gateway (.1). */
+function allocateIP(podCIDR: string, used: Set<string>): string {
+  const [base, len] = podCIDR.split('/');
+  const size = 2 ** (32 - Number(len));
+  const start = ipToInt(base);
+  for (let i = 2; i < size - 1; i++) {
+    const ip = intToIp(start + i);
+    if (!used.has(ip)) return ip;
+  }
+  throw new Error(`no free address in ${podCIDR}`);
+}
+
+/** Where a container's log is kept (and `<path>.previous`, the run before its last restart). */
+export const containerLogPath = (dataDir: string, netns: string, container: string) => join(dataDir, 'pods', netns, 'logs', `${container}.log`);
+
+export function kubelet(o: KubeletOptions): ControllerSpec {
+  const pods = new Map<string, PodRun>();
+  const byContainer = new Map<string, string>();
+
+  const podDir = (netns: string) => join(o.runtime.dataDir, 'pods', netns);
+  const logPath = (netns: string, c: string) => containerLogPath(o.runtime.dataDir, netns, c);
+
+  const event = (ctx: ControllerContext, pod: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string) =>
+    ctx.event(fieldPath ? { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, 'netdojo.dev/fieldPath': fieldPath } } } : pod, type, reason, message, 'kubelet');
+
+  const spec: ControllerSpec = {
+    name: 'kubelet',
+    watches: ['Pod', 'ConfigMap', 'Secret'],
+    keysFor(e, ctx) {
+      if (e.kind === 'Pod') return [objectKey(e.object)];
+      // A ConfigMap or Secret change reaches the volumes of the pods that mount it.
+      const ns = e.object.metadata.namespace;
+      return ctx.api.list('Pod', ns).items.filter((p) => {
+        const r = referencedConfig(p);
+        return (e.kind === 'ConfigMap' ? r.configMaps : r.secrets).includes(e.object.metadata.name!);
+      }).map(objectKey);
+    },
+    initialKeys(ctx) {
+      return ctx.api.list('Pod', undefined).items.map(objectKey);
+    },
+    // A container's process ending is seen through its state files, not the store.
+    onStart(_ctx, enqueue) {
+      return o.runtime.onContainerChange((id) => {
+        const key = byContainer.get(id);
+        if (key) enqueue(key);
+      });
+    },
+    reconcile: (key, ctx) => reconcilePod(key, ctx),
+  };
+
+  async function teardown(key: string, run: PodRun, grace: number, ctx: ControllerContext, pod?: KubeObject): Promise<void> {
+    const live = [...run.containers.values()].filter((c) => c.startedAt && !c.done);
+    for (const c of live) {
+      if (pod) event(ctx, pod, 'Normal', 'Killing', `Stopping container ${c.id.split('_').at(-2) ?? ''}`.trim());
+      await o.runtime.signalContainer(c.id, 'TERM');
+    }
+    const deadline = Date.now() + grace * 1000;
+    for (const c of live) {
+      for (;;) {
+        const st = await o.runtime.containerState(c.id);
+        if (!st || !st.running) break;
+        if (Date.now() >= deadline) { await o.runtime.signalContainer(c.id, 'KILL'); break; }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await o.runtime.stopPodSandbox(run.netns, run.hostNetwork);
+    for (const c of run.containers.values()) { await o.runtime.forgetContainer(c.id); byContainer.delete(c.id); }
+    await rm(podDir(run.netns), { recursive: true, force: true });
+    pods.delete(key);
+  }
+
+  async function reconcilePod(key: string, ctx: ControllerContext): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const api = ctx.api;
+    const pod = api.tryGet('Pod', namespace, name);
+    let run = pods.get(key);
+    if (run && (!pod || pod.metadata.uid !== run.uid)) {
+      // The pod is gone from the API (or replaced by another of the same name): stop what ran.
+      await teardown(key, run, 0, ctx);
+      run = undefined;
+    }
+    if (!pod) return;
+    const ps = pod.spec as PodSpec;
+    const node = o.nodes().find((n) => n.name === ps.nodeName);
+    if (!node) return;
+    const phase = (pod.status as { phase?: string } | undefined)?.phase;
+
+    if (pod.metadata.deletionTimestamp) {
+      if (run) {
+        if (!run.killing) run.killing = teardown(key, run, pod.metadata.deletionGracePeriodSeconds ?? ps.terminationGracePeriodSeconds ?? 30, ctx, pod);
+        await run.killing;
+      }
+      // The kubelet's final delete: with the containers stopped, the pod leaves the API.
+      if (!pod.metadata.finalizers?.length) api.forget('Pod', namespace, name);
+      return;
+    }
+    if (!run && (phase === 'Succeeded' || phase === 'Failed')) return;
+
+    if (!run) {
+      // Every pod has a sandbox of its own; a hostNetwork pod's uses its node's network namespace.
+      const netns = podNetns(namespace!, name);
+      const used = new Set(api.list('Pod', undefined).items
+        .filter((p) => (p.spec as PodSpec).nodeName === node.name && !(p.spec as PodSpec).hostNetwork && p.metadata.uid !== pod.metadata.uid)
+        .map((p) => (p.status as { podIP?: string } | undefined)?.podIP).filter((x): x is string => Boolean(x)));
+      for (const r of pods.values()) if (r.node === node.name && r.ip) used.add(r.ip);
+      const ip = ps.hostNetwork ? node.ip : allocateIP(node.podCIDR, used);
+      run = { uid: pod.metadata.uid!, netns, node: node.name, ip, hostNetwork: Boolean(ps.hostNetwork), containers: new Map(), initDone: !(ps.initContainers?.length) };
+      pods.set(key, run);
+      await mkdir(join(podDir(netns), 'logs'), { recursive: true });
+      try {
+        await o.runtime.runPodSandbox({
+          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: node.podCIDR.replace(/\.0\/\d+$/, '.1'), prefixLen: Number(node.podCIDR.split('/')[1]),
+          mtu: o.mtu, hostname: ps.hostNetwork ? node.name : (ps.hostname ?? name).slice(0, 63), resolvConf: resolvConf(ps, namespace!, o), hosts: hostsFile(pod, ps, ip, o.clusterDomain),
+        });
+      } catch (e) {
+        pods.delete(key);
+        event(ctx, pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
+        return { requeueAfterMs: 2000 };
+      }
+      const now = new Date();
+      api.mutate('Pod', namespace, name, (p) => {
+        const st = (p.status ?? {}) as Record<string, unknown>;
+        p.status = { ...st, phase: 'Pending', hostIP: node.ip, hostIPs: [{ ip: node.ip }], podIP: ip, podIPs: [{ ip }], startTime: iso(now), qosClass: 'BestEffort' };
+      }, { subresource: 'status' });
+    }
+
+    // Volumes, written again when the ConfigMaps and Secrets they come from change.
+    const refs = referencedConfig(pod);
+    const version = JSON.stringify([...refs.configMaps.map((n) => api.tryGet('ConfigMap', namespace, n)?.metadata.resourceVersion), ...refs.secrets.map((n) => api.tryGet('Secret', namespace, n)?.metadata.resourceVersion)]);
+    if (!run.volumes || run.configVersion !== version) {
+      try {
+        run.volumes = await materializeVolumes({ api, pod, podDir: podDir(run.netns), nodeRoot: join(o.runtime.dataDir, 'nodes', node.name), token: o.tokenFor(pod), caCert: o.caCert });
+        run.configVersion = version;
+      } catch (e) {
+        if (!(e instanceof VolumeError)) throw e;
+        event(ctx, pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed: ${e.message}`);
+        return writeStatus(ctx, pod, run, { requeueAfterMs: 2000 }, { reason: 'ContainerCreating' });
+      }
+    }
+
+    let nextMs = Number.POSITIVE_INFINITY;
+    const soon = (ms: number) => { nextMs = Math.min(nextMs, Math.max(0, ms)); };
+
+    // Init containers run one at a time, each to success, before the others start.
+    const groups: { list: Container[]; init: boolean; ephemeral?: boolean }[] = [];
+    if (!run.initDone) groups.push({ list: ps.initContainers ?? [], init: true });
+    else groups.push({ list: ps.containers, init: false }, { list: ps.ephemeralContainers ?? [], init: false, ephemeral: true });
+
+    for (const g of groups) {
+      for (const c of g.list) {
+        const r = await syncContainer(ctx, pod, run, node, c, g.init, Boolean(g.ephemeral), soon);
+        if (g.init && !(r.done && r.lastTermination?.exitCode === 0)) { soon(1000); return writeStatus(ctx, pod, run, nextMs); }
+      }
+      if (g.init) { run.initDone = true; return { requeueAfterMs: 0 }; }
+    }
+    return writeStatus(ctx, pod, run, nextMs);
+  }
+
+  async function syncContainer(ctx: ControllerContext, pod: KubeObject, run: PodRun, node: NodeInfo, c: Container, init: boolean, ephemeral: boolean, soon: (ms: number) => void): Promise<ContainerRun> {
+    const ps = pod.spec as PodSpec;
+    const key = objectKey(pod);
+    let r = run.containers.get(c.name);
+    if (!r) {
+      r = { id: `${run.netns}_${c.name}_0`, restartCount: 0, backoffUntil: 0, backoffMs: BACKOFF_START_MS, ready: false, started: false,
+        probeFailures: { readiness: 0, liveness: 0, startup: 0 }, probeSuccesses: { readiness: 0 }, lastProbe: { readiness: 0, liveness: 0, startup: 0 } };
+      run.containers.set(c.name, r);
+    }
+    const fieldPath = `spec.${init ? 'initContainers' : ephemeral ? 'ephemeralContainers' : 'containers'}{${c.name}}`;
+    const now = Date.now();
+    if (r.startedAt && !r.done) {
+      const st = await o.runtime.containerState(r.id);
+      if (st && !st.running) {
+        // The process ended: record the termination, then restart per policy.
+        const exitCode = st.exitCode ?? 1;
+        r.lastTermination = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: r.startedAt, finishedAt: st.finishedAt ?? new Date(), containerID: containerID(r.id) };
+        r.startedAt = undefined;
+        r.ready = false;
+        r.started = false;
+        const policy = init ? (ps.restartPolicy === 'Never' ? 'Never' : 'OnFailure') : ephemeral ? 'Never' : ps.restartPolicy ?? 'Always';
+        const restart = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+        if (!restart) { r.done = true; return r; }
+        const ranMs = (r.lastTermination.finishedAt!.getTime() - (r.lastTermination.startedAt?.getTime() ?? 0));
+        // A container that ran for 10 minutes without trouble starts its backoff afresh.
+        if (ranMs > 600_000) r.backoffMs = BACKOFF_START_MS;
+        r.backoffUntil = now + r.backoffMs;
+        r.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(r.backoffMs / 1000)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` };
+        event(ctx, pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`, fieldPath);
+        r.backoffMs = Math.min(BACKOFF_MAX_MS, r.backoffMs * 2);
+        soon(r.backoffUntil - now);
+        return r;
+      }
+      if (st?.running) {
+        await probe(ctx, pod, run, c, r, fieldPath, soon);
+        return r;
+      }
+      // Started, but its wrapper has not recorded the process yet.
+      soon(50);
+      return r;
+    }
+    if (r.done) return r;
+    if (r.backoffUntil > now) { soon(r.backoffUntil - now); return r; }
+
+    // Start (or restart) the container.
+    const image = resolveImage(c.image, { path: o.imagePath });
+    if (!image.ok) {
+      const first = r.waiting?.reason !== 'ErrImagePull' && r.waiting?.reason !== 'ImagePullBackOff';
+      if (first || r.waiting?.reason === 'ImagePullBackOff') {
+        event(ctx, pod, 'Normal', 'Pulling', `Pulling image "${c.image}"`, fieldPath);
+        event(ctx, pod, 'Warning', 'Failed', image.message, fieldPath);
+        event(ctx, pod, 'Warning', 'Failed', `Error: ${image.reason}`, fieldPath);
+        r.waiting = { reason: image.reason, message: image.statusMessage };
+        r.backoffUntil = now + r.backoffMs;
+        soon(Math.min(r.backoffMs, 5000));
+      } else {
+        event(ctx, pod, 'Normal', 'BackOff', `Back-off pulling image "${c.image}"`, fieldPath);
+        event(ctx, pod, 'Warning', 'Failed', 'Error: ImagePullBackOff', fieldPath);
+        r.waiting = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}": ${image.statusMessage}` };
+        r.backoffUntil = now + r.backoffMs;
+        r.backoffMs = Math.min(BACKOFF_MAX_MS, r.backoffMs * 2);
+        soon(r.backoffUntil - now);
+      }
+      return r;
+    }
+    r.program = image.program;
+    let env: Record<string, string>;
+    let argv: string[];
+    let mounts;
+    try {
+      env = { ...image.program.env, ...containerEnv(ctx.api, pod, c as never, node.ip) };
+      argv = containerArgv(image.program, c, env);
+      if (!argv.length) throw new EnvError('failed to create containerd container: no command specified');
+      mounts = containerMounts(c, run.volumes ?? new Map());
+      // Directories the image ships get a private, writable copy, unless a volume is mounted there.
+      for (const [i, d] of image.program.dirs.entries()) {
+        if (mounts.some((m) => m.target === d.path)) continue;
+        const copy = join(podDir(run.netns), 'containers', c.name, 'image', String(i));
+        await cp(d.source, copy, { recursive: true, force: false, errorOnExist: false });
+        mounts.unshift({ source: copy, target: d.path, readOnly: false });
+      }
+    } catch (e) {
+      if (!(e instanceof EnvError || e instanceof VolumeError)) throw e;
+      r.waiting = { reason: 'CreateContainerConfigError', message: e.message };
+      event(ctx, pod, 'Warning', 'Failed', `Error: ${e.message}`, fieldPath);
+      soon(2000);
+      return r;
+    }
+    if (r.restartCount === 0 && !r.lastTermination) {
+      event(ctx, pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, fieldPath);
+    } else {
+      event(ctx, pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, fieldPath);
+    }
+    const log = logPath(run.netns, c.name);
+    if (r.lastTermination) {
+      r.restartCount++;
+      await rename(log, `${log}.previous`).catch(() => undefined);
+      byContainer.delete(r.id);
+      await o.runtime.forgetContainer(r.id);
+      r.id = `${run.netns}_${c.name}_${r.restartCount}`;
+    }
+    byContainer.set(r.id, key);
+    event(ctx, pod, 'Normal', 'Created', `Created container: ${c.name}`, fieldPath);
+    const podPrivate = join(podDir(run.netns), 'containers', c.name);
+    await mkdir(podPrivate, { recursive: true });
+    try {
+      await o.runtime.startContainer(run.netns, { id: r.id, argv, env: { ...env, ...o.env, [POD_DIR_ENV]: podPrivate }, workingDir: c.workingDir ?? image.program.workingDir, mounts, logPath: log });
+    } catch (e) {
+      r.waiting = { reason: 'RunContainerError', message: (e as Error).message };
+      event(ctx, pod, 'Warning', 'Failed', `Error: ${(e as Error).message}`, fieldPath);
+      soon(r.backoffMs);
+      return r;
+    }
+    r.startedAt = new Date();
+    r.waiting = undefined;
+    r.started = !c.startupProbe;
+    r.ready = false;
+    r.probeFailures = { readiness: 0, liveness: 0, startup: 0 };
+    r.probeSuccesses = { readiness: 0 };
+    r.lastProbe = { readiness: 0, liveness: 0, startup: 0 };
+    event(ctx, pod, 'Normal', 'Started', `Started container ${c.name}`, fieldPath);
+    // Without a readiness probe a container is ready once it runs.
+    if (!c.readinessProbe && !init) r.ready = true;
+    soon(c.readinessProbe || c.livenessProbe || c.startupProbe ? 0 : Number.POSITIVE_INFINITY);
+    return r;
+  }
+
+  async function probe(ctx: ControllerContext, pod: KubeObject, run: PodRun, c: Container, r: ContainerRun, fieldPath: string, soon: (ms: number) => void): Promise<void> {
+    const now = Date.now();
+    const since = now - (r.startedAt?.getTime() ?? now);
+    const kinds: ('startup' | 'readiness' | 'liveness')[] = r.started ? ['readiness', 'liveness'] : ['startup'];
+    for (const kind of kinds) {
+      const p = kind === 'startup' ? c.startupProbe : kind === 'readiness' ? c.readinessProbe : c.livenessProbe;
+      if (!p) { if (kind === 'readiness') r.ready = true; continue; }
+      const period = (p.periodSeconds ?? 10) * 1000;
+      const initial = (p.initialDelaySeconds ?? 0) * 1000;
+      if (since < initial) { soon(initial - since); continue; }
+      const due = r.lastProbe[kind] + period;
+      if (r.lastProbe[kind] && now < due) { soon(due - now); continue; }
+      r.lastProbe[kind] = now;
+      const result = await runProbe(o.runtime, p, { podIP: run.ip!, node: run.node, netns: run.netns, hostNetwork: run.hostNetwork, ports: c.ports });
+      soon(period);
+      if (result.ok) {
+        r.probeFailures[kind] = 0;
+        if (kind === 'startup') { r.started = true; soon(0); }
+        if (kind === 'readiness') {
+          r.probeSuccesses.readiness++;
+          if (r.probeSuccesses.readiness >= (p.successThreshold ?? 1)) r.ready = true;
+        }
+        continue;
+      }
+      r.probeFailures[kind]++;
+      if (kind === 'readiness') r.probeSuccesses.readiness = 0;
+      event(ctx, pod, 'Warning', 'Unhealthy', `${kind[0].toUpperCase()}${kind.slice(1)} probe failed: ${result.message}`, fieldPath);
+      if (r.probeFailures[kind] >= (p.failureThreshold ?? 3)) {
+        if (kind === 'readiness') r.ready = false;
+        else {
+          event(ctx, pod, 'Normal', 'Killing', `Container ${c.name} failed ${kind} probe, will be restarted`, fieldPath);
+          r.probeFailures[kind] = 0;
+          await o.runtime.signalContainer(r.id, 'TERM');
+          soon(500);
+        }
+      }
+    }
+  }
+
+  function writeStatus(ctx: ControllerContext, pod: KubeObject, run: PodRun, next: number | ReconcileResult, creating?: { reason: string }): ReconcileResult {
+    const ps = pod.spec as PodSpec;
+    const now = iso(new Date());
+    const statusOf = (c: Container, init: boolean) => {
+      const r = run.containers.get(c.name);
+      const image = r?.program?.ref ?? c.image;
+      const base = { name: c.name, image, imageID: r?.startedAt || r?.lastTermination ? imageID(image) : '', ready: Boolean(r?.ready && r.startedAt), restartCount: r?.restartCount ?? 0, started: Boolean(r?.startedAt && r.started) } as Record<string, unknown>;
+      if (r?.startedAt || r?.lastTermination) base.containerID = containerID(r.id);
+      if (r?.startedAt) base.state = { running: { startedAt: iso(r.startedAt) } };
+      else if (r?.done && r.lastTermination) base.state = { terminated: { exitCode: r.lastTermination.exitCode, reason: r.lastTermination.reason, startedAt: r.lastTermination.startedAt && iso(r.lastTermination.startedAt), finishedAt: r.lastTermination.finishedAt && iso(r.lastTermination.finishedAt), containerID: r.lastTermination.containerID } };
+      else base.state = { waiting: r?.waiting ?? { reason: init || !run.initDone ? 'PodInitializing' : creating?.reason ?? 'ContainerCreating' } };
+      if (init && !r) base.state = { waiting: { reason: 'PodInitializing' } };
+      base.lastState = r?.lastTermination && !r.done ? { terminated: { exitCode: r.lastTermination.exitCode, reason: r.lastTermination.reason, startedAt: r.lastTermination.startedAt && iso(r.lastTermination.startedAt), finishedAt: r.lastTermination.finishedAt && iso(r.lastTermination.finishedAt), containerID: r.lastTermination.containerID } } : {};
+      return base;
+    };
+    const containerStatuses = ps.containers.map((c) => statusOf(c, false));
+    const initStatuses = (ps.initContainers ?? []).map((c) => statusOf(c, true));
+    const ephemeral = (ps.ephemeralContainers ?? []).map((c) => statusOf(c, false));
+    const allReady = containerStatuses.every((s) => s.ready);
+    const anyRunning = containerStatuses.some((s) => (s.state as Record<string, unknown>).running);
+    const terminal = ps.containers.every((c) => run.containers.get(c.name)?.done);
+    const failed = terminal && ps.containers.some((c) => (run.containers.get(c.name)?.lastTermination?.exitCode ?? 0) !== 0);
+    const phase = terminal ? (failed ? 'Failed' : 'Succeeded') : anyRunning ? 'Running' : 'Pending';
+    ctx.api.mutate('Pod', pod.metadata.namespace, pod.metadata.name!, (p) => {
+      if (p.metadata.uid !== run.uid) return false;
+      const st = (p.status ?? {}) as Record<string, unknown>;
+      const old = new Map(((st.conditions ?? []) as { type: string; status: string; lastTransitionTime?: string }[]).map((c) => [c.type, c]));
+      const cond = (type: string, ok: boolean, reason?: string) => {
+        const status = ok ? 'True' : 'False';
+        const prev = old.get(type);
+        return { type, status, lastProbeTime: null, lastTransitionTime: prev?.status === status ? prev.lastTransitionTime : now, ...(reason && !ok ? { reason } : {}) };
+      };
+      const scheduled = old.get('PodScheduled') ?? { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now };
+      const conditions = [
+        cond('PodReadyToStartContainers', !terminal),
+        cond('Initialized', run.initDone, 'ContainersNotInitialized'),
+        cond('Ready', allReady && !terminal, terminal ? 'PodCompleted' : 'ContainersNotReady'),
+        cond('ContainersReady', allReady && !terminal, terminal ? 'PodCompleted' : 'ContainersNotReady'),
+        scheduled,
+      ];
+      const notReady = containerStatuses.filter((s) => !s.ready).map((s) => s.name);
+      for (const c of conditions) {
+        if ((c.type === 'Ready' || c.type === 'ContainersReady') && c.status === 'False' && !terminal) (c as Record<string, unknown>).message = `containers with unready status: [${notReady.join(' ')}]`;
+      }
+      p.status = { ...st, phase, conditions, containerStatuses, ...(initStatuses.length ? { initContainerStatuses: initStatuses } : {}), ...(ephemeral.length ? { ephemeralContainerStatuses: ephemeral } : {}) };
+    }, { subresource: 'status' });
+    if (typeof next === 'object' || next === undefined) return next as ReconcileResult;
+    return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
+  }
+
+  return spec;
+}

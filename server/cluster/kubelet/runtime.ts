@@ -1,0 +1,57 @@
+import type { ExecResult } from '../../lab/types.ts';
+
+// What the kubelet asks of a node's container runtime and CNI. The netns provider implements it
+// with network namespaces and processes; the kubelet knows nothing of how.
+
+export interface PodSandboxConfig {
+  /** The pod's sandbox name (its network namespace, the directory of its files). */
+  netns: string;
+  /** "namespace/name": what a learner types to open a shell in it. */
+  target: string;
+  node: string;
+  hostNetwork: boolean;
+  ip?: string;
+  /** The node's cni0 address: the pod's default gateway. */
+  gateway?: string;
+  prefixLen?: number;
+  mtu: number;
+  hostname: string;
+  resolvConf: string;
+  hosts: string;
+}
+
+export interface Mount { source: string; target: string; readOnly: boolean }
+
+export interface ContainerConfig {
+  /** Names the container's state: unique per pod sandbox and container. */
+  id: string;
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  mounts: Mount[];
+  logPath: string;
+}
+
+export interface ContainerState {
+  running: boolean;
+  exitCode?: number;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+export interface PodRuntime {
+  /** Where the kubelet keeps a pod's volumes and logs. */
+  readonly dataDir: string;
+  runPodSandbox(p: PodSandboxConfig): Promise<void>;
+  stopPodSandbox(netns: string, hostNetwork: boolean): Promise<void>;
+  startContainer(netns: string, c: ContainerConfig): Promise<void>;
+  signalContainer(id: string, signal: 'TERM' | 'KILL'): Promise<void>;
+  containerState(id: string): Promise<ContainerState | undefined>;
+  forgetContainer(id: string): Promise<void>;
+  /** Runs a script in a node's network namespace (HTTP and TCP probes come from the node). */
+  inNode(node: string, script: string): Promise<ExecResult>;
+  /** Runs argv inside a pod's sandbox (exec probes). */
+  inPod(netns: string, argv: string[], timeoutMs: number): Promise<ExecResult>;
+  /** Calls back with a container id whenever its state files change. */
+  onContainerChange(cb: (id: string) => void): () => void;
+}

@@ -1,0 +1,335 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parse as parseYaml } from 'yaml';
+import type { ClusterApi, DeleteOptions, PatchType, WatchEvent } from './api.ts';
+import { KINDS, kindByPlural, type KindName } from './kinds.ts';
+import { ApiError, badRequest, type KubeObject, type KubeStatus } from './object.ts';
+import { decodeKubeProtobuf, isKubeProtobuf } from './protobuf/decode.ts';
+
+// The REST surface of a lab's API server: URL → kind, namespace, name and subresource; verb →
+// ClusterApi call; content negotiation (JSON, server-side Tables, watch streams); every failure as
+// a metav1.Status. Nothing here knows what a lab is: the documents, printers and the streaming
+// subresources (log, exec, attach) are passed in.
+
+/** The largest request body accepted, as kube-apiserver's 3 MiB limit. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export interface DocResponse { status: number; contentType: string; body: string | Buffer }
+
+export interface TableOptions { now: Date; resourceVersion?: string; noHeaders?: boolean; includeObject?: 'None' | 'Metadata' | 'Object' }
+
+export interface RestDeps {
+  api: ClusterApi;
+  /** /version, discovery and OpenAPI documents; undefined when the path is not one of them. */
+  docs(path: string, query: URLSearchParams, accept: string | undefined): DocResponse | undefined;
+  table(kind: KindName, objects: KubeObject[], opts: TableOptions): unknown;
+  /** True when the bearer token is one this lab accepts. */
+  authenticate(token: string | undefined): boolean;
+  logs?(req: IncomingMessage, res: ServerResponse, pod: KubeObject, query: URLSearchParams): Promise<void>;
+  /** exec or attach: takes over the upgraded connection. */
+  stream?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: 'exec' | 'attach', query: URLSearchParams): void;
+}
+
+export interface ResourcePath {
+  group: string;
+  version: string;
+  kind: KindName;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+/** Parses /api/v1/... and /apis/<group>/<version>/... into what it addresses; undefined for other paths. */
+export function parseResourcePath(pathname: string): ResourcePath | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts.length >= 3) { group = ''; version = parts[1]; rest = parts.slice(2); }
+  else if (parts[0] === 'apis' && parts.length >= 4) { group = parts[1]; version = parts[2]; rest = parts.slice(3); }
+  else return undefined;
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3 && !(group === '' && (rest[2] === 'status' || rest[2] === 'finalize') && rest.length === 3)) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [plural, name, subresource, ...extra] = rest;
+  if (extra.length) return undefined;
+  const kind = kindByPlural(group, version, plural);
+  if (!kind) return undefined;
+  if (namespace !== undefined && !KINDS[kind].namespaced) return undefined;
+  return { group, version, kind, namespace, name, subresource };
+}
+
+const statusOf = (e: unknown): KubeStatus => {
+  if (e instanceof ApiError) return e.toStatus();
+  return new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error)?.message ?? String(e)}`).toStatus();
+};
+
+export function sendStatus(res: ServerResponse, e: unknown): void {
+  const s = statusOf(e);
+  if (res.headersSent) { res.end(); return; }
+  res.writeHead(s.code, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(s));
+}
+
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_BODY_BYTES}`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (!raw.length) return undefined;
+  // kubectl 1.32+ sends its generators' objects (create deployment, namespace, ...) as protobuf.
+  if (isKubeProtobuf(contentType)) return decodeKubeProtobuf(raw);
+  if (/cbor/.test(contentType ?? '')) {
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/strategic-merge-patch+json, application/json-patch+json, application/apply-patch+yaml`);
+  }
+  const text = raw.toString('utf8');
+  try {
+    return /yaml/.test(contentType ?? '') ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw badRequest(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+const PATCH_TYPES: Record<string, PatchType> = {
+  'application/json-patch+json': 'json',
+  'application/merge-patch+json': 'merge',
+  'application/strategic-merge-patch+json': 'strategic',
+  'application/apply-patch+yaml': 'apply',
+};
+
+const wantsTable = (accept: string | undefined) => /as=Table/.test(accept ?? '');
+const bool = (v: string | null) => v === 'true' || v === '1';
+const bearer = (req: IncomingMessage) => /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+
+function includeObjectOf(q: URLSearchParams): TableOptions['includeObject'] {
+  const v = q.get('includeObject');
+  if (v === null) return 'Metadata';
+  if (v === 'None' || v === 'Metadata' || v === 'Object') return v;
+  throw badRequest(`includeObject: Unsupported value: "${v}": supported values: "None", "Metadata", "Object"`);
+}
+
+export class RestHandler {
+  constructor(private readonly deps: RestDeps) {}
+
+  private authorized(req: IncomingMessage, res: ServerResponse | undefined): boolean {
+    if (this.deps.authenticate(bearer(req))) return true;
+    if (res) sendStatus(res, new ApiError(401, 'Unauthorized', 'Unauthorized'));
+    return false;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'https://api');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      if (path === '/healthz' || path === '/livez' || path === '/readyz') { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end('ok'); return; }
+      if (!this.authorized(req, res)) return;
+      if (req.method === 'GET') {
+        const doc = this.deps.docs(path, url.searchParams, req.headers.accept);
+        if (doc) { res.writeHead(doc.status, { 'Content-Type': doc.contentType }); res.end(doc.body); return; }
+      }
+      const target = parseResourcePath(path);
+      if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      await this.resource(req, res, target, url.searchParams);
+    } catch (e) {
+      sendStatus(res, e);
+    }
+  }
+
+  /** Upgrade requests: exec and attach. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const fail = (e: ApiError) => {
+      const s = JSON.stringify(e.toStatus());
+      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(s)}\r\nConnection: close\r\n\r\n${s}`);
+    };
+    try {
+      if (!this.deps.authenticate(bearer(req))) { fail(new ApiError(401, 'Unauthorized', 'Unauthorized')); return; }
+      const url = new URL(req.url ?? '/', 'https://api');
+      const t = parseResourcePath(url.pathname);
+      if (!t || t.kind !== 'Pod' || !t.name || (t.subresource !== 'exec' && t.subresource !== 'attach')) {
+        if (t?.subresource === 'portforward') throw new ApiError(400, 'BadRequest', 'port-forward is not supported by this lab\'s API server yet');
+        throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      }
+      const pod = this.deps.api.get('Pod', t.namespace, t.name);
+      if (!this.deps.stream) throw new ApiError(400, 'BadRequest', `${t.subresource} is not supported by this server`);
+      this.deps.stream(req, socket, head, pod, t.subresource, url.searchParams);
+    } catch (e) {
+      fail(e instanceof ApiError ? e : new ApiError(500, 'InternalError', (e as Error).message));
+    }
+  }
+
+  private async resource(req: IncomingMessage, res: ServerResponse, t: ResourcePath, q: URLSearchParams): Promise<void> {
+    const { api } = this.deps;
+    const info = KINDS[t.kind];
+    const method = req.method ?? 'GET';
+    const dryRun = q.getAll('dryRun').includes('All');
+    const sub = t.subresource;
+    if (sub && !info.subresources.some((s) => s.name === sub)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+
+    if (sub === 'log' && method === 'GET') {
+      const pod = api.get('Pod', t.namespace, t.name!);
+      if (!this.deps.logs) throw badRequest('logs are not served');
+      await this.deps.logs(req, res, pod, q);
+      return;
+    }
+    if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
+      throw new ApiError(400, 'BadRequest', `Upgrade request required`);
+    }
+    if (sub === 'scale') { await this.scale(req, res, t, q, dryRun); return; }
+
+    switch (method) {
+      case 'GET': {
+        if (t.name) {
+          const obj = api.get(t.kind, t.namespace, t.name);
+          this.sendObjects(res, req, t.kind, [obj], q, true);
+          return;
+        }
+        const opts = { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') };
+        if (bool(q.get('watch'))) { this.watch(req, res, t, q, opts); return; }
+        const list = api.list(t.kind, t.namespace, opts);
+        if (wantsTable(req.headers.accept)) {
+          sendJson(res, 200, this.deps.table(t.kind, list.items, { now: api.now(), resourceVersion: list.resourceVersion, includeObject: includeObjectOf(q) }));
+          return;
+        }
+        sendJson(res, 200, { kind: `${info.kind}List`, apiVersion: info.group ? `${info.group}/${info.version}` : info.version, metadata: { resourceVersion: list.resourceVersion }, items: list.items });
+        return;
+      }
+      case 'POST': {
+        if (t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
+        if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
+        const created = api.create(t.kind, t.namespace, body, { dryRun });
+        this.sendObjects(res, req, t.kind, [created], q, true, 201);
+        return;
+      }
+      case 'PUT': {
+        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
+        if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
+        const updated = api.update(t.kind, t.namespace, t.name, body, { dryRun, subresource: sub });
+        this.sendObjects(res, req, t.kind, [updated], q, true);
+        return;
+      }
+      case 'PATCH': {
+        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
+        const type = PATCH_TYPES[ct];
+        if (!type) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`);
+        const body = parseBody(await readBody(req), ct);
+        const existed = api.tryGet(t.kind, t.namespace, t.name) !== undefined;
+        const patched = api.patch(t.kind, t.namespace, t.name, type, body, { dryRun, subresource: sub });
+        this.sendObjects(res, req, t.kind, [patched], q, true, existed ? 200 : 201);
+        return;
+      }
+      case 'DELETE': {
+        const raw = parseBody(await readBody(req), req.headers['content-type']) as DeleteOptions & { kind?: string } | undefined;
+        const opts: DeleteOptions = {
+          propagationPolicy: (q.get('propagationPolicy') as DeleteOptions['propagationPolicy']) ?? raw?.propagationPolicy,
+          gracePeriodSeconds: q.has('gracePeriodSeconds') ? Number(q.get('gracePeriodSeconds')) : raw?.gracePeriodSeconds,
+          preconditions: raw?.preconditions,
+          dryRun: dryRun || (raw as { dryRun?: string[] } | undefined)?.dryRun?.includes('All'),
+        };
+        if (opts.propagationPolicy && !['Foreground', 'Background', 'Orphan'].includes(opts.propagationPolicy)) {
+          throw badRequest(`propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan"`);
+        }
+        if (opts.gracePeriodSeconds !== undefined && !Number.isInteger(opts.gracePeriodSeconds)) throw badRequest('gracePeriodSeconds must be an integer');
+        if (!t.name) {
+          const list = api.list(t.kind, t.namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
+          for (const o of list.items) api.delete(t.kind, o.metadata.namespace, o.metadata.name!, opts);
+          sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' });
+          return;
+        }
+        const { object, gone } = api.delete(t.kind, t.namespace, t.name, opts);
+        this.sendObjects(res, req, t.kind, [object], q, true, gone ? 200 : 202);
+        return;
+      }
+      default:
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    }
+  }
+
+  private sendObjects(res: ServerResponse, req: IncomingMessage, kind: KindName, objects: KubeObject[], q: URLSearchParams, single: boolean, code = 200): void {
+    if (wantsTable(req.headers.accept)) {
+      sendJson(res, code, this.deps.table(kind, objects, { now: this.deps.api.now(), resourceVersion: this.deps.api.store.resourceVersion, includeObject: includeObjectOf(q) }));
+      return;
+    }
+    sendJson(res, code, single ? objects[0] : objects);
+  }
+
+  /** GET/PUT/PATCH …/scale as autoscaling/v1 Scale, what `kubectl scale` reads and patches. */
+  private async scale(req: IncomingMessage, res: ServerResponse, t: ResourcePath, q: URLSearchParams, dryRun: boolean): Promise<void> {
+    const { api } = this.deps;
+    const toScale = (o: KubeObject) => {
+      const spec = (o.spec ?? {}) as { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+      const status = (o.status ?? {}) as { replicas?: number };
+      const selector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      return {
+        kind: 'Scale', apiVersion: 'autoscaling/v1',
+        metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+        spec: { replicas: spec.replicas ?? 1 }, status: { replicas: status.replicas ?? 0, selector },
+      };
+    };
+    const current = api.get(t.kind, t.namespace, t.name!);
+    if (req.method === 'GET') { sendJson(res, 200, toScale(current)); return; }
+    const body = parseBody(await readBody(req), req.headers['content-type']);
+    let scale: { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
+    if (req.method === 'PUT') scale = body as typeof scale;
+    else if (req.method === 'PATCH') {
+      const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
+      const type = PATCH_TYPES[ct];
+      if (!type) throw new ApiError(415, 'UnsupportedMediaType', 'unsupported patch type');
+      // The Scale has no merge keys of its own; the parent kind's (none under spec.replicas) serve.
+      scale = api.patchValue(t.kind, toScale(current), type, body) as typeof scale;
+    } else throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    const replicas = scale?.spec?.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(422, 'Invalid', `Scale.autoscaling "${t.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);
+    }
+    const updated = api.update(t.kind, t.namespace, t.name!, { ...current, spec: { ...(current.spec as object), replicas }, metadata: { ...current.metadata, resourceVersion: scale.metadata?.resourceVersion ?? current.metadata.resourceVersion } }, { dryRun });
+    sendJson(res, 200, toScale(updated));
+  }
+
+  private watch(req: IncomingMessage, res: ServerResponse, t: ResourcePath, q: URLSearchParams, opts: { labelSelector: string | null; fieldSelector: string | null }): void {
+    const { api } = this.deps;
+    const table = wantsTable(req.headers.accept);
+    const includeObject = table ? includeObjectOf(q) : undefined;
+    let first = true;
+    const encode = (e: WatchEvent) => {
+      const object = table ? this.deps.table(t.kind, [e.object], { now: api.now(), resourceVersion: e.object.metadata.resourceVersion, noHeaders: !first, includeObject }) : e.object;
+      first = false;
+      return JSON.stringify({ type: e.type, object }) + '\n';
+    };
+    const pending: WatchEvent[] = [];
+    let started = false;
+    // Subscribing may throw 410 Expired: that must be a Status response, not a broken stream.
+    const stop = api.watch(t.kind, t.namespace, { ...opts, resourceVersion: q.get('resourceVersion') ?? undefined }, (e) => {
+      if (!started) { pending.push(e); return; }
+      res.write(encode(e));
+    });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+    res.flushHeaders();
+    started = true;
+    for (const e of pending) res.write(encode(e));
+    const timeout = Number(q.get('timeoutSeconds') ?? 1800);
+    const bookmarks = bool(q.get('allowWatchBookmarks'))
+      ? setInterval(() => res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: KINDS[t.kind].kind, apiVersion: t.group ? `${t.group}/${t.version}` : t.version, metadata: { resourceVersion: api.store.resourceVersion } } }) + '\n'), 30_000)
+      : undefined;
+    const end = setTimeout(() => res.end(), Math.max(1, Math.min(timeout, 3600)) * 1000);
+    const close = () => { stop(); clearTimeout(end); if (bookmarks) clearInterval(bookmarks); };
+    res.on('close', close);
+    req.on('close', close);
+  }
+}

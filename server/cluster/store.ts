@@ -1,0 +1,104 @@
+import { KINDS, type KindName } from './kinds.ts';
+import { ApiError, type KubeObject } from './object.ts';
+
+// A lab's objects and the history of their changes. One monotonically increasing resourceVersion
+// orders every change of every kind, as etcd's revision does for a real API server; watches resume
+// from any resourceVersion still in the history and get 410 Expired for older ones, which makes
+// clients (kubectl get -w, informers) relist. The store holds no policy: admission, deletion and
+// subresource rules live in api.ts. Objects handed out are copies; the store's own are never shared.
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface StoreEvent {
+  type: WatchEventType;
+  kind: KindName;
+  object: KubeObject;
+  rv: number;
+}
+
+export type StoreListener = (e: StoreEvent) => void;
+
+const keyOf = (kind: KindName, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
+
+export const clone = <T>(v: T): T => structuredClone(v);
+
+export class ObjectStore {
+  private readonly objects = new Map<string, KubeObject>();
+  private readonly history: StoreEvent[] = [];
+  private readonly listeners = new Set<StoreListener>();
+  private rv = 1;
+
+  constructor(private readonly historyLimit = 10_000) {}
+
+  get resourceVersion(): string { return String(this.rv); }
+
+  get(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
+    const o = this.objects.get(keyOf(kind, KINDS[kind].namespaced ? namespace : undefined, name));
+    return o && clone(o);
+  }
+
+  /** Objects of a kind, in one namespace or all, ordered by namespace then name as etcd's keys are. */
+  list(kind: KindName, namespace?: string): KubeObject[] {
+    const prefix = `${kind}/${namespace !== undefined && KINDS[kind].namespaced ? `${namespace}/` : ''}`;
+    const out: KubeObject[] = [];
+    for (const [k, o] of this.objects) if (k.startsWith(prefix)) out.push(clone(o));
+    return out.sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  }
+
+  /** Stores a new object or a new version of one; stamps and returns its resourceVersion. */
+  put(kind: KindName, obj: KubeObject): KubeObject {
+    const key = keyOf(kind, obj.metadata.namespace, obj.metadata.name!);
+    const existed = this.objects.has(key);
+    const stored = clone(obj);
+    stored.metadata.resourceVersion = String(++this.rv);
+    this.objects.set(key, stored);
+    this.emit({ type: existed ? 'MODIFIED' : 'ADDED', kind, object: stored, rv: this.rv });
+    return clone(stored);
+  }
+
+  remove(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
+    const key = keyOf(kind, namespace, name);
+    const o = this.objects.get(key);
+    if (!o) return undefined;
+    this.objects.delete(key);
+    // A deleted object's last state carries the deletion's resourceVersion, as etcd reports it.
+    const last = { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.rv) } };
+    this.emit({ type: 'DELETED', kind, object: last, rv: this.rv });
+    return clone(last);
+  }
+
+  private emit(e: StoreEvent): void {
+    this.history.push(e);
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    for (const l of this.listeners) {
+      try { l(e); } catch { /* a listener's failure is its own; the store carries on */ }
+    }
+  }
+
+  /**
+   * Calls `listener` with every change after `sinceRV` (replayed from history), then with every new
+   * one, until the returned function is called. Throws 410 Expired when the history no longer
+   * reaches back to `sinceRV`.
+   */
+  subscribe(sinceRV: number | undefined, listener: StoreListener): () => void {
+    if (sinceRV !== undefined && sinceRV < this.rv) {
+      const oldest = this.history[0]?.rv ?? this.rv + 1;
+      if (sinceRV + 1 < oldest) throw new ApiError(410, 'Expired', `too old resource version: ${sinceRV} (${oldest - 1})`);
+      for (const e of this.history) if (e.rv > sinceRV) listener(e);
+    }
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** Every object, for a snapshot. */
+  all(): { kind: KindName; object: KubeObject }[] {
+    return [...this.objects.entries()].map(([k, o]) => ({ kind: k.split('/')[0] as KindName, object: clone(o) }));
+  }
+
+  /** Restores a snapshot taken with all(); only into an empty store. */
+  load(items: { kind: KindName; object: KubeObject }[], rv: number): void {
+    if (this.objects.size) throw new Error('load needs an empty store');
+    for (const { kind, object } of items) this.objects.set(keyOf(kind, object.metadata.namespace, object.metadata.name!), clone(object));
+    this.rv = Math.max(rv, ...items.map((i) => Number(i.object.metadata.resourceVersion) || 0));
+  }
+}
