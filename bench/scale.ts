@@ -1,6 +1,7 @@
 import { gradeLab } from '../grader/index.ts';
 import { createLab, type LabSession } from '../server/lab/session.ts';
 import { NetnsLab } from '../server/providers/netns/index.ts';
+import { labHandle } from '../server/providers/netns/handle.ts';
 import type { SandboxHandle } from '../server/providers/netns/sandbox.ts';
 import { track, type BenchContext } from './context.ts';
 import { labMemory, meminfo, processesByNamespace } from './memory.ts';
@@ -24,7 +25,7 @@ interface Alive { s: LabSession; destroy: () => Promise<void> }
 
 const handleOf = (s: LabSession): SandboxHandle => {
   if (!(s.lab instanceof NetnsLab)) throw new Error('scale runs on the netns provider');
-  return s.lab.record.handle as unknown as SandboxHandle;
+  return labHandle(s.lab.record).sandbox;
 };
 
 export async function benchScale(ctx: BenchContext): Promise<Scale> {

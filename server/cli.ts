@@ -145,6 +145,7 @@ export function program(setExit: (code: number) => void): Command {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LabError(`--port must be 0..65535, got "${o.port}"`);
+      if (o.provider === 'netns') await ensureLabTools();
       const { useWarmLabs, closeWarmLabs } = await session();
       const { poolSizeFromEnv, createKindWarmPool } = await import('./providers/kind/index.ts');
       if (poolSizeFromEnv() > 0) {
@@ -191,13 +192,48 @@ export function program(setExit: (code: number) => void): Command {
       return 0;
     }));
 
-  cli.command('lab', { hidden: true }).description('the cluster helper inside a lab (run `lab help` in a lab shell)')
-    .argument('[args...]').allowUnknownOption().helpOption(false).action(act(async (args: string[]) => {
-      const { runLabHelper } = await import('./providers/netns/inside.ts');
-      return runLabHelper(args);
+  cli.command('kubeconfig').description("a kubeconfig for the lab's Kubernetes API, e.g. KUBECONFIG=<(netdojo kubeconfig LAB) kubectl get pods -A")
+    .argument('<lab>').action(act(async (id: string) => {
+      const { readRecord } = await import('./lab/records.ts');
+      const rec = await readRecord(id);
+      print(await (await getProvider(rec.provider)).kubeconfig(id));
+      return 0;
+    }));
+
+  cli.command('__clusterd', { hidden: true }).description('the cluster host that serves netns labs (started on demand)')
+    .action(act(async () => {
+      const { runClusterd } = await import('./providers/netns/host.ts');
+      await runClusterd();
+      return 0;
     }));
 
   return cli;
+}
+
+/**
+ * What `npm start` does on a fresh machine: labs need system tools; as root with apt they are
+ * installed, otherwise the server names them and how to install them (and starts anyway: the
+ * catalog and the kind provider do not need them).
+ */
+async function ensureLabTools(): Promise<void> {
+  const { missingTools } = await import('./providers/netns/index.ts');
+  const missing = await missingTools();
+  const pkgs = [...new Set(missing.filter((m) => m.command !== 'kubectl').map((m) => m.pkg.split(' ')[0]))];
+  if (!missing.length) return;
+  const canInstall = process.getuid?.() === 0 && pkgs.length > 0 && process.env.NETDOJO_NO_INSTALL !== '1' && (await import('node:fs')).existsSync('/usr/bin/apt-get');
+  if (canInstall) {
+    process.stderr.write(`netdojo: installing what labs need: ${pkgs.join(' ')}\n`);
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      child.on('exit', (c) => resolve(c ?? 1));
+      child.on('error', () => resolve(1));
+    });
+    if (code === 0 && !missing.some((m) => m.command === 'kubectl')) return;
+  }
+  process.stderr.write(`netdojo: labs on this host are missing: ${missing.map((m) => m.command).join(', ')}\n` +
+    (pkgs.length ? `  install them with: sudo apt-get install -y ${pkgs.join(' ')}\n` : '') +
+    (missing.some((m) => m.command === 'kubectl') ? '  and install kubectl 1.30 or later: https://kubernetes.io/docs/tasks/tools/\n' : '') +
+    '  (`netdojo doctor` says the same; the server starts anyway)\n');
 }
 
 export async function main(argv: string[]): Promise<number> {

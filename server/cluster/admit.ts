@@ -55,7 +55,7 @@ function allocateService(obj: KubeObject, old: KubeObject | undefined, api: Clus
   obj.spec = spec;
 }
 
-export function admit(kind: KindName, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, random: () => number = Math.random): KubeObject {
+export function admit(kind: KindName, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts: { ephemeral?: boolean } = {}, random: () => number = Math.random): KubeObject {
   if (kind === 'Secret') {
     const bad = secretDecodeError(input);
     if (bad) throw bad;
@@ -68,7 +68,8 @@ export function admit(kind: KindName, input: KubeObject, old: KubeObject | undef
     obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
   }
   if (kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
-  const errors = validate(kind, obj, old);
+  // The ephemeralcontainers subresource is validated as that: the rest of the pod is as stored.
+  const errors = opts.ephemeral ? [] : validate(kind, obj, old);
   if (errors.length) throw invalidError(kind, obj.metadata.name ?? '', errors);
   return obj;
 }

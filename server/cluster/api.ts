@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { randomNameSuffix } from './admission/defaults.ts';
 import { KINDS, groupVersion, type KindName } from './kinds.ts';
-import { ApiError, alreadyExists, badRequest, conflict, notFound, type KubeObject } from './object.ts';
+import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, type KubeObject } from './object.ts';
 import { checkFieldSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { clone, ObjectStore, type StoreEvent, type WatchEventType } from './store.ts';
 
@@ -15,7 +15,7 @@ export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
 
 export interface ApiDeps {
   /** Defaults, allocates and validates an object about to be stored; throws ApiError. */
-  admit(kind: KindName, obj: KubeObject, old: KubeObject | undefined, api: ClusterApi): KubeObject;
+  admit(kind: KindName, obj: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts?: { ephemeral?: boolean }): KubeObject;
   patch(kind: KindName, current: object, type: PatchType, patch: unknown): object;
   now(): Date;
 }
@@ -152,6 +152,19 @@ export class ClusterApi {
     if (sub === 'status') {
       // /status changes status only: spec and metadata stay as stored (labels and annotations too).
       obj = { ...old, status: obj.status };
+    } else if (sub === 'ephemeralcontainers') {
+      // kubectl debug adds an ephemeral container; those already there cannot change or go.
+      const before = ((old.spec as { ephemeralContainers?: { name: string }[] }).ephemeralContainers ?? []);
+      const after = ((obj.spec as { ephemeralContainers?: { name: string }[] } | undefined)?.ephemeralContainers ?? []);
+      for (const c of before) {
+        const now = after.find((x) => x.name === c.name);
+        if (!now || JSON.stringify(now) !== JSON.stringify(c)) {
+          throw invalid('Pod', '', name, [{ field: 'spec.ephemeralContainers', message: 'Forbidden: existing ephemeral containers may not be removed or changed', reason: 'FieldValueForbidden' }]);
+        }
+      }
+      obj = { ...old, spec: { ...(old.spec as object), ephemeralContainers: after } };
+      const admitted = this.deps.admit(kind, obj, old, this, { ephemeral: true });
+      return opts.dryRun ? admitted : this.store.put(kind, admitted);
     } else {
       if (hasStatus(kind) && sub !== 'finalize') obj.status = old.status;
       // Metadata the server owns stays the server's.

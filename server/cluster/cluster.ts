@@ -13,7 +13,7 @@ import { serveDocs, type ServerVersion } from './discovery.ts';
 import { dnsRecords } from './dns/controller.ts';
 import { eventRecorder } from './events.ts';
 import { kindOf, KINDS, type KindName } from './kinds.ts';
-import { containerLogPath, kubelet, podNetns, type KubeletOptions, type NodeInfo } from './kubelet/kubelet.ts';
+import { attachSocket, containerLogPath, kubelet, podNetns, type KubeletOptions, type NodeInfo } from './kubelet/kubelet.ts';
 import type { PodRuntime } from './kubelet/runtime.ts';
 import { ApiError, type KubeObject } from './object.ts';
 import { applyPatch } from './patch.ts';
@@ -187,7 +187,16 @@ export class Cluster {
     const phase = (pod.status as { phase?: string } | undefined)?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') throw new ApiError(400, 'BadRequest', `cannot exec into a container in a completed pod; current phase is ${phase}`);
     const exec = parseExecQuery(q, pod.metadata.namespace!, pod.metadata.name!, container);
-    if (sub === 'attach') throw new ApiError(400, 'BadRequest', 'attach is not supported by this lab yet: use kubectl exec');
+    if (sub === 'attach') {
+      // An interactive container's terminal is joined through its dtach socket; any other
+      // container's attach is its output from now on, as the runtime streams it.
+      const specs = [...(pod.spec as { containers: { name: string; stdin?: boolean }[] }).containers, ...((pod.spec as { ephemeralContainers?: { name: string; stdin?: boolean }[] }).ephemeralContainers ?? [])];
+      const interactive = specs.find((c) => c.name === container)?.stdin;
+      exec.command = interactive
+        ? ['dtach', '-a', attachSocket(dp.runtime.dataDir, this.netnsOf(pod), container), '-E', '-z', '-r', 'winch']
+        : ['tail', '-n', '0', '-F', containerLogPath(dp.runtime.dataDir, this.netnsOf(pod), container)];
+      if (interactive && !exec.tty) throw new ApiError(400, 'BadRequest', `container ${container} has a terminal: attach with -t (kubectl attach -it ${pod.metadata.name})`);
+    }
     handleStreamUpgrade(req, socket, head, exec, localSpawn(() => dp.enter(pod, this.netnsOf(pod), container)));
   }
 

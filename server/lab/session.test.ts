@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeLab } from '../../grader/index.ts';
 import { labsUnavailable, tempHome } from '../../test/support/env.ts';
 import { netnsProvider } from '../providers/netns/index.ts';
+import { labHandle } from '../providers/netns/handle.ts';
 import { readRecord } from './records.ts';
 import { newLabId } from './naming.ts';
 import { baseTopology } from './topology.ts';
@@ -11,7 +12,7 @@ import type { Lab } from './types.ts';
 const why = labsUnavailable();
 if (why) console.warn(`skipping lab session tests: ${why}`);
 
-const holderOf = async (id: string) => ((await readRecord(id)).handle as { holderPid: number }).holderPid;
+const holderOf = async (id: string) => labHandle(await readRecord(id)).sandbox.holderPid;
 
 describe.skipIf(why)('reset to broken', () => {
   const home = tempHome();

@@ -5,7 +5,7 @@ export type ProviderName = 'netns' | 'kind';
 
 export type Role = 'control-plane' | 'worker';
 
-/** What runs in a pod; the provider maps it to a real process (netns) or an image (kind). */
+/** The base cluster's pods by role, as scenarios name them ({{podOn "worker" "web"}}). */
 export type App = 'coredns' | 'web' | 'client';
 
 export interface NodeSpec {
@@ -15,36 +15,11 @@ export interface NodeSpec {
   podCIDR: string;
 }
 
-export interface PodSpec {
-  namespace: string;
-  name: string;
-  node: string;
-  ip: string;
-  app: App;
-  /** The workload (Deployment) this pod belongs to, "namespace/name"; scaling acts on it. */
-  workload?: string;
-  labels: Record<string, string>;
-}
-
 export interface ServicePort {
   name: string;
   port: number;
   targetPort: number;
   protocol: 'TCP' | 'UDP';
-}
-
-export interface ServiceSpec {
-  namespace: string;
-  name: string;
-  clusterIP: string;
-  selector: Record<string, string>;
-  ports: ServicePort[];
-}
-
-export interface WorkloadSpec {
-  namespace: string;
-  name: string;
-  replicas: number;
 }
 
 export interface Topology {
@@ -54,9 +29,6 @@ export interface Topology {
   serviceCIDR: string;
   dns: { clusterIP: string; domain: string };
   nodes: NodeSpec[];
-  pods: PodSpec[];
-  services: ServiceSpec[];
-  workloads: WorkloadSpec[];
 }
 
 /** The facts a lab reports (`up --json`), also what briefings and checks are templated with. */
@@ -139,6 +111,8 @@ export interface Provider {
    * uses when creating is slow). Providers that create in well under a second do not offer it.
    */
   restore?(lab: Lab, onProgress?: ProgressFn): Promise<Lab>;
+  /** A kubeconfig that reaches the lab's Kubernetes API from this host. */
+  kubeconfig(id: string): Promise<string>;
 }
 
 export class LabError extends Error {

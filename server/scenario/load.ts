@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { checkRunsOn, PROVIDERS, ScenarioSpec } from './schema.ts';
+import { checkRunsOn, isStepList, PROVIDERS, ScenarioSpec } from './schema.ts';
 
 // Scenario files are user input: every problem is reported with the file, the path inside it, the
 // line, and what was expected, and one bad scenario never hides the others from the catalog.
@@ -18,6 +18,8 @@ export interface LoadedScenario {
   brief: string;
   /** solution.md: the explanation behind the machine-runnable solution steps. */
   solution: string;
+  /** The scenario's manifests (templates), in the order listed. */
+  manifests: { file: string; text: string }[];
 }
 
 export class ScenarioError extends Error {
@@ -76,14 +78,26 @@ function crossReferences(spec: ScenarioSpec): { path: Path; message: string }[] 
     if (spec.checks.some((c) => c.broken) && !spec.checks.some((c) => c.broken && checkRunsOn(c, p))) {
       out.push({ path: ['checks'], message: `no target check on ${p}: at least one check graded on ${p} ${target}` });
     }
-    if (!spec.break[p]) out.push({ path: ['break', p], message: `missing: providers lists ${p}, so break steps for ${p} are required` });
-    if (!spec.solution[p]) out.push({ path: ['solution', p], message: `missing: providers lists ${p}, so solution steps for ${p} are required` });
+    for (const k of ['setup', 'break', 'solution'] as const) {
+      const v = spec[k];
+      if (!isStepList(v) && !v[p]) out.push({ path: [k, p], message: `missing: providers lists ${p}, so ${k} steps for ${p} are required (or write the steps once, for every provider, as a list)` });
+    }
     spec.checks.forEach((c, i) => {
       if (c.kind === 'state' && typeof c.run === 'object' && checkRunsOn(c, p) && !c.run[p]) {
         out.push({ path: ['checks', i, 'run', p], message: `missing: providers lists ${p} and check "${c.id}" is graded there, so its run needs a ${p} script (or give the check \`providers:\` without ${p})` });
       }
     });
   }
+  // A per-provider attempt that skips a provider it applies to would pass as proven there without running.
+  (['accepts', 'rejects'] as const).forEach((k) => spec[k].forEach((a, i) => {
+    (a.providers ?? []).forEach((p, j) => {
+      if (!spec.providers.includes(p)) out.push({ path: [k, i, 'providers', j], message: `"${p}" is not one of the scenario's providers (${spec.providers.join(', ')})` });
+    });
+    if (isStepList(a.steps)) return;
+    for (const p of spec.providers) {
+      if (checkRunsOn(a, p) && !a.steps[p]) out.push({ path: [k, i, 'steps', p], message: `missing: this attempt applies to ${p}, so it needs ${p} steps (or \`providers:\` without ${p}, or one list of steps for every provider)` });
+    }
+  }));
   const byId = new Map(spec.checks.map((c) => [c.id, c]));
   (['accepts', 'rejects'] as const).forEach((k) => spec[k].forEach((a, i) => (a.fails ?? []).forEach((id, j) => {
     const c = byId.get(id);
@@ -92,7 +106,8 @@ function crossReferences(spec: ScenarioSpec): { path: Path; message: string }[] 
       return;
     }
     for (const p of PROVIDERS) {
-      if (a.steps[p] && spec.providers.includes(p) && !checkRunsOn(c, p)) {
+      const has = isStepList(a.steps) ? checkRunsOn(a, p) : Boolean(a.steps[p]);
+      if (has && spec.providers.includes(p) && !checkRunsOn(c, p)) {
         out.push({ path: [k, i, 'fails', j], message: `check "${id}" is not graded on ${p} (its providers: ${c.providers!.join(', ')}), so the ${p} steps of this attempt cannot fail it` });
       }
     }
@@ -123,6 +138,12 @@ export async function loadScenario(id: string, dir = SCENARIOS_DIR): Promise<Loa
   if (!parsed.success) throw new ScenarioError(file, parsed.error.issues.map((i) => at(i.path as Path, describe(i))));
   const spec = parsed.data;
   const problems = crossReferences(spec);
+  const manifests: { file: string; text: string }[] = [];
+  for (const [i, f] of spec.manifests.entries()) {
+    const mtext = await readFile(join(sdir, f), 'utf8').catch(() => undefined);
+    if (mtext === undefined) problems.push({ path: ['manifests', i], message: `no file ${f} beside scenario.yaml` });
+    else { manifests.push({ file: f, text: mtext }); templateProblems(mtext, ['manifests', i], problems); }
+  }
   templateProblems({ setup: spec.setup, break: spec.break, solution: spec.solution, checks: spec.checks, hints: spec.hints, accepts: spec.accepts, rejects: spec.rejects }, [], problems);
   if (spec.id !== id) problems.push({ path: ['id'], message: `"${spec.id}" must match its directory name "${id}"` });
   if (problems.length) throw new ScenarioError(file, problems.map((p) => at(p.path, p.message)));
@@ -131,7 +152,7 @@ export async function loadScenario(id: string, dir = SCENARIOS_DIR): Promise<Loa
   for (const [name, tpl] of [['brief.md', brief], ['solution.md', solution]]) {
     try { Handlebars.precompile(tpl); } catch (e) { throw new ScenarioError(join(sdir, name), [`bad template: ${(e as Error).message.split('\n')[0]}`]); }
   }
-  return { spec, dir: sdir, brief, solution };
+  return { spec, dir: sdir, brief, solution, manifests };
 }
 
 async function listScenarioDirs(dir: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import Handlebars from 'handlebars';
 import type { Check } from '../../grader/types.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import type { LoadedScenario } from './load.ts';
-import { checkRunsOn, type Attempt, type PerProvider, type Step } from './schema.ts';
+import { checkRunsOn, isStepList, type Attempt, type PerProvider, type Step } from './schema.ts';
 
 // A scenario becomes concrete for one lab: the seed picks the variant (which node, which MTU...),
 // and every template is rendered with the lab's real facts, so briefings and checks name real IPs.
@@ -115,9 +115,15 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
   const steps = (list: Step[] | undefined, where: string): Step[] =>
     (list ?? []).map((s, i) => { const r = deep(s, `${where}[${i}]`); return { ...r, on: checkTarget(r.on, `${where}[${i}].on`) }; });
   // Names are templates too (an attempt can read differently per variant); `where` keeps the index in the file.
+  const stepsFor = (v: Step[] | PerProvider<Step[]>, where: string) => isStepList(v) ? steps(v, where) : steps(v[provider], `${where}.${provider}`);
   const attempts = (list: Attempt[], where: string) => list
-    .flatMap((a, i) => (a.steps[provider] ? [{ a, i }] : []))
-    .map(({ a, i }) => ({ name: render(a.name, `${where}[${i}].name`), fails: a.fails, steps: steps(a.steps[provider], `${where}[${i}].steps.${provider}`) }));
+    .flatMap((a, i) => (checkRunsOn(a, provider) && (isStepList(a.steps) || a.steps[provider]) ? [{ a, i }] : []))
+    .map(({ a, i }) => ({ name: render(a.name, `${where}[${i}].name`), fails: a.fails, steps: stepsFor(a.steps, `${where}[${i}].steps`) }));
+  // The scenario's own objects, applied as the learner would apply them.
+  const manifests: Step[] = loaded.manifests.map((m) => ({
+    name: `Applying ${m.file}`, on: 'admin',
+    run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${render(m.text, m.file).replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
+  }));
 
   const checks: Check[] = spec.checks.flatMap((declared, i) => {
     if (!checkRunsOn(declared, provider)) return [];
@@ -140,9 +146,9 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
     brief: render(loaded.brief, 'brief.md'),
     hints: spec.hints.map((h, i) => render(h, `hints[${i}]`)),
     checks,
-    setup: steps(spec.setup[provider], `setup.${provider}`),
-    break: steps(spec.break[provider], `break.${provider}`),
-    solution: { steps: steps(spec.solution[provider], `solution.${provider}`), markdown: render(loaded.solution, 'solution.md') },
+    setup: [...manifests, ...stepsFor(spec.setup, 'setup')],
+    break: stepsFor(spec.break, 'break'),
+    solution: { steps: stepsFor(spec.solution, 'solution'), markdown: render(loaded.solution, 'solution.md') },
     accepts: attempts(spec.accepts, 'accepts'),
     rejects: attempts(spec.rejects, 'rejects'),
   };

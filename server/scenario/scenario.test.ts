@@ -4,20 +4,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { baseTopology, podTarget } from '../lab/topology.ts';
+import { baseTopology } from '../lab/topology.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import { factsFrom } from '../providers/kind/facts.ts';
 import { KindLab } from '../providers/kind/lab.ts';
-import { parseYamlDocs, renderBaseManifests } from '../providers/kind/render.ts';
-import { factsOf } from '../providers/netns/index.ts';
+import { baseWorkloads, parseYamlDocs } from '../providers/kind/render.ts';
 import { loadCatalog, loadScenario, ScenarioError, type LoadedScenario } from './load.ts';
 import { pickVariant, renderScenario, RenderError, type RenderedScenario } from './render.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'scenarios');
 const topo = baseTopology();
-const facts = factsOf('ltest0001', 'x', 1, topo);
-const targets = [...topo.nodes.map((n) => n.name), ...topo.pods.map(podTarget)];
+/** The facts of a netns lab as it reports them: pods named by their controllers, as kubectl shows them. */
+const facts: LabFacts = {
+  id: 'ltest0001', scenario: 'x', provider: 'netns', seed: 1, nodes: topo.nodes, dns: topo.dns,
+  pods: [
+    { target: 'kube-system/coredns-6589dc9599-2s77g', node: 'control-plane', ip: '10.244.0.3', app: 'coredns' },
+    { target: 'kube-system/coredns-6589dc9599-9p5pf', node: 'worker', ip: '10.244.1.3', app: 'coredns' },
+    { target: 'default/web-6d94484b4b-d5fnx', node: 'control-plane', ip: '10.244.0.4', app: 'web' },
+    { target: 'default/web-6d94484b4b-7k8jt', node: 'worker', ip: '10.244.1.4', app: 'web' },
+    { target: 'default/client-control-plane', node: 'control-plane', ip: '10.244.0.2', app: 'client' },
+    { target: 'default/client-worker', node: 'worker', ip: '10.244.1.2', app: 'client' },
+  ],
+  services: [
+    { target: 'default/web', clusterIP: '10.96.124.51', ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+    { target: 'kube-system/kube-dns', clusterIP: '10.96.0.10', ports: [{ name: 'dns', port: 53, targetPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, targetPort: 53, protocol: 'TCP' }] },
+  ],
+};
+const targets = [...topo.nodes.map((n) => n.name), ...facts.pods.map((p) => p.target)];
 
 async function problemsOf(id: string): Promise<string> {
   try {
@@ -90,7 +104,7 @@ describe('per-provider declarations', () => {
   const write = (id: string, providers: string, rest: string) => {
     mkdirSync(join(dir, id), { recursive: true });
     writeFileSync(join(dir, id, 'scenario.yaml'), `${head(id, providers)}\n${rest}\n`);
-    writeFileSync(join(dir, id, 'brief.md'), 'on {{lab.provider}}: {{#if (eq lab.provider "kind")}}kubectl{{else}}lab{{/if}}');
+    writeFileSync(join(dir, id, 'brief.md'), 'on {{lab.provider}}: {{#if (eq lab.provider "kind")}}docker{{else}}netns{{/if}}');
   };
   const problems = async (id: string) => {
     try {
@@ -110,7 +124,7 @@ describe('per-provider declarations', () => {
     kind: state
     from: admin
     run:
-      netns: lab pods -n kube-system | grep -c '{{podName (lookup (podsOf "coredns") 0)}}'
+      netns: ip netns list | grep -c '{{podName (lookup (podsOf "coredns") 0)}}'
       kind: kubectl -n kube-system get deploy coredns
   - { id: shared, title: S, kind: state, from: worker, run: 'ip route show {{node "control-plane" "podCIDR"}}' }
   - { id: kind-only, title: K, kind: state, from: admin, providers: [kind], run: 'kubectl get networkpolicy {{v.x}}' }
@@ -118,9 +132,9 @@ variants: { x: [a] }`);
     const loaded = await loadScenario('per-provider', dir);
     const onNetns = renderScenario(loaded, facts, 1, 'netns', targets);
     expect(onNetns.checks.map((c) => c.id)).toEqual(['ping', 'guard', 'shared']);
-    expect(onNetns.checks[1]).toMatchObject({ kind: 'state', title: 'CoreDNS runs (netns)', run: "lab pods -n kube-system | grep -c 'coredns-0'" });
+    expect(onNetns.checks[1]).toMatchObject({ kind: 'state', title: 'CoreDNS runs (netns)', run: "ip netns list | grep -c 'coredns-6589dc9599-2s77g'" });
     expect(onNetns.checks[1]).not.toHaveProperty('providers');
-    expect(onNetns.brief).toBe('on netns: lab');
+    expect(onNetns.brief).toBe('on netns: netns');
 
     const kindFacts = { ...facts, provider: 'kind' as const, pods: facts.pods.map((p) => ({ ...p, target: p.target.replace(/-(\d)$/, '-7d9f-x$1') })) };
     const kindTargets = [...topo.nodes.map((n) => n.name), ...kindFacts.pods.map((p) => p.target)];
@@ -130,7 +144,7 @@ variants: { x: [a] }`);
       'icmp', 'kubectl -n kube-system get deploy coredns', 'ip route show 10.244.0.0/24', 'kubectl get networkpolicy a',
     ]);
     expect(onKind.checks[0]).toMatchObject({ host: '10.244.0.4', from: 'default/client-worker' });
-    expect(onKind.brief).toBe('on kind: kubectl');
+    expect(onKind.brief).toBe('on kind: docker');
   });
 
   it('podsOf lists the pods of an app in the lab, and names an app no pod runs', async () => {
@@ -140,7 +154,7 @@ variants: { x: [a] }`);
     const loaded = await loadScenario('pods-of', dir);
     expect(() => renderScenario(loaded, facts, 1, 'netns', targets)).toThrow(/checks\[1\]\.run: no pod runs "nginx" in this lab/);
     const ok = { ...loaded, spec: { ...loaded.spec, checks: loaded.spec.checks.slice(0, 1) } };
-    expect(renderScenario(ok, facts, 1, 'netns', targets).checks[0]).toMatchObject({ backends: ['web-0 web-1 '] });
+    expect(renderScenario(ok, facts, 1, 'netns', targets).checks[0]).toMatchObject({ backends: ['web-6d94484b4b-d5fnx web-6d94484b4b-7k8jt '] });
   });
 
   it('a provider the scenario lists needs its script, its target check, and what its attempts claim to fail', async () => {
@@ -151,7 +165,7 @@ variants: { x: [a] }`);
     kind: state
     from: admin
     run:
-      netns: lab pods
+      netns: ip netns list
   - { id: kind-only, title: K, kind: state, from: admin, providers: [kind], run: 'true' }
 rejects:
   - { name: r, fails: [kind-only], steps: { netns: [{ on: worker, run: 'true' }] } }`);
@@ -307,7 +321,7 @@ describe('what the kind steps do', async () => {
     if (!r) throw new Error(`no seed gives that variant of ${id}`);
     return r;
   };
-  const base = parseYamlDocs(renderBaseManifests(baseTopology(), { labId: 'labfix01' }));
+  const base = parseYamlDocs(baseWorkloads());
   const clientLabels = (node: string) => base.find((d) => d.kind === 'Pod' && d.metadata.name === `client-${node}`)!.metadata.labels as Record<string, string>;
   const webLabels = base.find((d) => d.kind === 'Deployment')!.spec.template.metadata.labels as Record<string, string>;
   const selects = (sel: Record<string, string>, labels: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
@@ -362,14 +376,14 @@ describe('what the kind steps do', async () => {
     expect(rules(r.break[0].run, '-I')).toHaveLength(1);
   });
 
-  it('missing-route: kindnet removed, the CIDR read from the API, and the fix restores the route kindnet programs', () => {
+  it('missing-route: kindnet removed first, then the route changed on the node, and the fix restores the route kindnet programs', () => {
     const r = withVariant('missing-route', (v) => v.node === 'worker' && v.how === 'deleted');
-    expect(r.break[0].run).toContain('delete daemonset kindnet --cascade=foreground');
-    expect(r.break[0].run).toContain('kubectl get node "$NETDOJO_CLUSTER-control-plane" -o jsonpath=\'{.spec.podCIDR}\'');
-    expect(r.break[0].run).toContain('docker exec "$NETDOJO_CLUSTER-worker" ip route del "$cidr"');
+    expect(r.break.map((s) => s.on)).toEqual(['admin', 'worker']);
+    expect(r.break[0].run).toContain('kubectl -n kube-system delete daemonset kindnet --cascade=foreground');
+    expect(r.break[1].run.trim()).toBe('ip route del 10.244.0.0/24');
     expect(r.solution.steps[0]).toEqual({ name: "restore the host-gw route to control-plane's pod CIDR", on: 'worker', run: 'ip route replace 10.244.0.0/24 via 172.19.0.2 dev eth0' });
     const unreachable = withVariant('missing-route', (v) => v.node === 'control-plane' && v.how === 'unreachable');
-    expect(unreachable.break[0].run).toContain('docker exec "$NETDOJO_CLUSTER-control-plane" ip route replace unreachable "$cidr"');
+    expect(unreachable.break[1]).toMatchObject({ on: 'control-plane', run: expect.stringContaining('ip route replace unreachable 10.244.1.0/24') });
   });
 
   it('mtu-blackhole: both node uplinks lowered with the pods\' CNI MTU pinned at 1500, and PMTU discovery restored by the fix', () => {

@@ -4,18 +4,19 @@ import { DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, StateCheck, Tc
 // scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
 // templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
 //
-// One scenario runs on every provider it lists. What differs between providers is declared per
-// provider: steps (`break: {netns: [...], kind: [...]}`), a state check's script (`run: {netns: ...,
-// kind: ...}`), and checks that only make sense on some providers (`providers: [kind]`). Text that
-// differs only in wording (titles, hints, brief.md) branches on the lab's provider:
-// `{{#if (eq lab.provider "kind")}}kubectl ...{{else}}lab ...{{/if}}`. Variants are shared: a seed
-// picks the same variant whichever provider runs the lab.
+// A scenario is written once: its steps are kubectl and shell that run on every provider it lists
+// (both give a kubectl that reaches the lab's cluster, and the same node and pod targets). Only
+// where the providers really differ is something declared per provider: steps
+// (`break: {netns: [...], kind: [...]}`), a state check's script (`run: {netns: ..., kind: ...}`),
+// checks or attempts that only make sense on some (`providers: [kind]`). A per-provider block must
+// cover every provider it applies to: the loader rejects one that silently covers fewer. Variants
+// are shared: a seed picks the same variant whichever provider runs the lab.
 
 export const PROVIDERS = ['netns', 'kind'] as const;
 export const ProviderSchema = z.enum(PROVIDERS);
 
 /** A shell script run on a target as the learner would. `admin` is where cluster-level tools live:
- * on netns a control-plane shell with the `lab` helper, on kind a host shell with the lab's KUBECONFIG. */
+ * a shell with kubectl configured for the lab (netns: on the control-plane; kind: on the host). */
 export const Step = z.strictObject({
   on: z.string().min(1),
   run: z.string().min(1),
@@ -32,6 +33,8 @@ export const sharedOrPerProvider = <T extends z.ZodType>(t: T, what: string) =>
   z.union([t, perProvider(t)], { error: `expected ${what}, or one per provider: {netns: ..., kind: ...}` });
 
 const Steps = z.array(Step).min(1);
+/** Steps shared by every provider, or one list per provider. */
+const SharedSteps = sharedOrPerProvider(Steps, 'a list of steps');
 
 /** Which providers a check applies to; absent: every provider the scenario lists. */
 const scoped = { providers: z.array(ProviderSchema).min(1).optional() };
@@ -53,7 +56,9 @@ export type ScenarioCheck = z.infer<typeof ScenarioCheck>;
 /** A way to fix (or to "fix") the lab, with the verdict the grader must give it. */
 export const Attempt = z.strictObject({
   name: z.string().min(1),
-  steps: perProvider(Steps),
+  /** Which providers this attempt applies to; absent: every provider the scenario lists. */
+  ...scoped,
+  steps: SharedSteps,
   /** For a rejected attempt: checks that must fail (any state), proving why it is rejected. */
   fails: z.array(z.string()).optional(),
 });
@@ -71,10 +76,13 @@ export const ScenarioSpec = z.strictObject({
   /** Seeded variants: each key takes one of its values, chosen from the lab's seed. */
   variants: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.array(z.union([z.string(), z.number()])).min(1)).default({}),
   providers: z.array(ProviderSchema).min(1).default([...PROVIDERS]),
+  /** Files (beside scenario.yaml) of Kubernetes objects the scenario adds to the base cluster;
+   * templates like the rest, applied with kubectl before the setup steps. */
+  manifests: z.array(z.string().regex(/^[\w.-]+\.ya?ml$/, 'a file name beside scenario.yaml ending in .yaml')).default([]),
   /** The healthy starting point beyond the base cluster (e.g. a policy that negative checks rely on). */
-  setup: perProvider(Steps).default({}),
-  break: perProvider(Steps),
-  solution: perProvider(Steps),
+  setup: SharedSteps.default([]),
+  break: SharedSteps,
+  solution: SharedSteps,
   checks: z.array(ScenarioCheck).min(1),
   /** Progressive hints, revealed one at a time. */
   hints: z.array(z.string().min(1)).min(1),
@@ -86,5 +94,7 @@ export const ScenarioSpec = z.strictObject({
 export type ScenarioSpec = z.infer<typeof ScenarioSpec>;
 export type Attempt = z.infer<typeof Attempt>;
 
-/** Whether a check is graded on this provider. */
-export const checkRunsOn = (c: ScenarioCheck, p: (typeof PROVIDERS)[number]) => !c.providers || c.providers.includes(p);
+/** Whether a check is graded (or an attempt tried) on this provider. */
+export const checkRunsOn = (c: { providers?: (typeof PROVIDERS)[number][] }, p: (typeof PROVIDERS)[number]) => !c.providers || c.providers.includes(p);
+
+export const isStepList = (v: Step[] | PerProvider<Step[]>): v is Step[] => Array.isArray(v);

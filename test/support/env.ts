@@ -8,7 +8,7 @@ const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // What the real-lab tests need, so each skips with a message naming exactly what is missing.
 
-export const LAB_TOOLS = ['ip', 'iptables', 'iptables-restore', 'conntrack', 'dnsmasq', 'python3', 'unshare', 'nsenter', 'setsid', 'dig', 'curl', 'ping', 'ss', 'timeout', 'base64', 'socat', 'openssl', 'kubectl'];
+export const LAB_TOOLS = ['ip', 'iptables', 'iptables-restore', 'conntrack', 'dnsmasq', 'python3', 'unshare', 'nsenter', 'setsid', 'dig', 'curl', 'ping', 'ss', 'timeout', 'base64', 'socat', 'openssl', 'kubectl', 'dtach'];
 
 const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH } }).status === 0;

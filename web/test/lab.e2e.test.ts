@@ -186,7 +186,7 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
 
   it('typing the fix and pressing Check passes every check', async () => {
     await page.locator('.xterm').first().click();
-    await page.keyboard.type('lab scale kube-system/coredns --replicas=2\n');
+    await page.keyboard.type('kubectl -n kube-system scale deployment/coredns --replicas=2 && kubectl -n kube-system rollout status deployment/coredns\n');
     await page.keyboard.type('echo fixed-$((5+5))\n');
     await untilScreen((l) => l.includes('fixed-10'), 'the fix to run');
     await page.click('#check');
@@ -204,8 +204,8 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.waitForSelector('.toast:text("broken again")', { timeout: 60_000 });
     await untilScreen((l) => l.some((x) => x.includes('press Enter for a new shell')) || l.filter((x) => /client-control-plane.*# ?$/.test(x)).length > 0, 'a shell after the reset');
     await page.locator('.xterm').first().click();
-    await page.keyboard.type('lab endpoints\n');
-    await untilScreen((l) => l.some((x) => /kube-dns\s+<none>/.test(x)), 'kube-dns without endpoints again');
+    await page.keyboard.type('kubectl -n kube-system get endpoints kube-dns\n');
+    await untilScreen((l) => l.some((x) => /^kube-dns\s+<none>/.test(x)), 'kube-dns without endpoints again');
     expect(await page.locator('.task.pass').count()).toBe(0);
   });
 

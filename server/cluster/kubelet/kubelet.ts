@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterApi } from '../api.ts';
@@ -167,6 +168,14 @@ function allocateIP(podCIDR: string, used: Set<string>): string {
   }
   throw new Error(`no free address in ${podCIDR}`);
 }
+
+/**
+ * Where an interactive container's terminal is served (stdin and tty: `kubectl run -it`, `kubectl
+ * debug -it`): its process runs under dtach, holding the pty, so `kubectl attach` can join it as a
+ * container runtime's attach does. Kept short: a unix socket's path has room for 107 bytes.
+ */
+export const attachSocket = (dataDir: string, netns: string, container: string) =>
+  join(dataDir, 'run', 'attach', `${createHash('sha1').update(`${netns}/${container}`).digest('hex').slice(0, 16)}.sock`);
 
 /** Where a container's log is kept (and `<path>.previous`, the run before its last restart). */
 export const containerLogPath = (dataDir: string, netns: string, container: string) => join(dataDir, 'pods', netns, 'logs', `${container}.log`);
@@ -419,13 +428,25 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     event(ctx, pod, 'Normal', 'Created', `Created container: ${c.name}`, fieldPath);
     const podPrivate = join(podDir(run.netns), 'containers', c.name);
     await mkdir(podPrivate, { recursive: true });
+    if (c.stdin) {
+      const sock = attachSocket(o.runtime.dataDir, run.netns, c.name);
+      await mkdir(join(sock, '..'), { recursive: true });
+      await rm(sock, { force: true });
+      argv = ['dtach', '-N', sock, '-E', '-z', '-r', 'winch', ...argv];
+    }
     try {
-      await o.runtime.startContainer(run.netns, { id: r.id, argv, env: { ...env, ...o.env, [POD_DIR_ENV]: podPrivate }, workingDir: c.workingDir ?? image.program.workingDir, mounts, logPath: log });
+      await o.runtime.startContainer(run.netns, { id: r.id, argv, env: { ...env, ...(c.tty ? { TERM: env.TERM ?? 'xterm' } : {}), ...o.env, [POD_DIR_ENV]: podPrivate }, workingDir: c.workingDir ?? image.program.workingDir, mounts, logPath: log });
     } catch (e) {
       r.waiting = { reason: 'RunContainerError', message: (e as Error).message };
       event(ctx, pod, 'Warning', 'Failed', `Error: ${(e as Error).message}`, fieldPath);
       soon(r.backoffMs);
       return r;
+    }
+    // An interactive container is running once its terminal can be joined (kubectl attaches as
+    // soon as the pod says Running).
+    if (c.stdin) {
+      const sock = attachSocket(o.runtime.dataDir, run.netns, c.name);
+      for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((res) => setTimeout(res, 10));
     }
     r.startedAt = new Date();
     r.waiting = undefined;

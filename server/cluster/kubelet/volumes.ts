@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import type { ClusterApi } from '../api.ts';
 import type { KubeObject } from '../object.ts';
@@ -45,13 +45,30 @@ const safeJoin = (base: string, rel: string) => {
   return p;
 };
 
+/**
+ * The kubelet's atomic writer: the volume directory stays (a container's bind mount of it keeps
+ * seeing it), its files live in a timestamped directory that `..data` points to, and each name is a
+ * link through `..data`, so an update is one rename: a reader sees the old files or the new, never
+ * a mix. `ls -la` in a pod shows what it shows on a real node.
+ */
 async function writeFiles(dir: string, files: Record<string, string | Buffer>): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
+  const stamp = `..${new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace(/\..*$/, '')}.${Math.random().toString().slice(2, 11)}`;
+  const data = join(dir, stamp);
+  await mkdir(data);
   for (const [rel, content] of Object.entries(files)) {
-    const p = safeJoin(dir, rel);
+    const p = safeJoin(data, rel);
     await mkdir(dirname(p), { recursive: true });
     await writeFile(p, content);
+  }
+  const previous = await readlink(join(dir, '..data')).catch(() => undefined);
+  await symlink(stamp, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  const top = new Set(Object.keys(files).map((rel) => rel.split('/')[0]));
+  for (const name of top) await symlink(join('..data', name), join(dir, name)).catch(() => undefined);
+  for (const entry of await readdir(dir)) {
+    if (entry === '..data' || entry === stamp) continue;
+    if (entry.startsWith('..') ? entry === previous || entry.startsWith('..2') : !top.has(entry)) await rm(join(dir, entry), { recursive: true, force: true });
   }
 }
 

@@ -9,7 +9,7 @@ import { buildProbeImage, missingImageTools, PROBE_IMAGE, removeImage, WEB_PY_IN
 import { KindLab } from './lab.ts';
 import { createKindProvider, PROVISION_ACTIONS } from './provider.ts';
 import { imagesCommand } from './commands.ts';
-import { parseYamlDocs, renderBaseManifests } from './render.ts';
+import { baseWorkloads, parseYamlDocs } from './render.ts';
 import type { ExecOptions, Lab, ProgressFn } from '../../lab/types.ts';
 import { CheckSpec, gradeLab, type Check } from '../../../grader/index.ts';
 import { paths, writeRecord, type KindRecord } from './record.ts';
@@ -306,7 +306,7 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
       expect(kindLog).toContain(`kind load docker-image ${PROBE_IMAGE} --name ${c}`);
       expect(parseYamlDocs(readFileSync(p.config, 'utf8'))[0].name).toBe(c);
       // The base workloads went to the API server exactly as rendered.
-      expect(readFileSync(join(kubeDir, 'applied.yaml'), 'utf8')).toBe(renderBaseManifests(topo, { labId: lid }));
+      expect(readFileSync(join(kubeDir, 'applied.yaml'), 'utf8')).toBe(baseWorkloads());
       const snap = JSON.parse(readFileSync(p.snapshot, 'utf8'));
       expect(snap.items[0].metadata).toEqual({ name: 'kindnet', namespace: 'kube-system' });
       expect(lab.facts).toMatchObject({ id: lid, scenario: 'mtu-blackhole', seed: 7, provider: 'kind' });
@@ -340,7 +340,7 @@ describe.skipIf(!!skipReason)(`Docker engine steps${skipReason ? ` (skipped: ${s
       expect(at('-n default delete pod -l app=web --wait=true')).toBeGreaterThan(at('-n kube-system delete pod -l app=kindnet --wait=true'));
       const applied = readFileSync(join(kubeDir, 'applied.yaml'), 'utf8');
       expect(applied.startsWith(readFileSync(p.snapshot, 'utf8'))).toBe(true);
-      expect(applied.endsWith(renderBaseManifests(topo, { labId: lid }))).toBe(true);
+      expect(applied.endsWith(baseWorkloads())).toBe(true);
       expect(restored.facts.nodes).toEqual(lab.facts.nodes);
       expect((await containersByLabel(KIND_CLUSTER_LABEL, c)).length).toBe(2);
 

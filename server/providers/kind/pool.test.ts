@@ -106,63 +106,6 @@ describe('WarmPool', () => {
     await pool.close();
   });
 
-  it('resets to broken in place: restore, baseline check, then break', async () => {
-    const f = new FakeFactory();
-    const pool = new WarmPool(f, { size: 0, newId: ids });
-    const p = pool.acquire();
-    f.finish();
-    const lab = { ...(await p), state: 'messy' as const };
-    const order: string[] = [];
-    const out = await pool.resetToBroken(lab, async (l) => {
-      order.push(`break:${l.state}`);
-      l.state = 'broken';
-    }, {
-      undo: async (l) => {
-        order.push(`undo:${l.state}`);
-        throw new Error('the rule to delete is already gone'); // ignored: the baseline decides
-      },
-      baselineOk: async (l) => {
-        order.push(`baseline:${l.state}`);
-        return true;
-      },
-    });
-    expect(order).toEqual(['undo:base', 'baseline:base', 'break:base']);
-    expect(out.id).toBe(lab.id); // same cluster, not recreated
-    expect(out.restoredTimes).toBe(1);
-    expect(out.state).toBe('broken');
-    expect(f.destroyed).toEqual([]);
-    await pool.close();
-  });
-
-  it('replaces the lab when restoring fails or the baseline still fails', async () => {
-    const f = new FakeFactory();
-    const events: PoolEvent[] = [];
-    const pool = new WarmPool(f, { size: 0, newId: ids, onEvent: (e) => events.push(e) });
-    const p = pool.acquire();
-    const firstId = f.finish();
-    const lab = await p;
-    f.restoreFails.add(firstId);
-    const reset = pool.resetToBroken(lab, async (l) => void (l.state = 'broken'), { id: firstId });
-    await tick();
-    await tick();
-    const secondId = f.finish();
-    const out = await reset;
-    expect(out.id).toBe(secondId);
-    expect(out.state).toBe('broken');
-    expect(f.destroyed).toContain(firstId);
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['restore-failed', 'destroyed', 'recreated']));
-
-    // Baseline check failing also replaces it.
-    const reset2 = pool.resetToBroken(out, async () => {}, { baselineOk: async () => false, id: secondId });
-    await tick();
-    await tick();
-    await tick();
-    const thirdId = f.finish();
-    expect((await reset2).id).toBe(thirdId);
-    expect(f.destroyed).toContain(secondId);
-    await pool.close();
-  });
-
   it('release destroys a lab when the pool is full, and keeps it (restored) when there is room', async () => {
     const f = new FakeFactory();
     const pool = new WarmPool(f, { size: 1, maxParallel: 1, newId: ids });

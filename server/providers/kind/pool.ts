@@ -5,8 +5,8 @@ import { KindLab } from './lab.ts';
 import { createKindProvider } from './provider.ts';
 import { assignScenario, restoreBaseline } from './restore.ts';
 
-// A warm pool: N labs created ahead so a learner gets one in seconds, and reset-to-broken that
-// restores a lab in place instead of recreating it. The pool logic knows nothing about kind: it
+// A warm pool: N labs created ahead so a learner gets one in seconds, restored into the pool when
+// released. (Reset to broken, restoring in place, is the lab session's one path: lab/session.ts.) The pool logic knows nothing about kind: it
 // drives a PoolFactory (kindPoolFactory below; tests use a fake).
 
 export interface PoolFactory<L> {
@@ -18,7 +18,7 @@ export interface PoolFactory<L> {
 }
 
 export type PoolEvent =
-  | { type: 'created' | 'destroyed' | 'restored' | 'recreated'; id: string }
+  | { type: 'created' | 'destroyed'; id: string }
   | { type: 'create-failed' | 'restore-failed'; id: string; error: string };
 
 export interface PoolOptions {
@@ -30,14 +30,6 @@ export interface PoolOptions {
   maxFailures?: number;
   newId?: () => string;
   onEvent?: (e: PoolEvent) => void;
-}
-
-export interface ResetOptions<L> {
-  /** The scenario's undo (its solution steps); failures are ignored: the baseline check decides. */
-  undo?: (lab: L) => Promise<void>;
-  /** Grades the restored lab against the healthy expectation; false replaces the lab. */
-  baselineOk?: (lab: L) => Promise<boolean>;
-  id?: string;
 }
 
 interface Waiter<L> { resolve: (l: L) => void; reject: (e: Error) => void }
@@ -127,29 +119,6 @@ export class WarmPool<L> {
       this.waiters.push({ resolve, reject });
       this.refill();
     });
-  }
-
-  /**
-   * Reset to broken without recreating: restore the base state, undo the scenario's own changes
-   * (its solution steps, best effort), check the baseline, then run the scenario's break. If
-   * restoring or the baseline check fails, the lab is replaced by a fresh one.
-   */
-  async resetToBroken(lab: L, brk: (lab: L) => Promise<void>, opts: ResetOptions<L> = {}): Promise<L> {
-    const id = opts.id ?? '?';
-    let cur: L;
-    try {
-      cur = await this.factory.restore(lab);
-      if (opts.undo) await opts.undo(cur).catch(() => {});
-      if (opts.baselineOk && !(await opts.baselineOk(cur))) throw new Error('baseline checks still fail after restoring');
-      this.emit({ type: 'restored', id });
-    } catch (e) {
-      this.emit({ type: 'restore-failed', id, error: (e as Error).message });
-      await this.destroy(lab, id);
-      cur = await this.acquire();
-      this.emit({ type: 'recreated', id });
-    }
-    await brk(cur);
-    return cur;
   }
 
   /** A lab no longer needed: restored into the pool while it has room, destroyed otherwise. */

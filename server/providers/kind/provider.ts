@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isLabId, kindClusterName, KIND_LAB_LABEL, PRODUCT } from '../../lab/naming.ts';
@@ -11,8 +12,9 @@ import { imageExists } from './docker.ts';
 import { isReady, Kube, type KNode, type KPod, type KService } from './kube.ts';
 import { KindLab } from './lab.ts';
 import { listRecords, paths, pidAlive, readRecord, writeRecord, type KindRecord } from './record.ts';
-import { renderBaseManifests, renderClusterConfig } from './render.ts';
+import { baseWorkloads, renderClusterConfig } from './render.ts';
 import { restoreBaseline } from './restore.ts';
+import { runActions } from '../../lab/actions.ts';
 import { must, run, waitFor } from '../../util/run.ts';
 
 // A lab is a kind cluster named kindClusterName(id) on its own docker network (named like the
@@ -20,7 +22,7 @@ import { must, run, waitFor } from '../../util/run.ts';
 // a network that exists, chosen with KIND_EXPERIMENTAL_DOCKER_NETWORK). Provisioning is an ordered
 // list of named actions, each reported start/done/fail through onProgress, as kind reports its own.
 
-export { kindBin };
+export { kindBin, runActions };
 
 export interface KindProviderOptions {
   kind?: string;
@@ -46,22 +48,6 @@ export const PROVISION_ACTIONS = [
   'Recording lab',
 ] as const;
 export type ProvisionAction = (typeof PROVISION_ACTIONS)[number];
-
-/** Runs named actions in order, reporting each; the first failure stops and is rethrown. */
-export async function runActions(actions: [ProvisionAction | string, () => Promise<void>][], onProgress?: ProgressFn): Promise<void> {
-  for (const [action, fn] of actions) {
-    const t0 = performance.now();
-    onProgress?.({ action, status: 'start' });
-    try {
-      await fn();
-    } catch (e) {
-      const error = (e as Error).message ?? String(e);
-      onProgress?.({ action, status: 'fail', ms: Math.round(performance.now() - t0), error });
-      throw e;
-    }
-    onProgress?.({ action, status: 'done', ms: Math.round(performance.now() - t0) });
-  }
-}
 
 /** Strips server-set fields so an object read back can be applied again. */
 export function cleanForApply(obj: Record<string, any>): Record<string, any> {
@@ -209,7 +195,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
             mkdirSync(p.dir, { recursive: true });
             await writeRecord(record);
             writeFileSync(p.config, renderClusterConfig(topology, { labId: id, nodeImage }));
-            writeFileSync(p.manifests, renderBaseManifests(topology, { labId: id }));
+            writeFileSync(p.manifests, baseWorkloads());
           }],
           ['Creating lab network', async () => {
             await createNetwork(cluster, { mtu: topology.underlay.mtu, labels: labLabels(id, { [`io.${PRODUCT}.cluster`]: cluster }) });
@@ -227,7 +213,7 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
             // Snapshot what kind installed in kube-system, so a reset can put it back.
             const snap = await kube.json<{ items: Record<string, any>[] }>(['-n', 'kube-system', 'get', 'daemonset/kindnet', 'deployment/coredns', 'configmap/coredns']);
             writeFileSync(p.snapshot, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: snap.items.map(cleanForApply) }, null, 2));
-            await kube.apply(renderBaseManifests(topology, { labId: id }));
+            await kube.apply(baseWorkloads());
           }],
           ['Waiting for workloads', () => waitWorkloads(kube, nodeNames.length)],
           ['Recording lab', async () => {
@@ -242,6 +228,11 @@ export function createKindProvider(options: KindProviderOptions = {}): Provider 
         throw new LabError(`kind lab ${id} could not be created: ${(e as Error).message}`, keepFailed ? `kept for debugging: ${p.dir}` : 'run `netdojo doctor`; NETDOJO_KEEP_FAILED=1 keeps a failed cluster');
       }
       return new KindLab(record, labDeps);
+    },
+
+    async kubeconfig(id: string): Promise<string> {
+      await readRecord(id);
+      return readFile(paths(id).kubeconfig, 'utf8');
     },
 
     async open(id: string): Promise<Lab> {

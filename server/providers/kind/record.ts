@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { z } from 'zod';
 import { labIds, tryReadRecord, writeRecord as writeShared, type LabRecord } from '../../lab/records.ts';
 import { kindClusterName, labDir } from '../../lab/naming.ts';
 import type { LabFacts, Topology } from '../../lab/types.ts';
@@ -10,18 +11,20 @@ import type { LabFacts, Topology } from '../../lab/types.ts';
 // ~/.kube/config), base.yaml (manifests), snapshot.yaml (kube-system as created, for reset) and
 // admin.bashrc (the admin shell's rc file).
 
-export interface KindHandle {
-  cluster: string;
-  network: string;
+const handleSchema = z.object({
+  cluster: z.string(),
+  network: z.string(),
   /** MTU the lab's docker network was created with (the nodes' eth0). */
-  mtu: number;
+  mtu: z.number().int(),
   /** creating: provisioning in progress by `pid` on `host`; ready: the cluster is up. */
-  state: 'creating' | 'ready';
-  pid: number;
+  state: z.enum(['creating', 'ready']),
+  pid: z.number().int(),
   /** Host that created the lab: the pid means nothing elsewhere. */
-  host: string;
-  kubeconfig: string;
-}
+  host: z.string(),
+  kubeconfig: z.string(),
+});
+
+export type KindHandle = z.infer<typeof handleSchema>;
 
 /** The record as the kind provider uses it: shared fields and the handle, flat. */
 export interface KindRecord extends Omit<KindHandle, 'kubeconfig'> {
@@ -57,7 +60,10 @@ export async function writeRecord(rec: KindRecord): Promise<void> {
 export async function readRecord(id: string): Promise<KindRecord | undefined> {
   const r = await tryReadRecord(id);
   if (!r || r.provider !== 'kind' || !r.handle) return undefined;
-  const h = r.handle as unknown as KindHandle;
+  // Parsed, not cast: a record from another netdojo, or edited by hand, is no kind lab's.
+  const parsed = handleSchema.safeParse(r.handle);
+  if (!parsed.success) return undefined;
+  const h = parsed.data;
   return {
     id: r.id, provider: 'kind', scenario: r.scenario, seed: r.seed, createdAt: r.createdAt, topology: r.topology,
     cluster: h.cluster, network: h.network, mtu: h.mtu, state: h.state, pid: h.pid, host: h.host,

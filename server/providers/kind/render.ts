@@ -3,16 +3,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { parseAllDocuments } from 'yaml';
+import { readManifest } from '../../lab/manifests.ts';
 import { kindClusterName } from '../../lab/naming.ts';
-import { ADMIN_PORT, WEB_CLUSTER_IP, WEB_PORT } from '../../lab/topology.ts';
 import type { Topology } from '../../lab/types.ts';
-import { PROBE_IMAGE, WEB_PY_IN_IMAGE } from './image.ts';
 
-// Handlebars templates → YAML for kind (kind-configs/) and for the cluster (manifests/).
+// Handlebars templates → YAML for kind (kind-configs/), and the base workloads (manifests/).
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const KIND_CONFIGS_DIR = join(here, '..', '..', '..', 'kind-configs');
-export const MANIFESTS_DIR = join(here, 'manifests');
 
 const hb = Handlebars.create();
 const cache = new Map<string, Handlebars.TemplateDelegate>();
@@ -59,24 +57,8 @@ export function renderClusterConfig(topo: Topology, opts: ClusterConfigOptions):
   });
 }
 
-export interface ManifestOptions {
-  labId: string;
-  image?: string;
-}
-
-export function renderBaseManifests(topo: Topology, opts: ManifestOptions): string {
-  const cluster = kindClusterName(opts.labId);
-  const web = topo.services.find((s) => s.namespace === 'default' && s.name === 'web');
-  return template(join(MANIFESTS_DIR, 'base.yaml.hbs'))({
-    image: opts.image ?? PROBE_IMAGE,
-    webPy: WEB_PY_IN_IMAGE,
-    webPort: WEB_PORT,
-    adminPort: ADMIN_PORT,
-    webClusterIP: web?.clusterIP ?? WEB_CLUSTER_IP,
-    nodeCount: topo.nodes.length,
-    nodes: topo.nodes.map((n) => ({ name: n.name, kubeName: kubeNodeName(cluster, n.name) })),
-  });
-}
+/** The base workloads, the same objects the netns provider applies (manifests/workloads.yaml). */
+export const baseWorkloads = () => readManifest('workloads.yaml');
 
 /** Parses multi-document YAML, throwing on any syntax error; drops empty documents. */
 export function parseYamlDocs(text: string): Record<string, any>[] {

@@ -3,7 +3,7 @@ import type { ProgressFn } from '../../lab/types.ts';
 import { containerExec } from './docker.ts';
 import type { KindLab } from './lab.ts';
 import { paths, writeRecord } from './record.ts';
-import { runActions } from './provider.ts';
+import { runActions } from '../../lab/actions.ts';
 
 // Reset without recreating the cluster: put a lab back into the state it had right after creation
 // (then the caller re-runs the scenario's break). Undone here, whatever the scenario: NetworkPolicies,

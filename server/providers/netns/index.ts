@@ -1,100 +1,141 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { labDir, labsDir } from '../../lab/naming.ts';
+import type { KubeObject } from '../../cluster/object.ts';
+import { ensurePki, kubeconfig, newToken } from '../../cluster/pki.ts';
+import { kindClusterName, labDir, labsDir, stateDir } from '../../lab/naming.ts';
+import { runAction } from '../../lab/actions.ts';
 import { labIds, readRecord, removeLabDir, tryReadRecord, writeRecord, type LabRecord } from '../../lab/records.ts';
-import { podTarget } from '../../lab/topology.ts';
-import { LabError, type CreateOptions, type LabFacts, type LabStatus, type ProgressFn, type Provider, type Topology } from '../../lab/types.ts';
+import { LabError, type CreateOptions, type LabStatus, type Provider, type Topology } from '../../lab/types.ts';
 import { run } from '../../util/run.ts';
-import { INSIDE_ENV, NetnsLab } from './lab.ts';
-import { labFiles, setupScript } from './plan.ts';
-import { findHolders, isAlive, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
+import { sq } from '../../util/shell.ts';
+import { fileURLToPath } from 'node:url';
+import { apiSocket, hostLab, unhostLab } from './clusterd.ts';
+import { labHandle } from './handle.ts';
+import { NODE_RESOLV_CONF } from './host.ts';
+import { kubeGet, NetnsLab, readFacts } from './lab.ts';
+import { API_PORT, nodesScript } from './nodes.ts';
+import { CONTAINER_SCRIPT, enterScript } from './runtime.ts';
+import { findHolders, isAlive, LAB_PATH, runIn, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
 
-const CLI = fileURLToPath(new URL('../../netdojo.mjs', import.meta.url));
+const COREDNS_PY = fileURLToPath(new URL('../../workloads/coredns.py', import.meta.url));
 
-export function factsOf(id: string, scenario: string, seed: number, topo: Topology): LabFacts {
-  return {
-    id, scenario, provider: 'netns', seed,
-    nodes: topo.nodes.map(({ name, role, ip, podCIDR }) => ({ name, role, ip, podCIDR })),
-    pods: topo.pods.map((p) => ({ target: podTarget(p), node: p.node, ip: p.ip, app: p.app })),
-    services: topo.services.map((s) => ({ target: `${s.namespace}/${s.name}`, clusterIP: s.clusterIP, ports: s.ports })),
-    dns: topo.dns,
-  };
-}
+// The netns provider: a lab is a sandbox of namespaces holding kind-like nodes, and a Kubernetes
+// cluster (API and controllers, in the cluster host) whose kubelet builds the pods inside it.
 
-/** Shell start-up for learners: a prompt that names where you are, and the lab helper on PATH. */
+/** Shell start-up for learners: a prompt that names where you are. */
 function bashrc(id: string): string {
   return `[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc
 PS1='\\[\\e[2m\\][${id}]\\[\\e[0m\\] \\[\\e[1;36m\\]'"$NETDOJO_TARGET"'\\[\\e[0m\\]:\\w\\$ '
-alias k=lab
-echo "netdojo lab ${id}: you are on $NETDOJO_TARGET. 'lab help' lists cluster commands (pods, services, logs, scale...)."
+alias k=kubectl
+source <(kubectl completion bash 2>/dev/null) 2>/dev/null; complete -o default -F __start_kubectl k 2>/dev/null
+echo "netdojo lab ${id}: you are on $NETDOJO_TARGET. kubectl talks to this lab's cluster (try: kubectl get pods -A -o wide)."
 `;
 }
 
-/** The `lab` helper inside the sandbox: the netdojo CLI, acting from within. */
-const labHelper = () => `#!/bin/sh\nexec '${process.execPath}' '${CLI}' lab "$@"\n`;
+const nodeHosts = (name: string, ip: string) => `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip}\t${name}\n`;
 
-async function step<T>(onProgress: ProgressFn | undefined, action: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  onProgress?.({ action, status: 'start' });
-  try {
-    const r = await fn();
-    onProgress?.({ action, status: 'done', ms: Math.round(performance.now() - t0) });
-    return r;
-  } catch (e) {
-    onProgress?.({ action, status: 'fail', ms: Math.round(performance.now() - t0), error: (e as Error).message });
-    throw e;
+/** The kubeconfig a shell inside the lab uses: the API at the control-plane, as on a kind node. */
+export const insideServer = (topo: Topology) => `https://${topo.nodes.find((n) => n.role === 'control-plane')!.ip}:${API_PORT}`;
+
+async function waitReady(lab: { record: LabRecord }, ca: string, timeoutMs = 30_000): Promise<void> {
+  const h = labHandle(lab.record);
+  const deadline = Date.now() + timeoutMs;
+  let unready: string[] = [];
+  while (Date.now() < deadline) {
+    const pods = await kubeGet<{ items: KubeObject[] }>(h, ca, '/api/v1/pods');
+    unready = pods.items.filter((p) => {
+      const st = p.status as { phase?: string; conditions?: { type: string; status: string }[] } | undefined;
+      return !(st?.phase === 'Running' && st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    }).map((p) => `${p.metadata.namespace}/${p.metadata.name} (${(p.status as { phase?: string } | undefined)?.phase ?? 'no status'})`);
+    if (pods.items.length && !unready.length) return;
+    await new Promise((r) => setTimeout(r, 15));
   }
+  throw new LabError(`these pods did not become Ready within ${timeoutMs / 1000} s: ${unready.join(', ')}`);
 }
 
 async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
   const dir = labDir(opts.id);
   let sandbox: SandboxHandle | undefined;
-  const running = NetnsLab.runningPods(topo, { replicas: Object.fromEntries(topo.workloads.map((w) => [`${w.namespace}/${w.name}`, w.replicas])) });
+  const token = newToken();
+  const cluster = kindClusterName(opts.id);
   try {
-    await step(opts.onProgress, 'Writing cluster configuration', async () => {
-      await mkdir(dir, { recursive: true });
-      const files = { ...labFiles(topo, dir, running), 'etc/bashrc': bashrc(opts.id), 'bin/lab': labHelper() };
-      await Promise.all(Object.entries(files).map(async ([rel, content]) => {
-        await mkdir(dirname(join(dir, rel)), { recursive: true });
-        await writeFile(join(dir, rel), content);
-      }));
-      await Promise.all(['bin/enter', 'bin/lab'].map((f) => chmod(join(dir, f), 0o755)));
-    });
-    sandbox = await step(opts.onProgress, 'Creating the lab sandbox', () => startSandbox(dir));
-    const record: LabRecord = {
-      id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(),
-      topology: topo, facts: factsOf(opts.id, opts.scenario, opts.seed, topo), handle: { ...sandbox },
-    };
-    await writeRecord(record);
-    const lab = new NetnsLab(record);
-    await step(opts.onProgress, 'Building nodes, pods, routes and Services; starting CoreDNS and web', async () => {
-      const r = await lab.sandboxScript(setupScript(topo, dir, running));
-      if (r.code !== 0) throw new LabError(`building the cluster failed: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
-    });
-    return lab;
+    const action = <T>(name: string, fn: () => Promise<T>) => runAction(opts.onProgress, name, fn);
+    {
+      const pki = await action('Writing cluster configuration', async () => {
+        const pki = await ensurePki(stateDir());
+        const kubectlEnv = `export KUBECONFIG="${dir}/etc/kubeconfig" KUBECACHEDIR="${dir}/kube-cache"`;
+        const files: Record<string, string> = {
+          'bin/enter': enterScript(dir, kubectlEnv),
+          'bin/container': CONTAINER_SCRIPT,
+          // The program the CoreDNS image runs here (the coredns/coredns image's /coredns).
+          'bin/coredns': `#!/bin/sh\nexec python3 ${sq(COREDNS_PY)} "$@"\n`,
+          'etc/bashrc': bashrc(opts.id),
+          'etc/kubeconfig': kubeconfig({ cluster, server: insideServer(topo), caCert: pki.caCert, token }),
+        };
+        for (const n of topo.nodes) {
+          files[`etc/${n.name}/target`] = n.name;
+          files[`etc/${n.name}/hostname`] = n.name;
+          files[`etc/${n.name}/resolv.conf`] = NODE_RESOLV_CONF;
+          files[`etc/${n.name}/hosts`] = nodeHosts(n.name, n.ip);
+        }
+        await Promise.all(['run/containers', 'dns', 'pods', 'kube-cache', ...topo.nodes.map((n) => `nodes/${n.name}`)].map((d) => mkdir(join(dir, d), { recursive: true })));
+        await Promise.all(Object.entries(files).map(async ([rel, content]) => {
+          await mkdir(dirname(join(dir, rel)), { recursive: true });
+          await writeFile(join(dir, rel), content);
+        }));
+        await Promise.all(['bin/enter', 'bin/container', 'bin/coredns'].map((f) => chmod(join(dir, f), 0o755)));
+        return pki;
+      });
+      sandbox = await action('Creating the lab sandbox', () => startSandbox(dir));
+      const record: LabRecord = {
+        id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(),
+        topology: topo, facts: { id: opts.id, scenario: opts.scenario, provider: 'netns', seed: opts.seed, nodes: topo.nodes, pods: [], services: [], dns: topo.dns },
+        handle: { sandbox: { ...sandbox }, cluster, token },
+      };
+      await writeRecord(record);
+      await action('Building the nodes, their bridges and routes', async () => {
+        const r = await runIn(sandbox!, false, ['bash', '-c', nodesScript(topo, apiSocket(opts.id))], { timeoutMs: 30_000, env: { PATH: LAB_PATH } });
+        if (r.code !== 0) throw new LabError(`building the nodes failed: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+      });
+      const hosted = await action('Starting the cluster: API server and controllers', () => hostLab(opts.id));
+      const withPort: LabRecord = { ...record, handle: { ...record.handle, port: hosted.port } };
+      await action('Waiting for every pod to be Ready', () => waitReady({ record: withPort }, pki.caCert));
+      const facts = await readFacts(withPort, pki.caCert);
+      const done = { ...withPort, facts };
+      await writeRecord(done);
+      return new NetnsLab(done, facts);
+    }
   } catch (e) {
-    // A failed create leaves nothing: no sandbox, no record.
+    // A failed create leaves nothing: no cluster, no sandbox, no record (unless kept for debugging).
+    if (process.env.NETDOJO_KEEP_FAILED === '1') throw e;
+    await unhostLab(opts.id).catch(() => undefined);
     if (sandbox) await stopSandbox(sandbox);
-    await removeLabDir(opts.id);
+    await removeLabDir(opts.id).catch(() => undefined);
     throw e;
   }
-}
-
-/** When this process runs inside a lab (the `lab` helper), it acts on that lab without entering. */
-function insideLabDir(): string | undefined {
-  return process.env[INSIDE_ENV];
 }
 
 async function open(id: string): Promise<NetnsLab> {
   const record = await readRecord(id);
   if (record.provider !== 'netns') throw new LabError(`lab ${id} runs on the ${record.provider} provider, not netns`);
-  const inside = insideLabDir() === labDir(id);
-  if (!inside && !(await isAlive(record.handle as unknown as SandboxHandle))) {
+  const h = labHandle(record);
+  if (!(await isAlive(h.sandbox))) {
     throw new LabError(`lab ${id} is gone (its sandbox process died)`, 'run `netdojo down --all` to remove what is left of it');
   }
-  return new NetnsLab(record, inside);
+  // The cluster host may have restarted since: make sure it serves this lab.
+  const hosted = await hostLab(id);
+  const current = hosted.port === h.port ? record : await readRecord(id);
+  const pki = await ensurePki(stateDir());
+  return new NetnsLab(current, await readFacts(current, pki.caCert));
+}
+
+/** A kubeconfig for the lab's API from the host (`netdojo kubeconfig`). */
+async function hostKubeconfig(id: string): Promise<string> {
+  const lab = await open(id);
+  const h = labHandle(lab.record);
+  const pki = await ensurePki(stateDir());
+  return kubeconfig({ cluster: h.cluster, server: `https://127.0.0.1:${h.port}`, caCert: pki.caCert, token: h.token });
 }
 
 async function list(): Promise<LabStatus[]> {
@@ -103,8 +144,8 @@ async function list(): Promise<LabStatus[]> {
   for (const id of await labIds()) {
     const rec = await tryReadRecord(id);
     if (rec && rec.provider !== 'netns') continue;
-    // No record yet, but a holder: a lab being created right now, not a leftover.
-    const alive = rec ? await isAlive(rec.handle as unknown as SandboxHandle) : holders.has(labDir(id));
+    let alive: boolean;
+    try { alive = rec ? await isAlive(labHandle(rec).sandbox) : holders.has(labDir(id)); } catch { alive = false; }
     out.push({
       id, provider: 'netns', scenario: rec?.scenario ?? '?', state: alive ? 'alive' : 'dead', createdAt: rec?.createdAt ?? '',
       detail: rec ? undefined : alive ? 'being created' : 'no record (creation was interrupted)',
@@ -130,15 +171,23 @@ async function reap(): Promise<string[]> {
 const REQUIRED: [cmd: string, pkg: string][] = [
   ['ip', 'iproute2'], ['iptables', 'iptables'], ['iptables-restore', 'iptables'], ['conntrack', 'conntrack'],
   ['dnsmasq', 'dnsmasq-base'], ['python3', 'python3'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['setsid', 'util-linux'],
+  ['socat', 'socat'], ['openssl', 'openssl'], ['kubectl', 'kubectl'], ['dtach', 'dtach'], ['nginx', 'nginx-light'],
   ['dig', 'dnsutils (bind9-dnsutils)'], ['curl', 'curl'], ['ping', 'iputils-ping'], ['tcpdump', 'tcpdump'], ['ss', 'iproute2'],
 ];
 
-async function doctor(): Promise<string[]> {
-  const problems: string[] = [];
+/** The commands labs need that this host lacks, with the Debian/Ubuntu package of each. */
+export async function missingTools(): Promise<{ command: string; pkg: string }[]> {
   const probe = await run('bash', ['-c', REQUIRED.map(([c]) => `command -v ${c} >/dev/null || echo ${c}`).join('; ')],
     { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-  for (const missing of probe.stdout.split('\n').filter(Boolean)) {
-    problems.push(`${missing} is missing: install ${REQUIRED.find(([c]) => c === missing)?.[1]} (Debian/Ubuntu: apt-get install -y ${REQUIRED.find(([c]) => c === missing)?.[1].split(' ')[0]})`);
+  return probe.stdout.split('\n').filter(Boolean).map((command) => ({ command, pkg: REQUIRED.find(([c]) => c === command)?.[1] ?? command }));
+}
+
+async function doctor(): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { command: missing, pkg } of await missingTools()) {
+    problems.push(missing === 'kubectl'
+      ? 'kubectl is missing: labs are driven with the real kubectl (1.30 or later); install it from your distribution or https://kubernetes.io/docs/tasks/tools/'
+      : `${missing} is missing: install ${pkg} (Debian/Ubuntu: apt-get install -y ${pkg.split(' ')[0]})`);
   }
   const ipt = await run('bash', ['-c', 'PATH=$PATH:/usr/sbin:/sbin iptables -V']);
   if (ipt.code === 0 && !ipt.stdout.includes('nf_tables')) {
@@ -158,6 +207,7 @@ export const netnsProvider = {
   list,
   reap,
   doctor,
+  kubeconfig: hostKubeconfig,
 } satisfies Provider;
 
 export { NetnsLab };

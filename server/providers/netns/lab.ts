@@ -1,147 +1,125 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
+import type { KubeObject } from '../../cluster/object.ts';
 import { labDir } from '../../lab/naming.ts';
 import type { LabRecord } from '../../lab/records.ts';
-import { normalizeTarget, podTarget } from '../../lab/topology.ts';
-import { LabError, type ExecOptions, type ExecResult, type Lab, type LabFacts, type PodSpec, type ShellSpec, type Topology } from '../../lab/types.ts';
-import { kubeProxyRules } from './kubeproxy.ts';
-import { netnsOf, startAppScript, stopPodScript, syncRulesScript, waitReadyScript } from './plan.ts';
-import { enterPrefix, runIn, stopSandbox, type SandboxHandle } from './sandbox.ts';
+import { LabError, type App, type ExecOptions, type ExecResult, type Lab, type LabFacts, type ServicePort, type ShellSpec } from '../../lab/types.ts';
+import { podNetns } from '../../cluster/kubelet/kubelet.ts';
+import { unhostLab } from './clusterd.ts';
+import { labHandle, type NetnsHandle } from './handle.ts';
+import { enterPrefix, LAB_PATH, runIn, stopSandbox } from './sandbox.ts';
 
-/** Set in every shell and command inside a lab, so the `lab` helper acts from within the sandbox. */
-export const INSIDE_ENV = 'NETDOJO_LAB_DIR';
-
-/** Workload replicas, the lab's only mutable cluster state (what `kubectl scale` changes). */
-export interface WorkloadState { replicas: Record<string, number> }
+// A netns lab as the rest of netdojo sees it: targets (nodes, `admin`, pods), exec and shells
+// through the lab's `enter`, and facts read from the lab's own Kubernetes API, so they name the
+// pods as kubectl does (web-5d8b9c7f4-x2k9q) and follow them when they are replaced.
 
 export const ADMIN_TARGET = 'admin';
 
+/** Reads from a lab's API on the host's loopback port. */
+export function kubeGet<T>(h: NetnsHandle, ca: string, path: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: h.port, path, ca, headers: { Authorization: `Bearer ${h.token}`, Accept: 'application/json' }, timeout: 10_000, servername: 'kubernetes' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => {
+        if (res.statusCode !== 200) { reject(new LabError(`the lab's API answered ${res.statusCode} for ${path}: ${body.slice(0, 300)}`)); return; }
+        try { resolve(JSON.parse(body) as T); } catch (e) { reject(e); }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`the lab's API did not answer ${path} within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function appOf(p: KubeObject): App | undefined {
+  const l = p.metadata.labels ?? {};
+  if (p.metadata.namespace === 'kube-system' && l['k8s-app'] === 'kube-dns') return 'coredns';
+  if (p.metadata.namespace === 'default' && l.app === 'web') return 'web';
+  if (p.metadata.namespace === 'default' && l.app === 'client') return 'client';
+  return undefined;
+}
+
+const APP_ORDER: Record<App, number> = { coredns: 0, web: 1, client: 2 };
+
+/** The facts templates and reports use, from the API's Pods and Services and the lab's nodes. */
+export async function readFacts(record: LabRecord, ca: string): Promise<LabFacts> {
+  const h = labHandle(record);
+  const [pods, services] = await Promise.all([
+    kubeGet<{ items: KubeObject[] }>(h, ca, '/api/v1/pods'),
+    kubeGet<{ items: KubeObject[] }>(h, ca, '/api/v1/services'),
+  ]);
+  const nodeIndex = new Map(record.topology.nodes.map((n, i) => [n.name, i]));
+  const factPods = pods.items
+    .filter((p) => !p.metadata.deletionTimestamp && (p.status as { podIP?: string } | undefined)?.podIP && appOf(p))
+    .map((p) => ({ target: `${p.metadata.namespace}/${p.metadata.name}`, node: (p.spec as { nodeName: string }).nodeName, ip: (p.status as { podIP: string }).podIP, app: appOf(p)! }))
+    .sort((a, b) => APP_ORDER[a.app] - APP_ORDER[b.app] || (nodeIndex.get(a.node) ?? 99) - (nodeIndex.get(b.node) ?? 99) || a.target.localeCompare(b.target));
+  const factServices = services.items
+    .filter((s) => { const ip = (s.spec as { clusterIP?: string }).clusterIP; return ip && ip !== 'None' && !(s.metadata.namespace === 'default' && s.metadata.name === 'kubernetes'); })
+    .map((s) => {
+      const spec = s.spec as { clusterIP: string; ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[] };
+      return {
+        target: `${s.metadata.namespace}/${s.metadata.name}`, clusterIP: spec.clusterIP,
+        ports: (spec.ports ?? []).map((p): ServicePort => ({ name: p.name ?? '', port: p.port, targetPort: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: (p.protocol ?? 'TCP') as ServicePort['protocol'] })),
+      };
+    })
+    .sort((a, b) => a.target.localeCompare(b.target));
+  return {
+    id: record.id, scenario: record.scenario, provider: 'netns', seed: record.seed,
+    nodes: record.topology.nodes.map(({ name, role, ip, podCIDR }) => ({ name, role, ip, podCIDR })),
+    pods: factPods, services: factServices, dns: record.topology.dns,
+  };
+}
+
 export class NetnsLab implements Lab {
   readonly dir: string;
+  private readonly handle: NetnsHandle;
 
-  constructor(readonly record: LabRecord, private readonly inside = false) {
+  constructor(readonly record: LabRecord, readonly facts: LabFacts, private readonly inside = false) {
     this.dir = labDir(record.id);
+    this.handle = labHandle(record);
   }
-
-  get facts(): LabFacts { return this.record.facts; }
-  get topology(): Topology { return this.record.topology; }
-  private get sandbox(): SandboxHandle { return this.record.handle as unknown as SandboxHandle; }
 
   targets(): string[] {
-    return [...this.topology.nodes.map((n) => n.name), ...this.topology.pods.map(podTarget)];
+    return [...this.record.topology.nodes.map((n) => n.name), ...this.facts.pods.map((p) => p.target)];
   }
 
-  /** A known target's canonical name ("web-0" → "default/web-0", "admin" → the control-plane). */
-  resolve(target: string): string {
-    if (target === ADMIN_TARGET) return this.topology.nodes.find((n) => n.role === 'control-plane')!.name;
-    const t = normalizeTarget(target, this.topology);
-    if (!this.targets().includes(t)) {
-      throw new LabError(`unknown target "${target}" in lab ${this.record.id}`, `targets: ${[ADMIN_TARGET, ...this.targets()].join(', ')}`);
+  /** The sandbox directory a target's shell enters: a node's, the admin's (the control-plane), or a pod's. */
+  private sandboxOf(target: string): string {
+    const nodes = this.record.topology.nodes;
+    if (target === ADMIN_TARGET) return nodes.find((n) => n.role === 'control-plane')!.name;
+    if (nodes.some((n) => n.name === target)) return target;
+    const [ns, name] = target.includes('/') ? target.split('/', 2) : ['default', target];
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(ns) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) {
+      throw new LabError(`"${target}" is not a target: expected a node (${nodes.map((n) => n.name).join(', ')}), ${ADMIN_TARGET}, or a pod as namespace/name`);
     }
-    return t;
+    return podNetns(ns, name);
   }
 
   exec(target: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const ns = netnsOf(this.resolve(target));
-    return runIn(this.sandbox, this.inside, [join(this.dir, 'bin/enter'), ns, ...argv], { timeoutMs: opts.timeoutMs, stdin: opts.stdin, env: this.env() });
+    const sb = this.sandboxOf(target);
+    return runIn(this.handle.sandbox, this.inside, [join(this.dir, 'bin/enter'), sb, ...argv], { timeoutMs: opts.timeoutMs, stdin: opts.stdin, env: this.env() })
+      .then((r) => (r.code === 1 && /etc\/[^/]+\/target: No such file/.test(r.stderr) ? { ...r, code: 1, stderr: `no target "${target}" in lab ${this.record.id} (targets: ${[ADMIN_TARGET, ...this.targets()].join(', ')})\n` } : r));
   }
 
-  /** Runs a script in the sandbox itself (not in a target): how the lab changes its own state. */
+  /** Runs a script in the sandbox itself (not in a target). */
   sandboxScript(script: string, timeoutMs = 30_000): Promise<ExecResult> {
-    return runIn(this.sandbox, this.inside, ['bash', '-c', script], { timeoutMs, env: this.env() });
+    return runIn(this.handle.sandbox, this.inside, ['bash', '-c', script], { timeoutMs, env: this.env() });
   }
 
   private env(): NodeJS.ProcessEnv {
-    return { ...process.env, [INSIDE_ENV]: this.dir, PATH: `${join(this.dir, 'bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
+    return { ...process.env, PATH: `${join(this.dir, 'bin')}:${LAB_PATH}` };
   }
 
   shell(target: string): ShellSpec {
-    const t = this.resolve(target);
-    const [file, ...prefix] = [...enterPrefix(this.sandbox, this.inside), join(this.dir, 'bin/enter'), netnsOf(t), 'bash', '--rcfile', join(this.dir, 'etc/bashrc'), '-i'];
-    return { file, args: prefix, env: { ...this.env(), TERM: 'xterm-256color' }, title: t };
+    const sb = this.sandboxOf(target);
+    const [file, ...args] = [...enterPrefix(this.handle.sandbox, this.inside), join(this.dir, 'bin/enter'), sb, 'bash', '--rcfile', join(this.dir, 'etc/bashrc'), '-i'];
+    return { file, args, env: { ...this.env(), TERM: 'xterm-256color' }, title: target === ADMIN_TARGET ? ADMIN_TARGET : target };
   }
 
   async destroy(): Promise<void> {
-    await stopSandbox(this.sandbox);
-  }
-
-  // ---- workloads: the part of a cluster's control loop the lab helper needs --------------------
-
-  async workloadState(): Promise<WorkloadState> {
-    try {
-      return JSON.parse(await readFile(join(this.dir, 'state.json'), 'utf8')) as WorkloadState;
-    } catch {
-      return { replicas: Object.fromEntries(this.topology.workloads.map((w) => [`${w.namespace}/${w.name}`, w.replicas])) };
-    }
-  }
-
-  /** Pods that should run: all pods outside workloads, and the first `replicas` pods of each workload. */
-  static runningPods(topo: Topology, state: WorkloadState): Set<string> {
-    const running = new Set<string>();
-    for (const p of topo.pods) {
-      if (!p.workload) { running.add(podTarget(p)); continue; }
-      const members = topo.pods.filter((q) => q.workload === p.workload).sort((a, b) => a.name.localeCompare(b.name));
-      if (members.indexOf(p) < (state.replicas[p.workload] ?? members.length)) running.add(podTarget(p));
-    }
-    return running;
-  }
-
-  workload(name: string): { key: string; pods: PodSpec[] } {
-    const key = name.includes('/') ? name : this.topology.workloads.find((w) => w.name === name)
-      ? `${this.topology.workloads.find((w) => w.name === name)!.namespace}/${name}` : `default/${name}`;
-    const pods = this.topology.pods.filter((p) => p.workload === key);
-    if (!pods.length) {
-      throw new LabError(`no workload "${name}"`, `workloads: ${this.topology.workloads.map((w) => `${w.namespace}/${w.name}`).join(', ')}`);
-    }
-    return { key, pods };
-  }
-
-  /** Scales a workload: starts or stops its pods' processes, then updates every node's Service rules. */
-  async scale(name: string, replicas: number): Promise<void> {
-    const { key, pods } = this.workload(name);
-    if (!Number.isInteger(replicas) || replicas < 0 || replicas > pods.length) {
-      throw new LabError(`replicas for ${key} must be a whole number from 0 to ${pods.length} (this lab has ${pods.length} slots)`);
-    }
-    const current = await this.workloadState();
-    const before = NetnsLab.runningPods(this.topology, current);
-    const state = { replicas: { ...current.replicas, [key]: replicas } };
-    const after = NetnsLab.runningPods(this.topology, state);
-    const stop = pods.filter((p) => before.has(podTarget(p)) && !after.has(podTarget(p)));
-    const start = pods.filter((p) => !before.has(podTarget(p)) && after.has(podTarget(p)));
-    await this.apply(state, stop, start);
-  }
-
-  /** Restarts a workload's (or one pod's) processes, like a rollout restart or a deleted pod. */
-  async restart(name: string): Promise<string[]> {
-    const state = await this.workloadState();
-    const running = NetnsLab.runningPods(this.topology, state);
-    const pod = this.topology.pods.find((p) => podTarget(p) === normalizeTarget(name, this.topology));
-    const pods = (pod ? [pod] : this.workload(name).pods).filter((p) => running.has(podTarget(p)));
-    await this.apply(state, pods, pods);
-    return pods.map(podTarget);
-  }
-
-  private async apply(state: WorkloadState, stop: PodSpec[], start: PodSpec[]): Promise<void> {
-    await writeFile(join(this.dir, 'state.json'), JSON.stringify(state, null, 2));
-    await writeFile(join(this.dir, 'etc/kube-proxy.rules'), kubeProxyRules(this.topology, NetnsLab.runningPods(this.topology, state)));
-    const script = [
-      'set -e',
-      ...stop.map(stopPodScript),
-      ...start.map((p) => startAppScript(p, this.dir)),
-      waitReadyScript(start, this.dir),
-      syncRulesScript(this.topology, this.dir, false),
-      // Flows pinned to endpoints that went away would outlive them; kube-proxy clears UDP ones too.
-      ...this.topology.nodes.map((n) => `ip netns exec ${n.name} conntrack -D -p udp >/dev/null 2>&1 || true`),
-    ].join('\n');
-    const r = await this.sandboxScript(script);
-    if (r.code !== 0) throw new LabError(`could not apply the change: ${r.stderr.trim() || r.stdout.trim()}`);
-  }
-
-  /** Rewrites kube-proxy's chains and the jumps into them on every node, as kube-proxy's resync does. */
-  async syncProxy(): Promise<void> {
-    const state = await this.workloadState();
-    await writeFile(join(this.dir, 'etc/kube-proxy.rules'), kubeProxyRules(this.topology, NetnsLab.runningPods(this.topology, state)));
-    const r = await this.sandboxScript(syncRulesScript(this.topology, this.dir, true));
-    if (r.code !== 0) throw new LabError(`could not restore kube-proxy rules: ${r.stderr.trim()}`);
+    await unhostLab(this.record.id).catch(() => undefined);
+    await stopSandbox(this.handle.sandbox);
   }
 }

@@ -1,36 +1,16 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pty from '@lydell/node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostNetns, labsUnavailable, tempHome } from '../../../test/support/env.ts';
+import { hostNetns, kubectlMinors, labsUnavailable, tempHome } from '../../../test/support/env.ts';
 import { labDir, newLabId } from '../../lab/naming.ts';
-import { baseTopology, podTarget } from '../../lab/topology.ts';
-import { labHelper } from './helper.ts';
-import { kubeProxyRules, svcChain } from './kubeproxy.ts';
+import { baseTopology } from '../../lab/topology.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
 
-describe('kube-proxy rules', () => {
-  const topo = baseTopology();
-  const all = new Set(topo.pods.map(podTarget));
-  const dns = topo.services.find((s) => s.name === 'kube-dns')!;
-
-  it('name chains with kube-proxy\'s own hashes (as seen on every real cluster)', () => {
-    expect(svcChain(dns, dns.ports[0])).toBe('KUBE-SVC-TCOU7JCQXEZGVUNU');
-    expect(svcChain(dns, dns.ports[1])).toBe('KUBE-SVC-ERIFXISQEP7F7OF4');
-  });
-
-  it('load-balance over every running endpoint and DNAT to it', () => {
-    const rules = kubeProxyRules(topo, all);
-    expect(rules).toContain('-A KUBE-SVC-TCOU7JCQXEZGVUNU -m comment --comment "kube-system/kube-dns:dns -> 10.244.0.2:53" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-');
-    expect(rules).toMatch(/-p udp -m comment --comment "kube-system\/kube-dns:dns" -m udp -j DNAT --to-destination 10\.244\.0\.3:53/);
-    expect(rules).not.toContain('has no endpoints');
-  });
-
-  it('reject traffic to a Service without endpoints, as kube-proxy does', () => {
-    const running = new Set([...all].filter((t) => !t.startsWith('kube-system/coredns')));
-    const rules = kubeProxyRules(topo, running);
-    expect(rules).toContain('-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns has no endpoints" -m udp --dport 53 -j REJECT --reject-with icmp-port-unreachable');
-    expect(rules).toContain('-X KUBE-SVC-TCOU7JCQXEZGVUNU');
-  });
-});
+// A real netns lab, driven the way a learner drives it: the real kubectl from a node tab, a pod tab
+// and the admin shell, and the real tools in pods, asserting both what kubectl prints and what the
+// data plane does.
 
 const why = labsUnavailable();
 if (why) console.warn(`skipping real netns lab tests: ${why}`);
@@ -51,38 +31,204 @@ describe.skipIf(why)('a real netns lab', () => {
   });
 
   const sh = async (target: string, script: string) => {
-    const r = await lab.exec(target, ['bash', '-c', script], { timeoutMs: 20_000 });
+    const r = await lab.exec(target, ['bash', '-c', script], { timeoutMs: 60_000 });
     return { ...r, out: r.stdout.trim() };
   };
+  const kubectl = (target: string, args: string) => sh(target, `kubectl ${args}`);
+  /** Polls a script until its output matches (a controller converges in well under a second). */
+  const until = async (target: string, script: string, pattern: RegExp, ms = 20_000) => {
+    const deadline = Date.now() + ms;
+    let last = '';
+    while (Date.now() < deadline) {
+      last = (await sh(target, script)).out;
+      if (pattern.test(last)) return last;
+    }
+    throw new Error(`${script} never printed ${pattern}; last: ${last}`);
+  };
+  const webPods = () => lab.facts.pods.filter((p) => p.app === 'web').map((p) => p.target.split('/')[1]).sort();
 
-  it('reports the facts of a 2-node kind cluster', () => {
+  it('reports the facts of a 2-node kind cluster, pods named as kubectl names them', () => {
     expect(lab.facts.nodes).toEqual([
       { name: 'control-plane', role: 'control-plane', ip: '172.18.0.2', podCIDR: '10.244.0.0/24' },
       { name: 'worker', role: 'worker', ip: '172.18.0.3', podCIDR: '10.244.1.0/24' },
     ]);
-    expect(lab.facts.services.map((s) => [s.target, s.clusterIP])).toEqual([['kube-system/kube-dns', '10.96.0.10'], ['default/web', '10.96.124.51']]);
-    expect(lab.targets()).toContain('default/client-worker');
+    expect(lab.facts.services.map((s) => [s.target, s.clusterIP])).toEqual([['default/web', '10.96.124.51'], ['kube-system/kube-dns', '10.96.0.10']]);
+    expect(webPods()).toHaveLength(2);
+    for (const p of webPods()) expect(p).toMatch(/^web-[a-z0-9]{8,10}-[a-z0-9]{5}$/);
+    expect(lab.targets()).toEqual(expect.arrayContaining(['control-plane', 'worker', 'default/client-worker', 'default/client-control-plane']));
   });
 
-  it('resolves cluster names over UDP and TCP, through the search path too', async () => {
+  it('kubectl works unconfigured on a node, in a pod and in the admin shell, with kubectl\'s own columns', async () => {
+    for (const target of ['worker', 'default/client-worker', 'admin']) {
+      const nodes = await kubectl(target, 'get nodes -o wide');
+      expect(nodes.code, nodes.stderr).toBe(0);
+      const [header, ...rows] = nodes.out.split('\n');
+      expect(header.split(/\s{2,}/)).toEqual(['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION', 'INTERNAL-IP', 'EXTERNAL-IP', 'OS-IMAGE', 'KERNEL-VERSION', 'CONTAINER-RUNTIME']);
+      expect(rows.map((r) => r.split(/\s+/).slice(0, 3).join(' '))).toEqual(['control-plane Ready control-plane', 'worker Ready <none>']);
+    }
+    const pods = await kubectl('default/client-control-plane', 'get pods -A -o wide');
+    const [header, ...rows] = pods.out.split('\n');
+    expect(header.split(/\s{2,}/)).toEqual(['NAMESPACE', 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);
+    expect(rows).toHaveLength(10);
+    for (const r of rows) expect(r.split(/\s+/).slice(2, 4)).toEqual(['1/1', 'Running']);
+    const dns = await kubectl('admin', 'get pods -n kube-system -l k8s-app=kube-dns -o name');
+    expect(dns.out.split('\n')).toHaveLength(2);
+  });
+
+  it('every kubectl minor this machine has from 1.30 on reads the same lab', async () => {
+    const minors = [...kubectlMinors()].filter(([m]) => Number(m.split('.')[1]) >= 30);
+    expect(minors.length).toBeGreaterThan(0);
+    for (const [minor, bin] of minors) {
+      const r = await sh('admin', `${bin} get svc -n kube-system kube-dns --no-headers && ${bin} -n kube-system get endpointslices -l kubernetes.io/service-name=kube-dns -o jsonpath='{.items[0].endpoints[*].conditions.ready}'`);
+      expect(r.code, `${minor}: ${r.stderr}`).toBe(0);
+      expect(r.out, minor).toMatch(/^kube-dns\s+ClusterIP\s+10\.96\.0\.10\s+<none>\s+53\/UDP,53\/TCP,9153\/TCP\s+\S+\ntrue true$/);
+    }
+  });
+
+  it('describe shows the kubelet\'s events, logs come from the containers', async () => {
+    const coredns = lab.facts.pods.find((p) => p.app === 'coredns')!.target.split('/')[1];
+    const d = await kubectl('admin', `-n kube-system describe pod ${coredns}`);
+    expect(d.out).toMatch(/Status:\s+Running/);
+    expect(d.out).toMatch(/Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned kube-system\/coredns-/);
+    expect(d.out).toMatch(/Normal\s+Started\s+\S+\s+kubelet\s+Started container coredns/);
+    const logs = await kubectl('admin', '-n kube-system logs -l k8s-app=kube-dns --tail=50');
+    expect(logs.out).toMatch(/CoreDNS-\d+\.\d+\.\d+/);
+    const proxy = await sh('admin', 'kubectl get configmap kube-proxy -n kube-system -o yaml | grep "mode:"');
+    expect(proxy.out).toBe('mode: iptables');
+  });
+
+  it('resolves cluster names over UDP and TCP, through the search path too, from pods set up as kind sets them up', async () => {
     expect((await sh('default/client-worker', 'dig +short +time=2 +tries=1 web.default.svc.cluster.local')).out).toBe('10.96.124.51');
     expect((await sh('default/client-worker', 'dig +short +tcp +time=2 +tries=1 @10.96.0.10 kube-dns.kube-system.svc.cluster.local')).out).toBe('10.96.0.10');
-    expect((await sh('client-control-plane', 'getent hosts web')).out).toMatch(/^10\.96\.124\.51\s+web\.default\.svc\.cluster\.local/);
+    expect((await kubectl('admin', 'exec client-control-plane -- nslookup kubernetes.default')).out).toMatch(/Name:\s+kubernetes\.default\.svc\.cluster\.local\nAddress: 10\.96\.0\.1/);
+    const r = await kubectl('admin', 'exec client-worker -- sh -c "hostname; cat /etc/resolv.conf"');
+    expect(r.out).toBe('client-worker\nsearch default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5');
+    expect(readFileSync('/etc/resolv.conf', 'utf8')).not.toContain('10.96.0.10');
+    expect((await sh('worker', 'hostname; ip route')).out).toContain('10.244.0.0/24 via 172.18.0.2 dev eth0');
   });
 
   it('load-balances the web Service over a backend on each node, which report who they are', async () => {
     const seen = new Set<string>();
-    for (let i = 0; i < 20 && seen.size < 2; i++) seen.add((await sh('default/client-worker', 'curl -sS -m2 http://web/hostname')).out);
-    expect([...seen].sort()).toEqual(['web-0', 'web-1']);
-    const big = await sh('default/client-control-plane', 'curl -sS -m5 -o /dev/null -w "%{size_download}" http://10.244.1.2:8080/bytes/1048576');
-    expect(big.out).toBe('1048576');
+    for (let i = 0; i < 30 && seen.size < 2; i++) seen.add((await sh('default/client-worker', 'curl -sS -m2 http://web/hostname')).out);
+    expect([...seen].sort()).toEqual(webPods());
+    const ep = await kubectl('admin', 'get endpoints web --no-headers');
+    expect(ep.out).toMatch(/^web\s+10\.244\.\d\.\d+:8080,10\.244\.\d\.\d+:8080\s/);
+    // kube-proxy's own chain names and comments, on every node.
+    const nat = await sh('control-plane', 'iptables-save -t nat');
+    expect(nat.out).toContain('-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU');
+    expect(nat.out).toContain('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   });
 
-  it('gives each pod its own hostname, kind-like resolv.conf and hosts, without touching the host\'s', async () => {
-    const r = await sh('default/client-worker', 'hostname; cat /etc/resolv.conf; grep client-worker /etc/hosts');
-    expect(r.out).toBe('client-worker\nsearch default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n10.244.1.3\tclient-worker');
-    expect(readFileSync('/etc/resolv.conf', 'utf8')).not.toContain('10.96.0.10');
-    expect((await sh('worker', 'hostname; ip route')).out).toContain('10.244.0.0/24 via 172.18.0.2 dev eth0');
+  it('scaling CoreDNS to zero makes DNS fail for real (refused), and scaling back restores it', async () => {
+    expect((await kubectl('admin', '-n kube-system scale deploy/coredns --replicas=0')).out).toBe('deployment.apps/coredns scaled');
+    await until('default/client-control-plane', 'dig +time=1 +tries=1 @10.96.0.10 web.default.svc.cluster.local', /connection refused/);
+    // The pods may still be terminating (listed, not ready): no endpoint is ready.
+    expect((await kubectl('admin', `-n kube-system get endpointslices -l kubernetes.io/service-name=kube-dns -o jsonpath='{.items[*].endpoints[?(@.conditions.ready==true)].addresses}'`)).out).toBe('');
+    await kubectl('admin', '-n kube-system scale deploy/coredns --replicas=2');
+    expect((await kubectl('admin', '-n kube-system rollout status deploy/coredns --timeout=30s')).out).toContain('successfully rolled out');
+    await until('default/client-control-plane', 'dig +short +time=1 +tries=1 @10.96.0.10 web.default.svc.cluster.local', /^10\.96\.124\.51$/);
+  });
+
+  it('applies a Deployment, a Service and a NetworkPolicy, and the data plane follows', async () => {
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: echo, namespace: default }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: echo } }
+  template:
+    metadata: { labels: { app: echo } }
+    spec:
+      containers:
+        - name: echo
+          image: registry.k8s.io/e2e-test-images/agnhost:2.53
+          args: [netexec, --http-port=8080]
+          ports: [{ containerPort: 8080, name: http }]
+          readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ port: 80, targetPort: http }]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: echo-ingress, namespace: default }
+spec:
+  podSelector: { matchLabels: { app: echo } }
+  ingress: [{ from: [{ podSelector: { matchLabels: { app: client } } }] }]
+`;
+    const applied = await sh('admin', `kubectl apply -f - <<'EOF'\n${manifest}EOF`);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.out.split('\n')).toEqual(['deployment.apps/echo created', 'service/echo created', 'networkpolicy.networking.k8s.io/echo-ingress created']);
+    expect((await kubectl('admin', 'rollout status deploy/echo --timeout=30s')).out).toContain('successfully rolled out');
+    await until('default/client-worker', 'curl -sS -m2 http://echo/hostname', /^echo-[a-z0-9]+-[a-z0-9]{5}$/);
+    expect((await kubectl('admin', 'get networkpolicy -n default --no-headers')).out).toMatch(/^echo-ingress\s+app=echo\s+\S+$/);
+    // Applying the same file again changes nothing.
+    expect((await sh('admin', `kubectl apply -f - <<'EOF'\n${manifest}EOF`)).out.split('\n')).toEqual(['deployment.apps/echo unchanged', 'service/echo unchanged', 'networkpolicy.networking.k8s.io/echo-ingress unchanged']);
+    expect((await kubectl('admin', 'delete deploy/echo svc/echo netpol/echo-ingress')).code).toBe(0);
+    await until('admin', 'kubectl get pods -l app=echo -o name | wc -l', /^0$/);
+  });
+
+  it('a kube-proxy restart recreates its pods and keeps every Service working', async () => {
+    const before = (await kubectl('admin', '-n kube-system get pods -l k8s-app=kube-proxy -o name')).out;
+    expect((await kubectl('admin', 'rollout restart daemonset kube-proxy -n kube-system')).out).toBe('daemonset.apps/kube-proxy restarted');
+    expect((await kubectl('admin', '-n kube-system rollout status ds/kube-proxy --timeout=30s')).out).toContain('successfully rolled out');
+    expect((await kubectl('admin', '-n kube-system get pods -l k8s-app=kube-proxy -o name')).out).not.toBe(before);
+    expect((await sh('default/client-worker', 'curl -sS -m2 http://web/hostname')).out).toMatch(/^web-/);
+  });
+
+  /** kubectl on the host under a terminal, through `netdojo kubeconfig`: types `input` once `ready` shows, returns the screen. */
+  const interactive = async (args: string[], ready: RegExp, input: string, done: RegExp) => {
+    const dir = mkdtempSync(join(tmpdir(), 'netdojo-tty-'));
+    writeFileSync(join(dir, 'config'), await netnsProvider.kubeconfig(lab.facts.id));
+    const term = pty.spawn('kubectl', args, { cols: 120, rows: 30, env: { ...process.env, KUBECONFIG: join(dir, 'config'), KUBECACHEDIR: join(dir, 'cache') } });
+    let screen = '';
+    let typed = false;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { term.kill(); reject(new Error(`kubectl ${args.join(' ')}: no ${done} in: ${screen}`)); }, 60_000);
+      term.onData((d) => {
+        screen += d;
+        if (!typed && ready.test(screen)) { typed = true; term.write(input); }
+      });
+      term.onExit(() => { clearTimeout(timer); done.test(screen) ? resolve(screen) : reject(new Error(`kubectl ${args.join(' ')} ended without ${done}: ${screen}`)); });
+    });
+  };
+
+  it('kubectl run -it --rm gives a shell in a new pod, and removes it after', async () => {
+    const screen = await interactive(['run', '-it', '--rm', '--image=nicolaka/netshoot', 'network-debug', '--', '/bin/bash'],
+      /If you don't see a command prompt/, 'echo inside-$((40+2)) $(hostname)\rexit\r', /pod "network-debug" deleted/);
+    expect(screen).toContain('inside-42 network-debug');
+    expect((await kubectl('admin', 'get pod network-debug')).code).toBe(1);
+  });
+
+  it('kubectl debug runs an ephemeral container in the pod\'s network namespace', async () => {
+    const web = lab.facts.pods.find((p) => p.app === 'web' && p.node === 'worker')!;
+    const screen = await interactive(['debug', '-it', web.target.split('/')[1], '--image=nicolaka/netshoot', '--target=web', '--', 'bash'],
+      /If you don't see a command prompt/, 'ip -4 -o addr show eth0\rexit\r', /Session ended/);
+    expect(screen).toContain(`inet ${web.ip}/24`);
+    const statuses = JSON.parse((await kubectl('admin', `get pod ${web.target.split('/')[1]} -o jsonpath={.status.ephemeralContainerStatuses}`)).out);
+    expect(statuses[0]).toMatchObject({ name: expect.stringMatching(/^debugger-/), image: 'docker.io/nicolaka/netshoot:latest' });
+  });
+
+  it('kubectl edit changes the Corefile, and CoreDNS reloads it', async () => {
+    // The editor kubectl runs is a script, as a learner's vi would be: add a hosts entry CoreDNS then serves.
+    const edit = await sh('admin', `EDITOR="sed -i 's/^\\( *\\)ready$/\\1ready\\n\\1hosts {\\n\\1  10.9.9.9 edited.example\\n\\1  fallthrough\\n\\1}/'" kubectl edit cm coredns -n kube-system`);
+    expect(edit.code, edit.stderr).toBe(0);
+    expect(edit.out).toBe('configmap/coredns edited');
+    await until('default/client-worker', 'dig +short +time=1 +tries=1 edited.example', /^10\.9\.9\.9$/, 30_000);
+    expect((await kubectl('admin', 'get ingress -A')).stderr.trim()).toBe('No resources found');
+    const web = lab.facts.pods.find((p) => p.app === 'web')!.target.split('/')[1];
+    expect((await kubectl('admin', `logs ${web}`)).code).toBe(0);
+    expect((await kubectl('admin', `exec ${web} -- ping -c 1 -W 2 ${lab.facts.pods.find((p) => p.target === 'default/client-worker')!.ip}`)).out).toContain('1 packets transmitted, 1 received');
+  });
+
+  it('answers unknown objects as the API server does', async () => {
+    const r = await kubectl('admin', 'get pod nosuchpod');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('Error from server (NotFound): pods "nosuchpod" not found');
   });
 
   it('creates nothing in the host\'s network namespaces or /run', () => {
@@ -91,50 +237,44 @@ describe.skipIf(why)('a real netns lab', () => {
     expect(hostRun.filter((n) => /^(control-plane|worker|pod_)/.test(n))).toEqual([]);
   });
 
-  it('runs side by side with another lab, each with its own state', async () => {
+  it('runs side by side with another lab, each with its own state and its own API', async () => {
     const other = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: 'test', seed: 2 });
     try {
       await other.exec('worker', ['ip', 'route', 'del', '10.244.0.0/24']);
-      const there = await other.exec('default/client-worker', ['curl', '-sS', '-m1', 'http://10.244.0.4:8080/hostname'], { timeoutMs: 10_000 });
+      const there = await other.exec('default/client-worker', ['curl', '-sS', '-m1', `http://${other.facts.pods.find((p) => p.app === 'web' && p.node === 'control-plane')!.ip}:8080/hostname`], { timeoutMs: 10_000 });
       expect(there.code).not.toBe(0);
-      expect((await sh('default/client-worker', 'curl -sS -m2 http://10.244.0.4:8080/hostname')).out).toBe('web-0');
+      const mine = lab.facts.pods.find((p) => p.app === 'web' && p.node === 'control-plane')!;
+      expect((await sh('default/client-worker', `curl -sS -m2 http://${mine.ip}:8080/hostname`)).out).toBe(mine.target.split('/')[1]);
+      await other.exec('admin', ['kubectl', 'create', 'namespace', 'only-there']);
+      expect((await kubectl('admin', 'get namespace only-there')).code).toBe(1);
       expect((await netnsProvider.list()).filter((l) => l.state === 'alive')).toHaveLength(2);
     } finally {
       await other.destroy();
     }
   });
 
-  it('scales CoreDNS like kubectl: no endpoints rejects queries, scaling back restores them', async () => {
-    const out: string[] = [];
-    await labHelper(lab, ['scale', 'kube-system/coredns', '--replicas=0'], (s) => out.push(s));
-    const refused = await sh('default/client-control-plane', 'dig +time=2 +tries=1 @10.96.0.10 web.default.svc.cluster.local');
-    expect(refused.stdout).toContain('connection refused');
-    await labHelper(lab, ['pods', '-n', 'kube-system'], (s) => out.push(s));
-    expect(out.at(-1)).toMatch(/coredns-0\s+Terminated \(scaled down\)/);
-    await labHelper(lab, ['endpoints'], (s) => out.push(s));
-    expect(out.at(-1)).toMatch(/kube-dns\s+<none>/);
-    await labHelper(lab, ['scale', 'coredns', '--replicas=2'], (s) => out.push(s));
-    expect((await sh('default/client-control-plane', 'dig +short +time=2 +tries=1 @10.96.0.10 web.default.svc.cluster.local')).out).toBe('10.96.124.51');
-    await expect(labHelper(lab, ['scale', 'coredns', '--replicas=5'], () => undefined)).rejects.toThrow(/from 0 to 2/);
-  });
-
-  it('reattaches from the record, as another process would', async () => {
+  it('reattaches from the record, as another process would, with a kubeconfig for the host', async () => {
     const again = await netnsProvider.open(lab.facts.id);
     expect((await again.exec('worker', ['hostname'])).stdout.trim()).toBe('worker');
-    await expect(netnsProvider.open(lab.facts.id).then((l) => l.exec('nowhere', ['true']))).rejects.toThrow(/unknown target "nowhere"/);
+    const config = await netnsProvider.kubeconfig(lab.facts.id);
+    expect(config).toMatch(/server: https:\/\/127\.0\.0\.1:\d+\n/);
+    expect(config).toContain(`current-context: kind-netdojo-${lab.facts.id}`);
+    const r = await again.exec('nowhere', ['true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/no target "nowhere"/);
   });
 
   it('disappears with its holder: kill -9 leaves nothing running, and reap removes the rest', async () => {
     const victim = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: 'test', seed: 3 });
     const dir = labDir(victim.facts.id);
-    const holder = (victim.record.handle as { holderPid: number }).holderPid;
+    const holder = (victim.record.handle as { sandbox: { holderPid: number } }).sandbox.holderPid;
     process.kill(holder, 'SIGKILL');
     const usesDir = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).some((p) => {
       try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir); } catch { return false; }
     });
     // The kernel tears the sandbox down once its PID 1 is gone; wait for that, bounded.
-    const until = Date.now() + 10_000;
-    while (((await netnsProvider.list()).find((l) => l.id === victim.facts.id)?.state !== 'dead' || usesDir()) && Date.now() < until) {
+    const deadline = Date.now() + 10_000;
+    while (((await netnsProvider.list()).find((l) => l.id === victim.facts.id)?.state !== 'dead' || usesDir()) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(usesDir()).toBe(false);

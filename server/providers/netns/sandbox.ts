@@ -20,6 +20,9 @@ export interface SandboxHandle {
   userns: boolean;
 }
 
+/** The PATH of everything run in a lab (the lab's own programs go in front of it). */
+export const LAB_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** Marks the holder's command line with its lab directory, so a holder whose record is lost can
  * still be found, and only by the netdojo whose state directory it belongs to. */
 export const HOLDER_MARK = 'netdojo-lab:';

@@ -1,0 +1,135 @@
+import { spawn } from 'node:child_process';
+import { existsSync, openSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labDir, stateDir } from '../../lab/naming.ts';
+import { readRecord } from '../../lab/records.ts';
+import { LabError } from '../../lab/types.ts';
+import { labHandle } from './handle.ts';
+import { isAlive } from './sandbox.ts';
+
+// The cluster host: one process per state directory that serves every netns lab's Kubernetes API
+// and runs its controllers, so a lab costs a few MiB of heap rather than a Node.js process of its
+// own. It starts on demand (the first `netdojo up`, or the server), outlives the command that
+// started it, drops a lab when the lab's sandbox goes, and exits when it has hosted no lab for a
+// while. Commands talk to it over HTTP on a unix socket in the state directory.
+//
+// One lab's failure stays that lab's: every request and reconcile runs in its own try/catch, and
+// an error that escapes anyway is logged, not fatal.
+
+const CLI = fileURLToPath(new URL('../../netdojo.mjs', import.meta.url));
+export const socketPath = () => join(stateDir(), 'clusterd.sock');
+const IDLE_EXIT_MS = 30_000;
+
+export interface HostedLab { id: string; port: number; ms: number }
+
+/** What the daemon needs from a lab implementation; the netns cluster wiring provides it. */
+export interface LabHost {
+  start(id: string): Promise<HostedLab>;
+  stop(id: string): Promise<void>;
+  ids(): string[];
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** Runs the daemon in this process until it has been idle for a while. */
+export async function serveClusterd(host: LabHost): Promise<void> {
+  const path = socketPath();
+  await mkdir(stateDir(), { recursive: true });
+  process.on('uncaughtException', (e) => console.error(`clusterd: uncaught: ${e.stack ?? e}`));
+  process.on('unhandledRejection', (e) => console.error(`clusterd: unhandled rejection: ${(e as Error)?.stack ?? e}`));
+  let idleSince = Date.now();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        const m = /^\/labs\/([a-z0-9]+)$/.exec(req.url ?? '');
+        if (req.method === 'GET' && req.url === '/labs') return send(res, 200, { labs: host.ids() });
+        if (!m) return send(res, 404, { error: `no such endpoint ${req.method} ${req.url}` });
+        if (req.method === 'POST') return send(res, 200, await host.start(m[1]));
+        if (req.method === 'DELETE') { await host.stop(m[1]); return send(res, 200, { ok: true }); }
+        send(res, 405, { error: 'method not allowed' });
+      } catch (e) {
+        send(res, 500, { error: (e as Error).message });
+      }
+    })();
+  });
+  // A socket left by a daemon that died is removed; a live daemon keeps its socket (we exit).
+  if (existsSync(path)) {
+    if (await ping()) return;
+    await rm(path, { force: true });
+  }
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, resolve); });
+  await writeFile(join(stateDir(), 'clusterd.pid'), String(process.pid));
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      void (async () => {
+        // Labs whose sandbox died are dropped, as a kubelet without a node would be.
+        for (const id of host.ids()) {
+          const rec = await readRecord(id).catch(() => undefined);
+          const alive = rec && await isAlive(labHandle(rec).sandbox).catch(() => false);
+          if (!alive) await host.stop(id).catch(() => undefined);
+        }
+        if (host.ids().length) idleSince = Date.now();
+        if (!existsSync(stateDir()) || Date.now() - idleSince > IDLE_EXIT_MS) { clearInterval(timer); server.close(); resolve(); }
+      })();
+    }, 1000);
+  });
+  await rm(path, { force: true });
+}
+
+function call<T>(method: string, path: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socketPath(), method, path, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => {
+        try {
+          const v = JSON.parse(body) as T & { error?: string };
+          if (res.statusCode !== 200) reject(new LabError(`the cluster host could not ${method === 'POST' ? 'start' : 'stop'} the lab's cluster: ${v.error}`));
+          else resolve(v);
+        } catch (e) { reject(e); }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`the cluster host did not answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function ping(): Promise<boolean> {
+  try { await call('GET', '/labs', 2000); return true; } catch { return false; }
+}
+
+/** Makes sure the daemon runs for this state directory, starting it when needed. */
+export async function ensureClusterd(): Promise<void> {
+  if (await ping()) return;
+  await mkdir(stateDir(), { recursive: true });
+  const log = openSync(join(stateDir(), 'clusterd.log'), 'a');
+  const child = spawn(process.execPath, [CLI, '__clusterd'], { detached: true, stdio: ['ignore', log, log], env: process.env });
+  child.unref();
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (await ping()) return;
+    if (child.exitCode !== null && !(await ping())) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new LabError(`the cluster host did not start (see ${join(stateDir(), 'clusterd.log')})`);
+}
+
+export async function hostLab(id: string): Promise<HostedLab> {
+  await ensureClusterd();
+  return call<HostedLab>('POST', `/labs/${id}`, 60_000);
+}
+
+export async function unhostLab(id: string): Promise<void> {
+  if (!(await ping())) return;
+  await call('DELETE', `/labs/${id}`, 30_000);
+}
+
+export const apiSocket = (id: string) => join(labDir(id), 'run', 'api.sock');

@@ -1,0 +1,224 @@
+import { watch } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerConfig, ContainerState, PodRuntime, PodSandboxConfig } from '../../cluster/kubelet/runtime.ts';
+import type { ExecResult } from '../../lab/types.ts';
+import { shq, sq } from '../../util/shell.ts';
+import { runIn, type SandboxHandle } from './sandbox.ts';
+
+// The container runtime and CNI of a netns lab: what the kubelet asks of a node. A pod sandbox is a
+// network namespace on a veth into the node's cni0 (kind's kindnet uses the ptp plugin; a bridge
+// with hairpin gives the same reachability and lets `brctl`/`bridge link` show it), with its own
+// hostname, resolv.conf and hosts; a container is a process started in it through `bin/container`,
+// which records the process's PID and, when it ends, its exit code, in run/containers/, the way
+// containerd's shim keeps a task's state apart from the kubelet. So containers outlive the process
+// that hosts the controllers, and their exit is seen through the file system.
+
+const vethName = (netns: string) => `veth${Buffer.from(netns).reduce((h, b) => (Math.imul(h ^ b, 16777619) >>> 0), 2166136261).toString(16).padStart(8, '0')}`;
+
+/** The wrapper every container runs under: records its PID, forwards TERM, records the exit code. */
+export const CONTAINER_SCRIPT = `#!/bin/sh
+# container <state-prefix> <log> <workdir|-> <argv...>
+state=$1 log=$2 wd=$3; shift 3
+[ "$wd" = - ] || cd "$wd" 2>>"$log" || { echo 128 > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"; exit 128; }
+date +%s%N > "$state.start"
+"$@" >>"$log" 2>&1 </dev/null &
+pid=$!
+echo $pid > "$state.pid"
+trap 'kill -TERM $pid 2>/dev/null' TERM
+trap 'kill -INT $pid 2>/dev/null' INT
+while :; do
+  wait $pid; rc=$?
+  kill -0 $pid 2>/dev/null || break
+done
+date +%s%N > "$state.end"
+echo $rc > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"
+`;
+
+/**
+ * The one way into a target: its network namespace, its hostname, resolv.conf and hosts, and the
+ * volume mounts of NETDOJO_MOUNTS (lines "source<TAB>target<TAB>ro|rw"), in a mount namespace of its
+ * own. A mount target that does not exist is made on an overlay of its parent directory, so the
+ * host's file system is never written.
+ */
+export function enterScript(dir: string, kubectlEnv: string): string {
+  return `#!/bin/sh
+set -e
+ns=$1; shift
+export PATH="${dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NETDOJO_TARGET=$(cat "${dir}/etc/$ns/target"); export NETDOJO_TARGET
+${kubectlEnv}
+netns=$(cat "${dir}/etc/$ns/netns" 2>/dev/null || echo "$ns")
+exec ip netns exec "$netns" unshare --uts -- sh -c '
+  d=$1; shift
+  cat "$d/hostname" > /proc/sys/kernel/hostname
+  mount --bind "$d/resolv.conf" /etc/resolv.conf
+  mount --bind "$d/hosts" /etc/hosts
+  if [ -n "$NETDOJO_MOUNTS" ] && [ -f "$NETDOJO_MOUNTS" ]; then
+    while IFS="$(printf "\\t")" read -r src dst mode; do
+      [ -n "$dst" ] || continue
+      if [ ! -e "$dst" ]; then
+        parent=$(dirname "$dst"); while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+        case "$parent" in
+          /run|/run/*) ;;
+          /) echo "cannot mount $src at $dst: this lab mounts volumes under an existing directory other than /" >&2; exit 1 ;;
+          *) ovl="${dir}/ovl/$$$(echo "$parent" | tr / _)"; mkdir -p "$ovl/u" "$ovl/w"
+             mount -t overlay overlay -o "lowerdir=$parent,upperdir=$ovl/u,workdir=$ovl/w" "$parent" ;;
+        esac
+        if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; : > "$dst"; fi
+      fi
+      mount --bind "$src" "$dst"
+      [ "$mode" = ro ] && mount -o remount,bind,ro "$dst" || true
+    done < "$NETDOJO_MOUNTS"
+  fi
+  exec "$@"' enter "${dir}/etc/$ns" "$@"
+`;
+}
+
+/** Runs scripts in a lab's sandbox, coalescing those submitted in the same tick into one process. */
+export class SandboxShell {
+  private queue: { script: string; resolve: (r: ExecResult) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly sandbox: SandboxHandle, private readonly inside: boolean, private readonly env: NodeJS.ProcessEnv) {}
+
+  run(script: string): Promise<ExecResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ script, resolve });
+      if (!this.scheduled) { this.scheduled = true; setImmediate(() => void this.flush()); }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (!batch.length) return;
+    const mark = `__netdojo_${process.pid}_${Date.now()}`;
+    // Each part runs in its own subshell with its output captured apart, so one failure is its own.
+    const body = batch.map((b, i) => `o=$( ( set -e\n${b.script}\n ) 2>&1 ); rc=$?\nprintf '%s\\n' "${mark} ${i} $rc"; printf '%s\\n' "$o"`).join('\n');
+    const r = await runIn(this.sandbox, this.inside, ['bash', '-c', `${body}\nprintf '%s\\n' "${mark} end 0"`], { timeoutMs: 60_000, env: this.env });
+    const parts = r.stdout.split(new RegExp(`^${mark} `, 'm')).slice(1);
+    const results = new Map<number, ExecResult>();
+    for (let k = 0; k + 1 < parts.length; k++) {
+      const nl = parts[k].indexOf('\n');
+      const [idx, rc] = parts[k].slice(0, nl).split(' ');
+      results.set(Number(idx), { code: Number(rc), stdout: parts[k].slice(nl + 1), stderr: '', timedOut: false, ms: r.ms });
+    }
+    batch.forEach((b, i) => b.resolve(results.get(i) ?? { code: r.code ?? 1, stdout: '', stderr: r.stderr || 'the sandbox script did not run', timedOut: r.timedOut, ms: r.ms }));
+  }
+}
+
+export class NetnsRuntime implements PodRuntime {
+  readonly shell: SandboxShell;
+
+  constructor(readonly dir: string, sandbox: SandboxHandle, inside: boolean, env: NodeJS.ProcessEnv) {
+    this.shell = new SandboxShell(sandbox, inside, env);
+  }
+
+  get dataDir() { return this.dir; }
+
+  private etc(netns: string) { return join(this.dir, 'etc', netns); }
+  stateOf(id: string) { return join(this.dir, 'run', 'containers', id); }
+  get containersDir() { return join(this.dir, 'run', 'containers'); }
+
+  private async must(script: string, what: string): Promise<string> {
+    const r = await this.shell.run(script);
+    if (r.code !== 0) throw new Error(`${what}: ${(r.stdout + r.stderr).trim().slice(-1500)}`);
+    return r.stdout;
+  }
+
+  /** Creates the pod's network namespace and links (CNI ADD), and its files. */
+  async runPodSandbox(p: PodSandboxConfig): Promise<void> {
+    const etc = this.etc(p.netns);
+    await mkdir(etc, { recursive: true });
+    await Promise.all([
+      writeFile(join(etc, 'target'), p.target),
+      writeFile(join(etc, 'hostname'), p.hostname),
+      writeFile(join(etc, 'resolv.conf'), p.resolvConf),
+      writeFile(join(etc, 'hosts'), p.hosts),
+      writeFile(join(etc, 'netns'), p.hostNetwork ? p.node : p.netns),
+    ]);
+    if (p.hostNetwork) return;
+    const v = vethName(p.netns);
+    await this.must([
+      `ip netns add ${shq(p.netns)} 2>/dev/null || { ip netns del ${shq(p.netns)}; ip netns add ${shq(p.netns)}; }`,
+      `ip -n ${shq(p.node)} link del ${v} 2>/dev/null || true`,
+      `ip -n ${shq(p.node)} -batch - <<'EOF'`,
+      `link add ${v} mtu ${p.mtu} type veth peer name eth0 netns ${p.netns}`,
+      `link set ${v} master cni0 up`,
+      // kubelet's --hairpin-mode=hairpin-veth: a pod can reach itself through its Service.
+      `link set ${v} type bridge_slave hairpin on`,
+      'EOF',
+      `ip -n ${shq(p.netns)} -batch - <<'EOF'`,
+      'link set lo up',
+      `addr add ${p.ip}/${p.prefixLen} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${p.gateway} dev eth0`,
+      'EOF',
+      // An address freed by another pod may still be in the node's neighbour table with that pod's
+      // MAC: forget it, or the node reaches the new pod only once the entry goes stale (~30 s).
+      `ip -n ${shq(p.node)} neigh flush to ${p.ip} 2>/dev/null || true`,
+    ].join('\n'), `setting up the network of ${p.target}`);
+  }
+
+  /** Kills every process in the pod's namespace and removes it (CNI DEL). */
+  async stopPodSandbox(netns: string, hostNetwork: boolean): Promise<void> {
+    if (!hostNetwork) {
+      await this.must(`if ip netns pids ${shq(netns)} >/dev/null 2>&1; then
+  for pid in $(ip netns pids ${shq(netns)}); do kill -9 $pid 2>/dev/null || true; done
+  ip netns del ${shq(netns)} 2>/dev/null || true
+fi`, `removing the network of ${netns}`);
+    }
+    await rm(this.etc(netns), { recursive: true, force: true });
+  }
+
+  async startContainer(netns: string, c: ContainerConfig): Promise<void> {
+    const state = this.stateOf(c.id);
+    await mkdir(this.containersDir, { recursive: true });
+    await Promise.all(['pid', 'exit', 'start', 'end'].map((s) => rm(`${state}.${s}`, { force: true })));
+    const mounts = join(this.dir, 'run', 'containers', `${c.id}.mounts`);
+    await writeFile(mounts, c.mounts.map((m) => `${m.source}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}`).join('\n') + '\n');
+    const env = Object.entries(c.env).map(([k, v]) => shq(`${k}=${v}`)).join(' ');
+    await this.must(`NETDOJO_MOUNTS=${sq(mounts)} setsid -f ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} env -i ${env} ${sq(join(this.dir, 'bin/container'))} ${sq(state)} ${sq(c.logPath)} ${shq(c.workingDir || '-')} ${c.argv.map(shq).join(' ')} >/dev/null 2>&1 </dev/null`,
+      `starting container ${c.id}`);
+  }
+
+  /** Sends a signal to a container's process (its PID as the sandbox sees it). */
+  async signalContainer(id: string, signal: 'TERM' | 'KILL'): Promise<void> {
+    const pid = Number(await readFile(`${this.stateOf(id)}.pid`, 'utf8').catch(() => ''));
+    if (!pid) return;
+    await this.shell.run(`kill -${signal} ${pid} 2>/dev/null || true`);
+  }
+
+  async containerState(id: string): Promise<ContainerState | undefined> {
+    const read = (s: string) => readFile(`${this.stateOf(id)}.${s}`, 'utf8').then((t) => t.trim(), () => undefined);
+    const [pid, exit, start, end] = await Promise.all([read('pid'), read('exit'), read('start'), read('end')]);
+    if (pid === undefined && exit === undefined) return undefined;
+    const ns = (t?: string) => (t ? new Date(Number(BigInt(t) / 1_000_000n)) : undefined);
+    return { running: exit === undefined, exitCode: exit !== undefined ? Number(exit) : undefined, startedAt: ns(start), finishedAt: ns(end) };
+  }
+
+  async forgetContainer(id: string): Promise<void> {
+    await Promise.all(['pid', 'exit', 'start', 'end', 'mounts'].map((s) => rm(`${this.stateOf(id)}.${s}`, { force: true })));
+  }
+
+  inPod(netns: string, argv: string[], timeoutMs: number): Promise<ExecResult> {
+    const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
+    return this.shell.run(`timeout -s KILL ${secs} ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} ${argv.map(shq).join(' ')}`);
+  }
+
+  onContainerChange(cb: (id: string) => void): () => void {
+    const w = watch(this.containersDir, (_event, file) => {
+      const f = String(file ?? '');
+      if (f.endsWith('.exit') || f.endsWith('.pid')) cb(f.replace(/\.(exit|pid)$/, ''));
+    });
+    w.on('error', () => undefined);
+    return () => w.close();
+  }
+
+  /** Runs a script in a node's network namespace (probes, kube-proxy's rules). */
+  inNode(node: string, script: string): Promise<ExecResult> {
+    return this.shell.run(`ip netns exec ${shq(node)} sh -c ${sq(script)}`);
+  }
+}
