@@ -196,14 +196,12 @@ const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 /**
  * For images whose real work is done by netdojo's controllers (pause, kindnetd, kube-proxy): wait
- * for SIGTERM or SIGINT, then exit 0 as the pause container does. One process with no children
- * (nothing to orphan), arguments ignored.
+ * until stopped, whatever the arguments (a shell that replaces itself with `sleep`: the lightest
+ * waiter there is, one small process per such pod, and a lab has four). Stopped with SIGTERM it
+ * ends by the signal where the pause binary exits 0, which only shows in a terminated status while
+ * the pod is being deleted.
  */
-const sleepForever = (python3: string) => [
-  python3,
-  '-c',
-  'import signal, sys\nfor s in (signal.SIGTERM, signal.SIGINT): signal.signal(s, lambda *_: sys.exit(0))\nwhile True: signal.pause()',
-];
+const sleepForever = (sleep: string) => ['/bin/sh', '-c', `exec ${sleep} infinity`, 'sleep'];
 
 /** Busybox-based images (busybox, alpine): the host's busybox applets if installed, else the
  *  host's own /bin/sh and commands. */
@@ -333,8 +331,8 @@ const CATALOG: Entry[] = [
     recipe: () => ({
       entrypoint: ['/pause'],
       cmd: [],
-      needs: { python3: 'python3' },
-      binaries: (found) => ({ '/pause': sleepForever(found('python3')) }),
+      needs: { sleep: 'coreutils' },
+      binaries: (found) => ({ '/pause': sleepForever(found('sleep')) }),
     }),
   },
   {
@@ -343,8 +341,8 @@ const CATALOG: Entry[] = [
       entrypoint: [],
       cmd: ['/bin/kindnetd'],
       env: { PATH: IMAGE_PATH },
-      needs: { python3: 'python3' },
-      binaries: (found) => ({ '/bin/kindnetd': sleepForever(found('python3')), kindnetd: sleepForever(found('python3')) }),
+      needs: { sleep: 'coreutils' },
+      binaries: (found) => ({ '/bin/kindnetd': sleepForever(found('sleep')), kindnetd: sleepForever(found('sleep')) }),
       notes: ["kindnetd's routes, CNI config, masquerading and NetworkPolicy are netdojo's controllers' work: the container only waits"],
     }),
   },
@@ -355,8 +353,8 @@ const CATALOG: Entry[] = [
       entrypoint: [],
       cmd: [],
       env: { PATH: IMAGE_PATH },
-      needs: { python3: 'python3' },
-      binaries: (found) => ({ '/usr/local/bin/kube-proxy': sleepForever(found('python3')), 'kube-proxy': sleepForever(found('python3')) }),
+      needs: { sleep: 'coreutils' },
+      binaries: (found) => ({ '/usr/local/bin/kube-proxy': sleepForever(found('sleep')), 'kube-proxy': sleepForever(found('sleep')) }),
       notes: ["kube-proxy's iptables rules are netdojo's controllers' work: the container only waits"],
     }),
   },

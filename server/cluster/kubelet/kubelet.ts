@@ -80,6 +80,8 @@ interface ContainerRun {
   backoffMs: number;
   startedAt?: Date;
   ready: boolean;
+  /** Ready at least once since it started (early probing stops then). */
+  wasReady?: boolean;
   started: boolean;
   probeFailures: { readiness: number; liveness: number; startup: number };
   probeSuccesses: { readiness: number };
@@ -104,6 +106,7 @@ interface PodRun {
 }
 
 const BACKOFF_START_MS = 10_000;
+const EARLY_PROBE_MS = 50;
 const BACKOFF_MAX_MS = 300_000;
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -449,6 +452,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((res) => setTimeout(res, 10));
     }
     r.startedAt = new Date();
+    r.wasReady = false;
     r.waiting = undefined;
     r.started = !c.startupProbe;
     r.ready = false;
@@ -482,8 +486,16 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
         if (kind === 'startup') { r.started = true; soon(0); }
         if (kind === 'readiness') {
           r.probeSuccesses.readiness++;
-          if (r.probeSuccesses.readiness >= (p.successThreshold ?? 1)) r.ready = true;
+          if (r.probeSuccesses.readiness >= (p.successThreshold ?? 1)) { r.ready = true; r.wasReady = true; }
         }
+        continue;
+      }
+      // A container that has not been ready yet is probed again soon rather than a period later: it
+      // becomes Ready as soon as it answers, never later than a kubelet would see it. Only a failure
+      // past its first period counts (and is reported).
+      if (kind === 'readiness' && !r.ready && !r.wasReady && since < period) {
+        r.lastProbe[kind] = now - period + EARLY_PROBE_MS;
+        soon(EARLY_PROBE_MS);
         continue;
       }
       r.probeFailures[kind]++;

@@ -95,8 +95,12 @@ export class SandboxShell {
     this.queue = [];
     if (!batch.length) return;
     const mark = `__netdojo_${process.pid}_${Date.now()}`;
-    // Each part runs in its own subshell with its output captured apart, so one failure is its own.
-    const body = batch.map((b, i) => `o=$( ( set -e\n${b.script}\n ) 2>&1 ); rc=$?\nprintf '%s\\n' "${mark} ${i} $rc"; printf '%s\\n' "$o"`).join('\n');
+    // Each part runs in its own subshell, side by side with the others, its output captured apart,
+    // so one failure (or one slow part) is its own.
+    const jobs = batch.map((b, i) => `( ( set -e\n${b.script}\n ) >"$d/${i}" 2>&1; echo $? >"$d/${i}.rc" ) &`).join('\n');
+    const report = batch.map((_, i) => `printf '%s\\n' "${mark} ${i} $(cat "$d/${i}.rc")"; cat "$d/${i}"; echo`).join('\n');
+    // The sandbox's own /run (a private tmpfs) holds the outputs: nothing is written on the host.
+    const body = `d=$(mktemp -d -p /run)\n${jobs}\nwait\n${report}\nrm -rf "$d"`;
     const r = await runIn(this.sandbox, this.inside, ['bash', '-c', `${body}\nprintf '%s\\n' "${mark} end 0"`], { timeoutMs: 60_000, env: this.env });
     const parts = r.stdout.split(new RegExp(`^${mark} `, 'm')).slice(1);
     const results = new Map<number, ExecResult>();
