@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -59,6 +60,8 @@ export interface ClusterOptions {
   nodes: ClusterNode[];
   /** The API server's address inside the cluster (the `kubernetes` Service's endpoint). */
   apiEndpoint: { ip: string; port: number };
+  /** Where the objects are kept (etcd's job): written shortly after every change, read back on start. */
+  stateFile?: string;
   dataPlane?: DataPlane;
   log?(message: string): void;
   now?(): Date;
@@ -137,12 +140,14 @@ export class Cluster {
   readonly api: ClusterApi;
   readonly rest: RestHandler;
   readonly version: ServerVersion;
-  private readonly signingKey = randomBytes(32);
+  /** Signs service account tokens; derived from the lab's credential, so tokens outlive a restart of the host. */
+  private readonly signingKey: Buffer;
   private running: { spec: ControllerSpec; run: RunningController }[] = [];
   private servers: Server[] = [];
 
   constructor(readonly opts: ClusterOptions) {
     this.version = opts.version ?? SERVED_VERSION;
+    this.signingKey = createHmac('sha256', opts.token).update('serviceaccount-tokens').digest();
     this.api = new ClusterApi(this.store, { admit, patch: applyPatch, now: opts.now ?? (() => new Date()) });
     const dp = opts.dataPlane;
     this.rest = new RestHandler({
@@ -206,9 +211,45 @@ export class Cluster {
     return { api: this.api, event: eventRecorder(this.api, nodeOfKubelet), log };
   }
 
-  /** Registers the nodes, applies the base objects, and starts every controller. */
+  private persist(): () => void {
+    const file = this.opts.stateFile;
+    if (!file) return () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let writing = Promise.resolve();
+    const write = () => {
+      timer = undefined;
+      const snapshot = JSON.stringify({ resourceVersion: Number(this.store.resourceVersion), objects: this.store.all() });
+      writing = writing.then(async () => {
+        await writeFile(`${file}.tmp`, snapshot);
+        await rename(`${file}.tmp`, file);
+      }).catch((e) => this.opts.log?.(`could not save the cluster's objects: ${(e as Error).message}`));
+    };
+    const stop = this.store.subscribe(undefined, () => { timer ??= setTimeout(write, 100); });
+    return () => { stop(); if (timer) { clearTimeout(timer); write(); } };
+  }
+
+  /** Objects saved by an earlier host of this cluster, if any: the cluster then resumes from them. */
+  async restore(): Promise<boolean> {
+    const file = this.opts.stateFile;
+    if (!file) return false;
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (!text) return false;
+    const saved = JSON.parse(text) as { resourceVersion: number; objects: { kind: KindName; object: KubeObject }[] };
+    this.store.load(saved.objects, saved.resourceVersion);
+    return true;
+  }
+
+  private stopPersisting: () => void = () => undefined;
+
+  /** Starts every controller; on a new cluster, registers the nodes and applies the base objects first. */
   async start(objects: KubeObject[]): Promise<void> {
-    const now = this.api.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const resumed = await this.restore();
+    this.stopPersisting = this.persist();
+    this.runControllers();
+    if (!resumed) await this.createObjects(objects);
+  }
+
+  private runControllers(): void {
     const ctx = this.context();
     const specs: ControllerSpec[] = [...controllerManager({ caCert: this.opts.caCert })];
     const dp = this.opts.dataPlane;
@@ -220,6 +261,10 @@ export class Cluster {
       specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes.map((n) => n.name), podCIDR: dp.podCIDR }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
     }
     this.running = specs.map((spec) => ({ spec, run: runController(spec, ctx) }));
+  }
+
+  private async createObjects(objects: KubeObject[]): Promise<void> {
+    const now = this.api.now().toISOString().replace(/\.\d+Z$/, 'Z');
     for (const n of this.opts.nodes) this.api.create('Node', undefined, nodeObject(n, this.version, now));
     // Namespaces first, then the objects that live in them.
     const ordered = [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
@@ -247,6 +292,8 @@ export class Cluster {
       const server = createServer({ cert: tls.cert, key: tls.key, requestTimeout: 0 }, (req, res) => { void this.rest.handle(req, res); });
       server.on('upgrade', (req, socket, head) => this.rest.upgrade(req, socket, head));
       server.on('clientError', (_e, socket) => socket.destroy());
+      // A socket left by a host that died would refuse the listen.
+      if ('path' in t) await rm(t.path, { force: true });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         if ('path' in t) server.listen(t.path, resolve); else server.listen(t.port, t.host, resolve);
@@ -259,6 +306,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
+    this.stopPersisting();
     for (const r of this.running) r.run.stop();
     this.running = [];
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); })));

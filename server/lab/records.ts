@@ -62,5 +62,6 @@ export async function tryReadRecord(id: string): Promise<LabRecord | undefined> 
 }
 
 export async function removeLabDir(id: string): Promise<void> {
-  await rm(labDir(id), { recursive: true, force: true });
+  // Retried: a controller finishing a write can still be filling a directory being removed.
+  await rm(labDir(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 }

@@ -37,6 +37,17 @@ interface Container {
   tty?: boolean;
 }
 
+interface ContainerStatus {
+  name: string;
+  containerID?: string;
+  restartCount: number;
+  ready: boolean;
+  started?: boolean;
+  state?: { running?: { startedAt: string }; terminated?: Termination; waiting?: object };
+  lastState?: { terminated?: Termination };
+}
+interface Termination { exitCode: number; reason?: string; startedAt?: string; finishedAt?: string; containerID?: string }
+
 interface PodSpec {
   nodeName?: string;
   hostNetwork?: boolean;
@@ -218,6 +229,40 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     reconcile: (key, ctx) => reconcilePod(key, ctx),
   };
 
+  /**
+   * A pod this kubelet ran before its host restarted: its sandbox and containers are still there
+   * (their processes outlive the host), so it takes them back as the pod's status describes them.
+   */
+  async function adopt(key: string, pod: KubeObject, node: NodeInfo): Promise<PodRun | undefined> {
+    const ps = pod.spec as PodSpec;
+    const st = (pod.status ?? {}) as { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[]; ephemeralContainerStatuses?: ContainerStatus[] };
+    const netns = podNetns(pod.metadata.namespace!, pod.metadata.name!);
+    if (!st.podIP || !(await o.runtime.sandboxExists(netns))) return undefined;
+    const run: PodRun = {
+      uid: pod.metadata.uid!, netns, node: node.name, ip: st.podIP, hostNetwork: Boolean(ps.hostNetwork), containers: new Map(),
+      initDone: st.conditions?.some((c) => c.type === 'Initialized' && c.status === 'True') ?? !(ps.initContainers?.length),
+    };
+    const specs = [...ps.containers, ...(ps.initContainers ?? []), ...(ps.ephemeralContainers ?? [])];
+    for (const cs of [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? []), ...(st.ephemeralContainerStatuses ?? [])]) {
+      const c = specs.find((x) => x.name === cs.name);
+      if (!c || !cs.containerID) continue;
+      const id = `${netns}_${cs.name}_${cs.restartCount}`;
+      const image = resolveImage(c.image, { path: o.imagePath });
+      const term = cs.lastState?.terminated ?? cs.state?.terminated;
+      run.containers.set(cs.name, {
+        id, restartCount: cs.restartCount, backoffUntil: 0, backoffMs: BACKOFF_START_MS, ready: cs.ready, wasReady: cs.ready, started: cs.started ?? true,
+        probeFailures: { readiness: 0, liveness: 0, startup: 0 }, probeSuccesses: { readiness: cs.ready ? 1 : 0 }, lastProbe: { readiness: 0, liveness: 0, startup: 0 },
+        startedAt: cs.state?.running ? new Date(cs.state.running.startedAt) : undefined,
+        done: Boolean(cs.state?.terminated),
+        lastTermination: term ? { exitCode: term.exitCode, reason: term.reason ?? 'Error', startedAt: term.startedAt ? new Date(term.startedAt) : undefined, finishedAt: term.finishedAt ? new Date(term.finishedAt) : undefined, containerID: term.containerID ?? cs.containerID } : undefined,
+        program: image.ok ? image.program : undefined,
+      });
+      byContainer.set(id, key);
+    }
+    pods.set(key, run);
+    return run;
+  }
+
   async function teardown(key: string, run: PodRun, grace: number, ctx: ControllerContext, pod?: KubeObject): Promise<void> {
     const live = [...run.containers.values()].filter((c) => c.startedAt && !c.done);
     for (const c of live) {
@@ -265,6 +310,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       return;
     }
     if (!run && (phase === 'Succeeded' || phase === 'Failed')) return;
+    if (!run) run = await adopt(key, pod, node);
 
     if (!run) {
       // Every pod has a sandbox of its own; a hostNetwork pod's uses its node's network namespace.

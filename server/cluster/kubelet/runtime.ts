@@ -43,6 +43,8 @@ export interface PodRuntime {
   /** Where the kubelet keeps a pod's volumes and logs. */
   readonly dataDir: string;
   runPodSandbox(p: PodSandboxConfig): Promise<void>;
+  /** Whether a pod's sandbox is still there (after a restart of the kubelet's host). */
+  sandboxExists(netns: string): Promise<boolean>;
   stopPodSandbox(netns: string, hostNetwork: boolean): Promise<void>;
   startContainer(netns: string, c: ContainerConfig): Promise<void>;
   signalContainer(id: string, signal: 'TERM' | 'KILL'): Promise<void>;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ export interface LabHost {
   start(id: string): Promise<HostedLab>;
   stop(id: string): Promise<void>;
   ids(): string[];
+  /** Labs to serve again at start: those a host before this one served (it crashed, or was killed). */
+  resumable(): Promise<string[]>;
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
@@ -37,10 +39,35 @@ function send(res: ServerResponse, code: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+const lockPath = () => join(stateDir(), 'clusterd.lock');
+const supervisorPath = () => join(stateDir(), 'clusterd.supervisor');
+
+/** Whether a PID is a live process of ours running `what` (a PID file can outlive its process). */
+function runs(pid: number, what: string): boolean {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(what); } catch { return false; }
+}
+
+/** The one cluster host of this state directory: an exclusive lock file holding its PID. */
+function takeLock(): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath(), String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(lockPath(), 'utf8'));
+      if (holder && holder !== process.pid && runs(holder, '__clusterd')) return false;
+      rmSync(lockPath(), { force: true });
+    }
+  }
+  return false;
+}
+
 /** Runs the daemon in this process until it has been idle for a while. */
 export async function serveClusterd(host: LabHost): Promise<void> {
   const path = socketPath();
-  await mkdir(stateDir(), { recursive: true });
+  // A state directory that is gone has nothing to serve; another host already serving it wins.
+  if (!existsSync(stateDir()) || !takeLock()) return;
   process.on('uncaughtException', (e) => console.error(`clusterd: uncaught: ${e.stack ?? e}`));
   process.on('unhandledRejection', (e) => console.error(`clusterd: unhandled rejection: ${(e as Error)?.stack ?? e}`));
   let idleSince = Date.now();
@@ -58,13 +85,13 @@ export async function serveClusterd(host: LabHost): Promise<void> {
       }
     })();
   });
-  // A socket left by a daemon that died is removed; a live daemon keeps its socket (we exit).
-  if (existsSync(path)) {
-    if (await ping()) return;
-    await rm(path, { force: true });
-  }
+  // A socket left by a host that died is removed (the lock says no other host is alive).
+  await rm(path, { force: true });
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, resolve); });
   await writeFile(join(stateDir(), 'clusterd.pid'), String(process.pid));
+  for (const id of await host.resumable()) {
+    await host.start(id).catch((e) => console.error(`clusterd: could not resume lab ${id}: ${(e as Error).message}`));
+  }
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       void (async () => {
@@ -80,6 +107,7 @@ export async function serveClusterd(host: LabHost): Promise<void> {
     }, 1000);
   });
   await rm(path, { force: true });
+  rmSync(lockPath(), { force: true });
 }
 
 function call<T>(method: string, path: string, timeoutMs: number): Promise<T> {
@@ -106,17 +134,26 @@ async function ping(): Promise<boolean> {
   try { await call('GET', '/labs', 2000); return true; } catch { return false; }
 }
 
-/** Makes sure the daemon runs for this state directory, starting it when needed. */
+/**
+ * Makes sure the daemon runs for this state directory, starting it when needed. It runs under a
+ * supervisor (one per state directory): a host that crashes, or is killed, is started again and
+ * resumes its labs; one that exits because it has been idle (status 0), or whose state directory
+ * is gone, is not.
+ */
 export async function ensureClusterd(): Promise<void> {
   if (await ping()) return;
   await mkdir(stateDir(), { recursive: true });
-  const log = openSync(join(stateDir(), 'clusterd.log'), 'a');
-  const child = spawn(process.execPath, [CLI, '__clusterd'], { detached: true, stdio: ['ignore', log, log], env: process.env });
-  child.unref();
+  const supervisor = Number(await readFile(supervisorPath(), 'utf8').catch(() => '0'));
+  if (!(supervisor && runs(supervisor, '__clusterd'))) {
+    const log = openSync(join(stateDir(), 'clusterd.log'), 'a');
+    const loop = 'echo $$ > "$2"; while [ -d "$3" ]; do "$0" "$1" __clusterd && break; sleep 0.2; done; rm -f "$2"';
+    const child = spawn('sh', ['-c', loop, process.execPath, CLI, supervisorPath(), stateDir(), '__clusterd'],
+      { detached: true, stdio: ['ignore', log, log], env: process.env });
+    child.unref();
+  }
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (await ping()) return;
-    if (child.exitCode !== null && !(await ping())) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new LabError(`the cluster host did not start (see ${join(stateDir(), 'clusterd.log')})`);

@@ -225,6 +225,19 @@ spec:
     expect((await kubectl('admin', `exec ${web} -- ping -c 1 -W 2 ${lab.facts.pods.find((p) => p.target === 'default/client-worker')!.ip}`)).out).toContain('1 packets transmitted, 1 received');
   });
 
+  it('survives a crash of the cluster host: it comes back, keeps every object, and adopts the running pods', async () => {
+    expect((await kubectl('admin', 'create configmap survivor --from-literal=a=1')).code).toBe(0);
+    const before = (await kubectl('admin', 'get pods -A -o custom-columns=N:.metadata.name,R:.status.containerStatuses[0].restartCount,UID:.metadata.uid --no-headers')).out;
+    // The objects are saved shortly after each change (as etcd would have them).
+    await until('admin', `grep -c '"survivor"' ${join(home.dir, 'labs', lab.facts.id, 'cluster.json')}`, /^1$/);
+    const host = Number(readFileSync(join(home.dir, 'clusterd.lock'), 'utf8'));
+    process.kill(host, 'SIGKILL');
+    await until('admin', 'kubectl get configmap survivor -o jsonpath={.data.a}', /^1$/, 30_000);
+    expect(Number(readFileSync(join(home.dir, 'clusterd.lock'), 'utf8'))).not.toBe(host);
+    expect((await kubectl('admin', 'get pods -A -o custom-columns=N:.metadata.name,R:.status.containerStatuses[0].restartCount,UID:.metadata.uid --no-headers')).out).toBe(before);
+    expect((await sh('default/client-worker', 'curl -sS -m2 http://web/hostname')).out).toMatch(/^web-/);
+  });
+
   it('answers unknown objects as the API server does', async () => {
     const r = await kubectl('admin', 'get pod nosuchpod');
     expect(r.code).toBe(1);

@@ -166,6 +166,10 @@ export class NetnsRuntime implements PodRuntime {
     ].join('\n'), `setting up the network of ${p.target}`);
   }
 
+  sandboxExists(netns: string): Promise<boolean> {
+    return readFile(join(this.etc(netns), 'target'), 'utf8').then(() => true, () => false);
+  }
+
   /** Kills every process in the pod's namespace and removes it (CNI DEL). */
   async stopPodSandbox(netns: string, hostNetwork: boolean): Promise<void> {
     if (!hostNetwork) {
