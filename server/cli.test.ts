@@ -147,6 +147,28 @@ describe.skipIf(whyRootless)('rootless', () => {
   afterAll(() => home.remove());
   beforeAll(() => { if (process.getuid?.() === 0) chownSync(home.dir, 65534, 65534); });
 
+  it('kubectl drives a lab as an unprivileged user: objects, exec, logs, and a change the data plane follows', async () => {
+    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+    const up = await netdojo(home.dir, ['up', 'coredns-down', '--healthy', '--json'], { asUser });
+    expect(up.stderr).toBe('');
+    const id = JSON.parse(up.stdout).lab.id;
+    const sh = (target: string, script: string) => netdojo(home.dir, ['exec', id, target, '--', 'bash', '-c', script], { asUser });
+    try {
+      expect((await sh('worker', 'kubectl get nodes --no-headers | awk \'{print $1, $2, $3}\'')).stdout).toBe('control-plane Ready control-plane\nworker Ready <none>\n');
+      const pods = (await sh('default/client-worker', 'kubectl get pods -A --no-headers')).stdout.trim().split('\n');
+      expect(pods).toHaveLength(10);
+      for (const p of pods) expect(p).toMatch(/\s1\/1\s+Running\s/);
+      expect((await sh('admin', 'kubectl -n kube-system logs -l k8s-app=kube-dns --tail=5')).stdout).toMatch(/CoreDNS-/);
+      expect((await sh('admin', 'kubectl exec client-worker -- nslookup kubernetes.default')).stdout).toMatch(/Address: 10\.96\.0\.1/);
+      await sh('admin', 'kubectl -n kube-system scale deploy/coredns --replicas=0');
+      expect((await sh('default/client-worker', 'until dig +time=1 +tries=1 @10.96.0.10 web.default.svc.cluster.local | grep -q "connection refused"; do :; done; echo refused')).stdout.trim()).toBe('refused');
+      await sh('admin', 'kubectl -n kube-system scale deploy/coredns --replicas=2 && kubectl -n kube-system rollout status deploy/coredns --timeout=30s');
+      expect((await sh('default/client-worker', 'until [ "$(dig +short +time=1 +tries=1 web.default.svc.cluster.local)" = 10.96.124.51 ]; do :; done; echo answered')).stdout.trim()).toBe('answered');
+    } finally {
+      expect((await netdojo(home.dir, ['down', id], { asUser })).code).toBe(0);
+    }
+  });
+
   it('every scenario proves itself as an unprivileged user (user namespaces)', async () => {
     const asUser = process.getuid?.() === 0 ? 65534 : undefined;
     const r = await netdojo(home.dir, ['verify', '--json', '--seed', '5'], { asUser });
