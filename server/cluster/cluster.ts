@@ -37,7 +37,7 @@ export interface ClusterNode extends NodeInfo { role: 'control-plane' | 'worker'
 export interface DataPlane {
   runtime: PodRuntime;
   /** The argv prefix that runs a command inside a pod's container (exec, attach). */
-  enter(pod: KubeObject, netns: string, container: string): LaunchSpec;
+  enter(pod: KubeObject, netns: string, container: string): Promise<LaunchSpec>;
   clusterDNS: string;
   clusterDomain: string;
   podCIDR: string;
@@ -202,7 +202,9 @@ export class Cluster {
         : ['tail', '-n', '0', '-F', containerLogPath(dp.runtime.dataDir, this.netnsOf(pod), container)];
       if (interactive && !exec.tty) throw new ApiError(400, 'BadRequest', `container ${container} has a terminal: attach with -t (kubectl attach -it ${pod.metadata.name})`);
     }
-    handleStreamUpgrade(req, socket, head, exec, localSpawn(() => dp.enter(pod, this.netnsOf(pod), container)));
+    void dp.enter(pod, this.netnsOf(pod), container).then(
+      (launch) => handleStreamUpgrade(req, socket, head, exec, localSpawn(() => launch)),
+      (e) => socket.destroy(e as Error));
   }
 
   private context(): ControllerContext {

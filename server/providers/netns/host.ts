@@ -72,7 +72,17 @@ export function netnsLabHost(): LabHost {
       log: (m) => console.error(`[${id}] ${m}`),
       dataPlane: {
         runtime,
-        enter: (_pod, netns) => ({ argv: [...enterPrefix(h.sandbox, false), join(dir, 'bin/enter'), netns], env: { PATH: LAB_PATH, TERM: 'xterm' } }),
+        // kubectl exec runs in the container: its environment and its volumes, as the runtime gives them.
+        enter: async (pod, netns, container) => {
+          const statuses = [...((pod.status as { containerStatuses?: { name: string; restartCount: number }[] } | undefined)?.containerStatuses ?? []),
+            ...((pod.status as { ephemeralContainerStatuses?: { name: string; restartCount: number }[] } | undefined)?.ephemeralContainerStatuses ?? [])];
+          const restarts = statuses.find((c) => c.name === container)?.restartCount ?? 0;
+          const ctx = await runtime.containerContext(`${netns}_${container}_${restarts}`);
+          return {
+            argv: [...enterPrefix(h.sandbox, false), join(dir, 'bin/enter'), netns],
+            env: { PATH: LAB_PATH, TERM: 'xterm', ...ctx.env, ...(ctx.mounts ? { NETDOJO_MOUNTS: ctx.mounts } : {}) },
+          };
+        },
         clusterDNS: record.topology.dns.clusterIP, clusterDomain: record.topology.dns.domain, podCIDR: record.topology.podCIDR,
         mtu: record.topology.underlay.mtu, nodeResolvConf: NODE_RESOLV_CONF, dnsDir: join(dir, 'dns'),
         env: { COREDNS_RECORDS_DIR: join(dir, 'dns') },

@@ -238,6 +238,14 @@ spec:
     expect((await sh('default/client-worker', 'curl -sS -m2 http://web/hostname')).out).toMatch(/^web-/);
   });
 
+  it('kubectl exec runs in the container: its volumes and environment, the API in-cluster at 10.96.0.1 with its token', async () => {
+    const r = await kubectl('admin', `exec client-worker -- sh -c 'echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; curl -s --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt -H "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" https://$KUBERNETES_SERVICE_HOST/api/v1/namespaces/default/pods/client-worker'`);
+    const [where, body] = r.out.split('\n');
+    expect(where).toBe('10.96.0.1:443');
+    expect(JSON.parse(body)).toMatchObject({ kind: 'Pod', metadata: { name: 'client-worker' } });
+    expect((await kubectl('admin', '-n kube-system exec deploy/coredns -- head -1 /etc/coredns/Corefile')).out).toBe('.:53 {');
+  });
+
   it('answers unknown objects as the API server does', async () => {
     const r = await kubectl('admin', 'get pod nosuchpod');
     expect(r.code).toBe(1);

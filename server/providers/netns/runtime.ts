@@ -187,6 +187,8 @@ fi`, `removing the network of ${netns}`);
     await Promise.all(['pid', 'exit', 'start', 'end'].map((s) => rm(`${state}.${s}`, { force: true })));
     const mounts = join(this.dir, 'run', 'containers', `${c.id}.mounts`);
     await writeFile(mounts, c.mounts.map((m) => `${m.source}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}`).join('\n') + '\n');
+    // What `kubectl exec` into this container gets: its environment (and, through the mounts file, its volumes).
+    await writeFile(`${state}.env`, JSON.stringify(c.env));
     const env = Object.entries(c.env).map(([k, v]) => shq(`${k}=${v}`)).join(' ');
     await this.must(`NETDOJO_MOUNTS=${sq(mounts)} setsid -f ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} env -i ${env} ${sq(join(this.dir, 'bin/container'))} ${sq(state)} ${sq(c.logPath)} ${shq(c.workingDir || '-')} ${c.argv.map(shq).join(' ')} >/dev/null 2>&1 </dev/null`,
       `starting container ${c.id}`);
@@ -208,7 +210,13 @@ fi`, `removing the network of ${netns}`);
   }
 
   async forgetContainer(id: string): Promise<void> {
-    await Promise.all(['pid', 'exit', 'start', 'end', 'mounts'].map((s) => rm(`${this.stateOf(id)}.${s}`, { force: true })));
+    await Promise.all(['pid', 'exit', 'start', 'end', 'mounts', 'env'].map((s) => rm(`${this.stateOf(id)}.${s}`, { force: true })));
+  }
+
+  /** How to run a command in a running container: its mounts file and environment, when it has them. */
+  async containerContext(id: string): Promise<{ mounts?: string; env?: Record<string, string> }> {
+    const env = await readFile(`${this.stateOf(id)}.env`, 'utf8').then((t) => JSON.parse(t) as Record<string, string>, () => undefined);
+    return env ? { mounts: `${this.stateOf(id)}.mounts`, env } : {};
   }
 
   inPod(netns: string, argv: string[], timeoutMs: number): Promise<ExecResult> {
