@@ -21,7 +21,10 @@ export async function run(file: string, args: string[], opts: RunOptions = {}): 
   const started = performance.now();
   const child = execa(file, args, {
     input: opts.stdin ?? '',
-    env: opts.env,
+    // The child's stdin is a socket (how Node makes pipes): at shell level 1, Debian's bash takes
+    // that for a remote shell and reads ~/.bashrc (a user's pyenv init, say). A level of at least 1
+    // here makes every bash we start level 2 or more, which reads nothing.
+    env: { SHLVL: String(Math.max(1, Number(process.env.SHLVL) || 0)), ...opts.env },
     extendEnv: true,
     cwd: opts.cwd,
     reject: false,

@@ -38,7 +38,8 @@ const nodeHosts = (name: string, ip: string) => `127.0.0.1\tlocalhost\n::1\tloca
 /** The kubeconfig a shell inside the lab uses: the API at the control-plane, as on a kind node. */
 export const insideServer = (topo: Topology) => `https://${topo.nodes.find((n) => n.role === 'control-plane')!.ip}:${API_PORT}`;
 
-async function waitReady(lab: { record: LabRecord }, ca: string, timeoutMs = 30_000): Promise<void> {
+/** Generous: on a loaded host (dozens of labs on two cores) pods take long to start. */
+async function waitReady(lab: { record: LabRecord }, ca: string, timeoutMs = 120_000): Promise<void> {
   const h = labHandle(lab.record);
   const deadline = Date.now() + timeoutMs;
   let unready: string[] = [];
