@@ -7,7 +7,7 @@ import { getProvider } from '../server/providers/index.ts';
 import { containerExec, containersByLabel, createNetwork, DOCKER, dockerStatus, imageExists, labLabels, networksByLabel, removeNetwork } from '../server/providers/kind/docker.ts';
 import { buildProbeImage, PROBE_IMAGE, removeImage } from '../server/providers/kind/image.ts';
 import { must } from '../server/util/run.ts';
-import { track, type BenchContext } from './context.ts';
+import { teardown, track, type BenchContext } from './context.ts';
 import { settle } from './settle.ts';
 import { summarize, timed } from './stats.ts';
 import type { Containers, Section } from './types.ts';
@@ -136,6 +136,7 @@ export async function benchContainers(ctx: BenchContext): Promise<Section<Contai
   const runs = ctx.quick ? CONTAINER_RUNS.quick : CONTAINER_RUNS.full;
   const samples = ctx.quick ? EXEC_SAMPLES.quick : EXEC_SAMPLES.full;
   const t = { dUp: [] as number[], dDown: [] as number[], dExec: [] as number[], nUp: [] as number[], nDown: [] as number[], nExec: [] as number[] };
+  const teardownErrors: string[] = [];
   // One of each, not measured: first container start and first lab pay for cold caches.
   await dockerDown(await dockerUp(ctx, image.ref, `netdojo-bench-${ctx.runId}-warm`));
   for (let i = 0; i < runs; i++) {
@@ -162,7 +163,8 @@ export async function benchContainers(ctx: BenchContext): Promise<Section<Contai
         t.nExec.push(r.ms);
       }
     }
-    t.nDown.push((await timed(destroy)).ms);
+    const down = await teardown(destroy, teardownErrors);
+    if (down !== undefined) t.nDown.push(down);
     await settle();
     ctx.log(`containers: run ${i + 1}/${runs}: docker up ${Math.round(up.ms)} ms, netns up ${Math.round(lab.ms)} ms`);
   }
@@ -172,7 +174,7 @@ export async function benchContainers(ctx: BenchContext): Promise<Section<Contai
       runs, image,
       daemon: { version: docker.version, startedByBench: docker.startedByBench, ...(docker.startedByBench ? { command: DOCKERD_COMMAND.join(' ') } : {}) },
       dockerUp: summarize(t.dUp), dockerDown: summarize(t.dDown), dockerExec: summarize(t.dExec),
-      netnsUp: summarize(t.nUp), netnsDown: summarize(t.nDown), netnsExec: summarize(t.nExec),
+      netnsUp: summarize(t.nUp), netnsDown: summarize(t.nDown), netnsExec: summarize(t.nExec), teardownErrors,
     },
   };
 }

@@ -20,3 +20,19 @@ export function track(ctx: BenchContext, lab: Lab): () => Promise<void> {
   const remove = ctx.cleanup.add(`lab ${lab.facts.id}`, () => destroyLab(lab));
   return () => ctx.cleanup.now(remove, () => destroyLab(lab));
 }
+
+/**
+ * Runs a tracked lab's teardown and times it; a teardown that fails is recorded in `errors`
+ * (prefixed with `label`) instead of thrown, so one failed teardown does not cost a section its
+ * figures. What such a lab leaves goes with the bench's state directory.
+ */
+export async function teardown(destroy: () => Promise<void>, errors: string[], label = ''): Promise<number | undefined> {
+  const t0 = performance.now();
+  try {
+    await destroy();
+    return performance.now() - t0;
+  } catch (e) {
+    errors.push(`${label}${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}

@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { labsDir } from '../server/lab/naming.ts';
 import { findHolders } from '../server/providers/netns/sandbox.ts';
 import { Cleanup } from './cleanup.ts';
+import { clusterHostPid, stopClusterHost } from './clusterhost.ts';
 import { benchContainers } from './containers.ts';
 import type { BenchContext } from './context.ts';
+import { benchKube } from './kube.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { machineFacts } from './machine.ts';
 import { benchProbes } from './probes.ts';
@@ -60,8 +62,13 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   const home = mkdtempSync(join(tmpdir(), 'netdojo-bench-'));
   process.env.NETDOJO_HOME = home;
   const cleanup = new Cleanup();
-  // Registered first, so they run last: after every lab, container and process is gone.
-  cleanup.add('bench state directory', () => rmSync(home, { recursive: true, force: true }));
+  // Registered first, so they run last: after every lab, container and process is gone. The
+  // cluster host leaves with its state directory.
+  cleanup.add('bench state directory and its cluster host', async () => {
+    const host = await clusterHostPid(home);
+    rmSync(home, { recursive: true, force: true });
+    await stopClusterHost(host);
+  });
   cleanup.add('labs left in the bench state directory', sweepLabs);
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const offSignals = cleanup.onSignals(log);
@@ -71,6 +78,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   let cleanupProblems: string[] = [];
   try {
     const machine = await machineFacts();
+    // First: its first lab is the run's first, so it is the one that starts the cluster host.
+    const kube = await section('kube', ctx, () => ran(benchKube(ctx)));
     const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
@@ -78,7 +87,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
       version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, cleanup: [],
+      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -92,6 +101,6 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   writeFileSync(RESULTS_MD, formatMarkdown(result));
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
-  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes].some((s) => s.status === 'failed');
+  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

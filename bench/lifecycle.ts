@@ -5,7 +5,7 @@ import { baseTopology } from '../server/lab/topology.ts';
 import type { Provider } from '../server/lab/types.ts';
 import { getProvider } from '../server/providers/index.ts';
 import { loadCatalog } from '../server/scenario/load.ts';
-import { track, type BenchContext } from './context.ts';
+import { teardown, track, type BenchContext } from './context.ts';
 import { settle } from './settle.ts';
 import { summarize, timed } from './stats.ts';
 import type { Lifecycle, ScenarioTiming } from './types.ts';
@@ -19,12 +19,10 @@ export const SCENARIO_RUNS = { full: 4, quick: 1 };
 /** --quick leaves it out: it is the retry window (8 s) plus the last attempt's probe timeouts. */
 export const BROKEN_DEFAULT_RUNS = { full: 2, quick: 0 };
 
-/** Up and down of one bare lab (the base topology, no scenario steps). */
-export async function upDown(ctx: BenchContext, provider: Provider): Promise<{ up: number; down: number }> {
+/** Up and down of one bare lab (the base topology, no scenario steps); down is undefined when the teardown failed (noted in `errors`). */
+export async function upDown(ctx: BenchContext, provider: Provider, errors: string[]): Promise<{ up: number; down?: number }> {
   const up = await timed(() => provider.create(baseTopology(), { id: newLabId(), scenario: 'bench', seed: 1 }));
-  const destroy = track(ctx, up.value);
-  const down = await timed(destroy);
-  return { up: up.ms, down: down.ms };
+  return { up: up.ms, down: await teardown(track(ctx, up.value), errors) };
 }
 
 export async function benchLifecycle(ctx: BenchContext): Promise<Lifecycle> {
@@ -33,28 +31,30 @@ export async function benchLifecycle(ctx: BenchContext): Promise<Lifecycle> {
   if (problems.length) throw new Error(`the netns provider cannot run here: ${problems.join('; ')}`);
 
   const runs = ctx.quick ? LIFECYCLE_RUNS.quick : LIFECYCLE_RUNS.full;
-  const cold = await upDown(ctx, provider);
+  const teardownErrors: string[] = [];
+  const cold = await upDown(ctx, provider, teardownErrors);
   ctx.log(`lifecycle: cold up ${cold.up.toFixed(0)} ms`);
   const ups: number[] = [];
   const downs: number[] = [];
   for (let i = 0; i < runs; i++) {
     await settle();
-    const r = await upDown(ctx, provider);
+    const r = await upDown(ctx, provider, teardownErrors);
     ups.push(r.up);
-    downs.push(r.down);
+    if (r.down !== undefined) downs.push(r.down);
   }
   ctx.log(`lifecycle: ${runs} up/down runs done`);
 
   const scenarios: ScenarioTiming[] = [];
   const { scenarios: all } = await loadCatalog();
   for (const { spec } of all.filter((s) => s.spec.providers.includes('netns'))) {
-    scenarios.push(await benchScenario(ctx, spec.id));
+    scenarios.push(await benchScenario(ctx, spec.id, teardownErrors));
     ctx.log(`lifecycle: ${spec.id} done`);
   }
-  return { runs, up: summarize(ups), down: summarize(downs), coldUpMs: cold.up, scenarios };
+  if (!downs.length) throw new Error(`no lab teardown succeeded: ${teardownErrors[0]}`);
+  return { runs, up: summarize(ups), down: summarize(downs), coldUpMs: cold.up, scenarios, teardownErrors };
 }
 
-async function benchScenario(ctx: BenchContext, scenario: string): Promise<ScenarioTiming> {
+async function benchScenario(ctx: BenchContext, scenario: string, teardownErrors: string[]): Promise<ScenarioTiming> {
   const runs = ctx.quick ? SCENARIO_RUNS.quick : SCENARIO_RUNS.full;
   const defaultRuns = ctx.quick ? BROKEN_DEFAULT_RUNS.quick : BROKEN_DEFAULT_RUNS.full;
   const t = { create: [] as number[], break: [] as number[], healthy: [] as number[], broken: [] as number[], brokenDefault: [] as number[] };
@@ -82,7 +82,7 @@ async function benchScenario(ctx: BenchContext, scenario: string): Promise<Scena
         t.brokenDefault.push((await timed(() => gradeLab(s.lab, s.rendered.checks, { scenario }))).ms);
       }
     } finally {
-      await destroy();
+      await teardown(destroy, teardownErrors, `${scenario}: `);
     }
   }
   return {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { LAB_PATH } from '../server/providers/netns/sandbox.ts';
 import { run } from '../server/util/run.ts';
 import { parseMeminfo } from './memory.ts';
 import type { MachineFacts } from './types.ts';
@@ -8,7 +9,8 @@ import type { MachineFacts } from './types.ts';
 // What the numbers were measured on: they mean little without it.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PATH = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin`;
+/** The tools labs run are found on the labs' PATH (not, say, a version manager's shims first). */
+const PATH = LAB_PATH;
 
 /** Tool → command printing its version; the first non-empty line of the output is kept. */
 const TOOLS: Record<string, string> = {

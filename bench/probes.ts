@@ -1,6 +1,6 @@
 import { DEFAULT_RETRY_POLICY, gradeLab, planCheck, type ProbeTimeouts } from '../grader/index.ts';
 import { createLab } from '../server/lab/session.ts';
-import { track, type BenchContext } from './context.ts';
+import { teardown, track, type BenchContext } from './context.ts';
 import { summarize, timed } from './stats.ts';
 import type { Probes } from './types.ts';
 
@@ -22,6 +22,7 @@ export async function benchProbes(ctx: BenchContext): Promise<Probes> {
   const runs = ctx.quick ? PROBE_RUNS.quick : PROBE_RUNS.full;
   const s = await createLab({ scenario: PROBE_SCENARIO, provider: 'netns', seed: 1 });
   const destroy = track(ctx, s.lab);
+  const teardownErrors: string[] = [];
   try {
     const checks = s.rendered.checks;
     const probes = checks.flatMap((c) => planCheck(c, TIMEOUTS).commands.map((cmd) => ({ from: c.from, cmd })));
@@ -39,9 +40,10 @@ export async function benchProbes(ctx: BenchContext): Promise<Probes> {
     }
     return {
       scenario: PROBE_SCENARIO, checks: checks.length, probes: probes.length, sources: new Set(checks.map((c) => c.from)).size, runs,
-      perProbeSequential: summarize(t.seq), perProbeParallel: summarize(t.par), batched: summarize(t.batch),
+      perProbeSequential: summarize(t.seq), perProbeParallel: summarize(t.par), batched: summarize(t.batch), teardownErrors,
     };
   } finally {
-    await destroy();
+    // Filled before the result is read: the finally runs before the caller sees the return value.
+    await teardown(destroy, teardownErrors);
   }
 }

@@ -16,7 +16,7 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
     lifecycle: {
       status: 'ok',
       data: {
-        runs: 20, up: s(250, 330), down: s(13, 15), coldUpMs: 281,
+        runs: 20, up: s(250, 330), down: s(13, 15), coldUpMs: 281, teardownErrors: [],
         scenarios: [{
           scenario: 'coredns-down', runs: 5, checks: 9, create: s(260, 300, 5), break: s(870, 900, 5), gradeHealthy: s(880, 950, 5),
           gradeBroken: s(8820, 9000, 5), gradeBrokenDefault: s(9630, 9700, 2), retriedWhenBroken: ['http-by-name@client-worker'],
@@ -27,11 +27,12 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
     scale: {
       status: 'ok',
       data: {
-        concurrency: 4, planned: [1, 5, 10, 25, 50], teardownMs: 900,
+        concurrency: 4, planned: [1, 5, 10, 25, 50], teardownMs: 900, teardownErrors: ['destroying lab l2: EBUSY'], pssTargetBytes: 30 * 1024 ** 2,
         stop: { reason: 'time cap: 240 s would be passed', atLabs: 50 },
         levels: [{
           labs: 25, added: 15, wallMs: 7160, createEach: s(1840, 2270, 15), gradeMs: 363, gradeVerdict: 'pass', memAvailable: 20 * 1024 ** 3, slab: 300 * 1024 ** 2,
           perLab: { processes: 7, rss: 51.3 * 1024 ** 2, pss: 19.1 * 1024 ** 2, memAvailableDrop: 24.7 * 1024 ** 2, slabGrowth: 3.7 * 1024 ** 2 },
+          clusterHost: { rss: 400 * 1024 ** 2, pss: 380 * 1024 ** 2 },
         }],
       },
     },
@@ -42,10 +43,23 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         runs: 10, image: { ref: 'netdojo/probe:bench-1', built: true, buildMs: 7300 },
         daemon: { version: '20.10.24', startedByBench: true, command: 'dockerd --host unix:///var/run/docker.sock' },
         dockerUp: s(1000, 1700, 10), dockerDown: s(400, 520, 10), dockerExec: s(116, 166, 30),
-        netnsUp: s(250, 330, 10), netnsDown: s(20, 118, 10), netnsExec: s(29, 52, 30),
+        netnsUp: s(250, 330, 10), netnsDown: s(20, 118, 10), netnsExec: s(29, 52, 30), teardownErrors: [],
       },
     },
     probes: { status: 'failed', error: 'the healthy dns-egress-dropped lab was graded fail: dns TIMEOUT' },
+    kube: {
+      status: 'ok',
+      data: {
+        targets: { readyMs: 300, kubectlMs: 150, dataPlaneMs: 500 },
+        firstReady: { ms: 4100, startedClusterHost: true, phases: { 'Starting the cluster: API server and controllers': 900 } },
+        ready: s(280, 350), readyPhases: { 'Waiting for every pod to be Ready': s(200, 260) },
+        kubectlExec: s(160, 210, 30), kubectlProcess: s(120, 150, 30),
+        dataPlaneClient: 'default/client-control-plane',
+        dataPlaneDown: { fromCommand: s(300, 420, 10), afterReturn: s(90, 120, 10) },
+        dataPlaneUp: { fromCommand: s(1400, 1900, 10), afterReturn: s(1200, 1700, 10) },
+        teardownErrors: ["ENOTEMPTY: directory not empty, rmdir '/tmp/x/labs/l1'"],
+      },
+    },
     cleanup: [],
     ...over,
   };
@@ -71,9 +85,52 @@ describe('scale memory', () => {
   it('prefers the slope over levels for kernel memory when there is one', () => {
     const r = doc();
     if (r.scale.status !== 'ok') throw new Error('fixture');
-    r.scale.data.perLabSlope = { memAvailableDrop: 21 * 1024 ** 2, slabGrowth: 3.5 * 1024 ** 2 };
+    r.scale.data.perLabSlope = { memAvailableDrop: 21 * 1024 ** 2, slabGrowth: 3.5 * 1024 ** 2, clusterHostPss: 6 * 1024 ** 2 };
     expect(headlines(r).find((l) => l.startsWith('25 labs'))).toContain('(21.0 MiB less MemAvailable and 3.5 MiB more Slab per lab, slope over levels)');
     expect(tables(r).find((t) => t.title.startsWith('2.'))!.note).toContain('MemAvailable 21.0 MiB, Slab 3.5 MiB.');
+  });
+
+  it('adds the cluster host growth per lab to the sandbox PSS and checks the 30 MiB target, saying where the curve stopped', () => {
+    const r = doc();
+    if (r.scale.status !== 'ok') throw new Error('fixture');
+    r.scale.data.perLabSlope = { memAvailableDrop: 21 * 1024 ** 2, slabGrowth: 3.5 * 1024 ** 2, clusterHostPss: 6 * 1024 ** 2 };
+    expect(headlines(r)).toContain('PSS per lab with 25 labs alive, API and controllers included: 25.1 MiB (19.1 MiB sandbox processes + 6.0 MiB cluster host growth per lab, slope); target ≤ 30.0 MiB: met (the target is at 50 labs; the curve stopped at 25)');
+    r.scale.data.perLabSlope.clusterHostPss = 12 * 1024 ** 2;
+    expect(headlines(r).find((l) => l.startsWith('PSS per lab'))).toContain('31.1 MiB (19.1 MiB sandbox processes + 12.0 MiB cluster host growth per lab, slope); target ≤ 30.0 MiB: not met');
+    const t = tables(r).find((x) => x.title.startsWith('2.'))!;
+    expect(t.head).toContain('cluster host PSS');
+    expect(t.rows[0][7]).toBe('380.0 MiB');
+  });
+
+  it('without a slope (one level) there is no per-lab share of the cluster host to claim', () => {
+    expect(headlines(doc()).some((l) => l.startsWith('PSS per lab'))).toBe(false);
+  });
+});
+
+describe('kube', () => {
+  it('prints every target next to its median with whether it is met, and the first lab apart', () => {
+    const h = headlines(doc());
+    expect(h).toContain('lab ready (create → API answers, every pod Ready): p50 280 ms, p95 350 ms (n=20); target ≤ 300 ms: met; the first lab, which starts the cluster host, 4.10 s');
+    expect(h).toContain('`kubectl get pods` in a lab through lab.exec: p50 160 ms, p95 210 ms (n=30); target ≤ 150 ms: not met; the kubectl process alone p50 120 ms');
+    expect(h).toContain('`kubectl scale deploy/coredns --replicas=0` → first dig refused: p50 300 ms, p95 420 ms (n=10); target ≤ 500 ms: met');
+    expect(h).toContain('`kubectl scale deploy/coredns --replicas=2` → first dig answered: p50 1.40 s, p95 1.90 s (n=10); target ≤ 500 ms: not met');
+  });
+
+  it('has a table of its own with n, p50, p95 and the target column', () => {
+    const t = tables(doc()).find((x) => x.title.startsWith('5. Kubernetes'))!;
+    expect(t.head).toEqual(['', 'n', 'p50', 'p95', 'min', 'max', 'target']);
+    expect(t.rows[0]).toEqual(['lab ready (labs after the first)', '20', '280 ms', '350 ms', '140 ms', '350 ms', 'target ≤ 300 ms: met']);
+    expect(t.rows[2].at(-1)).toBe('');
+    expect(t.note).toContain('Waiting for every pod to be Ready 200 ms');
+    expect(t.note).toContain('4.10 s, starting the cluster host: Starting the cluster: API server and controllers 900 ms');
+  });
+
+  it('lists labs whose teardown failed in RESULTS.md, by section', () => {
+    expect(formatMarkdown(doc())).toContain("(what they left went with the bench state directory)\n\n- 5. kube: ENOTEMPTY: directory not empty, rmdir '/tmp/x/labs/l1'\n- 2. scale: destroying lab l2: EBUSY\n");
+  });
+
+  it('a failed kube section is named like the others', () => {
+    expect(notRun(doc({ kube: { status: 'failed', error: 'kubectl get pods in the lab failed: x' } }))[0]).toBe('kube: FAILED: kubectl get pods in the lab failed: x');
   });
 });
 

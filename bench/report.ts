@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, Section } from './types.ts';
+import type { BenchResult, Kube, Scale, Section } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -18,10 +18,22 @@ const loadText = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
 
 const ok = <T>(s: Section<T>): T | undefined => (s.status === 'ok' ? s.data : undefined);
 
+/** "target ≤ 300 ms: met" for a median against its target. */
+export const targetText = (value: number, target: number, format: (x: number) => string = formatMs) =>
+  `target ≤ ${format(target)}: ${value <= target ? 'met' : 'not met'}`;
+
+/** The scale curve's top level: PSS per lab of the sandbox, plus the lab's share of the cluster host (slope). */
+export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: number; total?: number } | undefined {
+  const top = s.levels.at(-1);
+  if (!top) return undefined;
+  const host = s.perLabSlope?.clusterHostPss;
+  return { labs: top.labs, sandbox: top.perLab.pss, host, total: host === undefined ? undefined : top.perLab.pss + host };
+}
+
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -33,6 +45,8 @@ export function headlines(r: BenchResult): string[] {
   const out: string[] = [];
   const life = ok(r.lifecycle);
   if (life) out.push(`netns lab up ${formatMs(life.up.median)} median, ${formatMs(life.up.p95)} p95 (n=${life.up.n}); down ${formatMs(life.down.median)} median, ${formatMs(life.down.p95)} p95`);
+  const k = ok(r.kube);
+  if (k) out.push(...kubeHeadlines(k));
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -56,10 +70,51 @@ export function headlines(r: BenchResult): string[] {
       ? `${formatBytes(s.perLabSlope.memAvailableDrop)} less MemAvailable and ${formatBytes(s.perLabSlope.slabGrowth)} more Slab per lab, slope over levels`
       : `${formatBytes(top.perLab.memAvailableDrop)} less MemAvailable per lab`;
     out.push(`${top.labs} labs alive at once: ${formatBytes(top.perLab.pss)} PSS per lab in ${top.perLab.processes.toFixed(0)} processes (${kernel}), one lab graded in ${formatMs(top.gradeMs)}; ${s.stop.reason}`);
+    const p = pssPerLab(s);
+    if (p?.total !== undefined && p.host !== undefined) {
+      out.push(`PSS per lab with ${p.labs} labs alive, API and controllers included: ${formatBytes(p.total)} (${formatBytes(p.sandbox)} sandbox processes + ${formatBytes(p.host)} cluster host growth per lab, slope); ${targetText(p.total, s.pssTargetBytes, formatBytes)}${p.labs < 50 ? ` (the target is at 50 labs; the curve stopped at ${p.labs})` : ''}`);
+    }
   }
   const t = ok(r.terminal);
   if (t) out.push(`terminal in Chromium: keystroke echo p50 ${formatMs(t.echoP50)}, p95 ${formatMs(t.echoP95)}; bulk output ${t.throughputMBps.toFixed(1)} MB/s; Ctrl-C under a flood back to the prompt in ${formatMs(t.ctrlCMs)}`);
   return out;
+}
+
+function kubeHeadlines(k: Kube): string[] {
+  const t = k.targets;
+  const line = (what: string, x: Summary, target: number) => `${what}: p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)} (n=${x.n}); ${targetText(x.median, target)}`;
+  return [
+    `${line('lab ready (create → API answers, every pod Ready)', k.ready, t.readyMs)}; the first lab${k.firstReady.startedClusterHost ? ', which starts the cluster host,' : ''} ${formatMs(k.firstReady.ms)}`,
+    `${line('`kubectl get pods` in a lab through lab.exec', k.kubectlExec, t.kubectlMs)}; the kubectl process alone p50 ${formatMs(k.kubectlProcess.median)}`,
+    line('`kubectl scale deploy/coredns --replicas=0` → first dig refused', k.dataPlaneDown.fromCommand, t.dataPlaneMs),
+    line('`kubectl scale deploy/coredns --replicas=2` → first dig answered', k.dataPlaneUp.fromCommand, t.dataPlaneMs),
+  ];
+}
+
+function kubeTable(k: Kube): Table {
+  const t = k.targets;
+  const row = (what: string, x: Summary, target?: number): string[] =>
+    [what, String(x.n), formatMs(x.median), formatMs(x.p95), formatMs(x.min), formatMs(x.max), target === undefined ? '' : targetText(x.median, target)];
+  const phases = Object.entries(k.readyPhases).map(([name, x]) => `${name} ${formatMs(x.median)}`).join(', ');
+  const firstPhases = Object.entries(k.firstReady.phases).map(([name, ms]) => `${name} ${formatMs(ms)}`).join(', ');
+  return {
+    title: '5. Kubernetes in a lab: ready, kubectl, object change → data plane',
+    note: `Lab ready: provider create of the base topology until the lab's API answers and every pod is Ready (medians of its steps: ${phases}). ` +
+      `The first lab of the run (${formatMs(k.firstReady.ms)}${k.firstReady.startedClusterHost ? ', starting the cluster host' : ', cluster host already running'}: ${firstPhases}) is not in the row. ` +
+      "kubectl: `kubectl get pods` on the admin target through lab.exec, and the same command's process timed inside the lab (the difference is the exec). " +
+      `Data plane: \`kubectl -n kube-system scale deploy/coredns\` from the host (netdojo kubeconfig) while a loop in ${k.dataPlaneClient} runs dig against the cluster DNS back to back; ` +
+      "time from the kubectl command's start (and from its return, the API having the change) to the first dig showing the change. Targets are on the median.",
+    head: ['', 'n', 'p50', 'p95', 'min', 'max', 'target'],
+    rows: [
+      row('lab ready (labs after the first)', k.ready, t.readyMs),
+      row('kubectl get pods via lab.exec', k.kubectlExec, t.kubectlMs),
+      row('kubectl get pods, process inside the lab', k.kubectlProcess),
+      row('scale coredns to 0 → first dig refused', k.dataPlaneDown.fromCommand, t.dataPlaneMs),
+      row('  after kubectl returned', k.dataPlaneDown.afterReturn),
+      row('scale coredns to 2 → first dig answered', k.dataPlaneUp.fromCommand, t.dataPlaneMs),
+      row('  after kubectl returned', k.dataPlaneUp.afterReturn),
+    ],
+  };
 }
 
 export function tables(r: BenchResult): Table[] {
@@ -81,7 +136,7 @@ export function tables(r: BenchResult): Table[] {
   if (life) {
     out.push({
       title: '1. Lab lifecycle (netns provider)',
-      note: `up: provider create of the base topology, resolving when every workload answers; down: destroyLab. ${life.runs} runs after one cold run (${formatMs(life.coldUpMs)}, not counted), ${SETTLE_MS / 1000} s apart.`,
+      note: `up: provider create of the base topology, resolving when every pod is Ready; down: destroyLab. ${life.runs} runs after one cold run (${formatMs(life.coldUpMs)}, not counted), ${SETTLE_MS / 1000} s apart${life.teardownErrors.length ? `; ${life.teardownErrors.length} teardowns failed (listed below, not in "down")` : ''}.`,
       head: SUMMARY_HEAD,
       rows: [srow('up', life.up), srow('down', life.down)],
     });
@@ -97,16 +152,21 @@ export function tables(r: BenchResult): Table[] {
     });
   }
 
+  const k = ok(r.kube);
+  if (k) out.push(kubeTable(k));
+
   const s = ok(r.scale);
   if (s) {
+    const p = pssPerLab(s);
+    const host = s.perLabSlope ? ` The cluster host (one process serving every lab's API, controllers and kubelets) grows by ${formatBytes(s.perLabSlope.clusterHostPss)} PSS per lab (slope over levels)${p?.total !== undefined ? `: with the sandbox's ${formatBytes(p.sandbox)} at ${p.labs} labs, ${formatBytes(p.total)} per lab, ${targetText(p.total, s.pssTargetBytes, formatBytes)} (at 50 labs)` : ''}.` : '';
     out.push({
       title: '2. Scale: labs alive at once',
-      note: `Labs added level by level, created ${s.concurrency} at a time. Memory per lab: processes = Rss/Pss summed over every process in the lab's sandbox (its PID namespace and holder); kernel = drop of MemAvailable and growth of Slab since before the first lab, divided by the labs alive (includes the processes; other activity on the machine shows up here too).${s.perLabSlope ? ` Per lab by the slope over all levels (least squares, robust to what the machine did before the first lab): MemAvailable ${formatBytes(s.perLabSlope.memAvailableDrop)}, Slab ${formatBytes(s.perLabSlope.slabGrowth)}.` : ''} Stop: ${s.stop.reason}. Teardown of all: ${formatMs(s.teardownMs)}.`,
-      head: ['labs', 'added in', 'create each (median / p95)', 'grade one', 'processes', 'RSS / lab', 'PSS / lab', 'MemAvailable drop / lab', 'Slab / lab'],
+      note: `Labs added level by level, created ${s.concurrency} at a time. Memory per lab: processes = Rss/Pss summed over every process in the lab's sandbox (its PID namespace and holder); kernel = drop of MemAvailable and growth of Slab since before the first lab, divided by the labs alive (includes the processes; other activity on the machine shows up here too).${s.perLabSlope ? ` Per lab by the slope over all levels (least squares, robust to what the machine did before the first lab): MemAvailable ${formatBytes(s.perLabSlope.memAvailableDrop)}, Slab ${formatBytes(s.perLabSlope.slabGrowth)}.` : ''} ${host} Stop: ${s.stop.reason}. Teardown of all: ${formatMs(s.teardownMs)}.`,
+      head: ['labs', 'added in', 'create each (median / p95)', 'grade one', 'processes', 'RSS / lab', 'PSS / lab', 'cluster host PSS', 'MemAvailable drop / lab', 'Slab / lab'],
       rows: s.levels.map((l) => [
         String(l.labs), formatMs(l.wallMs), `${formatMs(l.createEach.median)} / ${formatMs(l.createEach.p95)}`,
         `${formatMs(l.gradeMs)} ${l.gradeVerdict}`, l.perLab.processes.toFixed(1), formatBytes(l.perLab.rss), formatBytes(l.perLab.pss),
-        formatBytes(l.perLab.memAvailableDrop), formatBytes(l.perLab.slabGrowth),
+        formatBytes(l.clusterHost.pss), formatBytes(l.perLab.memAvailableDrop), formatBytes(l.perLab.slabGrowth),
       ]),
     });
   }
@@ -130,7 +190,7 @@ export function tables(r: BenchResult): Table[] {
     const x = (a: Summary, b: Summary) => { const q = ratio(a.median, b.median); return q ? formatTimes(q) : '-'; };
     out.push({
       title: '4. netns vs one container per node (Docker), same run, interleaved',
-      note: `Docker ${c.daemon.version}${c.daemon.startedByBench ? ` (started by the bench: \`${c.daemon.command}\`)` : ''}; image ${c.image.ref}${c.image.built ? `, built locally from host binaries in ${formatMs(c.image.buildMs ?? NaN)} (no pull) and removed afterwards` : ' (already present)'}. Docker up = bridge network + 2 node containers (NET_ADMIN, forwarding on) + cni0 bridge and podCIDR route in each + a ping across the route; netns up = the whole lab (the same plus 6 pods, Services, DNS and web), so the ratio flatters Docker. ${c.runs} runs after one warm-up of each, ${SETTLE_MS / 1000} s between steps.`,
+      note: `Docker ${c.daemon.version}${c.daemon.startedByBench ? ` (started by the bench: \`${c.daemon.command}\`)` : ''}; image ${c.image.ref}${c.image.built ? `, built locally from host binaries in ${formatMs(c.image.buildMs ?? NaN)} (no pull) and removed afterwards` : ' (already present)'}. Docker up = bridge network + 2 node containers (NET_ADMIN, forwarding on) + cni0 bridge and podCIDR route in each + a ping across the route; netns up = the whole lab (the same plus its Kubernetes API and controllers and every pod Ready: CoreDNS, kube-proxy, kindnet, web, clients), so the ratio flatters Docker. ${c.runs} runs after one warm-up of each, ${SETTLE_MS / 1000} s between steps.`,
       head: ['', 'n', 'netns median', 'netns p95', 'docker median', 'docker p95', 'docker / netns'],
       rows: [
         ['up', String(c.netnsUp.n), formatMs(c.netnsUp.median), formatMs(c.netnsUp.p95), formatMs(c.dockerUp.median), formatMs(c.dockerUp.p95), x(c.netnsUp, c.dockerUp)],
@@ -211,6 +271,14 @@ export function formatMarkdown(r: BenchResult): string {
     const notes = r.lifecycle.data.scenarios.flatMap((s) => (s.notes ?? []).map((n) => `${s.scenario}: ${n}`));
     if (notes.length) lines.push('## Unexpected grades', '', ...notes.map((n) => `- ${n}`), '');
   }
+  const teardowns = [
+    ...(r.lifecycle.status === 'ok' ? r.lifecycle.data.teardownErrors.map((e) => `1. lifecycle: ${oneLine(e)}`) : []),
+    ...(r.kube.status === 'ok' ? r.kube.data.teardownErrors.map((e) => `5. kube: ${oneLine(e)}`) : []),
+    ...(r.containers.status === 'ok' ? r.containers.data.teardownErrors.map((e) => `4. containers: ${oneLine(e)}`) : []),
+    ...(r.probes.status === 'ok' ? r.probes.data.teardownErrors.map((e) => `4b. probes: ${oneLine(e)}`) : []),
+    ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),
+  ];
+  if (teardowns.length) lines.push('## Lab teardowns that failed (what they left went with the bench state directory)', '', ...teardowns.map((e) => `- ${e}`), '');
   if (r.terminal.status === 'ok' && r.terminal.data.failures.length) {
     lines.push('## Terminal measuring attempts that failed (retried once on a reloaded page)', '', ...r.terminal.data.failures.map((f) => `- ${f}`), '');
   }

@@ -51,6 +51,8 @@ export interface Lifecycle {
   /** The first create of the run (module loading and cold caches), not in `up`. */
   coldUpMs: number;
   scenarios: ScenarioTiming[];
+  /** Teardowns that failed (not in `down`; listed in the report). */
+  teardownErrors: string[];
 }
 
 export interface ScaleLevel {
@@ -64,6 +66,8 @@ export interface ScaleLevel {
   gradeVerdict: 'pass' | 'fail';
   /** Per lab, averaged over all alive labs. */
   perLab: { processes: number; rss: number; pss: number; memAvailableDrop: number; slabGrowth: number };
+  /** The cluster host process (every lab's API, controllers and kubelets) with `labs` alive. */
+  clusterHost: { rss: number; pss: number };
   memAvailable: number;
   slab: number;
 }
@@ -76,12 +80,16 @@ export interface Scale {
   /** Why the curve ends where it does: "all levels reached", or the first failure / limit. */
   stop: { reason: string; atLabs?: number };
   teardownMs: number;
+  /** Labs whose teardown failed (listed in the report; the curve above stands). */
+  teardownErrors: string[];
   /**
    * Per lab, as the slope over all levels (least squares of MemAvailable and Slab against labs alive):
    * unlike a per-level average it is not thrown off by what the rest of the machine did before the
    * first lab. Undefined with fewer than two levels.
    */
-  perLabSlope?: { memAvailableDrop: number; slabGrowth: number };
+  perLabSlope?: { memAvailableDrop: number; slabGrowth: number; clusterHostPss: number };
+  /** The issue's target: PSS per lab at 50 labs, the lab's share of the cluster host included. */
+  pssTargetBytes: number;
 }
 
 export interface TerminalRound {
@@ -115,6 +123,8 @@ export interface Containers {
   netnsUp: Summary;
   netnsDown: Summary;
   netnsExec: Summary;
+  /** netns teardowns that failed (not in netnsDown; listed in the report). */
+  teardownErrors: string[];
 }
 
 export interface Probes {
@@ -129,6 +139,36 @@ export interface Probes {
   perProbeParallel: Summary;
   /** gradeLab: one exec per source pod, sources in parallel (healthy lab: one attempt). */
   batched: Summary;
+  /** The lab's teardown, when it failed (listed in the report). */
+  teardownErrors: string[];
+}
+
+/** A create's progress steps (the provider's actions) → milliseconds. */
+export type PhaseTimes = Record<string, number>;
+
+/** Milliseconds from the kubectl command's start, and from its return (the API has the change). */
+export interface ChangeTimes { fromCommand: Summary; afterReturn: Summary }
+
+export interface Kube {
+  /** The issue's targets for the medians (ms). */
+  targets: { readyMs: number; kubectlMs: number; dataPlaneMs: number };
+  /** The run's first lab, which starts the cluster host when none runs yet. */
+  firstReady: { ms: number; startedClusterHost: boolean; phases: PhaseTimes };
+  /** Provider create → the API answers and every pod is Ready (labs after the first). */
+  ready: Summary;
+  readyPhases: Record<string, Summary>;
+  /** `kubectl get pods` through lab.exec('admin', ...). */
+  kubectlExec: Summary;
+  /** The same kubectl process timed inside the lab (no exec). */
+  kubectlProcess: Summary;
+  /** The client pod the dig loop ran in. */
+  dataPlaneClient: string;
+  /** Scale CoreDNS to 0 → the first dig refused. */
+  dataPlaneDown: ChangeTimes;
+  /** Scale CoreDNS to 2 → the first dig answered. */
+  dataPlaneUp: ChangeTimes;
+  /** Labs of this section whose teardown failed (the product's; measured in lifecycle). */
+  teardownErrors: string[];
 }
 
 export interface BenchResult {
@@ -143,6 +183,7 @@ export interface BenchResult {
   terminal: Section<Terminal>;
   containers: Section<Containers>;
   probes: Section<Probes>;
+  kube: Section<Kube>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }
