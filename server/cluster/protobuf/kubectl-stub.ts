@@ -4,10 +4,10 @@
 // Deployment) finds it; PUT, PATCH and DELETE are recorded and answered with the kept object.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { serveDocs } from '../discovery.ts';
 import { ApiError, notFound } from '../object.ts';
 import { decodeKubeProtobuf, isKubeProtobuf } from './decode.ts';
+import { listenLocal } from '../testing/listen.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -74,11 +74,5 @@ export async function startKubectlStub(): Promise<KubectlStub> {
       else send(500, new ApiError(500, 'InternalError', String(e)).toStatus());
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
-  };
+  return { ...(await listenLocal(server)), requests };
 }

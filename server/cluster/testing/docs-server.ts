@@ -6,12 +6,12 @@
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execSync } from 'node:child_process';
 import { serveDocs, type ServerVersion } from '../discovery.ts';
 import { ApiError } from '../object.ts';
+import { listenLocal } from './listen.ts';
 
 export interface RecordedRequest { method: string; url: string; accept?: string; contentType?: string }
 
@@ -54,13 +54,7 @@ export async function startDocsServer(version: ServerVersion, objects: Record<st
       reply(404, new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname})`).toStatus());
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
-  };
+  return { ...(await listenLocal(server)), requests };
 }
 
 /** The directory of the versioned kubectl binaries (kubectl.1.27 ... kubectl.1.33), if this machine has them. */
