@@ -160,14 +160,14 @@ export class Cluster {
     });
   }
 
-  private containerOf(pod: KubeObject, name: string | undefined, verb: string): string {
+  /** The container a request names, or the pod's default one; 400 for one the pod does not have. */
+  private containerOf(pod: KubeObject, name: string | undefined): string {
     const spec = pod.spec as { containers: { name: string }[]; ephemeralContainers?: { name: string }[]; initContainers?: { name: string }[] };
     const all = [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].map((c) => c.name);
     const chosen = name ?? pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'] ?? spec.containers[0].name;
     if (!all.includes(chosen)) {
       throw new ApiError(400, 'BadRequest', `container ${chosen} is not valid for pod ${pod.metadata.name}`);
     }
-    void verb;
     return chosen;
   }
 
@@ -177,7 +177,7 @@ export class Cluster {
 
   private async logs(_req: IncomingMessage, res: ServerResponse, pod: KubeObject, q: URLSearchParams, dp: DataPlane): Promise<void> {
     const opts = parseLogQuery(q, pod.metadata.name!);
-    const container = this.containerOf(pod, opts.container, 'logs');
+    const container = this.containerOf(pod, opts.container);
     const current = containerLogPath(dp.runtime.dataDir, this.netnsOf(pod), container);
     // A follow ends when the pod goes away, as the kubelet closes the stream.
     const done = new Promise<void>((resolve) => {
@@ -188,7 +188,7 @@ export class Cluster {
   }
 
   private stream(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: 'exec' | 'attach', q: URLSearchParams, dp: DataPlane): void {
-    const container = this.containerOf(pod, q.get('container') ?? undefined, sub);
+    const container = this.containerOf(pod, q.get('container') ?? undefined);
     const phase = (pod.status as { phase?: string } | undefined)?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') throw new ApiError(400, 'BadRequest', `cannot exec into a container in a completed pod; current phase is ${phase}`);
     const exec = parseExecQuery(q, pod.metadata.namespace!, pod.metadata.name!, container);
@@ -208,9 +208,8 @@ export class Cluster {
   }
 
   private context(): ControllerContext {
-    const nodeOfKubelet = () => undefined;
     const log = this.opts.log ?? (() => undefined);
-    return { api: this.api, event: eventRecorder(this.api, nodeOfKubelet), log };
+    return { api: this.api, event: eventRecorder(this.api), log };
   }
 
   private persist(): () => void {

@@ -11,7 +11,7 @@ import type { KubeObject } from './object.ts';
 
 const MAX_EVENTS = 2000;
 
-export function eventRecorder(api: ClusterApi, host: (component: string) => string | undefined) {
+export function eventRecorder(api: ClusterApi) {
   const recent = new Map<string, { namespace: string; name: string }>();
   return (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string) => {
     const fieldPath = object.metadata.annotations?.['netdojo.dev/fieldPath'];
@@ -21,6 +21,8 @@ export function eventRecorder(api: ClusterApi, host: (component: string) => stri
     const seen = recent.get(key);
     if (seen && api.mutate('Event', seen.namespace, seen.name, (e) => { e.count = Number(e.count ?? 1) + 1; e.lastTimestamp = now; })) return;
     const kind = kindOf(object.apiVersion, object.kind);
+    // A kubelet reports from its node.
+    const host = component === 'kubelet' ? (object.spec as { nodeName?: string } | undefined)?.nodeName : undefined;
     const event: KubeObject = {
       apiVersion: 'v1', kind: 'Event',
       metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
@@ -29,8 +31,8 @@ export function eventRecorder(api: ClusterApi, host: (component: string) => stri
         apiVersion: kind ? groupVersion(KINDS[kind]) : object.apiVersion, resourceVersion: object.metadata.resourceVersion, ...(fieldPath ? { fieldPath } : {}),
       },
       reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now, eventTime: null,
-      source: { component, ...(host(component) ? { host: host(component) } : {}) },
-      reportingComponent: component === 'kubelet' ? 'kubelet' : component, reportingInstance: host(component) ?? '',
+      source: { component, ...(host ? { host } : {}) },
+      reportingComponent: component, reportingInstance: host ?? '',
     };
     try {
       const created = api.create('Event', namespace, event);
