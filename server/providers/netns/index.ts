@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, realpathSync } from 'node:fs';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { SERVED_VERSION } from '../../cluster/cluster.ts';
 import type { KubeObject } from '../../cluster/object.ts';
 import { ensurePki, kubeconfig, newToken } from '../../cluster/pki.ts';
 import { kindClusterName, labDir, labsDir, stateDir } from '../../lab/naming.ts';
@@ -31,6 +32,17 @@ alias k=kubectl
 source <(kubectl completion bash 2>/dev/null) 2>/dev/null; complete -o default -F __start_kubectl k 2>/dev/null
 echo "netdojo lab ${id}: you are on $NETDOJO_TARGET. kubectl talks to this lab's cluster (try: kubectl get pods -A -o wide)."
 `;
+}
+
+/** The versioned kubectl for a server minor beside the host's kubectl (a dispatcher), if there is one. */
+function matchingKubectl(minor: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(':')) {
+    const k = join(d, 'kubectl');
+    if (!existsSync(k)) continue;
+    const versioned = join(dirname(realpathSync(k)), `kubectl.1.${minor}`);
+    return existsSync(versioned) ? versioned : undefined;
+  }
+  return undefined;
 }
 
 const nodeHosts = (name: string, ip: string) => `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip}\t${name}\n`;
@@ -86,6 +98,10 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
           await writeFile(join(dir, rel), content);
         }));
         await Promise.all(['bin/enter', 'bin/container', 'bin/coredns'].map((f) => chmod(join(dir, f), 0o755)));
+        // Where the host's kubectl is a dispatcher with the versioned clients beside it (it asks the
+        // server's /version, then runs the matching one), the lab's kubectl is that client directly.
+        const client = matchingKubectl(SERVED_VERSION.minor);
+        if (client) await symlink(client, join(dir, 'bin/kubectl'));
         return pki;
       });
       sandbox = await action('Creating the lab sandbox', () => startSandbox(dir));
