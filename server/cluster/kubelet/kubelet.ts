@@ -300,6 +300,9 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     if (!node) return;
     const phase = (pod.status as { phase?: string } | undefined)?.phase;
 
+    // A pod left running by this kubelet before its host restarted is taken back first: being
+    // deleted or not, its sandbox and containers are there to handle.
+    if (!run) run = await adopt(key, pod, node);
     if (pod.metadata.deletionTimestamp) {
       if (run) {
         if (!run.killing) run.killing = teardown(key, run, pod.metadata.deletionGracePeriodSeconds ?? ps.terminationGracePeriodSeconds ?? 30, ctx, pod);
@@ -310,7 +313,6 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       return;
     }
     if (!run && (phase === 'Succeeded' || phase === 'Failed')) return;
-    if (!run) run = await adopt(key, pod, node);
 
     if (!run) {
       // Every pod has a sandbox of its own; a hostNetwork pod's uses its node's network namespace.
