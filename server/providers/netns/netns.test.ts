@@ -201,7 +201,8 @@ spec:
     const screen = await interactive(['run', '-it', '--rm', '--image=nicolaka/netshoot', 'network-debug', '--', '/bin/bash'],
       /If you don't see a command prompt/, 'echo inside-$((40+2)) $(hostname)\rexit\r', /pod "network-debug" deleted/);
     expect(screen).toContain('inside-42 network-debug');
-    expect((await kubectl('admin', 'get pod network-debug')).code).toBe(1);
+    // kubectl run --rm deletes and does not wait: the pod may still be terminating, then it is gone.
+    await until('admin', 'kubectl get pod network-debug 2>&1', /NotFound/);
   });
 
   it('kubectl debug runs an ephemeral container in the pod\'s network namespace', async () => {
