@@ -118,7 +118,8 @@ describe('terminal relay', () => {
     await a.opened();
     await a.untilText(/\$ $/m);
     a.type('for i in $(seq 1 4000); do echo n$i; done; echo end-$((2+2))\r');
-    await a.until(() => /^n(1\d\d|[2-9]\d\d)$/m.test(a.tail()), 'the loop to be under way');
+    // Under way and far from done (under 3000 of 4000 lines): on a loaded machine the tail jumps.
+    await a.until(() => /^n([1-9]\d{0,2}|[12]\d{3})$/m.test(a.tail()), 'the loop to be under way');
     const b = client('node-b');
     await b.opened();
     await b.untilTail(/^end-4$/m, 30_000);
