@@ -192,7 +192,7 @@ export function program(setExit: (code: number) => void): Command {
       return 0;
     }));
 
-  cli.command('kubeconfig').description("a kubeconfig for the lab's Kubernetes API, e.g. KUBECONFIG=<(netdojo kubeconfig LAB) kubectl get pods -A")
+  cli.command('kubeconfig').description("a kubeconfig for the lab's Kubernetes API from this host, e.g. netdojo kubeconfig LAB > lab.kubeconfig && KUBECONFIG=lab.kubeconfig kubectl get pods -A")
     .argument('<lab>').action(act(async (id: string) => {
       const { readRecord } = await import('./lab/records.ts');
       const rec = await readRecord(id);
