@@ -3,6 +3,7 @@ import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts'
 import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
 import type { KindName } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
+import { intToIp, ipToInt } from '../util/ipv4.ts';
 
 // The admission chain of a lab's API server, in kube-apiserver's order: decode checks, defaulting,
 // the mutating plugins that matter here (ServiceAccount; the registry's ClusterIP and NodePort
@@ -11,8 +12,6 @@ import { ApiError, type KubeObject } from './object.ts';
 
 interface ServiceSpec { type?: string; clusterIP?: string; clusterIPs?: string[]; ports?: { nodePort?: number }[] }
 
-const ipToInt = (ip: string) => ip.split('.').reduce((a, b) => (a << 8) + Number(b), 0) >>> 0;
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 
 function allocateClusterIP(api: ClusterApi, random: () => number): string {
   const [base, len] = SERVICE_CLUSTER_IP_RANGE.split('/');

@@ -11,6 +11,7 @@ import { containerEnv, EnvError } from './env.ts';
 import { runProbe, type Probe } from './probes.ts';
 import type { PodRuntime } from './runtime.ts';
 import { containerMounts, materializeVolumes, referencedConfig, VolumeError } from './volumes.ts';
+import { gatewayOf, intToIp, ipToInt } from '../../util/ipv4.ts';
 
 // The kubelet of every node of a lab, as one controller: a Pod bound to a node becomes a sandbox
 // (network namespace, IP from the node's podCIDR, hostname, hosts, resolv.conf per dnsPolicy) and
@@ -168,8 +169,6 @@ function hostsFile(pod: KubeObject, spec: PodSpec, ip: string, domain: string): 
   return lines.join('\n') + '\n';
 }
 
-const ipToInt = (ip: string) => ip.split('.').reduce((a, b) => (a << 8) + Number(b), 0) >>> 0;
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 
 /** host-local IPAM: the lowest free address of the node's podCIDR after its gateway (.1). */
 function allocateIP(podCIDR: string, used: Set<string>): string {
@@ -327,7 +326,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       await mkdir(join(podDir(netns), 'logs'), { recursive: true });
       try {
         await o.runtime.runPodSandbox({
-          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: node.podCIDR.replace(/\.0\/\d+$/, '.1'), prefixLen: Number(node.podCIDR.split('/')[1]),
+          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: gatewayOf(node.podCIDR), prefixLen: Number(node.podCIDR.split('/')[1]),
           mtu: o.mtu, hostname: ps.hostNetwork ? node.name : (ps.hostname ?? name).slice(0, 63), resolvConf: resolvConf(ps, namespace!, o), hosts: hostsFile(pod, ps, ip, o.clusterDomain),
         });
       } catch (e) {

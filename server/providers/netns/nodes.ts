@@ -1,4 +1,5 @@
 import type { Topology } from '../../lab/types.ts';
+import { gatewayOf } from '../../util/ipv4.ts';
 import { sq } from '../../util/shell.ts';
 
 // The nodes of a netns lab, as kind and kindnet leave them before any pod runs: the "docker
@@ -8,7 +9,6 @@ import { sq } from '../../util/shell.ts';
 // gets what makes the API server reachable at 172.18.0.2:6443: a forwarder to the lab's API socket.
 
 const prefixLen = (cidr: string) => cidr.split('/')[1];
-const gatewayOf = (podCIDR: string) => podCIDR.replace(/\.0\/24$/, '.1');
 const vethOf = (node: string) => `veth-${node}`.slice(0, 15);
 const heredoc = (cmd: string, body: string[]) => `${cmd} <<'NETDOJO_EOF'\n${body.join('\n')}\nNETDOJO_EOF`;
 
@@ -36,7 +36,7 @@ export function nodesScript(topo: Topology, apiSocket: string): string {
       `link set eth0 mtu ${u.mtu} up`,
       `addr add ${n.ip}/${prefixLen(u.cidr)} dev eth0`,
       `link add cni0 mtu ${u.mtu} type bridge`,
-      `addr add ${gatewayOf(n.podCIDR)}/24 dev cni0`,
+      `addr add ${gatewayOf(n.podCIDR)}/${prefixLen(n.podCIDR)} dev cni0`,
       'link set cni0 up',
       ...peers.map((o) => `route add ${o.podCIDR} via ${o.ip} dev eth0`),
       `route add default via ${u.gateway} dev eth0`,
