@@ -50,4 +50,7 @@ export function kubectlMinors(): Map<string, string> {
   return new Map(r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
 }
 
-export const hostNetns = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', env: { ...process.env, PATH } }).stdout;
+/** The host's network namespaces with names a lab's nodes and pods have (other test files build
+ *  host namespaces of their own meanwhile, under other names). */
+export const hostNetns = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', env: { ...process.env, PATH } }).stdout
+  .split('\n').filter((n) => /^(control-plane|worker|pod_)/.test(n)).join('\n');

@@ -16,7 +16,7 @@ import { apiSocket } from './clusterd.ts';
 // data plane is the lab's sandbox (NetnsRuntime), serving the API on the lab's socket (which the
 // lab's control-plane forwards 172.18.0.2:6443 to) and on a loopback port for `netdojo kubeconfig`.
 
-interface Hosted { cluster: Cluster; port: number }
+interface Hosted { cluster: Cluster; runtime: NetnsRuntime; port: number }
 
 /** A lab's objects, kept by its cluster across restarts of the cluster host. */
 const stateFileOf = (id: string) => join(labDir(id), 'cluster.json');
@@ -54,6 +54,7 @@ export function netnsLabHost(): LabHost {
       const l = labs.get(id);
       labs.delete(id);
       await l?.cluster.stop();
+      l?.runtime.close();
     },
   };
 
@@ -97,9 +98,10 @@ export function netnsLabHost(): LabHost {
       [, tcp] = await cluster.listen([{ path: apiSocket(id) }, { host: '127.0.0.1', port: h.port ?? 0 }], pki);
     } catch (e) {
       await cluster.stop();
+      runtime.close();
       throw e;
     }
-    labs.set(id, { cluster, port: tcp.port! });
+    labs.set(id, { cluster, runtime, port: tcp.port! });
     if (h.port !== tcp.port) await writeRecord({ ...record, handle: { ...record.handle, port: tcp.port } });
     return { id, port: tcp.port!, ms: Math.round(performance.now() - t0) };
   }

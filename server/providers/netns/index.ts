@@ -12,9 +12,9 @@ import { run } from '../../util/run.ts';
 import { sq } from '../../util/shell.ts';
 import { fileURLToPath } from 'node:url';
 import { apiSocket, hostLab, unhostLab } from './clusterd.ts';
-import { labHandle } from './handle.ts';
+import { labHandle, type NetnsHandle } from './handle.ts';
 import { NODE_RESOLV_CONF } from './host.ts';
-import { kubeGet, NetnsLab, readFacts } from './lab.ts';
+import { kubeGet, kubeWatch, NetnsLab, readFacts } from './lab.ts';
 import { API_PORT, nodesScript } from './nodes.ts';
 import { CONTAINER_SCRIPT, enterScript } from './runtime.ts';
 import { findHolders, isAlive, LAB_PATH, runIn, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
@@ -50,21 +50,68 @@ const nodeHosts = (name: string, ip: string) => `127.0.0.1\tlocalhost\n::1\tloca
 /** The kubeconfig a shell inside the lab uses: the API at the control-plane, as on a kind node. */
 export const insideServer = (topo: Topology) => `https://${topo.nodes.find((n) => n.role === 'control-plane')!.ip}:${API_PORT}`;
 
-/** Generous: on a loaded host (dozens of labs on two cores) pods take long to start. */
+type Workload = KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number; updatedReplicas?: number; desiredNumberScheduled?: number; numberReady?: number; observedGeneration?: number } };
+
+/** Deployments, StatefulSets and DaemonSets whose pods are not all there and Ready yet. */
+async function unreadyWorkloads(h: NetnsHandle, ca: string): Promise<string[]> {
+  const [deploys, sets, daemons] = await Promise.all(['/apis/apps/v1/deployments', '/apis/apps/v1/statefulsets', '/apis/apps/v1/daemonsets']
+    .map((p) => kubeGet<{ items: Workload[] }>(h, ca, p)));
+  const name = (w: Workload, kind: string) => `${kind} ${w.metadata.namespace}/${w.metadata.name}`;
+  const stale = (w: Workload) => (w.status?.observedGeneration ?? 0) < (w.metadata.generation ?? 0);
+  return [
+    ...deploys.items.filter((w) => stale(w) || (w.status?.readyReplicas ?? 0) < (w.spec?.replicas ?? 1)).map((w) => name(w, 'deployment')),
+    ...sets.items.filter((w) => stale(w) || (w.status?.readyReplicas ?? 0) < (w.spec?.replicas ?? 1)).map((w) => name(w, 'statefulset')),
+    ...daemons.items.filter((w) => stale(w) || !w.status?.desiredNumberScheduled || (w.status.numberReady ?? 0) < w.status.desiredNumberScheduled).map((w) => name(w, 'daemonset')),
+  ];
+}
+
+const podReady = (p: KubeObject) => {
+  const st = p.status as { phase?: string; conditions?: { type: string; status: string }[] } | undefined;
+  return st?.phase === 'Running' && Boolean(st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+};
+
+/**
+ * Resolves once every pod is Running and Ready and every workload has all its replicas Ready,
+ * watching the pods (one stream, events as they happen) rather than polling the API.
+ * Generous: on a loaded host (dozens of labs on two cores) pods take long to start.
+ */
 async function waitReady(lab: { record: LabRecord }, ca: string, timeoutMs = 120_000): Promise<void> {
   const h = labHandle(lab.record);
-  const deadline = Date.now() + timeoutMs;
-  let unready: string[] = [];
-  while (Date.now() < deadline) {
-    const pods = await kubeGet<{ items: KubeObject[] }>(h, ca, '/api/v1/pods');
-    unready = pods.items.filter((p) => {
-      const st = p.status as { phase?: string; conditions?: { type: string; status: string }[] } | undefined;
-      return !(st?.phase === 'Running' && st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    }).map((p) => `${p.metadata.namespace}/${p.metadata.name} (${(p.status as { phase?: string } | undefined)?.phase ?? 'no status'})`);
-    if (pods.items.length && !unready.length) return;
-    await new Promise((r) => setTimeout(r, 15));
+  const pods = new Map<string, KubeObject>();
+  let workloads: string[] = [];
+  let checking = false;
+  let ready!: () => void;
+  let failCheck!: (e: Error) => void;
+  const settled = new Promise<void>((resolve, reject) => { ready = resolve; failCheck = reject; });
+  const allPodsReady = () => pods.size > 0 && [...pods.values()].every(podReady);
+  // Every pod is Ready: so are the workloads once their controllers have counted them.
+  const check = async () => {
+    checking = true;
+    try {
+      while (allPodsReady()) {
+        workloads = await unreadyWorkloads(h, ca);
+        if (!workloads.length) { ready(); return; }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch (e) { failCheck(e as Error); } finally { checking = false; }
+  };
+  const watch = kubeWatch(h, ca, '/api/v1/pods', (type, pod) => {
+    if (type === 'DELETED' || pod.metadata.deletionTimestamp) pods.delete(pod.metadata.uid!); else pods.set(pod.metadata.uid!, pod);
+    if (!checking && allPodsReady()) void check();
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const unready = [...pods.values()].filter((p) => !podReady(p)).map((p) => `${p.metadata.namespace}/${p.metadata.name} (${(p.status as { phase?: string } | undefined)?.phase ?? 'no status'})`);
+      reject(new LabError(`these did not become Ready within ${timeoutMs / 1000} s: ${[...unready, ...workloads].join(', ') || 'no pods at all'}`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([settled, watch.failed, timeout]);
+  } finally {
+    clearTimeout(timer);
+    watch.stop();
   }
-  throw new LabError(`these pods did not become Ready within ${timeoutMs / 1000} s: ${unready.join(', ')}`);
 }
 
 async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {

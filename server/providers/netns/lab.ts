@@ -1,4 +1,5 @@
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { KubeObject } from '../../cluster/object.ts';
 import { labDir } from '../../lab/naming.ts';
@@ -15,10 +16,43 @@ import { enterPrefix, LAB_PATH, runIn, stopSandbox } from './sandbox.ts';
 
 export const ADMIN_TARGET = 'admin';
 
+/**
+ * Watches a collection of a lab's API from the host (it starts with an ADDED event per object, as
+ * a watch without a resourceVersion does). `failed` rejects when the stream fails or ends before
+ * `stop()`.
+ */
+export function kubeWatch(h: NetnsHandle, ca: string, path: string, onEvent: (type: string, object: KubeObject) => void): { stop(): void; failed: Promise<never> } {
+  let stopped = false;
+  let fail!: (e: Error) => void;
+  const failed = new Promise<never>((_, reject) => { fail = (e) => { if (!stopped) { stopped = true; reject(e); } }; });
+  failed.catch(() => undefined);
+  const sep = path.includes('?') ? '&' : '?';
+  const req = request({ host: '127.0.0.1', port: h.port, path: `${path}${sep}watch=1`, ca, headers: { Authorization: `Bearer ${h.token}`, Accept: 'application/json' }, servername: 'kubernetes' }, (res) => {
+    if (res.statusCode !== 200) { fail(new LabError(`the lab's API answered ${res.statusCode} for a watch of ${path}`)); return; }
+    res.on('error', (e) => fail(e));
+    const lines = createInterface({ input: res });
+    lines.on('error', (e) => fail(e));
+    lines.on('line', (line) => {
+      if (stopped || !line.trim()) return;
+      try {
+        const e = JSON.parse(line) as { type: string; object: KubeObject };
+        onEvent(e.type, e.object);
+      } catch (err) { fail(err as Error); }
+    });
+    res.on('end', () => fail(new LabError(`the lab's API ended the watch of ${path}`)));
+  });
+  req.on('error', (e) => fail(e));
+  req.end();
+  return { stop: () => { stopped = true; req.destroy(); }, failed };
+}
+
+/** One TLS connection for a run of reads (each new connection costs a handshake on both sides). */
+export const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
+
 /** Reads from a lab's API on the host's loopback port. */
 export function kubeGet<T>(h: NetnsHandle, ca: string, path: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: h.port, path, ca, headers: { Authorization: `Bearer ${h.token}`, Accept: 'application/json' }, timeout: 10_000, servername: 'kubernetes' }, (res) => {
+    const req = request({ host: '127.0.0.1', port: h.port, path, ca, agent: keepAlive, headers: { Authorization: `Bearer ${h.token}`, Accept: 'application/json' }, timeout: 10_000, servername: 'kubernetes' }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { body += c; });

@@ -1,10 +1,12 @@
-import { watch } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, ContainerState, PodRuntime, PodSandboxConfig } from '../../cluster/kubelet/runtime.ts';
 import type { ExecResult } from '../../lab/types.ts';
 import { shq, sq } from '../../util/shell.ts';
-import { runIn, type SandboxHandle } from './sandbox.ts';
+import { createInterface } from 'node:readline';
+import { enterPrefix, type SandboxHandle } from './sandbox.ts';
 
 // The container runtime and CNI of a netns lab: what the kubelet asks of a node. A pod sandbox is a
 // network namespace on a veth into the node's cni0 (kind's kindnet uses the ptp plugin; a bridge
@@ -75,41 +77,82 @@ exec ip netns exec "$netns" unshare --uts -- sh -c '
 `;
 }
 
-/** Runs scripts in a lab's sandbox, coalescing those submitted in the same tick into one process. */
+/**
+ * Runs scripts in a lab's sandbox through one long-lived bash inside it, so a script costs a fork
+ * rather than entering the sandbox's namespaces and starting a shell each time. Each script runs in
+ * its own background subshell, side by side with the others, so one slow or failing script is its
+ * own. Scripts and their output pass through files in the lab's directory (`run/shell/`, which the
+ * sandbox sees too); the shell's stdout carries one short line per finished script, written in one
+ * piece, so lines from scripts that finish together never interleave.
+ */
 export class SandboxShell {
-  private queue: { script: string; resolve: (r: ExecResult) => void }[] = [];
-  private scheduled = false;
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<number, { resolve: (r: ExecResult) => void; started: number; timer: NodeJS.Timeout }>();
+  private next = 0;
+  private readonly dir: string;
 
-  constructor(private readonly sandbox: SandboxHandle, private readonly inside: boolean, private readonly env: NodeJS.ProcessEnv) {}
+  constructor(labDir: string, private readonly sandbox: SandboxHandle, private readonly inside: boolean, private readonly env: NodeJS.ProcessEnv, private readonly timeoutMs = 60_000) {
+    this.dir = join(labDir, 'run', 'shell');
+  }
 
-  run(script: string): Promise<ExecResult> {
+  private start(): ChildProcess {
+    mkdirSync(this.dir, { recursive: true });
+    // set -m: each script runs as a job in a process group of its own, apart from the shell and
+    // from the subshell that reports it, so a script's `kill 0` ends only itself.
+    const loop = `cd / || exit 1
+while IFS= read -r n; do
+  { set -m; ( set -e; . "$0/$n.sh" ) >"$0/$n.out" 2>&1 & wait $!; echo "$n $?"; } &
+done`;
+    const [file, ...args] = [...enterPrefix(this.sandbox, this.inside), 'bash', '--norc', '--noprofile', '-c', loop, this.dir];
+    // At shell level 1 with a socket for stdin, Debian's bash reads ~/.bashrc (see util/run.ts).
+    // A process group of its own: a script's `kill 0` must not reach the process that hosts the lab.
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...this.env, SHLVL: '2' }, detached: true });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const [n, rc] = line.split(' ').map(Number);
+      void this.finish(n, rc);
+    });
+    const fail = () => {
+      if (this.child === child) this.child = undefined;
+      for (const n of [...this.pending.keys()]) void this.finish(n, undefined);
+    };
+    child.on('exit', fail);
+    child.on('error', fail);
+    child.stdin!.on('error', () => undefined);
+    return child;
+  }
+
+  private async finish(n: number, rc: number | undefined): Promise<void> {
+    const p = this.pending.get(n);
+    const base = join(this.dir, String(n));
+    const out = await readFile(`${base}.out`, 'utf8').catch(() => '');
+    await Promise.all([rm(`${base}.sh`, { force: true }), rm(`${base}.out`, { force: true })]);
+    if (!p) return;
+    this.pending.delete(n);
+    clearTimeout(p.timer);
+    const ms = performance.now() - p.started;
+    p.resolve(rc === undefined
+      ? { code: 1, stdout: out, stderr: 'the lab sandbox shell exited (is the lab gone?)', timedOut: false, ms }
+      : { code: rc, stdout: out, stderr: '', timedOut: false, ms });
+  }
+
+  async run(script: string): Promise<ExecResult> {
+    this.child ??= this.start();
+    const n = this.next++;
+    await writeFile(join(this.dir, `${n}.sh`), `${script}\n`);
     return new Promise((resolve) => {
-      this.queue.push({ script, resolve });
-      if (!this.scheduled) { this.scheduled = true; setImmediate(() => void this.flush()); }
+      const timer = setTimeout(() => {
+        this.pending.delete(n);
+        resolve({ code: 124, stdout: '', stderr: `the script did not finish within ${this.timeoutMs / 1000} s`, timedOut: true, ms: this.timeoutMs });
+      }, this.timeoutMs);
+      this.pending.set(n, { resolve, started: performance.now(), timer });
+      this.child!.stdin!.write(`${n}\n`);
     });
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (!batch.length) return;
-    const mark = `__netdojo_${process.pid}_${Date.now()}`;
-    // Each part runs in its own subshell, side by side with the others, its output captured apart,
-    // so one failure (or one slow part) is its own.
-    const jobs = batch.map((b, i) => `( ( set -e\n${b.script}\n ) >"$d/${i}" 2>&1; echo $? >"$d/${i}.rc" ) &`).join('\n');
-    const report = batch.map((_, i) => `printf '%s\\n' "${mark} ${i} $(cat "$d/${i}.rc")"; cat "$d/${i}"; echo`).join('\n');
-    // The sandbox's own /run (a private tmpfs) holds the outputs: nothing is written on the host.
-    const body = `d=$(mktemp -d -p /run)\n${jobs}\nwait\n${report}\nrm -rf "$d"`;
-    const r = await runIn(this.sandbox, this.inside, ['bash', '-c', `${body}\nprintf '%s\\n' "${mark} end 0"`], { timeoutMs: 60_000, env: this.env });
-    const parts = r.stdout.split(new RegExp(`^${mark} `, 'm')).slice(1);
-    const results = new Map<number, ExecResult>();
-    for (let k = 0; k + 1 < parts.length; k++) {
-      const nl = parts[k].indexOf('\n');
-      const [idx, rc] = parts[k].slice(0, nl).split(' ');
-      results.set(Number(idx), { code: Number(rc), stdout: parts[k].slice(nl + 1), stderr: '', timedOut: false, ms: r.ms });
-    }
-    batch.forEach((b, i) => b.resolve(results.get(i) ?? { code: r.code ?? 1, stdout: '', stderr: r.stderr || 'the sandbox script did not run', timedOut: r.timedOut, ms: r.ms }));
+  /** Ends the shell (scripts still running finish on their own). */
+  close(): void {
+    this.child?.stdin?.end();
+    this.child = undefined;
   }
 }
 
@@ -117,7 +160,7 @@ export class NetnsRuntime implements PodRuntime {
   readonly shell: SandboxShell;
 
   constructor(readonly dir: string, sandbox: SandboxHandle, inside: boolean, env: NodeJS.ProcessEnv) {
-    this.shell = new SandboxShell(sandbox, inside, env);
+    this.shell = new SandboxShell(dir, sandbox, inside, env);
   }
 
   get dataDir() { return this.dir; }
@@ -231,6 +274,11 @@ fi`, `removing the network of ${netns}`);
     });
     w.on('error', () => undefined);
     return () => w.close();
+  }
+
+  /** Ends the runtime's shell in the sandbox (the lab's cluster stopped). */
+  close(): void {
+    this.shell.close();
   }
 
   /** Runs a script in a node's network namespace (probes, kube-proxy's rules). */
