@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { chainHash as hash16 } from '../../util/chain-hash.ts';
 
 // kube-proxy's iptables mode, written the way kube-proxy writes it (chain names hashed from the
 // service port name and protocol, the namespace/name comments, KUBE-MARK-MASQ for traffic from
@@ -23,25 +23,6 @@ export interface ProxyService {
 }
 
 const MASQ_MARK = '0x4000/0x4000';
-
-function base32(buf: Buffer): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of buf) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
-}
-
-const hash16 = (s: string) => base32(createHash('sha256').update(s).digest()).slice(0, 16);
 
 export const svcPortName = (svc: Pick<ProxyService, 'namespace' | 'name'>, port: Pick<ProxyServicePort, 'name'>) => `${svc.namespace}/${svc.name}${port.name ? `:${port.name}` : ''}`;
 export const svcChain = (svc: Pick<ProxyService, 'namespace' | 'name'>, port: Pick<ProxyServicePort, 'name' | 'protocol'>) => `KUBE-SVC-${hash16(svcPortName(svc, port) + port.protocol.toLowerCase())}`;
