@@ -8,6 +8,7 @@ import { LabError, type App, type ExecOptions, type ExecResult, type Lab, type L
 import { podNetns } from '../../cluster/kubelet/kubelet.ts';
 import { unhostLab } from './clusterd.ts';
 import { labHandle, type NetnsHandle } from './handle.ts';
+import { NO_TARGET } from './runtime.ts';
 import { enterPrefix, LAB_PATH, runIn, stopSandbox } from './sandbox.ts';
 
 // A netns lab as the rest of netdojo sees it: targets (nodes, `admin`, pods), exec and shells
@@ -134,7 +135,7 @@ export class NetnsLab implements Lab {
   exec(target: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const sb = this.sandboxOf(target);
     return runIn(this.handle.sandbox, this.inside, [join(this.dir, 'bin/enter'), sb, ...argv], { timeoutMs: opts.timeoutMs, stdin: opts.stdin, env: this.env() })
-      .then((r) => (r.code === 1 && /etc\/[^/]+\/target: No such file/.test(r.stderr) ? { ...r, code: 1, stderr: `no target "${target}" in lab ${this.record.id} (targets: ${[ADMIN_TARGET, ...this.targets()].join(', ')})\n` } : r));
+      .then((r) => (r.code === 1 && r.stderr.startsWith(NO_TARGET) ? { ...r, code: 1, stderr: `no target "${target}" in lab ${this.record.id} (targets: ${[ADMIN_TARGET, ...this.targets()].join(', ')})\n` } : r));
   }
 
   /** Runs a script in the sandbox itself (not in a target). */

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, watch } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, ContainerState, PodRuntime, PodSandboxConfig } from '../../cluster/kubelet/runtime.ts';
 import type { ExecResult } from '../../lab/types.ts';
@@ -18,12 +18,15 @@ import { enterPrefix, type SandboxHandle } from './sandbox.ts';
 
 const vethName = (netns: string) => `veth${Buffer.from(netns).reduce((h, b) => (Math.imul(h ^ b, 16777619) >>> 0), 2166136261).toString(16).padStart(8, '0')}`;
 
-/** The wrapper every container runs under: records its PID, forwards TERM, records the exit code. */
+/**
+ * The wrapper every container runs under: records its PID, forwards TERM, records the exit code.
+ * The start and end times are the mtimes of the `.start` and `.end` files (no `date` to run).
+ */
 export const CONTAINER_SCRIPT = `#!/bin/sh
 # container <state-prefix> <log> <workdir|-> <argv...>
 state=$1 log=$2 wd=$3; shift 3
 [ "$wd" = - ] || cd "$wd" 2>>"$log" || { echo 128 > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"; exit 128; }
-date +%s%N > "$state.start"
+: > "$state.start"
 "$@" >>"$log" 2>&1 </dev/null &
 pid=$!
 echo $pid > "$state.pid"
@@ -33,7 +36,7 @@ while :; do
   wait $pid; rc=$?
   kill -0 $pid 2>/dev/null || break
 done
-date +%s%N > "$state.end"
+: > "$state.end"
 echo $rc > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"
 `;
 
@@ -43,34 +46,41 @@ echo $rc > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"
  * own. A mount target that does not exist is made on an overlay of its parent directory, so the
  * host's file system is never written.
  */
+/** What `enter` prints on stderr (then the name) for a target the lab does not have. */
+export const NO_TARGET = 'enter: no such target:';
+
 export function enterScript(dir: string, kubectlEnv: string): string {
+  // Shell builtins where a program would do (read, parameter expansion): a pod start runs this
+  // once per container, and every program started costs a fork and an exec.
   return `#!/bin/sh
 set -e
 ns=$1; shift
 export PATH="${dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-NETDOJO_TARGET=$(cat "${dir}/etc/$ns/target"); export NETDOJO_TARGET
+[ -f "${dir}/etc/$ns/target" ] || { echo "${NO_TARGET} $ns" >&2; exit 1; }
+# (read fails on a last line without a newline, after setting the variable: hence the "|| :")
+read -r NETDOJO_TARGET < "${dir}/etc/$ns/target" || :; export NETDOJO_TARGET
 ${kubectlEnv}
-netns=$(cat "${dir}/etc/$ns/netns" 2>/dev/null || echo "$ns")
+netns=$ns; if [ -f "${dir}/etc/$ns/netns" ]; then read -r netns < "${dir}/etc/$ns/netns" || :; fi
 exec ip netns exec "$netns" unshare --uts -- sh -c '
   d=$1; shift
-  cat "$d/hostname" > /proc/sys/kernel/hostname
+  read -r h < "$d/hostname"; echo "$h" > /proc/sys/kernel/hostname
   mount --bind "$d/resolv.conf" /etc/resolv.conf
   mount --bind "$d/hosts" /etc/hosts
   if [ -n "$NETDOJO_MOUNTS" ] && [ -f "$NETDOJO_MOUNTS" ]; then
+    i=0
     while IFS="$(printf "\\t")" read -r src dst mode; do
       [ -n "$dst" ] || continue
       if [ ! -e "$dst" ]; then
-        parent=$(dirname "$dst"); while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+        parent=\${dst%/*}; parent=\${parent:-/}; while [ ! -d "$parent" ]; do parent=\${parent%/*}; parent=\${parent:-/}; done
         case "$parent" in
           /run|/run/*) ;;
           /) echo "cannot mount $src at $dst: this lab mounts volumes under an existing directory other than /" >&2; exit 1 ;;
-          *) ovl="${dir}/ovl/$$$(echo "$parent" | tr / _)"; mkdir -p "$ovl/u" "$ovl/w"
+          *) i=$((i + 1)); ovl="${dir}/ovl/$$-$i"; mkdir -p "$ovl/u" "$ovl/w"
              mount -t overlay overlay -o "lowerdir=$parent,upperdir=$ovl/u,workdir=$ovl/w" "$parent" ;;
         esac
-        if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; : > "$dst"; fi
+        if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "\${dst%/*}"; : > "$dst"; fi
       fi
-      mount --bind "$src" "$dst"
-      [ "$mode" = ro ] && mount -o remount,bind,ro "$dst" || true
+      if [ "$mode" = ro ]; then mount --bind -o ro "$src" "$dst"; else mount --bind "$src" "$dst"; fi
     done < "$NETDOJO_MOUNTS"
   fi
   exec "$@"' enter "${dir}/etc/$ns" "$@"
@@ -96,7 +106,8 @@ export class SandboxShell {
   }
 
   private start(): ChildProcess {
-    mkdirSync(this.dir, { recursive: true });
+    // Not recursive: a lab directory that is gone (the lab was removed) must stay gone.
+    try { mkdirSync(this.dir); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
     // set -m: each script runs as a job in a process group of its own, apart from the shell and
     // from the subshell that reports it, so a script's `kill 0` ends only itself.
     const loop = `cd / || exit 1
@@ -136,9 +147,13 @@ done`;
   }
 
   async run(script: string): Promise<ExecResult> {
-    this.child ??= this.start();
     const n = this.next++;
-    await writeFile(join(this.dir, `${n}.sh`), `${script}\n`);
+    try {
+      this.child ??= this.start();
+      await writeFile(join(this.dir, `${n}.sh`), `${script}\n`);
+    } catch (e) {
+      return { code: 1, stdout: '', stderr: `the lab's directory is gone: ${(e as Error).message}`, timedOut: false, ms: 0 };
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(n);
@@ -246,10 +261,10 @@ fi`, `removing the network of ${netns}`);
 
   async containerState(id: string): Promise<ContainerState | undefined> {
     const read = (s: string) => readFile(`${this.stateOf(id)}.${s}`, 'utf8').then((t) => t.trim(), () => undefined);
-    const [pid, exit, start, end] = await Promise.all([read('pid'), read('exit'), read('start'), read('end')]);
+    const mtime = (s: string) => stat(`${this.stateOf(id)}.${s}`).then((st) => st.mtime, () => undefined);
+    const [pid, exit, startedAt, finishedAt] = await Promise.all([read('pid'), read('exit'), mtime('start'), mtime('end')]);
     if (pid === undefined && exit === undefined) return undefined;
-    const ns = (t?: string) => (t ? new Date(Number(BigInt(t) / 1_000_000n)) : undefined);
-    return { running: exit === undefined, exitCode: exit !== undefined ? Number(exit) : undefined, startedAt: ns(start), finishedAt: ns(end) };
+    return { running: exit === undefined, exitCode: exit !== undefined ? Number(exit) : undefined, startedAt, finishedAt };
   }
 
   async forgetContainer(id: string): Promise<void> {
