@@ -18,6 +18,8 @@ import { attachSocket, containerLogPath, kubelet, podNetns, type KubeletOptions,
 import type { PodRuntime } from './kubelet/runtime.ts';
 import { ApiError, type KubeObject } from './object.ts';
 import { applyPatch } from './patch.ts';
+import { hostArgv, resolveImage } from './images.ts';
+import { networkPolicies } from './netpol/controller.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { RestHandler } from './rest.ts';
 import { ObjectStore } from './store.ts';
@@ -202,6 +204,14 @@ export class Cluster {
         : ['tail', '-n', '0', '-F', containerLogPath(dp.runtime.dataDir, this.netnsOf(pod), container)];
       if (interactive && !exec.tty) throw new ApiError(400, 'BadRequest', `container ${container} has a terminal: attach with -t (kubectl attach -it ${pod.metadata.name})`);
     }
+    if (sub === 'exec') {
+      // The image's own executables (`/agnhost`, `/coredns`) run as the catalog's host programs
+      // stand for them, as when the container started.
+      const spec = pod.spec as { containers: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[]; ephemeralContainers?: { name: string; image?: string }[] };
+      const image = [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].find((c) => c.name === container)?.image;
+      const resolved = image ? resolveImage(image, { path: dp.imagePath }) : undefined;
+      if (resolved?.ok) exec.command = hostArgv(resolved.program, exec.command);
+    }
     void dp.enter(pod, this.netnsOf(pod), container).then(
       (launch) => handleStreamUpgrade(req, socket, head, exec, localSpawn(() => launch)),
       (e) => socket.destroy(e as Error));
@@ -259,7 +269,8 @@ export class Cluster {
         runtime: dp.runtime, nodes: () => this.opts.nodes, clusterDNS: dp.clusterDNS, clusterDomain: dp.clusterDomain, mtu: dp.mtu,
         tokenFor: (pod) => serviceAccountToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
       };
-      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes.map((n) => n.name), podCIDR: dp.podCIDR }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
+      const nodes = () => this.opts.nodes.map((n) => n.name);
+      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes, podCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
     }
     this.running = specs.map((spec) => ({ spec, run: runController(spec, ctx) }));
   }

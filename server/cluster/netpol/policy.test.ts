@@ -285,10 +285,12 @@ describe('resolved rules', () => {
     const r = podRules(w, PODS.web, 'ingress');
     expect(r.isolated).toBe(true);
     expect(r.rules.map((x) => x.comment)).toEqual(['prod/zeta ingress[0]', 'prod/zeta ingress[1]']);
+    // A policy with no rules in the direction isolates all the same.
+    expect(r.policies.map((p) => p.name)).toEqual(['alpha', 'zeta']);
     expect(r.rules.map((x) => x.allows)).toEqual([[{ peers: 'any', ports: 'any' }], []]);
     expect(podRules(w, PODS.web, 'egress')).toMatchObject({ isolated: true, rules: [] });
-    expect(podRules(w, PODS.client, 'ingress')).toEqual({ isolated: false, rules: [] });
-    expect(podRules(w, PODS.agent, 'ingress')).toEqual({ isolated: false, rules: [] });
+    expect(podRules(w, PODS.client, 'ingress')).toEqual({ isolated: false, policies: [], rules: [] });
+    expect(podRules(w, PODS.agent, 'ingress')).toEqual({ isolated: false, policies: [], rules: [] });
   });
 
   it('resolve selectors to pod IPs (each pod once, no hostNetwork pod) and keep ipBlocks as written', () => {

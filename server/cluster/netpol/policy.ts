@@ -351,6 +351,8 @@ export interface ResolvedRule {
 export interface PodRules {
   /** Whether a policy isolates the pod in this direction; if not, everything passes and there are no rules. */
   isolated: boolean;
+  /** The policies that isolate it in this direction (a default-deny has no rules, but isolates). */
+  policies: NetworkPolicy[];
   /** Every rule of every policy isolating the pod, by policy namespace and name, then index. */
   rules: ResolvedRule[];
 }
@@ -416,6 +418,7 @@ export function podRules(world: World, pod: PodInfo, direction: Direction): PodR
   const policies = isolating(world, pod, direction);
   return {
     isolated: policies.length > 0,
+    policies,
     rules: policies.flatMap((policy) => policy[direction].map((rule, index) => ({
       policy,
       direction,

@@ -1,0 +1,50 @@
+import type { ControllerContext, ControllerSpec } from '../controllers/controller.ts';
+import type { PodRuntime } from '../kubelet/runtime.ts';
+import { ensureForwardJumpScript, renderPolicies } from './iptables.ts';
+import { isolatedPodsOn, worldOf } from './resolve.ts';
+
+// kindnet's network policies (kube-network-policies, built into kindnetd since kind 0.24), one
+// per node, as its DaemonSet pod would run them: while the node's kindnet pod runs, every change
+// to NetworkPolicies, Pods (their labels, IPs, ports) or Namespaces (their labels) is written to
+// the node's iptables. When the pod is gone the node's rules stay as they were and go stale.
+// kube-proxy re-inserts its FORWARD jumps at the top when it restarts, so the policies' jump is
+// checked again whenever the node's kube-proxy pod changes.
+
+/** The node's running pod of a DaemonSet (by its k8s-app label): its uid and restart count. */
+function runningDaemonPod(ctx: ControllerContext, app: string, node: string): string | undefined {
+  const pod = ctx.api.list('Pod', 'kube-system', { labelSelector: `k8s-app=${app}` }).items.find((p) =>
+    (p.spec as { nodeName?: string }).nodeName === node && !p.metadata.deletionTimestamp);
+  const status = pod?.status as { phase?: string; containerStatuses?: { state?: { running?: object }; restartCount?: number }[] } | undefined;
+  const cs = status?.containerStatuses?.[0];
+  if (!pod || status?.phase !== 'Running' || !cs?.state?.running) return undefined;
+  return `${pod.metadata.uid}/${cs.restartCount ?? 0}`;
+}
+
+export interface NetworkPoliciesOptions {
+  runtime: PodRuntime;
+  nodes: () => string[];
+}
+
+export function networkPolicies(o: NetworkPoliciesOptions): ControllerSpec {
+  const synced = new Map<string, { instance: string; rules: string; chains: Set<string> }>();
+  return {
+    name: 'kindnet-network-policies',
+    watches: ['NetworkPolicy', 'Pod', 'Namespace'],
+    // A policy's peers may be pods anywhere: any change may concern every node.
+    keysFor: () => o.nodes(),
+    initialKeys: () => o.nodes(),
+    async reconcile(node, ctx) {
+      const kindnet = runningDaemonPod(ctx, 'kindnet', node);
+      if (!kindnet) return;
+      const instance = `${kindnet} ${runningDaemonPod(ctx, 'kube-proxy', node) ?? '-'}`;
+      const prev = synced.get(node);
+      const { rules, chains } = renderPolicies(isolatedPodsOn(worldOf(ctx.api), ctx.api, node), prev?.chains);
+      if (prev?.instance === instance && prev.rules === rules) return;
+      // The chains first (a jump into a chain that does not exist yet fails), then the jump.
+      const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${ensureForwardJumpScript()}`;
+      const r = await o.runtime.inNode(node, script);
+      if (r.code !== 0) throw new Error(`network policies on ${node}: ${(r.stdout + r.stderr).trim()}`);
+      synced.set(node, { instance, rules, chains });
+    },
+  };
+}
