@@ -10,12 +10,12 @@ export const STATES = [
 export type State = (typeof STATES)[number];
 export const StateSchema = z.enum(STATES);
 
-const slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes');
+export const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes');
 /** A node name or "namespace/pod"; templated, so checked again after rendering. */
 const target = z.string().min(1);
 
 const checkBase = {
-  id: slug,
+  id: Slug,
   title: z.string().min(1),
   /** Source: where the probe runs (a pod, or a node for state guards). A list expands to one check per source. */
   from: z.union([target, z.array(target).min(1)]),

@@ -3,7 +3,7 @@ import Handlebars from 'handlebars';
 import type { Check } from '../../grader/types.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import type { LoadedScenario } from './load.ts';
-import { checkRunsOn, isStepList, type Attempt, type PerProvider, type Step } from './schema.ts';
+import { checkRunsOn, isStepList, type Attempt, type MatrixCheck, type PerProvider, type Step } from './schema.ts';
 
 // A scenario becomes concrete for one lab: the seed picks the variant (which node, which MTU...),
 // and every template is rendered with the lab's real facts, so briefings and checks name real IPs.
@@ -125,8 +125,40 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
     run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${render(m.text, m.file).replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
   }));
 
+  /** A matrix check as its pairs: `tcp` where the source may reach the target, `negative` elsewhere. */
+  const matrixChecks = (declared: MatrixCheck, i: number): Check[] => {
+    const m = deep(declared, `checks[${i}]`);
+    const names = new Set(m.to.map((t) => t.name));
+    const sources = m.from.map((f, k) => checkTarget(f, `checks[${i}].from[${k}]`));
+    const allowed = new Map<string, Set<string>>();
+    for (const [src, targets] of Object.entries(m.allow)) {
+      const from = checkTarget(src, `checks[${i}].allow`);
+      if (!sources.includes(from)) throw new RenderError(`scenario ${spec.id}, checks[${i}].allow: "${src}" is not one of the matrix's sources (from)`);
+      for (const t of targets) if (!names.has(t)) throw new RenderError(`scenario ${spec.id}, checks[${i}].allow.${src}: unknown target "${t}"; expected one of: ${[...names].join(', ')}`);
+      allowed.set(from, new Set(targets));
+    }
+    const broken = new Set(m.broken.map((pair, k) => {
+      const [src, t] = pair.split(' ');
+      if (!names.has(t)) throw new RenderError(`scenario ${spec.id}, checks[${i}].broken[${k}]: unknown target "${t}"; expected one of: ${[...names].join(', ')}`);
+      return `${checkTarget(src, `checks[${i}].broken[${k}]`)} ${t}`;
+    }));
+    return sources.flatMap((from) => m.to.map((t): Check => {
+      const allow = allowed.get(from)?.has(t.name) ?? false;
+      const base = {
+        id: `${m.id}@${from.split('/').pop()}/${t.name}`,
+        title: `${m.title}: ${from} → ${t.name} ${allow ? 'allowed' : 'blocked'}`,
+        from, host: t.host, port: t.port, weight: m.weight,
+      };
+      const isBroken = broken.has(`${from} ${t.name}`);
+      return allow
+        ? { ...base, kind: 'tcp', hints: { default: `${from} must reach ${t.name} (${t.host}:${t.port}); something blocks it.` }, ...(isBroken ? { broken: ['TIMEOUT', 'REFUSED', 'UNREACHABLE'] } : {}) }
+        : { ...base, kind: 'negative', hints: { UNEXPECTED_ALLOW: `${from} must not reach ${t.name} (${t.host}:${t.port}), and it does.` }, ...(isBroken ? { broken: 'UNEXPECTED_ALLOW' } : {}) };
+    }));
+  };
+
   const checks: Check[] = spec.checks.flatMap((declared, i) => {
     if (!checkRunsOn(declared, provider)) return [];
+    if (declared.kind === 'matrix') return matrixChecks(declared, i);
     // Resolved for this provider before rendering: the other provider's script is never rendered.
     const { providers: _, ...c } = declared.kind === 'state' && typeof declared.run === 'object' ? { ...declared, run: forProvider(declared.run, `checks[${i}].run`) } : declared;
     const rendered = deep(c, `checks[${i}]`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, StateCheck, TcpCheck } from '../../grader/types.ts';
+import { DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, Slug, StateCheck, TcpCheck } from '../../grader/types.ts';
 
 // scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
 // templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
@@ -42,6 +42,30 @@ const scoped = { providers: z.array(ProviderSchema).min(1).optional() };
 /** The grader's checks (grader/types.ts) as a scenario declares them: optionally scoped to some
  * providers, and a state guard's script either shared or per provider (netns guards use the `lab`
  * helper, kind guards kubectl). Rendering resolves both for the lab's provider. */
+/**
+ * A reachability matrix (a NetworkPolicy scenario's intended truth table): every source probes
+ * every target over TCP; the pairs `allow` lists must connect, every other pair must stay blocked.
+ * Rendering expands it into one `tcp` check per allowed pair and one `negative` check per blocked
+ * pair, so each pair is probed, scored and reported on its own (UNEXPECTED_ALLOW, TIMEOUT, ...)
+ * and the report's matrix shows them as rows and columns.
+ */
+export const MatrixCheck = z.strictObject({
+  id: Slug,
+  title: z.string().min(1),
+  kind: z.literal('matrix'),
+  /** The rows: pods (or nodes) the probes run from. */
+  from: z.array(z.string().min(1)).min(1),
+  /** The columns: a name for each (used in `allow` and in check ids), and where it is. */
+  to: z.array(z.strictObject({ name: Slug, host: z.string().min(1), port: z.union([z.number().int(), z.string()]) })).min(1),
+  /** For each source, the targets it may reach; every pair not listed must be blocked. */
+  allow: z.record(z.string(), z.array(z.string())).default({}),
+  /** Pairs ("<source> <target>") that must be wrong right after the break (verify asserts it). */
+  broken: z.array(z.string().regex(/^\S+ \S+$/, '"<source> <target>"')).default([]),
+  weight: z.number().int().positive().default(1),
+  providers: z.array(ProviderSchema).min(1).optional(),
+});
+export type MatrixCheck = z.infer<typeof MatrixCheck>;
+
 export const ScenarioCheck = z.discriminatedUnion('kind', [
   DnsCheck.extend(scoped),
   TcpCheck.extend(scoped),
@@ -50,6 +74,7 @@ export const ScenarioCheck = z.discriminatedUnion('kind', [
   MtuCheck.extend(scoped),
   NegativeCheck.extend(scoped),
   StateCheck.extend({ ...scoped, run: sharedOrPerProvider(z.string().min(1), 'a shell script') }),
+  MatrixCheck,
 ]);
 export type ScenarioCheck = z.infer<typeof ScenarioCheck>;
 
