@@ -28,6 +28,13 @@ describe('NetworkPolicy chains', () => {
     expect(rules.indexOf('--ctstate RELATED,ESTABLISHED')).toBeLessThan(rules.indexOf(`-j ${inWeb}`));
   });
 
+  it('cut comments to the 255 characters iptables takes', () => {
+    const many = { ...web, policies: Array.from({ length: 40 }, (_, i) => `prod/policy-number-${i}`) };
+    const comment = renderPolicies([many]).rules.split('\n').find((l) => l.includes('is isolated for ingress'))!.match(/--comment "([^"]*)"/)![1];
+    expect(comment).toHaveLength(255);
+    expect(comment).toMatch(/^prod\/web-1 is isolated for ingress by prod\/policy-number-0, .*\.\.\.$/);
+  });
+
   it('delete the chains of pods no longer isolated', () => {
     const first = renderPolicies([web, client]);
     const second = renderPolicies([client], first.chains);

@@ -63,7 +63,11 @@ const ALLOWED_MARK = '0x20000/0x20000';
 /** The connection mark for "a policy accepted this connection" (kindnet's conntrack label). */
 const ACCEPTED_CONN = '0x20000/0x20000';
 
-const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+/** A rule comment: iptables takes at most 255 characters (a long list of policies is cut). */
+const q = (s: string) => {
+  const text = s.replace(/["\\]/g, '');
+  return `"${text.length > 255 ? `${text.slice(0, 252)}...` : text}"`;
+};
 
 export const podChain = (pod: string, direction: 'ingress' | 'egress') =>
   `KUBE-NP-${direction === 'ingress' ? 'IN' : 'EG'}-${chainHash(`${pod} ${direction}`)}`;
@@ -100,8 +104,17 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
     const peerSide = p.direction === 'egress' ? '-d' : '-s';
     main.push(`-A ${MAIN_CHAIN} ${side} ${p.ip}/32 -m comment --comment ${q(`${p.pod} is isolated for ${p.direction} by ${p.policies.join(', ')}`)} -j ${chain}`);
     body.push(`-A ${chain} -j MARK --set-xmark 0x0/${ALLOWED_MARK.split('/')[1]}`);
+    // Policies that allow the same thing (they add up) give one rule, commented with all of them:
+    // every new connection walks these chains, so each rule costs every connection.
+    const same = new Map<string, Allow[]>();
     for (const a of p.allow) {
-      const comment = `-m comment --comment ${q(`${a.policy} ${a.rule}: ${p.direction === 'egress' ? 'to' : 'from'} ${describePeer(a.peer)}, ${describePort(a.port)}`)}`;
+      const key = `${describePeer(a.peer)} ${describePort(a.port)}`;
+      same.set(key, [...(same.get(key) ?? []), a]);
+    }
+    for (const [first, ...more] of same.values()) {
+      const a = first;
+      const also = more.length ? ` (also ${more.map((m) => `${m.policy} ${m.rule}`).join(', ')})` : '';
+      const comment = `-m comment --comment ${q(`${a.policy} ${a.rule}: ${p.direction === 'egress' ? 'to' : 'from'} ${describePeer(a.peer)}, ${describePort(a.port)}${also}`)}`;
       const ports = portMatch(a.port);
       if (a.peer.kind === 'cidr' && a.peer.except.length) {
         // "In the CIDR but in none of its exceptions" takes a chain: the exceptions return early.
@@ -117,12 +130,11 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
       const addr = a.peer.kind === 'pod' ? ` ${peerSide} ${a.peer.ip}/32` : a.peer.kind === 'cidr' ? ` ${peerSide} ${a.peer.cidr}` : '';
       body.push(`-A ${chain}${addr}${ports} ${comment} -j MARK --set-xmark ${ALLOWED_MARK}`);
     }
+    // Marking the connection as accepted already here is safe: if the other end's chain drops the
+    // packet, its new conntrack entry is never confirmed, and goes with it.
+    body.push(`-A ${chain} -m mark --mark ${ALLOWED_MARK} -j CONNMARK --set-xmark ${ACCEPTED_CONN}`);
     body.push(`-A ${chain} -m mark --mark ${ALLOWED_MARK} -j RETURN`);
     body.push(`-A ${chain} -m comment --comment ${q(`no policy allows this ${p.direction} ${p.direction === 'egress' ? 'from' : 'to'} ${p.pod}`)} -j DROP`);
-  }
-  // Whatever got this far is allowed: mark the connection, as kindnet labels what it accepted.
-  for (const ip of [...new Set(sorted.map((p) => p.ip))]) {
-    for (const side of ['-s', '-d']) main.push(`-A ${MAIN_CHAIN} ${side} ${ip}/32 -j CONNMARK --set-xmark ${ACCEPTED_CONN}`);
   }
   const stale = [...previous].filter((c) => !chains.has(c));
   const rules = [

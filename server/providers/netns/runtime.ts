@@ -173,6 +173,7 @@ done`;
 
 export class NetnsRuntime implements PodRuntime {
   readonly shell: SandboxShell;
+  private nodeScripts = 0;
 
   constructor(readonly dir: string, sandbox: SandboxHandle, inside: boolean, env: NodeJS.ProcessEnv) {
     this.shell = new SandboxShell(dir, sandbox, inside, env);
@@ -297,7 +298,15 @@ fi`, `removing the network of ${netns}`);
   }
 
   /** Runs a script in a node's network namespace (probes, kube-proxy's rules). */
-  inNode(node: string, script: string): Promise<ExecResult> {
-    return this.shell.run(`ip netns exec ${shq(node)} sh -c ${sq(script)}`);
+  async inNode(node: string, script: string): Promise<ExecResult> {
+    // From a file, not `sh -c`: one argument may not pass 128 KiB (MAX_ARG_STRLEN), and a node's
+    // rules for many policies or Services do.
+    const file = join(this.dir, 'run', `node-script-${this.nodeScripts++}.sh`);
+    await writeFile(file, script);
+    try {
+      return await this.shell.run(`ip netns exec ${shq(node)} sh ${sq(file)}`);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 }
