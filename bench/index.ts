@@ -11,6 +11,7 @@ import { benchContainers } from './containers.ts';
 import type { BenchContext } from './context.ts';
 import { benchKube } from './kube.ts';
 import { benchLifecycle } from './lifecycle.ts';
+import { benchNetpol } from './netpol.ts';
 import { machineFacts } from './machine.ts';
 import { benchProbes } from './probes.ts';
 import { formatMarkdown, formatText } from './report.ts';
@@ -80,6 +81,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const machine = await machineFacts();
     // First: its first lab is the run's first, so it is the one that starts the cluster host.
     const kube = await section('kube', ctx, () => ran(benchKube(ctx)));
+    const netpol = await section('netpol', ctx, () => ran(benchNetpol(ctx)));
     const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
@@ -87,7 +89,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
       version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, cleanup: [],
+      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -101,6 +103,6 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   writeFileSync(RESULTS_MD, formatMarkdown(result));
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
-  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube].some((s) => s.status === 'failed');
+  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

@@ -47,6 +47,14 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
       },
     },
     probes: { status: 'failed', error: 'the healthy dns-egress-dropped lab was graded fail: dns TIMEOUT' },
+    netpol: {
+      status: 'ok',
+      data: {
+        targets: { enforcedP95Ms: 1000, costRatio: 1.1 }, applied: s(120, 300, 10), deleted: s(110, 250, 10),
+        none: s(0.4, 0.6, 400), withPolicies: s(0.42, 0.7, 400), policies: 100, pods: 50,
+        client: 'default/client-worker', server: 'default/web-6d94484b4b-d5fnx', attemptS: 0.2, teardownErrors: [],
+      },
+    },
     kube: {
       status: 'ok',
       data: {
@@ -113,6 +121,8 @@ describe('kube', () => {
     expect(h).toContain('lab ready (create → API answers, every pod Ready): p50 280 ms, p95 350 ms (n=20); target ≤ 300 ms: met; the first lab, which starts the cluster host, 4.10 s');
     expect(h).toContain('`kubectl get pods` in a lab through lab.exec: p50 160 ms, p95 210 ms (n=30); target ≤ 150 ms: not met; the kubectl process alone p50 120 ms');
     expect(h).toContain('`kubectl scale deploy/coredns --replicas=0` → first dig refused: p50 300 ms, p95 420 ms (n=10); target ≤ 500 ms: met');
+    expect(h).toContain('NetworkPolicy applied → first connection blocked: p50 120 ms, p95 300 ms (n=10); target p95 ≤ 1.00 s: met; deleted → first connection through: p50 110 ms, p95 250 ms');
+    expect(h).toContain('pod-to-pod TCP connect with 100 policies over 50 pods: p50 0.42 ms vs 0.40 ms with none (1.05×); target within 10 %: met');
     expect(h).toContain('`kubectl scale deploy/coredns --replicas=2` → first dig answered: p50 1.40 s, p95 1.90 s (n=10); target ≤ 500 ms: not met');
   });
 

@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, Kube, Scale, Section } from './types.ts';
+import type { BenchResult, Kube, Netpol, Scale, Section } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -47,6 +47,8 @@ export function headlines(r: BenchResult): string[] {
   if (life) out.push(`netns lab up ${formatMs(life.up.median)} median, ${formatMs(life.up.p95)} p95 (n=${life.up.n}); down ${formatMs(life.down.median)} median, ${formatMs(life.down.p95)} p95`);
   const k = ok(r.kube);
   if (k) out.push(...kubeHeadlines(k));
+  const np = ok(r.netpol);
+  if (np) out.push(...netpolHeadlines(np));
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -89,6 +91,30 @@ function kubeHeadlines(k: Kube): string[] {
     line('`kubectl scale deploy/coredns --replicas=0` → first dig refused', k.dataPlaneDown.fromCommand, t.dataPlaneMs),
     line('`kubectl scale deploy/coredns --replicas=2` → first dig answered', k.dataPlaneUp.fromCommand, t.dataPlaneMs),
   ];
+}
+
+function netpolHeadlines(n: Netpol): string[] {
+  const cost = n.withPolicies.median / n.none.median;
+  return [
+    `NetworkPolicy applied → first connection blocked: p50 ${formatMs(n.applied.median)}, p95 ${formatMs(n.applied.p95)} (n=${n.applied.n}); target p95 ≤ ${formatMs(n.targets.enforcedP95Ms)}: ${n.applied.p95 <= n.targets.enforcedP95Ms ? 'met' : 'not met'}; deleted → first connection through: p50 ${formatMs(n.deleted.median)}, p95 ${formatMs(n.deleted.p95)}`,
+    `pod-to-pod TCP connect with ${n.policies} policies over ${n.pods} pods: p50 ${formatMs(n.withPolicies.median)} vs ${formatMs(n.none.median)} with none (${cost.toFixed(2)}×); target within ${Math.round((n.targets.costRatio - 1) * 100)} %: ${cost <= n.targets.costRatio ? 'met' : 'not met'}`,
+  ];
+}
+
+function netpolTable(n: Netpol): Table {
+  const row = (what: string, x: Summary): string[] => [what, String(x.n), formatMs(x.median), formatMs(x.p95), formatMs(x.min), formatMs(x.max)];
+  return {
+    title: '6. NetworkPolicy: a change enforced, and what enforcement costs a connection',
+    note: `Enforced: a loop in ${n.client} connects to ${n.server} back to back (a fresh TCP connection each time; an attempt counts as blocked after ${n.attemptS * 1000} ms, which bounds the resolution) while the host applies, then deletes, a policy denying ingress to the web pods; time from the kubectl command's start to the start of the first attempt with the new outcome. ` +
+      `Cost: one TCP connect from ${n.client} to ${n.server}, timed in the pod, with no policy and with ${n.policies} policies over ${n.pods} pods (each selecting every pod and allowing the client to the web port, so the connection passes every chain they give it).`,
+    head: SUMMARY_HEAD,
+    rows: [
+      row('apply → first connection blocked', n.applied),
+      row('delete → first connection through', n.deleted),
+      row('connect, no policy', n.none),
+      row(`connect, ${n.policies} policies over ${n.pods} pods`, n.withPolicies),
+    ],
+  };
 }
 
 function kubeTable(k: Kube): Table {
@@ -154,6 +180,8 @@ export function tables(r: BenchResult): Table[] {
 
   const k = ok(r.kube);
   if (k) out.push(kubeTable(k));
+  const np = ok(r.netpol);
+  if (np) out.push(netpolTable(np));
 
   const s = ok(r.scale);
   if (s) {
@@ -274,6 +302,7 @@ export function formatMarkdown(r: BenchResult): string {
   const teardowns = [
     ...(r.lifecycle.status === 'ok' ? r.lifecycle.data.teardownErrors.map((e) => `1. lifecycle: ${oneLine(e)}`) : []),
     ...(r.kube.status === 'ok' ? r.kube.data.teardownErrors.map((e) => `5. kube: ${oneLine(e)}`) : []),
+    ...(r.netpol.status === 'ok' ? r.netpol.data.teardownErrors.map((e) => `6. netpol: ${oneLine(e)}`) : []),
     ...(r.containers.status === 'ok' ? r.containers.data.teardownErrors.map((e) => `4. containers: ${oneLine(e)}`) : []),
     ...(r.probes.status === 'ok' ? r.probes.data.teardownErrors.map((e) => `4b. probes: ${oneLine(e)}`) : []),
     ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),

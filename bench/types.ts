@@ -171,6 +171,24 @@ export interface Kube {
   teardownErrors: string[];
 }
 
+export interface Netpol {
+  targets: { enforcedP95Ms: number; costRatio: number };
+  /** kubectl apply of a deny policy → the first connection attempt blocked. */
+  applied: Summary;
+  /** kubectl delete of it → the first attempt that connects. */
+  deleted: Summary;
+  /** One TCP connect, client pod → web pod: no policy, and with `policies` over `pods`. */
+  none: Summary;
+  withPolicies: Summary;
+  policies: number;
+  pods: number;
+  client: string;
+  server: string;
+  /** How long an attempt waits before it counts as blocked (the resolution of `applied`). */
+  attemptS: number;
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -184,6 +202,7 @@ export interface BenchResult {
   containers: Section<Containers>;
   probes: Section<Probes>;
   kube: Section<Kube>;
+  netpol: Section<Netpol>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }
