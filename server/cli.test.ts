@@ -100,7 +100,7 @@ describe.skipIf(why)('CLI with real labs', () => {
     const flushed = await grade(flush.id);
     expect(flushed.code).toBe(1);
     const allowed = flushed.report.checks.find((c: { id: string; state: string }) => c.id.startsWith('admin-port-closed') && c.state === 'UNEXPECTED_ALLOW');
-    expect(allowed.hint).toMatch(/deny-admin-port policy is gone/);
+    expect(allowed.hint).toMatch(/deny-admin-port policy no longer holds/);
 
     const route = await up('missing-route', 1);
     const node = route.variant.node as string;

@@ -151,8 +151,8 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
       };
       const isBroken = broken.has(`${from} ${t.name}`);
       return allow
-        ? { ...base, kind: 'tcp', hints: { default: `${from} must reach ${t.name} (${t.host}:${t.port}); something blocks it.` }, ...(isBroken ? { broken: ['TIMEOUT', 'REFUSED', 'UNREACHABLE'] } : {}) }
-        : { ...base, kind: 'negative', hints: { UNEXPECTED_ALLOW: `${from} must not reach ${t.name} (${t.host}:${t.port}), and it does.` }, ...(isBroken ? { broken: 'UNEXPECTED_ALLOW' } : {}) };
+        ? { ...base, kind: 'tcp', hints: { default: `${from} must reach ${t.name} (${t.host}:${t.port}); something blocks it.`, ...m.hints }, ...(isBroken ? { broken: ['TIMEOUT', 'REFUSED', 'UNREACHABLE'] } : {}) }
+        : { ...base, kind: 'negative', hints: { UNEXPECTED_ALLOW: `${from} must not reach ${t.name} (${t.host}:${t.port}), and it does.`, ...m.hints }, ...(isBroken ? { broken: 'UNEXPECTED_ALLOW' } : {}) };
     }));
   };
 

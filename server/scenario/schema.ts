@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, Slug, StateCheck, TcpCheck } from '../../grader/types.ts';
+import { CheckSpec, DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, Slug, StateCheck, TcpCheck } from '../../grader/types.ts';
 
 // scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
 // templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
@@ -62,6 +62,8 @@ export const MatrixCheck = z.strictObject({
   /** Pairs ("<source> <target>") that must be wrong right after the break (verify asserts it). */
   broken: z.array(z.string().regex(/^\S+ \S+$/, '"<source> <target>"')).default([]),
   weight: z.number().int().positive().default(1),
+  /** Hints for every pair, by observed state, over the matrix's own (which name the pair). */
+  hints: CheckSpec.options[0].shape.hints,
   providers: z.array(ProviderSchema).min(1).optional(),
 });
 export type MatrixCheck = z.infer<typeof MatrixCheck>;

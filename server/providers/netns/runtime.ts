@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, ContainerState, PodRuntime, PodSandboxConfig } from '../../cluster/kubelet/runtime.ts';
@@ -101,13 +101,14 @@ export class SandboxShell {
   private next = 0;
   private readonly dir: string;
 
-  constructor(labDir: string, private readonly sandbox: SandboxHandle, private readonly inside: boolean, private readonly env: NodeJS.ProcessEnv, private readonly timeoutMs = 60_000) {
+  constructor(private readonly labDir: string, private readonly sandbox: SandboxHandle, private readonly inside: boolean, private readonly env: NodeJS.ProcessEnv, private readonly timeoutMs = 60_000) {
     this.dir = join(labDir, 'run', 'shell');
   }
 
   private start(): ChildProcess {
-    // Not recursive: a lab directory that is gone (the lab was removed) must stay gone.
-    try { mkdirSync(this.dir); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+    // A lab directory that is gone (the lab was removed) must stay gone.
+    if (!existsSync(this.labDir)) throw new Error(`${this.labDir} does not exist`);
+    mkdirSync(this.dir, { recursive: true });
     // set -m: each script runs as a job in a process group of its own, apart from the shell and
     // from the subshell that reports it, so a script's `kill 0` ends only itself.
     const loop = `cd / || exit 1

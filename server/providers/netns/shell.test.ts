@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,13 @@ describe.skipIf(why)(`the sandbox shell${why ? ` (skipped: ${why})` : ''}`, () =
     await shell.run('kill -9 $$');
     expect(await long).toMatchObject({ code: 1, stderr: expect.stringContaining('sandbox shell exited') });
     expect(await shell.run('echo back')).toMatchObject({ code: 0, stdout: 'back\n' });
+  });
+
+  it('does not make the lab directory again once the lab is removed', async () => {
+    const gone = join(dir, 'removed-lab');
+    const orphan = new SandboxShell(gone, sandbox, false, { PATH: LAB_PATH });
+    expect(await orphan.run('true')).toMatchObject({ code: 1, stderr: expect.stringContaining("the lab's directory is gone") });
+    expect(existsSync(gone)).toBe(false);
   });
 
   it('gives up on a script that runs past its timeout', async () => {
