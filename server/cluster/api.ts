@@ -73,8 +73,8 @@ export class ClusterApi {
     const fields = parseFieldSelector(opts.fieldSelector);
     if (fields.length) checkFieldSelector(kind, fields, { apiVersion: '', kind: '', metadata: { name: '', namespace: '' } });
     const resourceVersion = this.store.resourceVersion;
-    const items = this.store.list(kind, KINDS[kind].namespaced ? namespace : undefined)
-      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(kind, fields, o));
+    const items = this.store.list(kind, KINDS[kind].namespaced ? namespace : undefined,
+      labels.length || fields.length ? (o) => matchesLabels(labels, o.metadata.labels) && matchesFields(kind, fields, o) : undefined);
     return { items, resourceVersion };
   }
 

@@ -229,7 +229,7 @@ export class Cluster {
     let writing = Promise.resolve();
     const write = () => {
       timer = undefined;
-      const snapshot = JSON.stringify({ resourceVersion: Number(this.store.resourceVersion), objects: this.store.all() });
+      const snapshot = this.store.snapshot();
       writing = writing.then(async () => {
         await writeFile(`${file}.tmp`, snapshot);
         await rename(`${file}.tmp`, file);

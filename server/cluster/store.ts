@@ -18,12 +18,17 @@ export interface StoreEvent {
 
 export type StoreListener = (e: StoreEvent) => void;
 
-const keyOf = (kind: KindName, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ''}/${name}`;
+const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
 
-export const clone = <T>(v: T): T => structuredClone(v);
+/** Objects are JSON (they are persisted as JSON): a JSON round trip copies them, several times
+ *  faster than structuredClone, and controllers list objects on every change. */
+export const clone = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
+
+const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class ObjectStore {
-  private readonly objects = new Map<string, KubeObject>();
+  /** Per kind, "namespace/name" → object. */
+  private readonly objects = new Map<KindName, Map<string, KubeObject>>();
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<StoreListener>();
   private rv = 1;
@@ -32,35 +37,47 @@ export class ObjectStore {
 
   get resourceVersion(): string { return String(this.rv); }
 
+  private ofKind(kind: KindName): Map<string, KubeObject> {
+    let m = this.objects.get(kind);
+    if (!m) { m = new Map(); this.objects.set(kind, m); }
+    return m;
+  }
+
   get(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
-    const o = this.objects.get(keyOf(kind, KINDS[kind].namespaced ? namespace : undefined, name));
+    const o = this.objects.get(kind)?.get(keyOf(KINDS[kind].namespaced ? namespace : undefined, name));
     return o && clone(o);
   }
 
-  /** Objects of a kind, in one namespace or all, ordered by namespace then name as etcd's keys are. */
-  list(kind: KindName, namespace?: string): KubeObject[] {
-    const prefix = `${kind}/${namespace !== undefined && KINDS[kind].namespaced ? `${namespace}/` : ''}`;
-    const out: KubeObject[] = [];
-    for (const [k, o] of this.objects) if (k.startsWith(prefix)) out.push(clone(o));
-    return out.sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  /**
+   * Objects of a kind, in one namespace or all, ordered by namespace then name as etcd's keys are;
+   * `where` is applied to the store's own objects (it must not keep or change them), so only what
+   * it selects is copied.
+   */
+  list(kind: KindName, namespace?: string, where?: (o: KubeObject) => boolean): KubeObject[] {
+    const prefix = namespace !== undefined && KINDS[kind].namespaced ? `${namespace}/` : '';
+    const found: [string, KubeObject][] = [];
+    for (const [k, o] of this.objects.get(kind) ?? []) if (k.startsWith(prefix) && (!where || where(o))) found.push([k, o]);
+    return found.sort(([a], [b]) => byKey(a, b)).map(([, o]) => clone(o));
   }
 
   /** Stores a new object or a new version of one; stamps and returns its resourceVersion. */
   put(kind: KindName, obj: KubeObject): KubeObject {
-    const key = keyOf(kind, obj.metadata.namespace, obj.metadata.name!);
-    const existed = this.objects.has(key);
+    const key = keyOf(obj.metadata.namespace, obj.metadata.name!);
+    const objects = this.ofKind(kind);
+    const existed = objects.has(key);
     const stored = clone(obj);
     stored.metadata.resourceVersion = String(++this.rv);
-    this.objects.set(key, stored);
+    objects.set(key, stored);
     this.emit({ type: existed ? 'MODIFIED' : 'ADDED', kind, object: stored, rv: this.rv });
     return clone(stored);
   }
 
   remove(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
-    const key = keyOf(kind, namespace, name);
-    const o = this.objects.get(key);
+    const key = keyOf(namespace, name);
+    const objects = this.ofKind(kind);
+    const o = objects.get(key);
     if (!o) return undefined;
-    this.objects.delete(key);
+    objects.delete(key);
     // A deleted object's last state carries the deletion's resourceVersion, as etcd reports it.
     const last = { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.rv) } };
     this.emit({ type: 'DELETED', kind, object: last, rv: this.rv });
@@ -92,13 +109,18 @@ export class ObjectStore {
 
   /** Every object, for a snapshot. */
   all(): { kind: KindName; object: KubeObject }[] {
-    return [...this.objects.entries()].map(([k, o]) => ({ kind: k.split('/')[0] as KindName, object: clone(o) }));
+    return [...this.objects].flatMap(([kind, m]) => [...m.values()].map((o) => ({ kind, object: clone(o) })));
   }
 
-  /** Restores a snapshot taken with all(); only into an empty store. */
+  /** The snapshot load() takes, as JSON text: written without copying the objects first. */
+  snapshot(): string {
+    return JSON.stringify({ resourceVersion: this.rv, objects: [...this.objects].flatMap(([kind, m]) => [...m.values()].map((object) => ({ kind, object }))) });
+  }
+
+  /** Restores what snapshot() (or all()) saved; only into an empty store. */
   load(items: { kind: KindName; object: KubeObject }[], rv: number): void {
-    if (this.objects.size) throw new Error('load needs an empty store');
-    for (const { kind, object } of items) this.objects.set(keyOf(kind, object.metadata.namespace, object.metadata.name!), clone(object));
+    if ([...this.objects.values()].some((m) => m.size)) throw new Error('load needs an empty store');
+    for (const { kind, object } of items) this.ofKind(kind).set(keyOf(object.metadata.namespace, object.metadata.name!), clone(object));
     this.rv = Math.max(rv, ...items.map((i) => Number(i.object.metadata.resourceVersion) || 0));
   }
 }

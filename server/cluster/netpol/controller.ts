@@ -1,7 +1,7 @@
 import type { ControllerContext, ControllerSpec } from '../controllers/controller.ts';
 import type { PodRuntime } from '../kubelet/runtime.ts';
 import { ensureForwardJumpScript, renderPolicies } from './iptables.ts';
-import { isolatedPodsOn, worldOf } from './resolve.ts';
+import { isolatedPodsOn } from './resolve.ts';
 
 // kindnet's network policies (kube-network-policies, built into kindnetd since kind 0.24), one
 // per node, as its DaemonSet pod would run them: while the node's kindnet pod runs, every change
@@ -38,7 +38,7 @@ export function networkPolicies(o: NetworkPoliciesOptions): ControllerSpec {
       if (!kindnet) return;
       const instance = `${kindnet} ${runningDaemonPod(ctx, 'kube-proxy', node) ?? '-'}`;
       const prev = synced.get(node);
-      const { rules, chains } = renderPolicies(isolatedPodsOn(worldOf(ctx.api), ctx.api, node), prev?.chains);
+      const { rules, chains } = renderPolicies(isolatedPodsOn(ctx.api, node), prev?.chains);
       if (prev?.instance === instance && prev.rules === rules) return;
       // The chains first (a jump into a chain that does not exist yet fails), then the jump.
       const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${ensureForwardJumpScript()}`;

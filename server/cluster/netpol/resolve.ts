@@ -1,18 +1,10 @@
 import type { ClusterApi } from '../api.ts';
 import type { Allow, IsolatedPod, Peer, PortMatch } from './iptables.ts';
-import { podInfo, podRules, worldFromObjects, type Allowance, type Direction, type World } from './policy.ts';
+import { podInfo, podRules, worldFromObjects, type Allowance, type Direction } from './policy.ts';
 
 // From the API's objects to what a node's chains need: the policy semantics (policy.ts) resolve
 // selectors to pod IPs and named ports to numbers; this flattens each allowance into one rule per
 // peer and port, so that every iptables rule names one thing it lets through.
-
-export function worldOf(api: ClusterApi): World {
-  return worldFromObjects({
-    namespaces: api.list('Namespace', undefined).items,
-    pods: api.list('Pod', undefined).items,
-    policies: api.list('NetworkPolicy', undefined).items,
-  });
-}
 
 function flatten(a: Allowance): { peer: Peer; port?: PortMatch }[] {
   const peers: Peer[] = a.peers === 'any' ? [{ kind: 'any' }] : a.peers.map((p) => p.kind === 'pod'
@@ -23,9 +15,14 @@ function flatten(a: Allowance): { peer: Peer; port?: PortMatch }[] {
 }
 
 /** The pods of `node` that policies isolate, per direction, with everything the policies allow them. */
-export function isolatedPodsOn(world: World, api: ClusterApi, node: string): IsolatedPod[] {
+export function isolatedPodsOn(api: ClusterApi, node: string): IsolatedPod[] {
+  const policies = api.list('NetworkPolicy', undefined).items;
+  // No policy, nothing isolated: the common case, and pods change all the time.
+  if (!policies.length) return [];
+  const pods = api.list('Pod', undefined).items;
+  const world = worldFromObjects({ namespaces: api.list('Namespace', undefined).items, pods, policies });
   const out: IsolatedPod[] = [];
-  for (const obj of api.list('Pod', undefined).items) {
+  for (const obj of pods) {
     if ((obj.spec as { nodeName?: string } | undefined)?.nodeName !== node) continue;
     const pod = podInfo(obj);
     if (!pod || pod.hostNetwork) continue;
