@@ -172,6 +172,40 @@ spec:
     await until('admin', 'kubectl get pods -l app=echo -o name | wc -l', /^0$/);
   });
 
+  it('a default-deny policy judges pod traffic as kindnet does: a node reaches its own pods, forwarded traffic is judged', async () => {
+    const web = (node: string) => lab.facts.pods.find((p) => p.app === 'web' && p.node === node)!;
+    const connect = (target: string, host: string, port: number) => sh(target, `timeout 2 bash -c 'exec 3<>/dev/tcp/${host}/${port}' && echo open || echo blocked`);
+    const deny = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: default-deny, namespace: default }
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+`;
+    expect((await connect('default/client-worker', web('control-plane').ip, 8080)).out).toBe('open');
+    expect((await sh('admin', `kubectl apply -f - <<'EOF'\n${deny}EOF`)).code).toBe(0);
+    try {
+      // Pod to pod, on one node and across: both ends are judged, and nothing allows it.
+      await until('default/client-worker', `timeout 2 bash -c 'exec 3<>/dev/tcp/${web('worker').ip}/8080' && echo open || echo blocked`, /^blocked$/);
+      expect((await connect('default/client-worker', web('control-plane').ip, 8080)).out).toBe('blocked');
+      // A node reaches the pods on it (kubelet probes: the web pods stay Ready), as kindnet lets
+      // the node's own traffic through; from the other node, the packets are forwarded, and judged.
+      expect((await connect('control-plane', web('control-plane').ip, 8080)).out).toBe('open');
+      expect((await connect('worker', web('control-plane').ip, 8080)).out).toBe('blocked');
+      // A pod reaches its own node (traffic to the node's addresses is never forwarded), but not
+      // the API on the other node.
+      expect((await connect('default/client-control-plane', '172.18.0.2', 6443)).out).toBe('open');
+      expect((await connect('default/client-worker', '172.18.0.2', 6443)).out).toBe('blocked');
+      // Every rule says where it comes from.
+      const rules = (await sh('worker', 'iptables-save -t filter')).out;
+      expect(rules).toMatch(/-A KUBE-NETWORK-POLICIES -s 10\.244\.1\.\d+\/32 -m comment --comment "default\/client-worker is isolated for egress by default\/default-deny" -j KUBE-NP-EG-\w+/);
+      expect(rules).toContain('--comment "no policy allows this egress from default/client-worker" -j DROP');
+    } finally {
+      expect((await kubectl('admin', 'delete networkpolicy default-deny')).code).toBe(0);
+    }
+    await until('default/client-worker', `timeout 2 bash -c 'exec 3<>/dev/tcp/${web('control-plane').ip}/8080' && echo open || echo blocked`, /^open$/);
+  });
+
   it('a kube-proxy restart recreates its pods and keeps every Service working', async () => {
     const before = (await kubectl('admin', '-n kube-system get pods -l k8s-app=kube-proxy -o name')).out;
     expect((await kubectl('admin', 'rollout restart daemonset kube-proxy -n kube-system')).out).toBe('daemonset.apps/kube-proxy restarted');
