@@ -24,8 +24,12 @@ describe('NetworkPolicy chains', () => {
     expect(rules).toContain(`-A ${inWeb} -s 10.244.0.7/32 -p tcp -m tcp --dport 8080 -m comment --comment "prod/allow-frontend ingress[0]: from prod/frontend-1, TCP/8080" -j MARK --set-xmark 0x20000/0x20000`);
     expect(rules).toMatch(/-A KUBE-NP-IN-\w+ -s 172\.18\.0\.0\/16 -p udp -m udp --dport 5000:5005 .* -j KUBE-NP-IPB-\w+/);
     expect(rules).toContain(`-A ${inWeb} -m comment --comment "no policy allows this ingress to prod/web-1" -j DROP`);
-    // The connection mark check comes before any pod chain.
+    // The connection mark check comes before any pod chain; every isolated pod's connections,
+    // whichever end opened them, are marked once they pass (an ingress-only pod's replies too).
     expect(rules.indexOf('--ctstate RELATED,ESTABLISHED')).toBeLessThan(rules.indexOf(`-j ${inWeb}`));
+    for (const ip of ['10.244.1.5', '10.244.1.6']) {
+      for (const side of ['-s', '-d']) expect(rules).toContain(`-A ${MAIN_CHAIN} ${side} ${ip}/32 -j CONNMARK --set-xmark 0x20000/0x20000`);
+    }
   });
 
   it('cut comments to the 255 characters iptables takes', () => {

@@ -130,11 +130,14 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
       const addr = a.peer.kind === 'pod' ? ` ${peerSide} ${a.peer.ip}/32` : a.peer.kind === 'cidr' ? ` ${peerSide} ${a.peer.cidr}` : '';
       body.push(`-A ${chain}${addr}${ports} ${comment} -j MARK --set-xmark ${ALLOWED_MARK}`);
     }
-    // Marking the connection as accepted already here is safe: if the other end's chain drops the
-    // packet, its new conntrack entry is never confirmed, and goes with it.
-    body.push(`-A ${chain} -m mark --mark ${ALLOWED_MARK} -j CONNMARK --set-xmark ${ACCEPTED_CONN}`);
     body.push(`-A ${chain} -m mark --mark ${ALLOWED_MARK} -j RETURN`);
     body.push(`-A ${chain} -m comment --comment ${q(`no policy allows this ${p.direction} ${p.direction === 'egress' ? 'from' : 'to'} ${p.pod}`)} -j DROP`);
+  }
+  // Whatever got this far is allowed: mark the connection, as kindnet labels every connection of
+  // the pods it manages (a policy selects them) once it accepted its first packet. Both ends: the
+  // replies of a connection an ingress-isolated pod opened come back to it, and must pass.
+  for (const ip of [...new Set(sorted.map((p) => p.ip))]) {
+    for (const side of ['-s', '-d']) main.push(`-A ${MAIN_CHAIN} ${side} ${ip}/32 -j CONNMARK --set-xmark ${ACCEPTED_CONN}`);
   }
   const stale = [...previous].filter((c) => !chains.has(c));
   const rules = [
