@@ -22,7 +22,7 @@ import { hostArgv, resolveImage } from './images.ts';
 import { networkPolicies } from './netpol/controller.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { RestHandler } from './rest.ts';
-import { ObjectStore } from './store.ts';
+import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
 import { parseLogQuery, streamLog } from './stream/logs.ts';
 import { toTable } from './tables.ts';
@@ -112,8 +112,12 @@ export function parseManifests(text: string, source: string): KubeObject[] {
 }
 
 /** What every netns lab starts with: kind's own objects, then the labs' workloads. */
+let parsedBase: KubeObject[] | undefined;
+
+/** The base cluster's objects (parsed once per process: every lab starts from them). */
 export function baseManifests(): KubeObject[] {
-  return (['system.yaml', 'workloads.yaml'] as const).flatMap((f) => parseManifests(readManifest(f), `manifests/${f}`));
+  parsedBase ??= (['system.yaml', 'workloads.yaml'] as const).flatMap((f) => parseManifests(readManifest(f), `manifests/${f}`));
+  return clone(parsedBase);
 }
 
 /** A service account token, JWT-shaped as the TokenRequest API issues them, signed with the lab's key. */

@@ -24,7 +24,7 @@ export const isHeadless = (svc: Service) => svc.spec.clusterIP === 'None';
 /** The pods a Service's selector picks, in its namespace. */
 export function selectedPods(api: ClusterApi, svc: Service): Pod[] {
   const sel = fromLabelSelector({ matchLabels: svc.spec.selector });
-  return (api.store.list('Pod', svc.metadata.namespace) as Pod[]).filter((p) => matchesLabels(sel, p.metadata.labels));
+  return api.store.list('Pod', svc.metadata.namespace, (p) => matchesLabels(sel, p.metadata.labels)) as Pod[];
 }
 
 /** Keys of the managed Services in a pod's namespace: a pod's change may concern any of them (its labels may just have changed). */
