@@ -204,7 +204,9 @@ export function program(setExit: (code: number) => void): Command {
     .action(act(async () => {
       const { runClusterd } = await import('./providers/netns/host.ts');
       await runClusterd();
-      return 0;
+      // Done serving (idle, or its state directory is gone): whatever handles the labs' clusters
+      // left open (a sandbox shell, a timer) must not keep the process alive.
+      process.exit(0);
     }));
 
   return cli;

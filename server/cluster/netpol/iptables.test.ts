@@ -27,9 +27,7 @@ describe('NetworkPolicy chains', () => {
     // The connection mark check comes before any pod chain; every isolated pod's connections,
     // whichever end opened them, are marked once they pass (an ingress-only pod's replies too).
     expect(rules.indexOf('--ctstate RELATED,ESTABLISHED')).toBeLessThan(rules.indexOf(`-j ${inWeb}`));
-    for (const ip of ['10.244.1.5', '10.244.1.6']) {
-      for (const side of ['-s', '-d']) expect(rules).toContain(`-A ${MAIN_CHAIN} ${side} ${ip}/32 -j CONNMARK --set-xmark 0x20000/0x20000`);
-    }
+    expect(rules.trimEnd().split('\n').filter((l) => l.startsWith(`-A ${MAIN_CHAIN}`)).at(-1)).toBe(`-A ${MAIN_CHAIN} -m comment --comment "allowed: the connection stays accepted" -j CONNMARK --set-xmark 0x20000/0x20000`);
   });
 
   it('cut comments to the 255 characters iptables takes', () => {

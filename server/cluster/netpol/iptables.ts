@@ -17,9 +17,10 @@ import { chainHash } from '../../util/chain-hash.ts';
 //
 // Established connections. kindnet puts a conntrack label on a connection whose first packet it
 // accepted, and lets the rest of that connection through without judging it again: a new policy
-// does not cut a connection it had already let through. A connection it never judged (it started
-// before any policy selected the pod) is judged packet by packet. The connection mark here plays
-// the label's part.
+// does not cut a connection it had already let through. The connection mark here plays the
+// label's part, set on every forwarded connection that passes, so a policy judges the connections
+// that start after it. (kindnet judges packet by packet a connection it never saw, one that began
+// before any policy selected either of its pods; here such a connection is marked and stays.)
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -133,12 +134,10 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
     body.push(`-A ${chain} -m mark --mark ${ALLOWED_MARK} -j RETURN`);
     body.push(`-A ${chain} -m comment --comment ${q(`no policy allows this ${p.direction} ${p.direction === 'egress' ? 'from' : 'to'} ${p.pod}`)} -j DROP`);
   }
-  // Whatever got this far is allowed: mark the connection, as kindnet labels every connection of
-  // the pods it manages (a policy selects them) once it accepted its first packet. Both ends: the
-  // replies of a connection an ingress-isolated pod opened come back to it, and must pass.
-  for (const ip of [...new Set(sorted.map((p) => p.ip))]) {
-    for (const side of ['-s', '-d']) main.push(`-A ${MAIN_CHAIN} ${side} ${ip}/32 -j CONNMARK --set-xmark ${ACCEPTED_CONN}`);
-  }
+  // Whatever got this far is allowed: mark the connection, whichever end opened it (the replies
+  // of a connection an ingress-isolated pod opened come back to it, and must pass). One rule for
+  // every connection: each rule here costs every new connection.
+  main.push(`-A ${MAIN_CHAIN} -m comment --comment ${q('allowed: the connection stays accepted')} -j CONNMARK --set-xmark ${ACCEPTED_CONN}`);
   const stale = [...previous].filter((c) => !chains.has(c));
   const rules = [
     '*filter',
