@@ -22,7 +22,7 @@ function runningDaemonPod(ctx: ControllerContext, app: string, node: string): st
 
 export interface NetworkPoliciesOptions {
   runtime: PodRuntime;
-  nodes: () => string[];
+  nodes: () => { name: string; podCIDR: string }[];
 }
 
 export function networkPolicies(o: NetworkPoliciesOptions): ControllerSpec {
@@ -31,14 +31,16 @@ export function networkPolicies(o: NetworkPoliciesOptions): ControllerSpec {
     name: 'kindnet-network-policies',
     watches: ['NetworkPolicy', 'Pod', 'Namespace'],
     // A policy's peers may be pods anywhere: any change may concern every node.
-    keysFor: () => o.nodes(),
-    initialKeys: () => o.nodes(),
+    keysFor: () => o.nodes().map((n) => n.name),
+    initialKeys: () => o.nodes().map((n) => n.name),
     async reconcile(node, ctx) {
       const kindnet = runningDaemonPod(ctx, 'kindnet', node);
       if (!kindnet) return;
       const instance = `${kindnet} ${runningDaemonPod(ctx, 'kube-proxy', node) ?? '-'}`;
       const prev = synced.get(node);
-      const { rules, chains } = renderPolicies(isolatedPodsOn(ctx.api, node), prev?.chains);
+      const podCIDR = o.nodes().find((n) => n.name === node)?.podCIDR;
+      if (!podCIDR) return;
+      const { rules, chains } = renderPolicies(isolatedPodsOn(ctx.api, node), podCIDR, prev?.chains);
       if (prev?.instance === instance && prev.rules === rules) return;
       // The chains first (a jump into a chain that does not exist yet fails), then the jump.
       const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${ensureForwardJumpScript()}`;

@@ -17,10 +17,13 @@ const client: IsolatedPod = {
 
 describe('NetworkPolicy chains', () => {
   it('give each isolated pod a chain that allows what its rules allow, then drops', () => {
-    const { rules, chains } = renderPolicies([web, client]);
+    const { rules, chains } = renderPolicies([web, client], '10.244.1.0/24');
     const inWeb = podChain('prod/web-1', 'ingress');
     expect(chains.has(inWeb) && chains.has(podChain('prod/client', 'egress'))).toBe(true);
-    expect(rules).toContain(`-A ${MAIN_CHAIN} -d 10.244.1.5/32 -m comment --comment "prod/web-1 is isolated for ingress by prod/allow-frontend, prod/default-deny" -j ${inWeb}`);
+    expect(rules).toContain(`-A KUBE-NP-INGRESS -d 10.244.1.5/32 -m comment --comment "prod/web-1 is isolated for ingress by prod/allow-frontend, prod/default-deny" -j ${inWeb}`);
+    // Only traffic to or from the node's pods reaches the pods' rules.
+    expect(rules).toContain(`-A ${MAIN_CHAIN} -s 10.244.1.0/24 -m comment --comment "from this node's pods" -j KUBE-NP-EGRESS`);
+    expect(rules).toContain(`-A ${MAIN_CHAIN} -d 10.244.1.0/24 -m comment --comment "to this node's pods" -j KUBE-NP-INGRESS`);
     expect(rules).toContain(`-A ${inWeb} -s 10.244.0.7/32 -p tcp -m tcp --dport 8080 -m comment --comment "prod/allow-frontend ingress[0]: from prod/frontend-1, TCP/8080" -j MARK --set-xmark 0x20000/0x20000`);
     expect(rules).toMatch(/-A KUBE-NP-IN-\w+ -s 172\.18\.0\.0\/16 -p udp -m udp --dport 5000:5005 .* -j KUBE-NP-IPB-\w+/);
     expect(rules).toContain(`-A ${inWeb} -m comment --comment "no policy allows this ingress to prod/web-1" -j DROP`);
@@ -32,14 +35,14 @@ describe('NetworkPolicy chains', () => {
 
   it('cut comments to the 255 characters iptables takes', () => {
     const many = { ...web, policies: Array.from({ length: 40 }, (_, i) => `prod/policy-number-${i}`) };
-    const comment = renderPolicies([many]).rules.split('\n').find((l) => l.includes('is isolated for ingress'))!.match(/--comment "([^"]*)"/)![1];
+    const comment = renderPolicies([many], '10.244.1.0/24').rules.split('\n').find((l) => l.includes('is isolated for ingress'))!.match(/--comment "([^"]*)"/)![1];
     expect(comment).toHaveLength(255);
     expect(comment).toMatch(/^prod\/web-1 is isolated for ingress by prod\/policy-number-0, .*\.\.\.$/);
   });
 
   it('delete the chains of pods no longer isolated', () => {
-    const first = renderPolicies([web, client]);
-    const second = renderPolicies([client], first.chains);
+    const first = renderPolicies([web, client], '10.244.1.0/24');
+    const second = renderPolicies([client], '10.244.1.0/24', first.chains);
     expect(second.chains.has(podChain('prod/web-1', 'ingress'))).toBe(false);
     expect(second.rules).toContain(`-X ${podChain('prod/web-1', 'ingress')}`);
     expect(second.rules).not.toContain(`-X ${podChain('prod/client', 'egress')}`);
@@ -47,8 +50,8 @@ describe('NetworkPolicy chains', () => {
 
   const why = labsUnavailable();
   it.skipIf(why)(`load into a real network namespace and read back in iptables-save${why ? ` (skipped: ${why})` : ''}`, () => {
-    const first = renderPolicies([web, client]);
-    const second = renderPolicies([client], first.chains);
+    const first = renderPolicies([web, client], '10.244.1.0/24');
+    const second = renderPolicies([client], '10.244.1.0/24', first.chains);
     const script = [
       'set -e',
       `iptables-restore -w --noflush <<'EOF'\n${first.rules}EOF`,

@@ -59,6 +59,9 @@ export interface IsolatedPod {
 export const MAIN_CHAIN = 'KUBE-NETWORK-POLICIES';
 export const FORWARD_JUMP = `-m comment --comment "kindnet: network policies" -j ${MAIN_CHAIN}`;
 
+/** Per direction, the chain that sends each isolated pod of the node to its own chain. */
+const DISPATCH = { egress: 'KUBE-NP-EGRESS', ingress: 'KUBE-NP-INGRESS' } as const;
+
 /** The packet mark a pod's chain sets when some rule allows the packet (cleared first). */
 const ALLOWED_MARK = '0x20000/0x20000';
 /** The connection mark for "a policy accepted this connection" (kindnet's conntrack label). */
@@ -91,11 +94,14 @@ export interface RenderedPolicies { rules: string; chains: Set<string> }
  * The node's policy chains for these isolated pods, as iptables-restore input for `--noflush`.
  * `previous` are the chains the last sync wrote: those no longer needed are flushed and deleted.
  */
-export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new Set()): RenderedPolicies {
+export function renderPolicies(pods: IsolatedPod[], podCIDR: string, previous: Set<string> = new Set()): RenderedPolicies {
   const chains = new Set<string>();
   const main: string[] = [
     `-A ${MAIN_CHAIN} -m connmark --mark ${ACCEPTED_CONN} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment ${q('a connection a policy accepted stays accepted')} -j RETURN`,
   ];
+  // Only traffic from (or to) this node's pods can concern its chains: the pod rules sit behind
+  // one test of the node's pod CIDR per direction, so other traffic passes two rules, not all.
+  const dispatch = { egress: [] as string[], ingress: [] as string[] };
   const body: string[] = [];
   const sorted = [...pods].sort((a, b) => a.pod.localeCompare(b.pod) || a.direction.localeCompare(b.direction));
   for (const p of sorted) {
@@ -103,7 +109,7 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
     chains.add(chain);
     const side = p.direction === 'egress' ? '-s' : '-d';
     const peerSide = p.direction === 'egress' ? '-d' : '-s';
-    main.push(`-A ${MAIN_CHAIN} ${side} ${p.ip}/32 -m comment --comment ${q(`${p.pod} is isolated for ${p.direction} by ${p.policies.join(', ')}`)} -j ${chain}`);
+    dispatch[p.direction].push(`-A ${DISPATCH[p.direction]} ${side} ${p.ip}/32 -m comment --comment ${q(`${p.pod} is isolated for ${p.direction} by ${p.policies.join(', ')}`)} -j ${chain}`);
     body.push(`-A ${chain} -j MARK --set-xmark 0x0/${ALLOWED_MARK.split('/')[1]}`);
     // Policies that allow the same thing (they add up) give one rule, commented with all of them:
     // every new connection walks these chains, so each rule costs every connection.
@@ -134,6 +140,9 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
     body.push(`-A ${chain} -m mark --mark ${ALLOWED_MARK} -j RETURN`);
     body.push(`-A ${chain} -m comment --comment ${q(`no policy allows this ${p.direction} ${p.direction === 'egress' ? 'from' : 'to'} ${p.pod}`)} -j DROP`);
   }
+  if (dispatch.egress.length) main.push(`-A ${MAIN_CHAIN} -s ${podCIDR} -m comment --comment ${q("from this node's pods")} -j ${DISPATCH.egress}`);
+  if (dispatch.ingress.length) main.push(`-A ${MAIN_CHAIN} -d ${podCIDR} -m comment --comment ${q("to this node's pods")} -j ${DISPATCH.ingress}`);
+  main.push(...dispatch.egress, ...dispatch.ingress);
   // Whatever got this far is allowed: mark the connection, whichever end opened it (the replies
   // of a connection an ingress-isolated pod opened come back to it, and must pass). One rule for
   // every connection: each rule here costs every new connection.
@@ -142,6 +151,8 @@ export function renderPolicies(pods: IsolatedPod[], previous: Set<string> = new 
   const rules = [
     '*filter',
     `:${MAIN_CHAIN} - [0:0]`,
+    `:${DISPATCH.egress} - [0:0]`,
+    `:${DISPATCH.ingress} - [0:0]`,
     ...[...chains, ...stale].map((c) => `:${c} - [0:0]`),
     ...main,
     ...body,

@@ -198,7 +198,7 @@ spec:
       expect((await connect('default/client-worker', '172.18.0.2', 6443)).out).toBe('blocked');
       // Every rule says where it comes from.
       const rules = (await sh('worker', 'iptables-save -t filter')).out;
-      expect(rules).toMatch(/-A KUBE-NETWORK-POLICIES -s 10\.244\.1\.\d+\/32 -m comment --comment "default\/client-worker is isolated for egress by default\/default-deny" -j KUBE-NP-EG-\w+/);
+      expect(rules).toMatch(/-A KUBE-NP-EGRESS -s 10\.244\.1\.\d+\/32 -m comment --comment "default\/client-worker is isolated for egress by default\/default-deny" -j KUBE-NP-EG-\w+/);
       expect(rules).toContain('--comment "no policy allows this egress from default/client-worker" -j DROP');
     } finally {
       expect((await kubectl('admin', 'delete networkpolicy default-deny')).code).toBe(0);
