@@ -10,7 +10,7 @@ import { intToIp, ipToInt } from '../util/ipv4.ts';
 // allocators; a new Pod starts Pending), then validation. ClusterIPs are drawn at random from the
 // Service range as the allocator does, so they look like a real cluster's (10.96.x.y).
 
-interface ServiceSpec { type?: string; clusterIP?: string; clusterIPs?: string[]; ports?: { nodePort?: number }[] }
+interface ServiceSpec { type?: string; clusterIP?: string; clusterIPs?: string[]; ports?: { nodePort?: number }[]; externalTrafficPolicy?: string; healthCheckNodePort?: number }
 
 
 function allocateClusterIP(api: ClusterApi, random: () => number): string {
@@ -26,7 +26,11 @@ function allocateClusterIP(api: ClusterApi, random: () => number): string {
 }
 
 function allocateNodePort(api: ClusterApi, random: () => number, taken: Set<number>): number {
-  for (const s of api.list('Service', undefined).items) for (const p of (s.spec as ServiceSpec).ports ?? []) if (p.nodePort) taken.add(p.nodePort);
+  for (const s of api.list('Service', undefined).items) {
+    const spec = s.spec as ServiceSpec;
+    for (const p of spec.ports ?? []) if (p.nodePort) taken.add(p.nodePort);
+    if (spec.healthCheckNodePort) taken.add(spec.healthCheckNodePort);
+  }
   for (let attempt = 0; attempt < 4096; attempt++) {
     const port = SERVICE_NODE_PORT_RANGE.base + Math.floor(random() * SERVICE_NODE_PORT_RANGE.size);
     if (!taken.has(port)) { taken.add(port); return port; }
@@ -51,6 +55,11 @@ function allocateService(obj: KubeObject, old: KubeObject | undefined, api: Clus
     const taken = new Set<number>();
     (spec.ports ?? []).forEach((p, i) => { if (!p.nodePort) p.nodePort = before?.ports?.[i]?.nodePort ?? allocateNodePort(api, random, taken); });
   }
+  // A LoadBalancer keeping the client's address gets a port where kube-proxy answers whether this
+  // node has endpoints, for the cloud's health checks.
+  if (spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local') {
+    if (!spec.healthCheckNodePort) spec.healthCheckNodePort = before?.healthCheckNodePort ?? allocateNodePort(api, random, new Set());
+  } else delete spec.healthCheckNodePort;
   obj.spec = spec;
 }
 

@@ -21,6 +21,7 @@ import { applyPatch } from './patch.ts';
 import { hostArgv, resolveImage } from './images.ts';
 import { networkPolicies } from './netpol/controller.ts';
 import { kubeProxy } from './proxy/controller.ts';
+import { loadBalancers, type LoadBalancerNetwork } from './loadbalancer/controller.ts';
 import { RestHandler } from './rest.ts';
 import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
@@ -51,6 +52,8 @@ export interface DataPlane {
   env: Record<string, string>;
   /** Where images' programs are looked up. */
   imagePath: string;
+  /** The network that delivers load-balancer addresses to nodes (none: LoadBalancer Services stay pending). */
+  loadBalancers?: LoadBalancerNetwork;
 }
 
 export interface ClusterOptions {
@@ -274,7 +277,8 @@ export class Cluster {
         tokenFor: (pod) => serviceAccountToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
       };
       const nodes = () => this.opts.nodes.map((n) => n.name);
-      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes, podCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
+      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes, clusterCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
+      if (dp.loadBalancers) specs.push(loadBalancers({ network: dp.loadBalancers, nodes }));
     }
     this.running = specs.map((spec) => ({ spec, run: runController(spec, ctx) }));
   }

@@ -1,4 +1,5 @@
-import type { ControllerContext, ControllerSpec } from '../controllers/controller.ts';
+import type { ControllerSpec } from '../controllers/controller.ts';
+import { runningDaemonPod } from '../controllers/daemonpod.ts';
 import type { PodRuntime } from '../kubelet/runtime.ts';
 import { ensureForwardJumpScript, renderPolicies } from './iptables.ts';
 import { isolatedPodsOn } from './resolve.ts';
@@ -9,16 +10,6 @@ import { isolatedPodsOn } from './resolve.ts';
 // the node's iptables. When the pod is gone the node's rules stay as they were and go stale.
 // kube-proxy re-inserts its FORWARD jumps at the top when it restarts, so the policies' jump is
 // checked again whenever the node's kube-proxy pod changes.
-
-/** The node's running pod of a DaemonSet (by its k8s-app label): its uid and restart count. */
-function runningDaemonPod(ctx: ControllerContext, app: string, node: string): string | undefined {
-  const pod = ctx.api.list('Pod', 'kube-system', { labelSelector: `k8s-app=${app}` }).items.find((p) =>
-    (p.spec as { nodeName?: string }).nodeName === node && !p.metadata.deletionTimestamp);
-  const status = pod?.status as { phase?: string; containerStatuses?: { state?: { running?: object }; restartCount?: number }[] } | undefined;
-  const cs = status?.containerStatuses?.[0];
-  if (!pod || status?.phase !== 'Running' || !cs?.state?.running) return undefined;
-  return `${pod.metadata.uid}/${cs.restartCount ?? 0}`;
-}
 
 export interface NetworkPoliciesOptions {
   runtime: PodRuntime;

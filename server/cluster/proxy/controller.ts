@@ -1,4 +1,5 @@
-import type { ControllerContext, ControllerSpec } from '../controllers/controller.ts';
+import type { ControllerSpec } from '../controllers/controller.ts';
+import { runningDaemonPod } from '../controllers/daemonpod.ts';
 import type { KubeObject } from '../object.ts';
 import type { PodRuntime } from '../kubelet/runtime.ts';
 import { ensureJumpsScript, renderRules, type ProxyService } from './iptables.ts';
@@ -10,10 +11,16 @@ import { ensureJumpsScript, renderRules, type ProxyService } from './iptables.ts
 // back the built-in chains' jumps, then resyncs everything.
 
 interface SlicePort { name?: string; port?: number; protocol?: string }
-interface SliceEndpoint { addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }
-interface ServicePortSpec { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP' }
+interface SliceEndpoint { addresses: string[]; nodeName?: string; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }
+interface ServicePortSpec { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; nodePort?: number }
+interface ServiceSpec {
+  clusterIP?: string; type?: string; ports?: ServicePortSpec[]; externalIPs?: string[];
+  externalTrafficPolicy?: string; internalTrafficPolicy?: string;
+  sessionAffinity?: string; sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+}
+interface ServiceStatus { loadBalancer?: { ingress?: { ip?: string; ipMode?: string }[] } }
 
-/** Services and their ready endpoints, per port, from Services and EndpointSlices. */
+/** Services and their endpoints, per port, from Services and EndpointSlices. */
 export function proxyServices(services: KubeObject[], slices: KubeObject[]): ProxyService[] {
   const bySvc = new Map<string, KubeObject[]>();
   for (const s of slices) {
@@ -23,20 +30,32 @@ export function proxyServices(services: KubeObject[], slices: KubeObject[]): Pro
     bySvc.set(k, [...(bySvc.get(k) ?? []), s]);
   }
   return services.flatMap((svc): ProxyService[] => {
-    const spec = (svc.spec ?? {}) as { clusterIP?: string; type?: string; ports?: ServicePortSpec[] };
+    const spec = (svc.spec ?? {}) as ServiceSpec;
     if (!spec.clusterIP || spec.clusterIP === 'None' || spec.type === 'ExternalName') return [];
     const mine = bySvc.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [];
+    const exposed = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+    // kube-proxy takes load-balancer addresses in VIP mode only; "Proxy" ones are the balancer's job.
+    const lbIPs = spec.type === 'LoadBalancer'
+      ? ((svc.status as ServiceStatus | undefined)?.loadBalancer?.ingress ?? []).filter((i) => i.ip && i.ipMode !== 'Proxy').map((i) => i.ip!)
+      : [];
     return [{
       namespace: svc.metadata.namespace!, name: svc.metadata.name!, clusterIP: spec.clusterIP,
+      externalIPs: spec.externalIPs ?? [], loadBalancerIPs: lbIPs,
+      externalTrafficLocal: (exposed || (spec.externalIPs ?? []).length > 0) && spec.externalTrafficPolicy === 'Local',
+      internalTrafficLocal: spec.internalTrafficPolicy === 'Local',
+      affinitySeconds: spec.sessionAffinity === 'ClientIP' ? spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 : undefined,
       ports: (spec.ports ?? []).map((p) => {
         const protocol = p.protocol ?? 'TCP';
         const endpoints = mine.flatMap((slice) => {
           const sp = ((slice.ports ?? []) as SlicePort[]).find((x) => (x.name ?? '') === (p.name ?? '') && (x.protocol ?? 'TCP') === protocol);
           if (!sp?.port) return [];
           return ((slice.endpoints ?? []) as SliceEndpoint[]).flatMap((e) =>
-            e.addresses.map((ip) => ({ ip, port: sp.port!, ready: e.conditions?.ready !== false })));
+            e.addresses.map((ip) => ({
+              ip, port: sp.port!, node: e.nodeName,
+              ready: e.conditions?.ready !== false, serving: e.conditions?.serving ?? e.conditions?.ready !== false, terminating: e.conditions?.terminating === true,
+            })));
         });
-        return { name: p.name ?? '', port: p.port, protocol, endpoints };
+        return { name: p.name ?? '', port: p.port, protocol, nodePort: exposed ? p.nodePort : undefined, endpoints };
       }),
     }];
   });
@@ -45,17 +64,8 @@ export function proxyServices(services: KubeObject[], slices: KubeObject[]): Pro
 export interface KubeProxyOptions {
   runtime: PodRuntime;
   nodes: () => string[];
-  podCIDR: string;
-}
-
-/** The node's running kube-proxy pod, if any: its uid and container restart count. */
-function proxyPodOn(ctx: ControllerContext, node: string): string | undefined {
-  const pod = ctx.api.list('Pod', 'kube-system', { labelSelector: 'k8s-app=kube-proxy' }).items.find((p) =>
-    (p.spec as { nodeName?: string }).nodeName === node && !p.metadata.deletionTimestamp);
-  const status = pod?.status as { phase?: string; containerStatuses?: { state?: { running?: object }; restartCount?: number }[] } | undefined;
-  const cs = status?.containerStatuses?.[0];
-  if (!pod || status?.phase !== 'Running' || !cs?.state?.running) return undefined;
-  return `${pod.metadata.uid}/${cs.restartCount ?? 0}`;
+  /** The cluster's pod CIDR (kube-proxy's clusterCIDR). */
+  clusterCIDR: string;
 }
 
 export function kubeProxy(o: KubeProxyOptions): ControllerSpec {
@@ -71,12 +81,12 @@ export function kubeProxy(o: KubeProxyOptions): ControllerSpec {
     },
     initialKeys: () => o.nodes(),
     async reconcile(node, ctx) {
-      const instance = proxyPodOn(ctx, node);
+      const instance = runningDaemonPod(ctx, 'kube-proxy', node);
       if (!instance) return;
       const prev = synced.get(node);
       const fresh = prev?.instance !== instance;
       const services = proxyServices(ctx.api.list('Service', undefined).items, ctx.api.list('EndpointSlice', undefined).items);
-      const { rules, chains } = renderRules(services, o.podCIDR, prev?.chains ?? new Set());
+      const { rules, chains } = renderRules(services, { name: node, clusterCIDR: o.clusterCIDR }, prev?.chains ?? new Set());
       if (!fresh && prev?.rules === rules) return;
       // The chains first (a jump into a chain that does not exist yet fails), then the jumps.
       const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${fresh ? `${ensureJumpsScript()}\n` : ''}` +

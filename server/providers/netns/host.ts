@@ -10,6 +10,8 @@ import { serveClusterd, type HostedLab, type LabHost } from './clusterd.ts';
 import { labHandle, type NetnsHandle } from './handle.ts';
 import { NetnsRuntime } from './runtime.ts';
 import { enterPrefix, isAlive, LAB_PATH } from './sandbox.ts';
+import { announceScript } from './world.ts';
+import { LOAD_BALANCER_POOL } from '../../lab/world.ts';
 import { apiSocket } from './clusterd.ts';
 
 // The netns labs' clusters, hosted in the cluster host process: for each lab, a Cluster whose
@@ -88,6 +90,10 @@ export function netnsLabHost(): LabHost {
         mtu: record.topology.underlay.mtu, nodeResolvConf: NODE_RESOLV_CONF, dnsDir: join(dir, 'dns'),
         env: { COREDNS_RECORDS_DIR: join(dir, 'dns') },
         imagePath: `${join(dir, 'bin')}:${LAB_PATH}`,
+        loadBalancers: {
+          pool: LOAD_BALANCER_POOL,
+          announce: (a) => runtime.inSandbox(announceScript(record.topology, a), 'routing load-balancer addresses to their nodes'),
+        },
       },
     });
     const extra: KubeObject[] = [];

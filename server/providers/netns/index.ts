@@ -16,6 +16,8 @@ import { labHandle, type NetnsHandle } from './handle.ts';
 import { NODE_RESOLV_CONF } from './host.ts';
 import { kubeGet, kubeWatch, NetnsLab, readFacts } from './lab.ts';
 import { API_PORT, nodesScript } from './nodes.ts';
+import { dnsmasqConf, nginxConf, worldDir, worldScript } from './world.ts';
+import { LAPTOP } from '../../lab/world.ts';
 import { CONTAINER_SCRIPT, enterScript } from './runtime.ts';
 import { findHolders, isAlive, LAB_PATH, runIn, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
 
@@ -139,6 +141,13 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
           files[`etc/${n.name}/resolv.conf`] = NODE_RESOLV_CONF;
           files[`etc/${n.name}/hosts`] = nodeHosts(n.name, n.ip);
         }
+        // The laptop: a host outside the cluster, with the lab's kubeconfig, as a learner's machine has it.
+        files[`etc/${LAPTOP.name}/target`] = LAPTOP.name;
+        files[`etc/${LAPTOP.name}/hostname`] = LAPTOP.name;
+        files[`etc/${LAPTOP.name}/resolv.conf`] = `nameserver ${LAPTOP.gateway}\n`;
+        files[`etc/${LAPTOP.name}/hosts`] = nodeHosts(LAPTOP.name, LAPTOP.ip);
+        files['world/dnsmasq.conf'] = dnsmasqConf(topo, worldDir(dir));
+        files['world/nginx.conf'] = nginxConf(worldDir(dir));
         await Promise.all(['run/containers', 'dns', 'pods', 'kube-cache', ...topo.nodes.map((n) => `nodes/${n.name}`)].map((d) => mkdir(join(dir, d), { recursive: true })));
         await Promise.all(Object.entries(files).map(async ([rel, content]) => {
           await mkdir(dirname(join(dir, rel)), { recursive: true });
@@ -161,6 +170,10 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
       await action('Building the nodes, their bridges and routes', async () => {
         const r = await runIn(sandbox!, false, ['bash', '-c', nodesScript(topo, apiSocket(opts.id))], { timeoutMs: 30_000, env: { PATH: LAB_PATH } });
         if (r.code !== 0) throw new LabError(`building the nodes failed: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+      });
+      await action('Building the world outside: the host, a laptop, the internet', async () => {
+        const r = await runIn(sandbox!, false, ['bash', '-c', `set -euo pipefail\n${worldScript(topo, worldDir(dir))}`], { timeoutMs: 30_000, env: { PATH: LAB_PATH } });
+        if (r.code !== 0) throw new LabError(`building the world outside the cluster failed: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
       });
       const hosted = await action('Starting the cluster: API server and controllers', () => hostLab(opts.id));
       const withPort: LabRecord = { ...record, handle: { ...record.handle, port: hosted.port } };

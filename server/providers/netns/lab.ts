@@ -6,6 +6,7 @@ import { labDir } from '../../lab/naming.ts';
 import type { LabRecord } from '../../lab/records.ts';
 import { LabError, type App, type ExecOptions, type ExecResult, type Lab, type LabFacts, type ServicePort, type ShellSpec } from '../../lab/types.ts';
 import { podNetns } from '../../cluster/kubelet/kubelet.ts';
+import { LAPTOP } from '../../lab/world.ts';
 import { unhostLab } from './clusterd.ts';
 import { labHandle, type NetnsHandle } from './handle.ts';
 import { NO_TARGET } from './runtime.ts';
@@ -117,14 +118,14 @@ export class NetnsLab implements Lab {
   }
 
   targets(): string[] {
-    return [...this.record.topology.nodes.map((n) => n.name), ...this.facts.pods.map((p) => p.target)];
+    return [...this.record.topology.nodes.map((n) => n.name), LAPTOP.name, ...this.facts.pods.map((p) => p.target)];
   }
 
   /** The sandbox directory a target's shell enters: a node's, the admin's (the control-plane), or a pod's. */
   private sandboxOf(target: string): string {
     const nodes = this.record.topology.nodes;
     if (target === ADMIN_TARGET) return nodes.find((n) => n.role === 'control-plane')!.name;
-    if (nodes.some((n) => n.name === target)) return target;
+    if (nodes.some((n) => n.name === target) || target === LAPTOP.name) return target;
     const [ns, name] = target.includes('/') ? target.split('/', 2) : ['default', target];
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(ns) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) {
       throw new LabError(`"${target}" is not a target: expected a node (${nodes.map((n) => n.name).join(', ')}), ${ADMIN_TARGET}, or a pod as namespace/name`);

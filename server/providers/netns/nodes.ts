@@ -28,7 +28,6 @@ export function nodesScript(topo: Topology, apiSocket: string): string {
       `link set ${vethOf(n.name)} master underlay up`,
     ]),
   ]));
-  out.push('sysctl -qw net.ipv4.ip_forward=0');
   for (const n of topo.nodes) {
     const peers = topo.nodes.filter((o) => o.name !== n.name);
     out.push(heredoc(`ip -n ${n.name} -batch -`, [

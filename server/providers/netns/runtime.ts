@@ -64,8 +64,6 @@ netns=$ns; if [ -f "${dir}/etc/$ns/netns" ]; then read -r netns < "${dir}/etc/$n
 exec ip netns exec "$netns" unshare --uts -- sh -c '
   d=$1; shift
   read -r h < "$d/hostname"; echo "$h" > /proc/sys/kernel/hostname
-  mount --bind "$d/resolv.conf" /etc/resolv.conf
-  mount --bind "$d/hosts" /etc/hosts
   if [ -n "$NETDOJO_MOUNTS" ] && [ -f "$NETDOJO_MOUNTS" ]; then
     i=0
     while IFS="$(printf "\\t")" read -r src dst mode; do
@@ -83,6 +81,9 @@ exec ip netns exec "$netns" unshare --uts -- sh -c '
       if [ "$mode" = ro ]; then mount --bind -o ro "$src" "$dst"; else mount --bind "$src" "$dst"; fi
     done < "$NETDOJO_MOUNTS"
   fi
+  # After the volumes: a volume under /etc is mounted on an overlay of /etc, which would hide these.
+  mount --bind "$d/resolv.conf" /etc/resolv.conf
+  mount --bind "$d/hosts" /etc/hosts
   exec "$@"' enter "${dir}/etc/$ns" "$@"
 `;
 }
@@ -296,6 +297,11 @@ fi`, `removing the network of ${netns}`);
   /** Ends the runtime's shell in the sandbox (the lab's cluster stopped). */
   close(): void {
     this.shell.close();
+  }
+
+  /** Runs a script in the sandbox's own network namespace: the host the nodes' network hangs off. */
+  async inSandbox(script: string, what: string): Promise<void> {
+    await this.must(script, what);
   }
 
   /** Runs a script in a node's network namespace (probes, kube-proxy's rules). */
