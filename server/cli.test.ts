@@ -164,6 +164,10 @@ describe.skipIf(whyRootless)('rootless', () => {
       expect((await sh('default/client-worker', 'until dig +time=1 +tries=1 @10.96.0.10 web.default.svc.cluster.local | grep -q "connection refused"; do :; done; echo refused')).stdout.trim()).toBe('refused');
       await sh('admin', 'kubectl -n kube-system scale deploy/coredns --replicas=2 && kubectl -n kube-system rollout status deploy/coredns --timeout=30s');
       expect((await sh('default/client-worker', 'until [ "$(dig +short +time=1 +tries=1 web.default.svc.cluster.local)" = 10.96.124.51 ]; do :; done; echo answered')).stdout.trim()).toBe('answered');
+      // The world outside, rootless too: names and sites through CoreDNS, and a LoadBalancer the laptop reaches.
+      expect((await sh('default/client-worker', 'hostname; curl -sS -m 3 http://example.com/ | grep -o "<title>.*</title>"')).stdout).toBe('client-worker\n<title>Example Domain</title>\n');
+      await sh('admin', 'kubectl expose deploy web --name web-lb --type LoadBalancer --port 80 --target-port 8080');
+      expect((await sh('laptop', 'hostname; until ip=$(kubectl get svc web-lb -o jsonpath="{.status.loadBalancer.ingress[0].ip}") && [ -n "$ip" ]; do :; done; curl -sS -m 3 "http://$ip/hostname"')).stdout).toMatch(/^laptop\nweb-[a-z0-9]+-[a-z0-9]{5}$/);
     } finally {
       expect((await netdojo(home.dir, ['down', id], { asUser })).code).toBe(0);
     }

@@ -10,7 +10,39 @@ import { intToIp, ipToInt } from '../util/ipv4.ts';
 // allocators; a new Pod starts Pending), then validation. ClusterIPs are drawn at random from the
 // Service range as the allocator does, so they look like a real cluster's (10.96.x.y).
 
-interface ServiceSpec { type?: string; clusterIP?: string; clusterIPs?: string[]; ports?: { nodePort?: number }[]; externalTrafficPolicy?: string; healthCheckNodePort?: number }
+interface ServiceSpec {
+  type?: string; clusterIP?: string; clusterIPs?: string[]; ipFamilies?: string[]; ipFamilyPolicy?: string; externalIPs?: string[];
+  ports?: { nodePort?: number }[]; externalTrafficPolicy?: string; healthCheckNodePort?: number;
+  allocateLoadBalancerNodePorts?: boolean; loadBalancerClass?: string;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const needsNodePorts = (s: ServiceSpec) => s.type === 'NodePort' || (s.type === 'LoadBalancer' && s.allocateLoadBalancerNodePorts !== false);
+const externallyAccessible = (s: ServiceSpec) => s.type === 'NodePort' || s.type === 'LoadBalancer' || (s.externalIPs ?? []).length > 0;
+
+/**
+ * A Service changing type drops what the old type had and the new one cannot have, where the user
+ * left it as it was (the registry's dropTypeDependentFields): so `kubectl patch` to type ClusterIP
+ * works without naming nodePorts, and the load balancer's status goes at once.
+ */
+function dropTypeDependentFields(obj: KubeObject, spec: ServiceSpec, before: ServiceSpec): void {
+  if (before.type !== 'ExternalName' && spec.type === 'ExternalName') {
+    if (same(spec.clusterIP, before.clusterIP)) { delete spec.clusterIP; delete spec.clusterIPs; }
+    if (same(spec.ipFamilies, before.ipFamilies)) delete spec.ipFamilies;
+    if (same(spec.ipFamilyPolicy, before.ipFamilyPolicy)) delete spec.ipFamilyPolicy;
+  }
+  if (needsNodePorts(before) && !needsNodePorts(spec) && same(spec.ports?.map((p) => p.nodePort), before.ports?.map((p) => p.nodePort))) {
+    for (const p of spec.ports ?? []) delete p.nodePort;
+  }
+  const needsHealthCheck = (s: ServiceSpec) => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
+  if (needsHealthCheck(before) && !needsHealthCheck(spec) && same(spec.healthCheckNodePort, before.healthCheckNodePort)) delete spec.healthCheckNodePort;
+  if (before.type === 'LoadBalancer' && spec.type !== 'LoadBalancer') {
+    if (same(spec.allocateLoadBalancerNodePorts, before.allocateLoadBalancerNodePorts)) delete spec.allocateLoadBalancerNodePorts;
+    if (same(spec.loadBalancerClass, before.loadBalancerClass)) delete spec.loadBalancerClass;
+  }
+  if (externallyAccessible(before) && !externallyAccessible(spec) && same(spec.externalTrafficPolicy, before.externalTrafficPolicy)) delete spec.externalTrafficPolicy;
+  if (spec.type !== 'LoadBalancer' && obj.status) obj.status = { ...(obj.status as object), loadBalancer: {} };
+}
 
 
 function allocateClusterIP(api: ClusterApi, random: () => number): string {
@@ -41,6 +73,7 @@ function allocateNodePort(api: ClusterApi, random: () => number, taken: Set<numb
 function allocateService(obj: KubeObject, old: KubeObject | undefined, api: ClusterApi, random: () => number): void {
   const spec = (obj.spec ?? {}) as ServiceSpec;
   const before = old?.spec as ServiceSpec | undefined;
+  if (before) dropTypeDependentFields(obj, spec, before);
   if (spec.type === 'ExternalName') return;
   if (!spec.clusterIP) spec.clusterIP = before?.clusterIP && before.clusterIP !== 'None' ? before.clusterIP : allocateClusterIP(api, random);
   else if (!old && spec.clusterIP !== 'None') {
@@ -59,7 +92,7 @@ function allocateService(obj: KubeObject, old: KubeObject | undefined, api: Clus
   // node has endpoints, for the cloud's health checks.
   if (spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local') {
     if (!spec.healthCheckNodePort) spec.healthCheckNodePort = before?.healthCheckNodePort ?? allocateNodePort(api, random, new Set());
-  } else delete spec.healthCheckNodePort;
+  }
   obj.spec = spec;
 }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { ClusterApi } from './api.ts';
 import { KINDS, groupVersion, kindOf } from './kinds.ts';
 import type { KubeObject } from './object.ts';
@@ -13,6 +12,15 @@ const MAX_EVENTS = 2000;
 
 export function eventRecorder(api: ClusterApi) {
   const recent = new Map<string, { namespace: string; name: string }>();
+  // client-go names an event after its object and the time in nanoseconds, in hex: listed by name
+  // (as the API lists), a lab's events come in the order they happened, which is how `kubectl
+  // describe` orders those of the same second. A counter keeps names apart within a millisecond.
+  let last = 0n;
+  const eventName = (object: KubeObject) => {
+    const ns = BigInt(api.now().getTime()) * 1_000_000n;
+    last = ns > last ? ns : last + 1n;
+    return `${object.metadata.name}.${last.toString(16)}`;
+  };
   return (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string) => {
     const fieldPath = object.metadata.annotations?.['netdojo.dev/fieldPath'];
     const namespace = object.metadata.namespace || 'default';
@@ -25,7 +33,7 @@ export function eventRecorder(api: ClusterApi) {
     const host = component === 'kubelet' ? (object.spec as { nodeName?: string } | undefined)?.nodeName : undefined;
     const event: KubeObject = {
       apiVersion: 'v1', kind: 'Event',
-      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      metadata: { name: eventName(object), namespace },
       involvedObject: {
         kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
         apiVersion: kind ? groupVersion(KINDS[kind]) : object.apiVersion, resourceVersion: object.metadata.resourceVersion, ...(fieldPath ? { fieldPath } : {}),

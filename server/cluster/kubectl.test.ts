@@ -70,6 +70,24 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     expect(exists.err).toBe('Error from server (AlreadyExists): namespaces "kube-system" already exists');
   });
 
+  it('allocates node ports for NodePort and LoadBalancer Services and drops them when the type changes back', async () => {
+    expect((await k('create service loadbalancer front --tcp=80:8080')).out).toBe('service/front created');
+    expect((await k('patch svc front -p {"spec":{"externalTrafficPolicy":"Local"}}')).out).toBe('service/front patched');
+    const lb = JSON.parse((await k('get svc front -o json')).out) as { spec: { ports: { nodePort: number }[]; healthCheckNodePort: number; allocateLoadBalancerNodePorts: boolean } };
+    expect(lb.spec.ports[0].nodePort).toBeGreaterThanOrEqual(30000);
+    expect(lb.spec.healthCheckNodePort).toBeGreaterThanOrEqual(30000);
+    expect(lb.spec.healthCheckNodePort).not.toBe(lb.spec.ports[0].nodePort);
+    expect(lb.spec.allocateLoadBalancerNodePorts).toBe(true);
+    expect((await k('patch svc front -p {"spec":{"type":"ClusterIP"}}')).out).toBe('service/front patched');
+    const back = JSON.parse((await k('get svc front -o json')).out) as { spec: Record<string, unknown> & { ports: Record<string, unknown>[] } };
+    expect(back.spec.ports[0].nodePort).toBeUndefined();
+    expect(back.spec).not.toHaveProperty('healthCheckNodePort');
+    expect(back.spec).not.toHaveProperty('allocateLoadBalancerNodePorts');
+    expect(back.spec).not.toHaveProperty('externalTrafficPolicy');
+    expect((await k('get svc front --no-headers')).out).toMatch(/^front\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s/);
+    expect((await k('delete svc front')).out).toBe('service "front" deleted');
+  });
+
   it('explains the served kinds from the OpenAPI schemas', async () => {
     const r = await k('explain pod.spec.dnsPolicy');
     expect(r.exitCode, r.err).toBe(0);

@@ -8,7 +8,7 @@ const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // What the real-lab tests need, so each skips with a message naming exactly what is missing.
 
-export const LAB_TOOLS = ['ip', 'iptables', 'iptables-restore', 'conntrack', 'dnsmasq', 'python3', 'unshare', 'nsenter', 'setsid', 'dig', 'curl', 'ping', 'ss', 'timeout', 'base64', 'socat', 'openssl', 'kubectl', 'dtach'];
+export const LAB_TOOLS = ['ip', 'iptables', 'iptables-restore', 'conntrack', 'dnsmasq', 'python3', 'unshare', 'nsenter', 'setsid', 'dig', 'curl', 'ping', 'ss', 'timeout', 'base64', 'socat', 'openssl', 'kubectl', 'dtach', 'nginx'];
 
 const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH } }).status === 0;
@@ -53,4 +53,4 @@ export function kubectlMinors(): Map<string, string> {
 /** The host's network namespaces with names a lab's nodes and pods have (other test files build
  *  host namespaces of their own meanwhile, under other names). */
 export const hostNetns = () => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', env: { ...process.env, PATH } }).stdout
-  .split('\n').filter((n) => /^(control-plane|worker|pod_)/.test(n)).join('\n');
+  .split('\n').filter((n) => /^(control-plane|worker|laptop|internet|pod_)/.test(n)).join('\n');

@@ -63,7 +63,8 @@ ${kubectlEnv}
 netns=$ns; if [ -f "${dir}/etc/$ns/netns" ]; then read -r netns < "${dir}/etc/$ns/netns" || :; fi
 exec ip netns exec "$netns" unshare --uts -- sh -c '
   d=$1; shift
-  read -r h < "$d/hostname"; echo "$h" > /proc/sys/kernel/hostname
+  # In a user namespace /proc/sys is writable by the machine root only: there sethostname(2) works.
+  read -r h < "$d/hostname"; { echo "$h" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname "$h"
   if [ -n "$NETDOJO_MOUNTS" ] && [ -f "$NETDOJO_MOUNTS" ]; then
     i=0
     while IFS="$(printf "\\t")" read -r src dst mode; do
