@@ -176,9 +176,17 @@ export function program(setExit: (code: number) => void): Command {
 
   cli.command('doctor').description('what this host can run, and what to install when it cannot').option('--json', 'one JSON document')
     .action(act(async (o) => {
-      const report = await Promise.all(PROVIDERS.map(async (p) => ({ provider: p, problems: await (await getProvider(p)).doctor() })));
+      const report = await Promise.all(PROVIDERS.map(async (p) => {
+        const provider = await getProvider(p);
+        return { provider: p, problems: await provider.doctor(), limitations: (await provider.limitations?.()) ?? [] };
+      }));
       if (o.json) json({ providers: report.map((r) => ({ ...r, ready: r.problems.length === 0 })) });
-      else for (const r of report) print(`${r.provider}: ${r.problems.length ? `not ready\n${r.problems.map((p) => `  - ${p}`).join('\n')}` : 'ready'}`);
+      else {
+        for (const r of report) {
+          print(`${r.provider}: ${r.problems.length ? `not ready\n${r.problems.map((p) => `  - ${p}`).join('\n')}` : 'ready'}` +
+            r.limitations.map((l) => `\n  note: ${l}`).join(''));
+        }
+      }
       return report.find((r) => r.provider === 'netns')!.problems.length ? 1 : 0;
     }));
 

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 const WORKLOADS = fileURLToPath(new URL('../workloads/', import.meta.url));
 export const AGNHOST_PY = join(WORKLOADS, 'agnhost.py');
 const NGINX_FILES = join(WORKLOADS, 'nginx');
+const KUBE_PROXY_SH = join(WORKLOADS, 'kube-proxy.sh');
 
 /**
  * The environment variable by which the kubelet names a container's private, writable directory
@@ -353,9 +354,9 @@ const CATALOG: Entry[] = [
       entrypoint: [],
       cmd: [],
       env: { PATH: IMAGE_PATH },
-      needs: { sleep: 'coreutils' },
-      binaries: (found) => ({ '/usr/local/bin/kube-proxy': sleepForever(found('sleep')), 'kube-proxy': sleepForever(found('sleep')) }),
-      notes: ["kube-proxy's iptables rules are netdojo's controllers' work: the container only waits"],
+      needs: { sh: 'dash', sleep: 'coreutils', sed: 'sed', date: 'coreutils' },
+      binaries: (found) => ({ '/usr/local/bin/kube-proxy': [found('sh'), KUBE_PROXY_SH], 'kube-proxy': [found('sh'), KUBE_PROXY_SH] }),
+      notes: ["kube-proxy's iptables rules are netdojo's controllers' work: the container reads its configuration, logs and waits (or fails as kube-proxy fails: an unknown mode, ipvs without the kernel's ip_vs)"],
     }),
   },
 ];

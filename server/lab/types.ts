@@ -106,6 +106,8 @@ export interface Provider {
   reap(): Promise<string[]>;
   /** What this host lacks to run this provider, one line each; empty when ready. */
   doctor(): Promise<string[]>;
+  /** What labs here can run but not all of, one line each (a kernel feature a mode needs). */
+  limitations?(): Promise<string[]>;
   /**
    * Puts a lab back into the state it had right after create, without recreating it (what a reset
    * uses when creating is slow). Providers that create in well under a second do not offer it.

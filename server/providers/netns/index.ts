@@ -277,8 +277,18 @@ async function doctor(): Promise<string[]> {
   return problems;
 }
 
+/** Kernel features some lab configurations need that this host's kernel does not have. */
+async function limitations(): Promise<string[]> {
+  const out: string[] = [];
+  // A lab cannot load modules: what the machine's kernel has (built in or loaded) is what labs get.
+  const ipvs = await run('sh', ['-c', 'test -e /proc/net/ip_vs || unshare --net test -e /proc/net/ip_vs 2>/dev/null']);
+  if (ipvs.code !== 0) out.push("the kernel has no IP Virtual Server (ip_vs): kube-proxy's ipvs mode fails in labs, as on a node without it (load the module: modprobe ip_vs)");
+  return out;
+}
+
 export const netnsProvider = {
   name: 'netns' as const,
+  limitations,
   create,
   open,
   list,

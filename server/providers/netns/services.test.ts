@@ -184,6 +184,23 @@ describe.skipIf(why)('Service types and the world outside a netns lab', () => {
     expect(ct.out).toMatch(new RegExp(`src=10\\.244\\.1\\.\\d+ dst=${clusterIP.replaceAll('.', '\\.')} sport=\\d+ dport=80 src=10\\.244\\.1\\.\\d+ dst=10\\.244\\.1\\.\\d+ sport=8080`));
   });
 
+  it('moves kube-proxy to the mode its ConfigMap names on a rollout restart, failing as kube-proxy fails where the kernel lacks it', async () => {
+    const setMode = (from: string, to: string) => sh('admin', `kubectl -n kube-system get cm kube-proxy -o yaml | sed 's/mode: ${from}/mode: ${to}/' | kubectl apply -f - && kubectl -n kube-system rollout restart ds kube-proxy`);
+    const hasIPVS = (await sh('worker', 'test -e /proc/net/ip_vs && echo yes || echo no')).out === 'yes';
+    expect((await setMode('iptables', 'ipvs')).code).toBe(0);
+    await until('admin', 'kubectl -n kube-system get pods -l k8s-app=kube-proxy --no-headers', /^(kube-proxy-\S+\s+0\/1\s+(CrashLoopBackOff|Error)\s.*\n?){2}$/, 40_000);
+    expect((await sh('admin', 'kubectl -n kube-system logs ds/kube-proxy --tail=1')).out)
+      .toMatch(hasIPVS ? /"command failed" err="the ipvs mode is not built in this lab/ : /^E\d{4} [\d:.]+\s+1 run\.go:72\] "command failed" err="can't use the IPVS proxier: IPVS proxier will not be used because the kernel has no IP Virtual Server support \(ip_vs\)"$/);
+    // With no kube-proxy running, a new Service reaches no node's rules.
+    await sh('admin', 'kubectl create service clusterip late --tcp=80:8080 && kubectl set selector svc late app=web');
+    const late = (await sh('admin', "kubectl get svc late -o jsonpath='{.spec.clusterIP}'")).out;
+    expect((await sh('worker', 'iptables-save -t nat')).out).not.toContain(late);
+    expect((await setMode('ipvs', 'iptables')).code).toBe(0);
+    await until('admin', 'kubectl -n kube-system rollout status ds kube-proxy --timeout=5s', /successfully rolled out/, 40_000);
+    expect((await sh('admin', 'kubectl -n kube-system logs ds/kube-proxy')).out).toContain('"Using iptables proxy"');
+    await until('default/client-worker', `curl -sS -m 1 http://${late}/hostname`, /^web-/);
+  });
+
   const notRoot = process.getuid?.() !== 0 ? 'watching the host\'s interfaces needs root' : spawnSync('sh', ['-c', 'command -v tcpdump'], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } }).status !== 0 ? 'tcpdump is missing' : undefined;
   it.skipIf(notRoot)(`sends nothing outside its sandbox, whatever its pods and laptop do${notRoot ? ` (skipped: ${notRoot})` : ''}`, async () => {
     // Addresses only a lab uses: the internet's sites, the laptop, the load-balancer pool.
