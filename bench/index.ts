@@ -12,6 +12,7 @@ import type { BenchContext } from './context.ts';
 import { benchKube } from './kube.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchNetpol } from './netpol.ts';
+import { benchOutside } from './outside.ts';
 import { machineFacts } from './machine.ts';
 import { benchProbes } from './probes.ts';
 import { formatMarkdown, formatText } from './report.ts';
@@ -82,6 +83,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     // First: its first lab is the run's first, so it is the one that starts the cluster host.
     const kube = await section('kube', ctx, () => ran(benchKube(ctx)));
     const netpol = await section('netpol', ctx, () => ran(benchNetpol(ctx)));
+    const outside = await section('outside', ctx, () => ran(benchOutside(ctx)));
     const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
@@ -89,7 +91,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
       version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, cleanup: [],
+      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, outside, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -103,6 +105,6 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   writeFileSync(RESULTS_MD, formatMarkdown(result));
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
-  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol].some((s) => s.status === 'failed');
+  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

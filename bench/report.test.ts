@@ -55,12 +55,16 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         client: 'default/client-worker', server: 'default/web-6d94484b4b-d5fnx', attemptS: 0.2, teardownErrors: [],
       },
     },
+    outside: {
+      status: 'ok',
+      data: { requests: 200, nodePort: s(1.2, 2, 200), loadBalancer: s(1.1, 1.8, 200), clusterIPFromPod: s(0.9, 1.4, 200), client: 'default/client-control-plane', teardownErrors: [] },
+    },
     kube: {
       status: 'ok',
       data: {
         targets: { readyMs: 300, kubectlMs: 150, dataPlaneMs: 500 },
         firstReady: { ms: 4100, startedClusterHost: true, phases: { 'Starting the cluster: API server and controllers': 900 } },
-        ready: s(280, 350), readyPhases: { 'Waiting for every pod to be Ready': s(200, 260) },
+        ready: s(280, 350), readyPhases: { 'Waiting for every pod to be Ready': s(200, 260), 'Building the world outside: the host, a laptop, the internet': s(30, 45) },
         kubectlExec: s(160, 210, 30), kubectlProcess: s(120, 150, 30),
         dataPlaneClient: 'default/client-control-plane',
         dataPlaneDown: { fromCommand: s(300, 420, 10), afterReturn: s(90, 120, 10) },
@@ -124,6 +128,13 @@ describe('kube', () => {
     expect(h).toContain('NetworkPolicy applied → first connection blocked: p50 120 ms, p95 300 ms (n=10); target p95 ≤ 1.00 s: met; deleted → first connection through: p50 110 ms, p95 250 ms');
     expect(h).toContain('pod-to-pod TCP connect with 100 policies over 50 pods: p50 0.42 ms vs 0.40 ms with none (1.05×); target within 10 %: met');
     expect(h).toContain('`kubectl scale deploy/coredns --replicas=2` → first dig answered: p50 1.40 s, p95 1.90 s (n=10); target ≤ 500 ms: not met');
+    expect(h).toContain('the world outside the cluster (host routing and DNS, laptop, internet with nginx) costs lab ready p50 30.0 ms, p95 45.0 ms; target ≤ 50.0 ms: met');
+    expect(h).toContain('from the laptop outside the cluster: NodePort request p50 1.2 ms, p95 2.0 ms; LoadBalancer p50 1.1 ms, p95 1.8 ms (n=200); a pod to the ClusterIP p50 0.90 ms');
+  });
+
+  it('has a table for requests from outside the cluster', () => {
+    const t = tables(doc()).find((x) => x.title.startsWith('7. From outside'))!;
+    expect(t.rows.map((r) => r.slice(0, 3))).toEqual([['laptop → NodePort', '200', '1.2 ms'], ['laptop → LoadBalancer', '200', '1.1 ms'], ['default/client-control-plane → ClusterIP', '200', '0.90 ms']]);
   });
 
   it('has a table of its own with n, p50, p95 and the target column', () => {

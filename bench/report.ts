@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, Kube, Netpol, Scale, Section } from './types.ts';
+import type { BenchResult, Kube, Netpol, Outside, Scale, Section } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -49,6 +49,8 @@ export function headlines(r: BenchResult): string[] {
   if (k) out.push(...kubeHeadlines(k));
   const np = ok(r.netpol);
   if (np) out.push(...netpolHeadlines(np));
+  const o = ok(r.outside);
+  if (o) out.push(`from the laptop outside the cluster: NodePort request p50 ${formatMs(o.nodePort.median)}, p95 ${formatMs(o.nodePort.p95)}; LoadBalancer p50 ${formatMs(o.loadBalancer.median)}, p95 ${formatMs(o.loadBalancer.p95)} (n=${o.requests}); a pod to the ClusterIP p50 ${formatMs(o.clusterIPFromPod.median)}`);
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -82,6 +84,9 @@ export function headlines(r: BenchResult): string[] {
   return out;
 }
 
+/** The issue's target: a lab with the world outside ready within this much of one without. */
+const WORLD_TARGET_MS = 50;
+
 function kubeHeadlines(k: Kube): string[] {
   const t = k.targets;
   const line = (what: string, x: Summary, target: number) => `${what}: p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)} (n=${x.n}); ${targetText(x.median, target)}`;
@@ -90,6 +95,8 @@ function kubeHeadlines(k: Kube): string[] {
     `${line('`kubectl get pods` in a lab through lab.exec', k.kubectlExec, t.kubectlMs)}; the kubectl process alone p50 ${formatMs(k.kubectlProcess.median)}`,
     line('`kubectl scale deploy/coredns --replicas=0` → first dig refused', k.dataPlaneDown.fromCommand, t.dataPlaneMs),
     line('`kubectl scale deploy/coredns --replicas=2` → first dig answered', k.dataPlaneUp.fromCommand, t.dataPlaneMs),
+    ...Object.entries(k.readyPhases).filter(([name]) => name.startsWith('Building the world outside')).map(([, x]) =>
+      `the world outside the cluster (host routing and DNS, laptop, internet with nginx) costs lab ready p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)}; ${targetText(x.median, WORLD_TARGET_MS)}`),
   ];
 }
 
@@ -114,6 +121,16 @@ function netpolTable(n: Netpol): Table {
       row('connect, no policy', n.none),
       row(`connect, ${n.policies} policies over ${n.pods} pods`, n.withPolicies),
     ],
+  };
+}
+
+function outsideTable(o: Outside): Table {
+  const row = (what: string, x: Summary): string[] => [what, String(x.n), formatMs(x.median), formatMs(x.p95), formatMs(x.min), formatMs(x.max)];
+  return {
+    title: '7. From outside the cluster: NodePort and LoadBalancer',
+    note: `HTTP GET /hostname to the web pods, a fresh connection each time, timed by curl (time_total) in a loop inside the laptop (the NodePort on each node's address in turn, then the LoadBalancer address) and, for comparison, inside ${o.client} to the ClusterIP.`,
+    head: SUMMARY_HEAD,
+    rows: [row('laptop → NodePort', o.nodePort), row('laptop → LoadBalancer', o.loadBalancer), row(`${o.client} → ClusterIP`, o.clusterIPFromPod)],
   };
 }
 
@@ -182,6 +199,8 @@ export function tables(r: BenchResult): Table[] {
   if (k) out.push(kubeTable(k));
   const np = ok(r.netpol);
   if (np) out.push(netpolTable(np));
+  const o = ok(r.outside);
+  if (o) out.push(outsideTable(o));
 
   const s = ok(r.scale);
   if (s) {

@@ -189,6 +189,18 @@ export interface Netpol {
   teardownErrors: string[];
 }
 
+export interface Outside {
+  requests: number;
+  /** HTTP from the laptop to a NodePort, each node's address in turn (curl's time_total). */
+  nodePort: Summary;
+  /** HTTP from the laptop to a LoadBalancer address. */
+  loadBalancer: Summary;
+  /** The same request from a pod to the Service's ClusterIP, for comparison. */
+  clusterIPFromPod: Summary;
+  client: string;
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -203,6 +215,7 @@ export interface BenchResult {
   probes: Section<Probes>;
   kube: Section<Kube>;
   netpol: Section<Netpol>;
+  outside: Section<Outside>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }

@@ -156,13 +156,16 @@ describe.skipIf(why)('Service types and the world outside a netns lab', () => {
   it('answers headless, StatefulSet, pod and ExternalName names as CoreDNS does', async () => {
     const pods = JSON.parse((await sh('admin', 'kubectl get pods -l app=db -o json')).out) as { items: { metadata: { name: string }; status: { podIP: string } }[] };
     const ips = pods.items.map((p) => p.status.podIP).sort();
-    expect((await sh('default/client-worker', 'dig +short db.default.svc.cluster.local | sort')).out.split('\n')).toEqual(ips);
-    expect((await sh('default/client-worker', 'dig +short db-0.db.default.svc.cluster.local')).out).toBe(pods.items.find((p) => p.metadata.name === 'db-0')!.status.podIP);
+    const ipOf = (name: string) => pods.items.find((p) => p.metadata.name === name)!.status.podIP;
+    const exactly = (lines: string[]) => new RegExp(`^${lines.map((l) => l.replaceAll('.', '\\.')).join('\\n')}$`);
+    // CoreDNS follows the API by a watch: the records come a moment after the pods are ready.
+    const dig = (q: string, want: string[]) => until('default/client-worker', `dig +short ${q} | sort`, exactly(want));
+    await dig('db.default.svc.cluster.local', ips);
+    await dig('db-0.db.default.svc.cluster.local', [ipOf('db-0')]);
     // A headless Service's SRV records carry its endpoints' ports (CoreDNS answers from the EndpointSlices).
-    expect((await sh('default/client-worker', 'dig +short SRV _tcp-pg._tcp.db.default.svc.cluster.local | sort')).out.split('\n'))
-      .toEqual(['0 50 8080 db-0.db.default.svc.cluster.local.', '0 50 8080 db-1.db.default.svc.cluster.local.']);
-    expect((await sh('default/client-worker', `dig +short ${ips[0].replaceAll('.', '-')}.default.pod.cluster.local`)).out).toBe(ips[0]);
-    expect((await sh('default/client-worker', 'dig +short search.default.svc.cluster.local')).out.split('\n')[0]).toBe('www.google.com.');
+    await dig('SRV _tcp-pg._tcp.db.default.svc.cluster.local', ['0 50 8080 db-0.db.default.svc.cluster.local.', '0 50 8080 db-1.db.default.svc.cluster.local.']);
+    await dig(`${ips[0].replaceAll('.', '-')}.default.pod.cluster.local`, [ips[0]]);
+    await dig('search.default.svc.cluster.local', ['www.google.com.']);
   });
 
   it('resolves and reaches the internet from pods, masqueraded by the node and then the host', async () => {
