@@ -856,6 +856,50 @@ def records_domain(rdir):
         return "cluster.local."
 
 
+def external_cname_targets(rdir, zones):
+    """The targets of records.conf's CNAMEs (ExternalName Services) outside the cluster's zones."""
+    try:
+        with open(os.path.join(rdir, "records.conf")) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    targets = [ln.split(",")[-1] for ln in lines if ln.startswith("cname=")]
+    inside = lambda t: any(z == "." or f"{t}.".endswith(f".{z}") or f"{t}." == z for z in zones)
+    return sorted({t for t in targets if t and not inside(t)})
+
+
+def query_a(name, upstreams, timeout):
+    """The IPv4 addresses an upstream answers for name (following its CNAMEs), or [] on no answer.
+    A DNS query of our own (RFC 1035), UDP, one attempt per upstream until one answers."""
+    qid = os.urandom(2)
+    question = b"".join(bytes([len(l)]) + l.encode("ascii") for l in name.rstrip(".").split(".")) + b"\0\0\1\0\1"
+    packet = qid + b"\1\0\0\1\0\0\0\0\0\0" + question
+    for ip, port in upstreams:
+        sock = _socket.socket(_socket.AF_INET6 if ":" in ip else _socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
+            sock.settimeout(timeout)
+            sock.sendto(packet, (ip, int(port)))
+            data = sock.recv(4096)
+        except OSError:
+            continue
+        finally:
+            sock.close()
+        if data[:2] != qid or len(data) < 12:
+            continue
+        count, at = int.from_bytes(data[6:8], "big"), 12 + len(question)
+        found = []
+        for _ in range(count):
+            while at < len(data) and data[at] and data[at] < 0xC0:
+                at += data[at] + 1
+            at += 2 if at < len(data) and data[at] >= 0xC0 else 1
+            rtype, rdlen = int.from_bytes(data[at:at + 2], "big"), int.from_bytes(data[at + 8:at + 10], "big")
+            if rtype == 1 and rdlen == 4:
+                found.append(".".join(str(b) for b in data[at + 10:at + 14]))
+            at += 10 + rdlen
+        return found
+    return []
+
+
 ADDRESS_CHARS = "0123456789abcdefABCDEF.:"
 
 
@@ -915,6 +959,16 @@ def dnsmasq_config(cfgs, listen, runtime):
                 lines.append(f"hostsdir={os.path.join(rdir, 'hosts')}")
                 if os.path.exists(os.path.join(rdir, "records.conf")):
                     lines.append(f"conf-file={os.path.join(rdir, 'records.conf')}")
+                    # CoreDNS answers an ExternalName with the CNAME and the target's addresses, which
+                    # it resolves through its own forward; dnsmasq only follows a CNAME to a name it
+                    # knows, so the targets are resolved here, through this block's upstreams.
+                    upstreams = [u for f in c.forwards if f["from"] == "." for u in f["upstreams"]]
+                    known = [(t, query_a(t, upstreams, FORWARD_READ_TIMEOUT / 4)) for t in external_cname_targets(rdir, k["zones"])]
+                    if any(a for _, a in known):
+                        p = os.path.join(runtime, f"external-{port}")
+                        with open(p, "w") as fh:
+                            fh.write("".join(f"{ip}\t{t}\n" for t, a in known for ip in a))
+                        lines.append(f"addn-hosts={p}")
         for f in c.forwards:
             domain = f["from"] if f["from"] != "." else c.zone
             for ip, p in f["upstreams"]:

@@ -165,7 +165,9 @@ describe.skipIf(why)('Service types and the world outside a netns lab', () => {
     // A headless Service's SRV records carry its endpoints' ports (CoreDNS answers from the EndpointSlices).
     await dig('SRV _tcp-pg._tcp.db.default.svc.cluster.local', ['0 50 8080 db-0.db.default.svc.cluster.local.', '0 50 8080 db-1.db.default.svc.cluster.local.']);
     await dig(`${ips[0].replaceAll('.', '-')}.default.pod.cluster.local`, [ips[0]]);
-    await dig('search.default.svc.cluster.local', ['www.google.com.']);
+    // ExternalName: the CNAME, and the target's address from upstream, as CoreDNS answers it.
+    await dig('search.default.svc.cluster.local', [SITES.find((x) => x.names.includes('www.google.com'))!.ip, 'www.google.com.']);
+    expect((await sh('default/client-worker', 'curl -sS -m 3 http://search/ | grep -o "<title>.*</title>"')).out).toBe('<title>Google</title>');
   });
 
   it('resolves and reaches the internet from pods, masqueraded by the node and then the host', async () => {
