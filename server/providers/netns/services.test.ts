@@ -72,6 +72,21 @@ spec:
           args: [netexec, --http-port=8080]
 ---
 apiVersion: v1
+kind: Pod
+metadata: { name: warming, labels: { app: warming } }
+spec:
+  containers:
+    - name: agnhost
+      image: registry.k8s.io/e2e-test-images/agnhost:2.53
+      args: [netexec, --http-port=8080]
+      readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: peers }
+spec: { clusterIP: None, publishNotReadyAddresses: true, selector: { app: warming }, ports: [{ port: 8080 }] }
+---
+apiVersion: v1
 kind: Service
 metadata: { name: search }
 spec: { type: ExternalName, externalName: www.google.com }
@@ -165,6 +180,10 @@ describe.skipIf(why)('Service types and the world outside a netns lab', () => {
     // A headless Service's SRV records carry its endpoints' ports (CoreDNS answers from the EndpointSlices).
     await dig('SRV _tcp-pg._tcp.db.default.svc.cluster.local', ['0 50 8080 db-0.db.default.svc.cluster.local.', '0 50 8080 db-1.db.default.svc.cluster.local.']);
     await dig(`${ips[0].replaceAll('.', '-')}.default.pod.cluster.local`, [ips[0]]);
+    // publishNotReadyAddresses: a pod that never gets ready still has its record (peers finding each other at start).
+    const warming = (await until('admin', "kubectl get pod warming -o jsonpath='{.status.podIP}'", /^10\.244\./));
+    expect((await sh('admin', "kubectl get pod warming -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'")).out).toBe('False');
+    await dig('peers.default.svc.cluster.local', [warming]);
     // ExternalName: the CNAME, and the target's address from upstream, as CoreDNS answers it.
     await dig('search.default.svc.cluster.local', [SITES.find((x) => x.names.includes('www.google.com'))!.ip, 'www.google.com.']);
     expect((await sh('default/client-worker', 'curl -sS -m 3 http://search/ | grep -o "<title>.*</title>"')).out).toBe('<title>Google</title>');
