@@ -21,7 +21,7 @@ function fakeHost(name: string, programs: Record<string, string>): string {
   return dir;
 }
 const FULL = fakeHost('full', {
-  python3: 'exit 0', nginx: 'exit 0', coredns: 'exit 0', curl: 'echo curl "$@"', bash: 'exit 0', sleep: 'exit 0',
+  python3: 'exit 0', nginx: 'exit 0', coredns: 'exit 0', curl: 'echo curl "$@"', bash: 'exit 0', sleep: 'exit 0', sed: 'exit 0', date: 'exit 0',
   busybox: `[ "$1" = --list ] && printf 'sh\\nsleep\\nwget\\n'`,
 });
 const BARE = fakeHost('bare', {});
@@ -223,17 +223,43 @@ describe('image entrypoints run for real', () => {
     expect((await runToEnd(containerArgv(curl, {}, {}), { env })).stdout).toBe('curl\n');
   });
 
-  it.each(['registry.k8s.io/pause:3.10', 'docker.io/kindest/kindnetd:v20250512-df8de77b', 'registry.k8s.io/kube-proxy:v1.33.1'])(
+  it.each(['registry.k8s.io/pause:3.10', 'docker.io/kindest/kindnetd:v20250512-df8de77b'])(
     '%s waits until stopped with SIGTERM',
     async (image) => {
-      const p = program(image, process.env.PATH);
-      const argv = containerArgv(p, image.includes('kube-proxy') ? { command: ['/usr/local/bin/kube-proxy', '--config=/var/lib/kube-proxy/config.conf'] } : {}, {});
+      const argv = containerArgv(program(image, process.env.PATH), {}, {});
       expect(argv.slice(0, 3)).toEqual(['/bin/sh', '-c', expect.stringMatching(/^exec \/\S+\/sleep infinity$/)]);
       const proc = run(argv);
       proc.child.kill('SIGTERM');
       expect(await proc.exited).toEqual({ code: null, signal: 'SIGTERM' });
     },
   );
+
+  describe('kube-proxy reads its configuration file', () => {
+    const kubeProxy = (mode: string) => {
+      const dir = mkdtempSync(join(scratch, 'kube-proxy-'));
+      writeFileSync(join(dir, 'config.conf'), `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ${mode}\n`);
+      return containerArgv(program('registry.k8s.io/kube-proxy:v1.33.1', process.env.PATH), { command: ['/usr/local/bin/kube-proxy', `--config=${join(dir, 'config.conf')}`, '--hostname-override=worker'] }, {});
+    };
+    it('logs its start in iptables mode and waits until stopped', async () => {
+      const proc = run(kubeProxy('iptables'));
+      await proc.waitFor(/node config controller/);
+      const out = proc.stdout();
+      expect(out).toMatch(/^I\d{4} \d\d:\d\d:\d\d\.\d{6}\s+1 server_linux\.go:66\] "Using iptables proxy"$/m);
+      expect(out).toContain('"Starting node config controller" node="worker"');
+      proc.child.kill('SIGTERM');
+      expect((await proc.exited).signal).toBe('SIGTERM');
+    });
+    it('fails with kube-proxy\'s error on a mode it does not know', async () => {
+      const r = await runToEnd(kubeProxy('userspace'), {});
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('"command failed" err="KubeProxyConfiguration.Mode: Invalid value: \\"userspace\\": must be iptables, ipvs, nftables or blank');
+    });
+    it.skipIf(existsSync('/proc/net/ip_vs'))('fails in ipvs mode where the kernel has no ip_vs', async () => {
+      const r = await runToEnd(kubeProxy('ipvs'), {});
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("can't use the IPVS proxier");
+    });
+  });
 });
 
 const nginx = (() => {
