@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { kindClusterName } from '../../lab/naming.ts';
 import { normalizeTarget } from '../../lab/topology.ts';
+import { LAPTOP } from '../../lab/world.ts';
 import type { ExecOptions, ExecResult, Lab, LabFacts, ShellSpec } from '../../lab/types.ts';
 import { LabError } from '../../lab/types.ts';
 import { containerExec, DOCKER } from './docker.ts';
@@ -47,7 +48,9 @@ export class KindLab implements Lab {
   }
 
   private resolve(target: string): { kind: 'admin' } | { kind: 'node'; node: string } | { kind: 'pod'; namespace: string; name: string } {
-    if (target === ADMIN_TARGET) return { kind: 'admin' };
+    // On kind the machine running Docker is the laptop outside the cluster: it reaches the nodes'
+    // addresses on the kind network, NodePorts and (with cloud-provider-kind) load balancers.
+    if (target === ADMIN_TARGET || target === LAPTOP.name) return { kind: 'admin' };
     const t = normalizeTarget(target, this.facts);
     if (this.isNode(t)) return { kind: 'node', node: t };
     const [namespace, name, ...rest] = t.split('/');
@@ -114,7 +117,7 @@ export class KindLab implements Lab {
         `echo "kubectl talks to lab ${this.id} (cluster ${this.cluster}); nodes: docker exec -it ${this.cluster}-<node> bash"`,
         '',
       ].join('\n'));
-      return { file: 'bash', args: ['--rcfile', p.bashrc, '-i'], env: { ...env, ...this.adminEnv() }, title: `admin (${this.id})` };
+      return { file: 'bash', args: ['--rcfile', p.bashrc, '-i'], env: { ...env, ...this.adminEnv() }, title: target === LAPTOP.name ? LAPTOP.name : `admin (${this.id})` };
     }
     if (t.kind === 'node') {
       return {
@@ -136,7 +139,7 @@ export class KindLab implements Lab {
 
   targets(): string[] {
     const pods = this.facts.pods.filter((p) => p.app !== 'coredns').map((p) => p.target);
-    return [...this.facts.nodes.map((n) => n.name), ...pods, ADMIN_TARGET];
+    return [...this.facts.nodes.map((n) => n.name), ...pods, ADMIN_TARGET, LAPTOP.name];
   }
 
   async destroy(): Promise<void> {

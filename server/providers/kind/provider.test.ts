@@ -107,8 +107,16 @@ function fakeLab(): KindLab {
 }
 
 describe('KindLab', () => {
-  it('lists nodes first, then pods a learner can enter, then admin', () => {
-    expect(fakeLab().targets()).toEqual(['control-plane', 'worker', 'default/web-7c9d8f6b5-h2k4x', 'default/client-worker', 'admin']);
+  it('lists nodes first, then pods a learner can enter, then admin and the laptop', () => {
+    expect(fakeLab().targets()).toEqual(['control-plane', 'worker', 'default/web-7c9d8f6b5-h2k4x', 'default/client-worker', 'admin', 'laptop']);
+  });
+
+  it('is the machine running Docker for the laptop outside the cluster, with the lab\'s kubeconfig', () => {
+    const lab = fakeLab();
+    const s = lab.shell('laptop');
+    expect(s.file).toBe('bash');
+    expect(s.env.KUBECONFIG).toBe(paths(lab.id).kubeconfig);
+    expect(s.title).toBe('laptop');
   });
 
   it('gives a node shell through docker exec into the node container, prompt naming the node', () => {
