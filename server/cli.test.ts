@@ -1,23 +1,9 @@
-import { execFile } from 'node:child_process';
 import { chownSync, existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { netdojo } from '../test/support/cli.ts';
 import { hostNetns, labsUnavailable, rootlessUnavailable, tempHome } from '../test/support/env.ts';
 
 // The CLI contract of DESIGN.md, driven as a user drives it: real processes, real labs.
-
-const BIN = fileURLToPath(new URL('./netdojo.mjs', import.meta.url));
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function netdojo(home: string, args: string[], opts: { asUser?: number } = {}): Promise<Run> {
-  const argv = opts.asUser === undefined ? [process.execPath, BIN, ...args]
-    : ['setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups', process.execPath, BIN, ...args];
-  return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { env: { ...process.env, NETDOJO_HOME: home, HOME: home }, maxBuffer: 64 << 20, timeout: 600_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
 
 describe('CLI input errors', () => {
   const home = tempHome();
