@@ -14,37 +14,19 @@ const why = labsUnavailable() ?? (spawnSync('sh', ['-c', 'command -v nginx || te
 if (why) console.warn(`skipping the ingress-nginx lab test: ${why}`);
 
 // Two backends that answer every path with their pod name, and the Ingresses that route to them.
-const APP = `
+const backend = (app: string) => `
 apiVersion: apps/v1
 kind: Deployment
-metadata: { name: shop, labels: { app: shop } }
+metadata: { name: ${app}, labels: { app: ${app} } }
 spec:
   replicas: 1
-  selector: { matchLabels: { app: shop } }
+  selector: { matchLabels: { app: ${app} } }
   template:
-    metadata: { labels: { app: shop } }
+    metadata: { labels: { app: ${app} } }
     spec:
-      containers:
-        - name: shop
-          image: registry.k8s.io/e2e-test-images/agnhost:2.52
-          args: [serve-hostname, --port=9376]
-          ports: [{ name: http, containerPort: 9376 }]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: api, labels: { app: api } }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: api } }
-  template:
-    metadata: { labels: { app: api } }
-    spec:
-      containers:
-        - name: api
-          image: registry.k8s.io/e2e-test-images/agnhost:2.52
-          args: [serve-hostname, --port=9376]
-          ports: [{ name: http, containerPort: 9376 }]
----
+      containers: [{ name: ${app}, image: registry.k8s.io/e2e-test-images/agnhost:2.52, args: [serve-hostname, --port=9376], ports: [{ name: http, containerPort: 9376 }] }]
+`;
+const APP = `${backend('shop')}---${backend('api')}---
 apiVersion: v1
 kind: Service
 metadata: { name: shop }
