@@ -9,6 +9,7 @@
 #
 # Not done here: the admission webhook, leader election (there is no Lease API in the lab; one
 # replica updates status), annotations, the ConfigMap's settings, TCP/UDP services, metrics.
+import _sha1
 import _signal
 import _thread
 import binascii
@@ -110,7 +111,11 @@ def make_fake_certificate():
     return os.posix_spawnp("sh", ["sh", "-c", script], os.environ)
 
 
-def certificate_names(pem_file):
+def pem_sha(content):
+    return _sha1.sha1(content).hexdigest()
+
+
+def certificate_names(pem_file, content):
     """CreateSSLCert's reading of a Secret's certificate: its subjectAltName DNS names and CN, or an
     error when the certificate cannot be read or the key is not its key."""
     code, out = serving.run_captured(["openssl", "x509", "-in", pem_file, "-noout", "-subject", "-nameopt", "RFC2253", "-ext", "subjectAltName", "-pubkey"], stderr=False)
@@ -124,7 +129,7 @@ def certificate_names(pem_file):
     public = text[text.find("-----BEGIN PUBLIC KEY-----"):]
     if code != 0 or key.decode(errors="replace").strip() != public.strip():
         return {"error": "tls: private key does not match public key"}
-    return {"file": pem_file, "names": names, "hasSAN": has_san, "cn": cn}
+    return {"file": pem_file, "sha": pem_sha(content), "names": names, "hasSAN": has_san, "cn": cn}
 
 
 # ---- the controller -----------------------------------------------------------------------------
@@ -147,6 +152,7 @@ class Controller:
         self.store = {kind: {} for kind in KINDS}
         self.listed = set()
         self.fake_cert_pid = None
+        self.fake_cert = None  # {"file", "sha"} once made
         self.nginx_pid = None
         self.pod = None
         self.sync_timer = None
@@ -286,7 +292,7 @@ class Controller:
                 with open(pem + ".tmp", "wb") as f:
                     f.write(content)
                 os.rename(pem + ".tmp", pem)
-                cached = (content, certificate_names(pem))
+                cached = (content, certificate_names(pem, content))
                 self.certs[secret_key] = cached
             if "error" in cached[1]:
                 self.warn_once(f"Error obtaining X.509 certificate: unexpected error creating SSL Cert: {cached[1]['error']}")
@@ -329,7 +335,7 @@ class Controller:
     def sync(self):
         """syncIngress: the configuration the objects make; nginx reloads only when it changes."""
         self.sync_timer = None
-        if not os.path.exists(FAKE_CERT):
+        if self.fake_cert is None:
             self.sync_timer = self.loop.later(0.05, self.sync)
             return
         ingresses = conf.served_ingresses(self.store["Ingress"].values(), self.store["IngressClass"].values(), self.class_flags)
@@ -337,7 +343,7 @@ class Controller:
         servers, upstreams, warnings = conf.build(ingresses, self.store["Service"].values(), self.store["EndpointSlice"].values(), certificates)
         for w in warnings:
             self.warn_once(w)
-        default = certificates.get(self.flags["default-ssl-certificate"], {}).get("file", FAKE_CERT)
+        default = certificates.get(self.flags["default-ssl-certificate"], self.fake_cert)
         text = conf.render(servers, upstreams, {"runDir": RUN_DIR, "defaultCertificate": default})
         if text != self.config:
             info("controller.go:193", "Configuration changes detected, backend reload required")
@@ -408,6 +414,8 @@ class Controller:
             if pid == self.fake_cert_pid:
                 if os.waitstatus_to_exitcode(status) != 0 or not os.path.exists(FAKE_CERT):
                     fatal("main.go:101", "unexpected error storing fake SSL Cert: openssl failed")
+                with open(FAKE_CERT, "rb") as f:
+                    self.fake_cert = {"file": FAKE_CERT, "sha": pem_sha(f.read())}
                 info("main.go:101", "SSL fake certificate created", file=FAKE_CERT)
 
     def shutdown(self):

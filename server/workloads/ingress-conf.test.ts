@@ -23,7 +23,7 @@ import _ingress_conf as c, _kube as k
 s = k.loads(sys.stdin.read())
 served = c.served_ingresses(s["ingresses"], s["classes"], s["flags"])
 servers, upstreams, warnings = c.build(served, s["services"], s["slices"], s["certificates"])
-print(k.dumps({"conf": c.render(servers, upstreams, {"runDir": s["runDir"], "defaultCertificate": s["fake"]}),
+print(k.dumps({"conf": c.render(servers, upstreams, {"runDir": s["runDir"], "defaultCertificate": {"file": s["fake"], "sha": "f00d"}}),
                "warnings": warnings, "served": [c.key(i) for i in served]}))`;
 
 type Obj = Record<string, unknown>;
@@ -188,7 +188,7 @@ describe.skipIf(missing.length)('the ingress controller\'s nginx.conf', () => {
   });
 
   it('TLS: a host\'s certificate from its Secret (wildcards too), the fake one when it does not cover the host; HTTP redirects with 308', () => {
-    const certificates = { 'default/secure': { file: secureCert, names: ['secure.example.com', '*.apps.example.com'], hasSAN: true, cn: 'secure.example.com' } };
+    const certificates = { 'default/secure': { file: secureCert, sha: 'c0ffee', names: ['secure.example.com', '*.apps.example.com'], hasSAN: true, cn: 'secure.example.com' } };
     const r = render({
       ...web, certificates,
       ingresses: [
@@ -197,7 +197,8 @@ describe.skipIf(missing.length)('the ingress controller\'s nginx.conf', () => {
         ingress('plain', { rules: [rule('plain.example.com', path('/', 'Prefix'))] }),
       ],
     });
-    for (const host of ['secure.example.com', 'shop.apps.example.com']) expect(serverBlock(r.conf, host)).toContain(`ssl_certificate     ${secureCert};`);
+    // The content's SHA-1 beside the file: a Secret's new certificate changes the configuration, and the reload loads it.
+    for (const host of ['secure.example.com', 'shop.apps.example.com']) expect(serverBlock(r.conf, host)).toContain(`# PEM sha: c0ffee\n        ssl_certificate     ${secureCert};`);
     // Not covered: the server keeps the fake (default) certificate, but it is a TLS host: it redirects.
     expect(serverBlock(r.conf, 'wrong.example.com')).not.toContain('ssl_certificate');
     expect(r.warnings).toEqual([
@@ -206,14 +207,14 @@ describe.skipIf(missing.length)('the ingress controller\'s nginx.conf', () => {
     ]);
     for (const host of ['secure.example.com', 'wrong.example.com']) expect(serverBlock(r.conf, host)).toContain('if ($scheme = http) {\n                return 308 https://$redirect_host$redirect_uri;');
     expect(serverBlock(r.conf, 'plain.example.com')).not.toContain('return 308');
-    expect(r.conf).toContain(`ssl_certificate     ${fake};`);
+    expect(r.conf).toContain(`# PEM sha: f00d\n    ssl_certificate     ${fake};`);
     expect(r.conf).toContain('listen 443 ssl http2;');
     expect(nginxTest(r.conf).code).toBe(0);
   });
 
   it('a certificate with only a Common Name does not cover its host (Go ignores the CN), as ingress-nginx reports', () => {
     const r = render({
-      ...web, certificates: { 'default/cn-only': { file: secureCert, names: [], hasSAN: false, cn: 'old.example.com' } },
+      ...web, certificates: { 'default/cn-only': { file: secureCert, sha: 'c0ffee', names: [], hasSAN: false, cn: 'old.example.com' } },
       ingresses: [ingress('old', { tls: [{ hosts: ['old.example.com'], secretName: 'cn-only' }], rules: [rule('old.example.com', path('/', 'Prefix'))] })],
     });
     expect(r.warnings[0]).toMatch(/for server "old\.example\.com": x509: certificate relies on legacy Common Name field, use SANs instead$/);

@@ -163,6 +163,17 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
     ]);
   });
 
+  it('serves a renewed certificate once its Secret changes', async () => {
+    const renewed = join(certs, 'renewed');
+    const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', `${renewed}.key`, '-out', `${renewed}.crt`,
+      '-subj', '/CN=secure.example.com/O=renewed', '-addext', 'subjectAltName=DNS:secure.example.com'], { encoding: 'utf8' });
+    expect(tls.status, tls.stderr).toBe(0);
+    await exec('admin', `kubectl create secret tls secure-tls --cert=${renewed}.crt --key=${renewed}.key --dry-run=client -o yaml | kubectl apply -f -`);
+    // curl trusts only the renewed certificate: it succeeds once nginx serves it.
+    const served = await until('default/client-worker', `curl -sS -m5 --cacert ${renewed}.crt --resolve secure.example.com:443:${controllerIP} https://secure.example.com/ 2>&1`, new RegExp(`^${pods.api}$`));
+    expect(served).toBe(pods.api);
+  });
+
   it('kubectl get ingress shows the controller\'s address for its own Ingresses only', async () => {
     const rows = await until('admin', 'kubectl get ingress --no-headers', new RegExp(`^secure\\s+nginx\\s+secure\\.example\\.com\\s+${controllerIP.replace(/\./g, '\\.')}\\s+80, 443\\s`, 'm'));
     expect(rows).toMatch(new RegExp(`^shop\\s+nginx\\s+shop\\.example\\.com\\s+${controllerIP.replace(/\./g, '\\.')}\\s+80\\s`, 'm'));
