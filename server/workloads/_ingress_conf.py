@@ -274,6 +274,8 @@ def render(servers, upstreams, options):
         "# change to them (or to their Services, endpoints and TLS Secrets) rewrites it and reloads nginx.",
         "",
         f"pid {run}/nginx.pid;",
+        "# The image runs nginx as www-data; a lab pod has no such user (and, rootless, no other uid).",
+        "user root;",
         "daemon off;",
         "",
         "# ingress-nginx starts a worker per CPU; one keeps a lab light.",
