@@ -37,9 +37,10 @@ PID = os.getpid()
 FLAGS = {
     "controller-class": "k8s.io/ingress-nginx", "ingress-class": "nginx", "watch-ingress-without-class": "false",
     "publish-service": "", "publish-status-address": "", "default-ssl-certificate": "", "watch-namespace": "",
-    "election-id": "ingress-controller-leader", "configmap": "", "update-status": "true",
+    "update-status": "true",
 }
-NO_EFFECT = {"validating-webhook", "validating-webhook-certificate", "validating-webhook-key", "tcp-services-configmap",
+BOOLEAN = {"watch-ingress-without-class", "update-status"}
+NO_EFFECT = {"election-id", "configmap", "validating-webhook", "validating-webhook-certificate", "validating-webhook-key", "tcp-services-configmap",
              "udp-services-configmap", "enable-metrics", "v", "report-node-internal-ip-address", "post-shutdown-grace-period",
              "shutdown-grace-period", "enable-ssl-passthrough", "default-backend-service", "enable-topology-aware-routing"}
 
@@ -73,12 +74,13 @@ def fatal(where, message):
     sys.exit(255)
 
 
-def rfc3339(now=None):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+def rfc3339():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def parse_flags(argv):
-    """pflag: --name=value or --name value; a boolean flag alone means true."""
+    """pflag: --name=value or --name value; a boolean flag alone means true. Returns the values
+    and the flags given that have no effect here."""
     values, ignored = dict(FLAGS), []
     args = list(argv)
     while args:
@@ -89,7 +91,7 @@ def parse_flags(argv):
         if name not in FLAGS and name not in NO_EFFECT:
             fatal("main.go:64", f"unknown flag: --{name}")
         if not eq:
-            value = "true" if name == "watch-ingress-without-class" or name == "update-status" or not args or args[0].startswith("-") else args.pop(0)
+            value = "true" if name in BOOLEAN or not args or args[0].startswith("-") else args.pop(0)
         if name in FLAGS:
             values[name] = value
         else:
@@ -185,6 +187,8 @@ class Controller:
                         self.loop.soon(lambda t=event["type"], obj=obj: self.on_event(kind, t, obj))
                 delay = 1
             except (OSError, ApiError, ValueError, KeyError) as e:
+                if isinstance(e, ApiError) and e.status == 410:
+                    rv = None  # the resourceVersion is too old to watch from: list again
                 self.loop.soon(lambda e=e: warn("reflector.go:569", f"failed to watch *v1.{kind}: {e}"))
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
@@ -279,8 +283,7 @@ class Controller:
         for secret_key in sorted(wanted):
             secret = self.store["Secret"].get(secret_key)
             if secret is None:
-                self.warn_once(f"Error getting SSL certificate {secret_key!r}: local SSL certificate {secret_key} was not found")
-                continue
+                continue  # the configuration says so, for each host that names it
             data = secret.get("data") or {}
             if "tls.crt" not in data or "tls.key" not in data:
                 self.warn_once(f"Error obtaining X.509 certificate: key 'tls.crt' or 'tls.key' missing from secret {secret_key}")
