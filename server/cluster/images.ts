@@ -334,7 +334,7 @@ const CATALOG: Entry[] = [
       // container can have of its own without hiding the rest of /tmp or /etc.
       dirs: [{ path: '/etc/nginx', source: join(INGRESS_NGINX_FILES, 'etc-nginx') }, { path: '/run/nginx', source: join(INGRESS_NGINX_FILES, 'run-nginx') }],
       notes: [
-        "/nginx-ingress-controller is netdojo's server/workloads/nginx-ingress-controller.py, running the host's nginx; no annotations, admission webhook or TCP/UDP services",
+        "/nginx-ingress-controller is netdojo's server/workloads/nginx-ingress-controller.py, running the host's nginx; of the annotations only rewrite-target, use-regex, ssl-redirect and force-ssl-redirect; no admission webhook or TCP/UDP services",
       ],
     }),
   },

@@ -106,9 +106,35 @@ def endpoints(service, slices, port_ref):
 
 # ---- servers and locations ----------------------------------------------------------------------
 
+ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io/"
+
+
+def parse_bool(value, default):
+    """Go's strconv.ParseBool; an annotation it cannot parse keeps the default."""
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    return default
+
+
+def rewrite_annotations(ing):
+    """The rewrite annotations of an Ingress, which apply to its locations: rewrite-target (the
+    path the backend gets; with it, paths are regular expressions), use-regex, ssl-redirect (on by
+    default: a TLS host redirects HTTP to HTTPS) and force-ssl-redirect (even without TLS)."""
+    anns = (meta(ing, "annotations", {}) or {}) if ing else {}
+    get = lambda name: anns.get(ANNOTATION_PREFIX + name)  # noqa: E731
+    return {"target": get("rewrite-target") or "", "useRegex": parse_bool(get("use-regex"), False),
+            "sslRedirect": parse_bool(get("ssl-redirect"), True), "forceSSLRedirect": parse_bool(get("force-ssl-redirect"), False)}
+
+
+def needs_rewrite(loc):
+    return loc["rewrite"]["target"] not in ("", loc["path"])
+
+
 def location(path, path_type, upstream, ing=None, service="", port="", default_backend=False):
     return {"path": path, "pathType": path_type, "upstream": upstream, "ingress": ing, "service": service,
-            "port": str(port), "isDefBackend": default_backend, "ingressPath": path}
+            "port": str(port), "isDefBackend": default_backend, "ingressPath": path, "rewrite": rewrite_annotations(ing)}
 
 
 def host_matches(pattern, host):
@@ -200,7 +226,8 @@ def build(ingresses, services, slices, certificates):
                     server["locations"].append(location(nginx_path, path_type, ups, ing, backend["service"]["name"], service_port_ref(backend)))
                 elif existing["isDefBackend"]:
                     # The root location each server starts with gives way to a rule for "/".
-                    existing.update(upstream=ups, ingress=ing, service=backend["service"]["name"], port=str(service_port_ref(backend)), isDefBackend=False)
+                    existing.update(upstream=ups, ingress=ing, service=backend["service"]["name"], port=str(service_port_ref(backend)),
+                                    isDefBackend=False, rewrite=rewrite_annotations(ing))
 
     for server in servers.values():
         server["locations"] = with_exact_locations(server["locations"])
@@ -243,11 +270,12 @@ def hostname_error(cert, host):
 def with_exact_locations(locations):
     """updateServerLocations: a Prefix path /foo matches /foo and /foo/..., not /foobar: it becomes
     `location /foo/` plus `location = /foo` (unless an Exact /foo exists). ImplementationSpecific
-    paths stay plain nginx prefixes (/foo matches /foobar too)."""
+    paths stay plain nginx prefixes (/foo matches /foobar too), and so do paths that are regular
+    expressions (rewrite-target, use-regex)."""
     exact = {loc["path"] for loc in locations if loc["pathType"] == "Exact"}
     out = []
     for loc in locations:
-        if loc["path"] == "/" or loc["pathType"] != "Prefix":
+        if loc["path"] == "/" or loc["pathType"] != "Prefix" or needs_rewrite(loc) or loc["rewrite"]["useRegex"]:
             out.append(loc)
             continue
         prefix = dict(loc, path=loc["path"] if loc["path"].endswith("/") else loc["path"] + "/")
@@ -439,8 +467,11 @@ def render_server(server, upstreams, options):
     if server["cert"] not in (None, "default"):
         cert = server["cert"]
         out += [f"        # PEM sha: {cert['sha']}", f"        ssl_certificate     {cert['file']};", f"        ssl_certificate_key {cert['file']};"]
+    # One location that rewrites or uses a regular expression makes every path of the server a
+    # case-insensitive regular expression anchored at the start (nginx tries them in order: longest first).
+    regex = any(needs_rewrite(loc) or loc["rewrite"]["useRegex"] for loc in server["locations"])
     for loc in server["locations"]:
-        out += render_location(server, loc, upstreams)
+        out += render_location(server, loc, upstreams, regex)
     if host == DEFAULT_SERVER:
         out += [
             f"        # health checks in cloud providers require the use of port {PORTS['http']}",
@@ -468,9 +499,9 @@ def server_name(host):
     return r"~^(?<subdomain>[\w-]+)\." + host[2:].replace(".", "\\.") + "$"
 
 
-def render_location(server, loc, upstreams):
+def render_location(server, loc, upstreams, regex):
     ing = loc["ingress"]
-    match = f"= {quote(loc['path'])}" if loc["pathType"] == "Exact" else quote(loc["path"])
+    match = f"~* {quote('^' + loc['path'])}" if regex else f"= {quote(loc['path'])}" if loc["pathType"] == "Exact" else quote(loc["path"])
     up = upstreams[loc["upstream"]]
     out = [
         f"        location {match} {{",
@@ -494,7 +525,9 @@ def render_location(server, loc, upstreams):
         '            set $proxy_alternative_upstream_name "";',
         "",
     ]
-    if server["cert"] is not None and server["hostname"] != DEFAULT_SERVER and not loc["path"].startswith(NO_TLS_REDIRECT):
+    rw = loc["rewrite"]
+    tls_host = server["cert"] is not None and server["hostname"] != DEFAULT_SERVER
+    if not loc["path"].startswith(NO_TLS_REDIRECT) and (rw["forceSSLRedirect"] or (rw["sslRedirect"] and tls_host)):
         out += ["            if ($scheme = http) {", "                return 308 https://$redirect_host$redirect_uri;", "            }", ""]
     if not up["endpoints"]:
         # ingress-nginx's balancer answers 503 for a backend without a ready endpoint.
@@ -535,6 +568,10 @@ def render_location(server, loc, upstreams):
         "            proxy_next_upstream                     error timeout;",
         "            proxy_next_upstream_timeout             0;",
         "            proxy_next_upstream_tries               3;",
+    ]
+    if needs_rewrite(loc):
+        out.append(f"            rewrite {quote('(?i)' + loc['path'])} {quote(rw['target'])} break;")
+    out += [
         f"            proxy_pass http://{loc['upstream']};",
         "            proxy_redirect                          off;",
         "        }",

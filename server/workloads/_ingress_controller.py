@@ -8,7 +8,8 @@
 # writes its access log (ingress-nginx's upstreaminfo format) to the container's stdout.
 #
 # Not done here: the admission webhook, leader election (there is no Lease API in the lab; one
-# replica updates status), annotations, the ConfigMap's settings, TCP/UDP services, metrics.
+# replica updates status), annotations other than the rewrite and SSL redirect ones, the ConfigMap's
+# settings, TCP/UDP services, metrics.
 import _sha1
 import _signal
 import _thread

@@ -88,7 +88,7 @@ const serverBlock = (conf: string, host: string) => {
 };
 /** The location blocks of a server, by match (nginx picks among prefixes by length, not order):
  *  [match, upstream, how it answers]. */
-const locations = (block: string) => [...block.matchAll(/location ((?:= )?"[^"]*") \{([\s\S]*?)\n {8}\}/g)].map(([, match, body]) => [
+const locations = (block: string) => [...block.matchAll(/location ((?:= |~\* )?"[^"]*") \{([\s\S]*?)\n {8}\}/g)].map(([, match, body]) => [
   match, /set \$proxy_upstream_name "([^"]*)"/.exec(body)?.[1] ?? '', /return (\d+)/.exec(body)?.[1] ?? 'proxy',
 ]).sort(([a], [b]) => a.localeCompare(b));
 
@@ -218,6 +218,42 @@ describe.skipIf(missing.length)('the ingress controller\'s nginx.conf', () => {
       ingresses: [ingress('old', { tls: [{ hosts: ['old.example.com'], secretName: 'cn-only' }], rules: [rule('old.example.com', path('/', 'Prefix'))] })],
     });
     expect(r.warnings[0]).toMatch(/for server "old\.example\.com": x509: certificate relies on legacy Common Name field, use SANs instead$/);
+  });
+
+  it('rewrite-target: every path of the server becomes a case-insensitive regex, and the backend gets the rewritten path', () => {
+    const ann = (a: Record<string, string>) => Object.fromEntries(Object.entries(a).map(([k, v]) => [`nginx.ingress.kubernetes.io/${k}`, v]));
+    const r = render({
+      ...web,
+      ingresses: [
+        ingress('rewrite', { rules: [rule('a.example.com', path('/shop(/|$)(.*)', 'ImplementationSpecific'))] }, { annotations: ann({ 'rewrite-target': '/$2' }) }),
+        ingress('plain', { rules: [rule('a.example.com', path('/static', 'Prefix')), rule('b.example.com', path('/static', 'Prefix'))] }),
+      ],
+    });
+    const a = serverBlock(r.conf, 'a.example.com');
+    // Another Ingress's Prefix path on the same host becomes regexes too: both its /p/ and its = /p.
+    expect(locations(a).map(([m]) => m)).toEqual(['~* "^/"', '~* "^/shop(/|$)(.*)"', '~* "^/static"', '~* "^/static/"']);
+    expect(a).toContain('rewrite "(?i)/shop(/|$)(.*)" "/$2" break;\n            proxy_pass http://default-web-80;');
+    // The host's root location, which the rewriting Ingress made, carries its annotations too (as upstream).
+    expect(a).toContain('rewrite "(?i)/" "/$2" break;\n            proxy_pass http://upstream-default-backend;');
+    expect(a.match(/rewrite /g)).toHaveLength(2);
+    expect(locations(serverBlock(r.conf, 'b.example.com')).map(([m]) => m)).toEqual(['"/"', '"/static/"', '= "/static"']);
+    expect(nginxTest(r.conf).code).toBe(0);
+  });
+
+  it('ssl-redirect: "false" keeps a TLS host on HTTP; force-ssl-redirect redirects a host without TLS', () => {
+    const ann = (k: string, v: string) => ({ annotations: { [`nginx.ingress.kubernetes.io/${k}`]: v } });
+    const r = render({
+      ...web,
+      ingresses: [
+        ingress('no-redirect', { tls: [{ hosts: ['a.example.com'] }], rules: [rule('a.example.com', path('/', 'Prefix'))] }, ann('ssl-redirect', 'false')),
+        ingress('forced', { rules: [rule('b.example.com', path('/', 'Prefix'))] }, ann('force-ssl-redirect', 'true')),
+        ingress('unparsable', { tls: [{ hosts: ['c.example.com'] }], rules: [rule('c.example.com', path('/', 'Prefix'))] }, ann('ssl-redirect', 'nope')),
+      ],
+    });
+    expect(serverBlock(r.conf, 'a.example.com')).not.toContain('return 308');
+    expect(serverBlock(r.conf, 'b.example.com')).toContain('return 308 https://$redirect_host$redirect_uri;');
+    // A value Go's ParseBool rejects leaves the default: TLS hosts redirect.
+    expect(serverBlock(r.conf, 'c.example.com')).toContain('return 308');
   });
 
   it('logs in ingress-nginx\'s upstreaminfo format, to the container\'s stdout', () => {

@@ -64,6 +64,17 @@ spec:
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
+metadata: { name: rewrite, annotations: { nginx.ingress.kubernetes.io/rewrite-target: /$2 } }
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: rewrite.example.com
+      http:
+        paths:
+          - { path: /web(/|$)(.*), pathType: ImplementationSpecific, backend: { service: { name: web, port: { number: 80 } } } }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
 metadata: { name: elsewhere }
 spec:
   ingressClassName: traefik
@@ -81,6 +92,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   let controllerIP = '';
   let podIP = '';
   let clientIP = '';
+  let webPods: string[] = [];
   const pods: Record<string, string> = {};
 
   const exec = async (target: string, script: string) => {
@@ -114,6 +126,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
     const facts = JSON.parse(up.stdout).lab;
     lab = facts.id;
     clientIP = facts.pods.find((p: { target: string }) => p.target === 'default/client-worker').ip;
+    webPods = facts.pods.filter((p: { app: string }) => p.app === 'web').map((p: { target: string }) => p.target.split('/')[1]);
     await kubectl(`apply -f ${MANIFESTS_DIR}ingress-nginx.yaml`);
     await kubectl('-n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=60s');
     const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', join(certs, 'tls.key'), '-out', join(certs, 'tls.crt'),
@@ -142,6 +155,13 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
         `200 ${pods.shop}`, `200 ${pods.shop}`, `200 ${pods.api}`, `200 ${pods.api}`, `200 ${pods.shop}`, `200 ${pods.api}`, `200 ${pods.shop}`,
       ]);
     }
+  });
+
+  it('rewrite-target: the path matches as a regular expression and the backend gets the rewritten one', async () => {
+    const host = `-H 'Host: rewrite.example.com' http://${controllerIP}`;
+    const [rewritten, unmatched] = await curl([`${host}/web/hostname`, `${host}/hostname`]);
+    expect(webPods.map((p) => `200 ${p}`)).toContain(rewritten);
+    expect(unmatched).toMatch(/^404 <html> <head><title>404 Not Found<\/title>/);
   });
 
   it('answers an unknown host, and a host only another class\'s Ingress names, with the default backend\'s 404', async () => {
