@@ -159,7 +159,7 @@ describe('resolveImage: what the images declare', () => {
       join(FULL, 'python3'), expect.stringMatching(/\/workloads\/nginx-ingress-controller\.py$/), '--publish-service=ingress-nginx/ingress-nginx-controller',
     ]);
     expect(containerArgv(p, {}, {})).toEqual([join(FULL, 'python3'), expect.stringMatching(/nginx-ingress-controller\.py$/)]);
-    expect(p.dirs.map((d) => d.path)).toEqual(['/etc/nginx', '/run/nginx']);
+    expect(p.dirs.map((d) => d.path)).toEqual(['/etc/nginx', '/var/lib/nginx']);
     for (const d of p.dirs) expect(existsSync(d.source)).toBe(true);
     expect(resolveImage('registry.k8s.io/ingress-nginx/controller:v1.15.1', { path: BARE })).toMatchObject({ ok: false, reason: 'ErrImagePull' });
   });

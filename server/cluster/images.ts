@@ -330,9 +330,9 @@ const CATALOG: Entry[] = [
       needs: { python3: 'python3', nginx: 'nginx-light', openssl: 'openssl' },
       binaries: (found) => ({ '/usr/bin/dumb-init': [], '/nginx-ingress-controller': [found('python3'), INGRESS_CONTROLLER_PY] }),
       // The image keeps nginx's pid and temporary files in /tmp/nginx and certificates in
-      // /etc/ingress-controller/ssl; here they are in /run/nginx and /etc/nginx/ssl, directories a
-      // container can have of its own without hiding the rest of /tmp or /etc.
-      dirs: [{ path: '/etc/nginx', source: join(INGRESS_NGINX_FILES, 'etc-nginx') }, { path: '/run/nginx', source: join(INGRESS_NGINX_FILES, 'run-nginx') }],
+      // /etc/ingress-controller/ssl; here they are in /var/lib/nginx and /etc/nginx/ssl: directories
+      // the host's nginx package has, which a container can have a copy of its own of.
+      dirs: [{ path: '/etc/nginx', source: join(INGRESS_NGINX_FILES, 'etc-nginx') }, { path: '/var/lib/nginx', source: join(INGRESS_NGINX_FILES, 'var-lib-nginx') }],
       notes: [
         "/nginx-ingress-controller is netdojo's server/workloads/nginx-ingress-controller.py, running the host's nginx; of the annotations only rewrite-target, use-regex, ssl-redirect and force-ssl-redirect; no admission webhook or TCP/UDP services",
       ],

@@ -25,7 +25,7 @@ from _kube import ApiError, Client, dumps
 RELEASE = "v1.15.1"
 NGINX_CONF = "/etc/nginx/nginx.conf"
 SSL_DIR = "/etc/nginx/ssl"
-RUN_DIR = "/run/nginx"
+RUN_DIR = "/var/lib/nginx"
 FAKE_CERT = f"{SSL_DIR}/default-fake-certificate.pem"
 COMPONENT = "nginx-ingress-controller"
 # Changes that arrive together (a `kubectl apply` of several objects) make one reload.
