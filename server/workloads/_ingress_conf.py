@@ -12,10 +12,11 @@
 #     ssl_certificate, which nginx selects by SNI the same way;
 #   - the HTTP to HTTPS redirect (308) and HSTS of ingress-nginx's rewrite and header phases are
 #     `return` and `add_header` directives.
+# Of the annotations, those that change routing the most are honoured: rewrite-target, use-regex,
+# ssl-redirect, force-ssl-redirect.
 
 DEFAULT_SERVER = "_"
 DEFAULT_UPSTREAM = "upstream-default-backend"
-CONTROLLER_CLASS = "k8s.io/ingress-nginx"
 # ingress-nginx's defaults (internal/ingress/controller/config/config.go).
 LOG_FORMAT_UPSTREAM = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
                        '"$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] '
@@ -123,7 +124,9 @@ def rewrite_annotations(ing):
     path the backend gets; with it, paths are regular expressions), use-regex, ssl-redirect (on by
     default: a TLS host redirects HTTP to HTTPS) and force-ssl-redirect (even without TLS)."""
     anns = (meta(ing, "annotations", {}) or {}) if ing else {}
-    get = lambda name: anns.get(ANNOTATION_PREFIX + name)  # noqa: E731
+
+    def get(name):
+        return anns.get(ANNOTATION_PREFIX + name)
     return {"target": get("rewrite-target") or "", "useRegex": parse_bool(get("use-regex"), False),
             "sslRedirect": parse_bool(get("ssl-redirect"), True), "forceSSLRedirect": parse_bool(get("force-ssl-redirect"), False)}
 
@@ -418,7 +421,7 @@ def render(servers, upstreams, options):
                 out += ["        keepalive 320;", "        keepalive_time 1h;", "        keepalive_timeout 60s;", "        keepalive_requests 10000;"]
             out += ["    }", ""]
     for server in servers.values():
-        out += render_server(server, upstreams, options)
+        out += render_server(server, upstreams)
     out += [
         "    # backend for when default-backend-service is not configured or it does not have endpoints",
         "    server {",
@@ -453,7 +456,7 @@ def render(servers, upstreams, options):
     return "\n".join(out)
 
 
-def render_server(server, upstreams, options):
+def render_server(server, upstreams):
     host = server["hostname"]
     listen = " default_server reuseport backlog=4096" if host == DEFAULT_SERVER else ""
     out = [
