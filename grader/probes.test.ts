@@ -94,6 +94,12 @@ describe('probe commands', () => {
     expect(plan.commands).toHaveLength(4);
     expect(plan.commands[0].script).toContain(' http://web/hostname');
     expect(plan.expected).toBe('each of web-0, web-1');
+    expect(plan.commands[0].script).not.toContain('Host:');
+  });
+
+  it('http: a Host header for name-based virtual hosts (an Ingress rule\'s host)', () => {
+    const plan = planCheck({ ...base, kind: 'http', url: 'http://ingress-nginx-controller.ingress-nginx', backends: ['web-0'], requests: 1, hostHeader: 'shop.example.com' } as Check, T);
+    expect(plan.commands[0].script).toMatch(/ -H 'Host: shop\.example\.com' .* http:\/\/ingress-nginx-controller\.ingress-nginx\/hostname$/);
   });
 
   it('mtu: download, upload and the DF ping as evidence only', () => {

@@ -105,7 +105,7 @@ const KINDS: { [K in CheckKind]: KindSpec<CheckOf<K>> } = {
     expected: (c) => (c.requests > 1 ? `each of ${c.backends.join(', ')}` : c.backends.length > 1 ? `one of ${c.backends.join(', ')}` : c.backends[0]),
     commands: (c, t) => {
       const cmd = {
-        script: `${CURL} --connect-timeout ${t.netTimeoutS} --max-time ${t.netTimeoutS} -w '\\n${CURL_MARK}%{http_code}' ${shq(joinUrl(c.url, '/hostname'))}`,
+        script: `${CURL} --connect-timeout ${t.netTimeoutS} --max-time ${t.netTimeoutS}${c.hostHeader ? ` -H ${shq(`Host: ${c.hostHeader}`)}` : ''} -w '\\n${CURL_MARK}%{http_code}' ${shq(joinUrl(c.url, '/hostname'))}`,
         timeoutS: t.netTimeoutS + 1,
       };
       return Array.from({ length: c.requests ?? 1 }, () => cmd);

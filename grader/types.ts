@@ -51,6 +51,8 @@ export const HttpCheck = z.strictObject({
   backends: z.array(z.string()).min(1),
   /** Every listed backend must answer at least once over this many requests (load balancing). */
   requests: z.number().int().positive().default(1),
+  /** The Host header to send (name-based virtual hosting: an Ingress rule's host). */
+  hostHeader: z.string().min(1).optional(),
 });
 
 export const IcmpCheck = z.strictObject({

@@ -1,23 +1,9 @@
-import { execFile } from 'node:child_process';
 import { chownSync, existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { netdojo } from '../test/support/cli.ts';
 import { hostNetns, labsUnavailable, rootlessUnavailable, tempHome } from '../test/support/env.ts';
 
 // The CLI contract of DESIGN.md, driven as a user drives it: real processes, real labs.
-
-const BIN = fileURLToPath(new URL('./netdojo.mjs', import.meta.url));
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function netdojo(home: string, args: string[], opts: { asUser?: number } = {}): Promise<Run> {
-  const argv = opts.asUser === undefined ? [process.execPath, BIN, ...args]
-    : ['setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups', process.execPath, BIN, ...args];
-  return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { env: { ...process.env, NETDOJO_HOME: home, HOME: home }, maxBuffer: 64 << 20, timeout: 600_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
 
 describe('CLI input errors', () => {
   const home = tempHome();
@@ -26,7 +12,7 @@ describe('CLI input errors', () => {
   it('names what was wrong and what was expected, and exits non-zero', async () => {
     const bad = await netdojo(home.dir, ['up', 'no-such-scenario']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/no scenario "no-such-scenario"; available: coredns-down, dns-egress-dropped, missing-route, mtu-blackhole/);
+    expect(bad.stderr).toMatch(/no scenario "no-such-scenario"; available: coredns-down, dns-egress-dropped, ingress-misrouted, missing-route, mtu-blackhole/);
     const seed = await netdojo(home.dir, ['up', 'coredns-down', '--seed', 'minus-one']);
     expect(seed.stderr).toContain('--seed must be a whole number ≥ 0, got "minus-one"');
     const provider = await netdojo(home.dir, ['up', 'coredns-down', '--provider', 'vagrant']);
@@ -41,7 +27,7 @@ describe('CLI input errors', () => {
     const r = await netdojo(home.dir, ['scenarios', '--json']);
     expect(r.code).toBe(0);
     const { scenarios } = JSON.parse(r.stdout);
-    expect(scenarios.map((s: { id: string }) => s.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'missing-route', 'mtu-blackhole']);
+    expect(scenarios.map((s: { id: string }) => s.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'ingress-misrouted', 'missing-route', 'mtu-blackhole']);
     expect(scenarios[0]).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'] });
   });
 });
@@ -179,7 +165,7 @@ describe.skipIf(whyRootless)('rootless', () => {
     expect(r.stderr).toBe('');
     const { results } = JSON.parse(r.stdout);
     expect(results.map((x: { id: string; ok: boolean; problems: string[] }) => [x.id, x.ok, x.problems])).toEqual([
-      ['coredns-down', true, []], ['dns-egress-dropped', true, []], ['missing-route', true, []], ['mtu-blackhole', true, []],
+      ['coredns-down', true, []], ['dns-egress-dropped', true, []], ['ingress-misrouted', true, []], ['missing-route', true, []], ['mtu-blackhole', true, []],
     ]);
     expect(r.code).toBe(0);
   });

@@ -1,13 +1,14 @@
 import type { ClusterApi } from './api.ts';
 import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts';
+import { admitIngressClass } from './admission/ingressclass.ts';
 import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
 import type { KindName } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
 import { intToIp, ipToInt } from '../util/ipv4.ts';
 
 // The admission chain of a lab's API server, in kube-apiserver's order: decode checks, defaulting,
-// the mutating plugins that matter here (ServiceAccount; the registry's ClusterIP and NodePort
-// allocators; a new Pod starts Pending), then validation. ClusterIPs are drawn at random from the
+// the mutating plugins that matter here (ServiceAccount; DefaultIngressClass; the registry's
+// ClusterIP and NodePort allocators; a new Pod starts Pending), then validation. ClusterIPs are drawn at random from the
 // Service range as the allocator does, so they look like a real cluster's (10.96.x.y).
 
 interface ServiceSpec {
@@ -108,6 +109,7 @@ export function admit(kind: KindName, input: KubeObject, old: KubeObject | undef
     // A new pod is Pending until the kubelet reports otherwise.
     obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
   }
+  if (kind === 'Ingress' && !old) admitIngressClass(obj, api.list('IngressClass', undefined).items);
   if (kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
   // The ephemeralcontainers subresource is validated as that: the rest of the pod is as stored.
   const errors = opts.ephemeral ? [] : validate(kind, obj, old);

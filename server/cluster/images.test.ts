@@ -21,7 +21,7 @@ function fakeHost(name: string, programs: Record<string, string>): string {
   return dir;
 }
 const FULL = fakeHost('full', {
-  python3: 'exit 0', nginx: 'exit 0', coredns: 'exit 0', curl: 'echo curl "$@"', bash: 'exit 0', sleep: 'exit 0', sed: 'exit 0', date: 'exit 0',
+  python3: 'exit 0', nginx: 'exit 0', coredns: 'exit 0', curl: 'echo curl "$@"', bash: 'exit 0', sleep: 'exit 0', sed: 'exit 0', date: 'exit 0', openssl: 'exit 0',
   busybox: `[ "$1" = --list ] && printf 'sh\\nsleep\\nwget\\n'`,
 });
 const BARE = fakeHost('bare', {});
@@ -149,6 +149,19 @@ describe('resolveImage: what the images declare', () => {
     expect(p.stopSignal).toBe('SIGQUIT');
     expect(p.dirs.map((d) => d.path)).toEqual(['/etc/nginx/conf.d', '/usr/share/nginx/html']);
     for (const d of p.dirs) expect(existsSync(d.source)).toBe(true);
+  });
+
+  it('runs the ingress-nginx controller program under its dumb-init, with the args the Deployment gives', () => {
+    const p = program('registry.k8s.io/ingress-nginx/controller:v1.15.1');
+    expect([p.entrypoint, p.cmd]).toEqual([['/usr/bin/dumb-init', '--'], ['/nginx-ingress-controller']]);
+    // dumb-init takes the command after `--`, as `exec` in a shell does.
+    expect(containerArgv(p, { args: ['/nginx-ingress-controller', '--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller'] }, { POD_NAMESPACE: 'ingress-nginx' })).toEqual([
+      join(FULL, 'python3'), expect.stringMatching(/\/workloads\/nginx-ingress-controller\.py$/), '--publish-service=ingress-nginx/ingress-nginx-controller',
+    ]);
+    expect(containerArgv(p, {}, {})).toEqual([join(FULL, 'python3'), expect.stringMatching(/nginx-ingress-controller\.py$/)]);
+    expect(p.dirs.map((d) => d.path)).toEqual(['/etc/nginx', '/var/lib/nginx']);
+    for (const d of p.dirs) expect(existsSync(d.source)).toBe(true);
+    expect(resolveImage('registry.k8s.io/ingress-nginx/controller:v1.15.1', { path: BARE })).toMatchObject({ ok: false, reason: 'ErrImagePull' });
   });
 });
 

@@ -19,6 +19,8 @@ const WORKLOADS = fileURLToPath(new URL('../workloads/', import.meta.url));
 export const AGNHOST_PY = join(WORKLOADS, 'agnhost.py');
 const NGINX_FILES = join(WORKLOADS, 'nginx');
 const KUBE_PROXY_SH = join(WORKLOADS, 'kube-proxy.sh');
+const INGRESS_CONTROLLER_PY = join(WORKLOADS, 'nginx-ingress-controller.py');
+const INGRESS_NGINX_FILES = join(WORKLOADS, 'ingress-nginx');
 
 /**
  * The environment variable by which the kubelet names a container's private, writable directory
@@ -50,7 +52,8 @@ export interface ImageProgram {
   /**
    * Executables of the image that the host runs differently: an argv[0] (an absolute path, or a
    * bare name that also matches /bin/<name>, /usr/bin/<name>, ...) → the host argv that stands for
-   * it. An empty host argv is an entrypoint script that execs its arguments. Anything else runs
+   * it. An empty host argv is an entrypoint that execs its arguments (after a `--`, which
+   * dumb-init, tini and `exec` in a shell take as the end of their own options). Anything else runs
    * as the host's own program of that name.
    */
   binaries: Record<string, string[]>;
@@ -318,6 +321,25 @@ const CATALOG: Entry[] = [
     }),
   },
   {
+    // The controller runs in its pod as the real one does: it watches the API with the pod's
+    // service account, renders nginx.conf and runs the host's nginx (see nginx-ingress-controller.py).
+    names: ['registry.k8s.io/ingress-nginx/controller'],
+    recipe: () => ({
+      entrypoint: ['/usr/bin/dumb-init', '--'],
+      cmd: ['/nginx-ingress-controller'],
+      env: { PATH: IMAGE_PATH },
+      needs: { python3: 'python3', nginx: 'nginx-light', openssl: 'openssl' },
+      binaries: (found) => ({ '/usr/bin/dumb-init': [], '/nginx-ingress-controller': [found('python3'), INGRESS_CONTROLLER_PY] }),
+      // The image keeps nginx's pid and temporary files in /tmp/nginx and certificates in
+      // /etc/ingress-controller/ssl; here they are in /var/lib/nginx and /etc/nginx/ssl: directories
+      // the host's nginx package has, which a container can have a copy of its own of.
+      dirs: [{ path: '/etc/nginx', source: join(INGRESS_NGINX_FILES, 'etc-nginx') }, { path: '/var/lib/nginx', source: join(INGRESS_NGINX_FILES, 'var-lib-nginx') }],
+      notes: [
+        "/nginx-ingress-controller is netdojo's server/workloads/nginx-ingress-controller.py, running the host's nginx; of the annotations only rewrite-target, use-regex, ssl-redirect and force-ssl-redirect; no admission webhook or TCP/UDP services",
+      ],
+    }),
+  },
+  {
     names: ['registry.k8s.io/coredns/coredns', 'k8s.gcr.io/coredns/coredns', 'docker.io/coredns/coredns'],
     recipe: () => ({
       entrypoint: ['/coredns'],
@@ -459,7 +481,7 @@ export function hostArgv(program: ImageProgram, argv: string[]): string[] {
       ? program.binaries[basename(first)]
       : undefined;
   if (!stand) return argv;
-  return stand.length === 0 ? hostArgv(program, rest) : [...stand, ...rest];
+  return stand.length === 0 ? hostArgv(program, rest[0] === '--' ? rest.slice(1) : rest) : [...stand, ...rest];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import type { Check } from '../../grader/types.ts';
+import { ADDONS, addonManifests } from '../lab/addons.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import type { LoadedScenario } from './load.ts';
 import { checkRunsOn, isStepList, type Attempt, type MatrixCheck, type PerProvider, type Step } from './schema.ts';
@@ -119,11 +120,16 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
   const attempts = (list: Attempt[], where: string) => list
     .flatMap((a, i) => (checkRunsOn(a, provider) && (isStepList(a.steps) || a.steps[provider]) ? [{ a, i }] : []))
     .map(({ a, i }) => ({ name: render(a.name, `${where}[${i}].name`), fails: a.fails, steps: stepsFor(a.steps, `${where}[${i}].steps`) }));
-  // The scenario's own objects, applied as the learner would apply them.
-  const manifests: Step[] = loaded.manifests.map((m) => ({
-    name: `Applying ${m.file}`, on: 'admin',
-    run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${render(m.text, m.file).replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
-  }));
+  // Add-ons, then the scenario's own objects, applied as a cluster admin would apply them.
+  const apply = (file: string, text: string): Step => ({
+    name: `Applying ${file}`, on: 'admin',
+    run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${text.replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
+  });
+  const addons: Step[] = spec.addons.flatMap((name) => [
+    ...addonManifests(name, provider).map((m) => apply(m.file, m.text)),
+    { name: `Waiting for ${name}`, on: 'admin', run: ADDONS[name].ready },
+  ]);
+  const manifests: Step[] = loaded.manifests.map((m) => apply(m.file, render(m.text, m.file)));
 
   /** A matrix check as its pairs: `tcp` where the source may reach the target, `negative` elsewhere. */
   const matrixChecks = (declared: MatrixCheck, i: number): Check[] => {
@@ -178,7 +184,7 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
     brief: render(loaded.brief, 'brief.md'),
     hints: spec.hints.map((h, i) => render(h, `hints[${i}]`)),
     checks,
-    setup: [...manifests, ...stepsFor(spec.setup, 'setup')],
+    setup: [...addons, ...manifests, ...stepsFor(spec.setup, 'setup')],
     break: stepsFor(spec.break, 'break'),
     solution: { steps: stepsFor(spec.solution, 'solution'), markdown: render(loaded.solution, 'solution.md') },
     accepts: attempts(spec.accepts, 'accepts'),

@@ -275,7 +275,7 @@ describe('the seed scenarios', async () => {
 
   it('all load without errors, and each runs on both providers', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
-    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'missing-route', 'mtu-blackhole']);
+    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'ingress-misrouted', 'missing-route', 'mtu-blackhole']);
     for (const s of scenarios) expect(s.spec.providers, s.spec.id).toEqual(['netns', 'kind']);
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CheckSpec, DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, Slug, StateCheck, TcpCheck } from '../../grader/types.ts';
+import { ADDON_NAMES } from '../lab/addons.ts';
 
 // scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
 // templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
@@ -103,6 +104,9 @@ export const ScenarioSpec = z.strictObject({
   /** Seeded variants: each key takes one of its values, chosen from the lab's seed. */
   variants: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.array(z.union([z.string(), z.number()])).min(1)).default({}),
   providers: z.array(ProviderSchema).min(1).default([...PROVIDERS]),
+  /** Shared add-ons from manifests/ (server/lab/addons.ts), installed before the scenario's own
+   * manifests and waited for: e.g. `ingress-nginx`, the Ingress controller kind clusters get. */
+  addons: z.array(z.enum(ADDON_NAMES, { error: (issue) => `unknown add-on ${JSON.stringify(issue.input)}; expected one of: ${ADDON_NAMES.join(', ')}` })).default([]),
   /** Files (beside scenario.yaml) of Kubernetes objects the scenario adds to the base cluster;
    * templates like the rest, applied with kubectl before the setup steps. */
   manifests: z.array(z.string().regex(/^[\w.-]+\.ya?ml$/, 'a file name beside scenario.yaml ending in .yaml')).default([]),
