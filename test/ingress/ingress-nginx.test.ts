@@ -90,6 +90,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   const certs = mkdtempSync(join(tmpdir(), 'ingress-certs-'));
   let lab = '';
   let controllerIP = '';
+  let lbIP = '';
   let podIP = '';
   let clientIP = '';
   let webPods: string[] = [];
@@ -137,6 +138,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
     await kubectl('rollout status deployment/shop deployment/api --timeout=60s');
     for (const app of ['shop', 'api']) pods[app] = await kubectl(`get pods -l app=${app} -o jsonpath='{.items[0].metadata.name}'`);
     controllerIP = await kubectl('-n ingress-nginx get svc ingress-nginx-controller -o jsonpath={.spec.clusterIP}');
+    lbIP = await until('admin', "kubectl -n ingress-nginx get svc ingress-nginx-controller -o jsonpath='{.status.loadBalancer.ingress[0].ip}'", /^172\.18\.255\.\d+$/);
     podIP = await kubectl('-n ingress-nginx get pods -l app.kubernetes.io/component=controller -o jsonpath={.items[0].status.podIP}');
     // The controller has taken the Ingresses on once the Exact path answers from its backend.
     await until('default/client-worker', `curl -s -m2 -H 'Host: shop.example.com' http://${controllerIP}/status`, new RegExp(pods.api));
@@ -194,15 +196,21 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
     expect(served).toBe(pods.api);
   });
 
-  it('kubectl get ingress shows the controller\'s address for its own Ingresses only', async () => {
-    const rows = await until('admin', 'kubectl get ingress --no-headers', new RegExp(`^secure\\s+nginx\\s+secure\\.example\\.com\\s+${controllerIP.replace(/\./g, '\\.')}\\s+80, 443\\s`, 'm'));
-    expect(rows).toMatch(new RegExp(`^shop\\s+nginx\\s+shop\\.example\\.com\\s+${controllerIP.replace(/\./g, '\\.')}\\s+80\\s`, 'm'));
+  it('reaches the laptop outside the cluster through the controller\'s LoadBalancer address, HTTP and HTTPS', async () => {
+    const host = `-H 'Host: shop.example.com' http://${lbIP}`;
+    const r = await exec('laptop', `curl -sS -m5 ${host}/api/x; echo; curl -sS -m5 -k --resolve secure.example.com:443:${lbIP} https://secure.example.com/`);
+    expect(r.out.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual([pods.api, pods.api]);
+  });
+
+  it('kubectl get ingress shows the controller\'s load-balancer address for its own Ingresses only', async () => {
+    const rows = await until('admin', 'kubectl get ingress --no-headers', new RegExp(`^secure\\s+nginx\\s+secure\\.example\\.com\\s+${lbIP.replace(/\./g, '\\.')}\\s+80, 443\\s`, 'm'));
+    expect(rows).toMatch(new RegExp(`^shop\\s+nginx\\s+shop\\.example\\.com\\s+${lbIP.replace(/\./g, '\\.')}\\s+80\\s`, 'm'));
     expect(rows).toMatch(/^elsewhere\s+traefik\s+traefik\.example\.com\s+80\s/m);
   });
 
   it('kubectl describe ingress shows its backends\' endpoints and the controller\'s Sync events', async () => {
     const d = await kubectl('describe ingress shop');
-    expect(d).toMatch(new RegExp(`Address:\\s+${controllerIP.replace(/\./g, '\\.')}`));
+    expect(d).toMatch(new RegExp(`Address:\\s+${lbIP.replace(/\./g, '\\.')}`));
     expect(d).toMatch(/Ingress Class:\s+nginx/);
     expect(d).toMatch(/\/api\s+api:http \(10\.244\.\d+\.\d+:9376\)/);
     expect(d).toMatch(/Normal\s+Sync\s+.*nginx-ingress-controller\s+Scheduled for sync/);
