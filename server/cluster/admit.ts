@@ -1,8 +1,11 @@
-import type { ClusterApi } from './api.ts';
+import type { AdmitOptions, ClusterApi } from './api.ts';
 import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts';
 import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
-import type { KindName } from './kinds.ts';
+import { initialDefinitionStatus } from './admission/crd.ts';
+import { admitCustomResource } from './crd/admission.ts';
+import { isBuiltin } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
+import type { ResourceKind } from './registry.ts';
 import { intToIp, ipToInt } from '../util/ipv4.ts';
 
 // The admission chain of a lab's API server, in kube-apiserver's order: decode checks, defaulting,
@@ -11,7 +14,6 @@ import { intToIp, ipToInt } from '../util/ipv4.ts';
 // Service range as the allocator does, so they look like a real cluster's (10.96.x.y).
 
 interface ServiceSpec { type?: string; clusterIP?: string; clusterIPs?: string[]; ports?: { nodePort?: number }[] }
-
 
 function allocateClusterIP(api: ClusterApi, random: () => number): string {
   const [base, len] = SERVICE_CLUSTER_IP_RANGE.split('/');
@@ -54,7 +56,8 @@ function allocateService(obj: KubeObject, old: KubeObject | undefined, api: Clus
   obj.spec = spec;
 }
 
-export function admit(kind: KindName, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts: { ephemeral?: boolean } = {}, random: () => number = Math.random): KubeObject {
+export function admit(kind: ResourceKind, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts: AdmitOptions = {}, random: () => number = Math.random): KubeObject {
+  if (!isBuiltin(kind)) return admitCustomResource(api.kinds.requireCustom(kind), input, old, opts);
   if (kind === 'Secret') {
     const bad = secretDecodeError(input);
     if (bad) throw bad;
@@ -66,6 +69,7 @@ export function admit(kind: KindName, input: KubeObject, old: KubeObject | undef
     // A new pod is Pending until the kubelet reports otherwise.
     obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
   }
+  if (kind === 'CustomResourceDefinition' && !old) obj.status = initialDefinitionStatus(obj);
   if (kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
   // The ephemeralcontainers subresource is validated as that: the rest of the pod is as stored.
   const errors = opts.ephemeral ? [] : validate(kind, obj, old);

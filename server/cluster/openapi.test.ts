@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Event, V1ContainerPort, V1Deployment, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import { serveDocs } from './discovery.ts';
-import { KINDS, KIND_NAMES, groupVersion, servedGroupVersions } from './kinds.ts';
+import { KINDS, KIND_NAMES, groupVersion } from './kinds.ts';
+import { KindRegistry } from './registry.ts';
 import { openApiV3Document, openApiV3Index, readAttributeTypeMap } from './openapi.ts';
 import { kubectlBinDir, kubectlRunner, startDocsServer, type DocsServer, type KubectlRunner } from './testing/docs-server.ts';
 
@@ -11,13 +12,14 @@ type Schema = Record<string, any>;
 interface Operation { parameters?: { name: string; in: string }[]; 'x-kubernetes-group-version-kind': { group: string; version: string; kind: string }; 'x-kubernetes-action': string }
 
 const docPath = (gv: { group: string; version: string }) => (gv.group ? `apis/${gv.group}/${gv.version}` : `api/${gv.version}`);
-const doc = (path: string) => JSON.parse(openApiV3Document(path)!) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
-const ALL_DOCS = servedGroupVersions().map((gv) => ({ gv, path: docPath(gv) }));
+const BUILTIN = new KindRegistry();
+const doc = (path: string) => JSON.parse(openApiV3Document(path, BUILTIN)!) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
+const ALL_DOCS = BUILTIN.groupVersions().map((gv) => ({ gv, path: docPath(gv) }));
 
-/** Every $ref anywhere in a JSON value. */
+/** Every $ref anywhere in a JSON value (JSONSchemaProps also has a property named $ref: not a reference). */
 function refsIn(value: unknown, into: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v) => refsIn(v, into));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (k === '$ref' ? into.push(v as string) : refsIn(v, into));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (k === '$ref' && typeof v === 'string' ? into.push(v) : refsIn(v, into));
   return into;
 }
 
@@ -31,20 +33,20 @@ describe('reading client-node models', () => {
 
 describe('/openapi/v3', () => {
   it('lists every served group version with a URL carrying the hash of its document', () => {
-    const index = JSON.parse(openApiV3Index()) as { paths: Record<string, { serverRelativeURL: string }> };
+    const index = JSON.parse(openApiV3Index(BUILTIN)) as { paths: Record<string, { serverRelativeURL: string }> };
     expect(Object.keys(index.paths).sort()).toEqual(ALL_DOCS.map((d) => d.path).sort());
     for (const { path } of ALL_DOCS) {
-      const hash = createHash('sha512').update(openApiV3Document(path)!).digest('hex').toUpperCase();
+      const hash = createHash('sha512').update(openApiV3Document(path, BUILTIN)!).digest('hex').toUpperCase();
       expect(index.paths[path].serverRelativeURL).toBe(`/openapi/v3/${path}?hash=${hash}`);
     }
   });
 
   it('is served as JSON through serveDocs, with the hash query ignored', () => {
     const version = { major: '1', minor: '33', gitVersion: 'v1.33.1' };
-    const res = serveDocs('/openapi/v3/apis/apps/v1', new URLSearchParams('hash=X'), 'application/json', version);
+    const res = serveDocs('/openapi/v3/apis/apps/v1', new URLSearchParams('hash=X'), 'application/json', version, BUILTIN);
     expect(res).toMatchObject({ status: 200, contentType: 'application/json' });
-    expect(res!.body).toBe(openApiV3Document('apis/apps/v1'));
-    expect(openApiV3Document('apis/apps/v2')).toBeUndefined();
+    expect(res!.body).toBe(openApiV3Document('apis/apps/v1', BUILTIN));
+    expect(openApiV3Document('apis/apps/v2', BUILTIN)).toBeUndefined();
   });
 });
 

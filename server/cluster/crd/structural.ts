@@ -1,0 +1,143 @@
+import type { FieldError } from '../admission/validate.ts';
+import { goQuote } from '../admission/validate.ts';
+import type { JsonSchema } from './definition.ts';
+
+// What the API server does to a custom resource with its version's structural schema, in its
+// order: prune (fields the schema does not declare are dropped, except under
+// x-kubernetes-preserve-unknown-fields, and reported so that fieldValidation=Strict can refuse
+// them; null where the schema does not allow it is dropped too), default (a missing property
+// with a `default` gets it, then its own properties are defaulted), then validate (types, required,
+// enum, patterns, bounds), with kube-openapi's words for each failure. apiVersion, kind and metadata
+// at the root are the API server's, never pruned here. Not done: x-kubernetes-validations (CEL),
+// formats, anyOf/oneOf/allOf/not, and list-type uniqueness.
+
+export interface SchemaOutcome {
+  /** The pruned and defaulted value. */
+  value: unknown;
+  errors: FieldError[];
+  /** Paths of the fields pruned for not being declared ("spec.foo"). */
+  unknownFields: string[];
+}
+
+type Json = unknown;
+const isRecord = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const ROOT_FIELDS = new Set(['apiVersion', 'kind', 'metadata']);
+
+const child = (path: string, name: string) => (path ? `${path}.${name}` : name);
+
+/** The JSON type name kube-openapi reports for a value. */
+function typeName(v: Json): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/** Go's %v of a scalar, as an "Invalid value:" prints it. */
+const shown = (v: Json) => (typeof v === 'string' ? goQuote(v) : JSON.stringify(v));
+
+const invalid = (field: string, value: Json, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, message: `Invalid value: ${shown(value)}: ${detail}` });
+
+export function applySchema(value: Json, schema: JsonSchema): SchemaOutcome {
+  const unknownFields: string[] = [];
+  const pruned = prune(value, schema, '', unknownFields, true);
+  const defaulted = applyDefaults(pruned, schema);
+  const errors: FieldError[] = [];
+  check(defaulted, schema, '', errors);
+  return { value: defaulted, errors, unknownFields };
+}
+
+function prune(value: Json, schema: JsonSchema, path: string, unknown: string[], root = false): Json {
+  if (Array.isArray(value)) return schema.items ? value.map((item, i) => prune(item, schema.items!, `${path}[${i}]`, unknown)) : value;
+  if (!isRecord(value)) return value;
+  const keep = schema['x-kubernetes-preserve-unknown-fields'] === true;
+  const out: Record<string, Json> = {};
+  for (const [key, field] of Object.entries(value)) {
+    const fieldPath = child(path, key);
+    const declared = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    if (root && ROOT_FIELDS.has(key)) { out[key] = field; continue; }
+    if (field === null && declared && !declared.nullable) continue;
+    if (declared) out[key] = prune(field, declared, fieldPath, unknown);
+    else if (keep || schema.additionalProperties === true) out[key] = field;
+    else unknown.push(fieldPath);
+  }
+  return out;
+}
+
+function applyDefaults(value: Json, schema: JsonSchema): Json {
+  if (Array.isArray(value)) return schema.items ? value.map((item) => applyDefaults(item, schema.items!)) : value;
+  if (!isRecord(value)) return value;
+  const out: Record<string, Json> = { ...value };
+  for (const [key, prop] of Object.entries(schema.properties ?? {})) {
+    if (out[key] === undefined && prop.default !== undefined) out[key] = structuredClone(prop.default);
+    if (out[key] !== undefined) out[key] = applyDefaults(out[key], prop);
+  }
+  if (typeof schema.additionalProperties === 'object') {
+    for (const key of Object.keys(out)) if (!schema.properties?.[key]) out[key] = applyDefaults(out[key], schema.additionalProperties);
+  }
+  return out;
+}
+
+function typeMatches(value: Json, schema: JsonSchema): boolean {
+  if (schema['x-kubernetes-int-or-string']) return typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value));
+  if (value === null) return schema.nullable === true || schema.type === undefined;
+  switch (schema.type) {
+    case undefined: return true;
+    case 'object': return isRecord(value);
+    case 'array': return Array.isArray(value);
+    case 'string': return typeof value === 'string';
+    case 'boolean': return typeof value === 'boolean';
+    case 'integer': return typeof value === 'number' && Number.isInteger(value);
+    case 'number': return typeof value === 'number';
+  }
+}
+
+function check(value: Json, schema: JsonSchema, path: string, errors: FieldError[]): void {
+  const at = path || '<root>';
+  if (!typeMatches(value, schema)) {
+    const actual = typeName(value);
+    errors.push(invalid(at, actual, `${at} in body must be of type ${schema['x-kubernetes-int-or-string'] ? 'integer,string' : schema.type}: ${goQuote(actual)}`));
+    return;
+  }
+  if (value === null) return;
+  if (schema.enum && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
+    errors.push({ type: 'FieldValueNotSupported', field: at, message: `Unsupported value: ${shown(value)}: supported values: ${schema.enum.map(shown).join(', ')}` });
+  }
+  if (typeof value === 'string') checkString(value, schema, at, errors);
+  if (typeof value === 'number') checkNumber(value, schema, at, errors);
+  if (Array.isArray(value)) {
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push({ type: 'FieldValueTooMany', field: at, message: `Too many: ${value.length}: must have at most ${schema.maxItems} items` });
+    if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(invalid(at, value.length, `${at} in body should have at least ${schema.minItems} items`));
+    if (schema.items) value.forEach((item, i) => check(item, schema.items!, `${path}[${i}]`, errors));
+  }
+  if (isRecord(value)) {
+    for (const name of schema.required ?? []) {
+      if (value[name] === undefined) errors.push({ type: 'FieldValueRequired', field: child(path, name), message: 'Required value' });
+    }
+    const count = Object.keys(value).length;
+    if (schema.maxProperties !== undefined && count > schema.maxProperties) errors.push({ type: 'FieldValueTooMany', field: at, message: `Too many: ${count}: must have at most ${schema.maxProperties} items` });
+    if (schema.minProperties !== undefined && count < schema.minProperties) errors.push(invalid(at, count, `${at} in body should have at least ${schema.minProperties} properties`));
+    for (const [key, field] of Object.entries(value)) {
+      if (!path && ROOT_FIELDS.has(key)) continue;
+      const declared = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+      if (declared) check(field, declared, child(path, key), errors);
+    }
+  }
+}
+
+function checkString(value: string, schema: JsonSchema, at: string, errors: FieldError[]): void {
+  const length = [...value].length;
+  if (schema.maxLength !== undefined && length > schema.maxLength) errors.push({ type: 'FieldValueTooLong', field: at, message: `Too long: may not be more than ${schema.maxLength} bytes` });
+  if (schema.minLength !== undefined && length < schema.minLength) errors.push(invalid(at, value, `${at} in body should be at least ${schema.minLength} chars long`));
+  if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errors.push(invalid(at, value, `${at} in body should match '${schema.pattern}'`));
+}
+
+function checkNumber(value: number, schema: JsonSchema, at: string, errors: FieldError[]): void {
+  const { maximum, minimum } = schema;
+  if (maximum !== undefined && (schema.exclusiveMaximum ? value >= maximum : value > maximum)) {
+    errors.push(invalid(at, value, `${at} in body should be less than ${schema.exclusiveMaximum ? '' : 'or equal to '}${maximum}`));
+  }
+  if (minimum !== undefined && (schema.exclusiveMinimum ? value <= minimum : value < minimum)) {
+    errors.push(invalid(at, value, `${at} in body should be greater than ${schema.exclusiveMinimum ? '' : 'or equal to '}${minimum}`));
+  }
+}
