@@ -71,6 +71,19 @@ export function customKindOf(crd: CustomResourceDefinition): CustomKind | undefi
   };
 }
 
+/** Kubernetes' version priority (CompareKubeAwareVersionStrings): GA before beta before alpha,
+ *  higher numbers first; versions of another form after them, alphabetically. */
+export function byVersionPriority(a: string, b: string): number {
+  const rank = (v: string) => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    return m ? [m[2] === 'alpha' ? 1 : m[2] === 'beta' ? 2 : 3, Number(m[1]), Number(m[3] ?? 0)] : undefined;
+  };
+  const ra = rank(a);
+  const rb = rank(b);
+  if (!ra || !rb) return ra ? -1 : rb ? 1 : a.localeCompare(b);
+  return rb[0] - ra[0] || rb[1] - ra[1] || rb[2] - ra[2];
+}
+
 export class KindRegistry {
   private readonly custom = new Map<CustomKindName, CustomKind>();
   /** Which custom kind each definition (by name) established. */
@@ -111,11 +124,12 @@ export class KindRegistry {
     ];
   }
 
-  /** The served group versions, core ("v1") first, in the order discovery lists them. */
+  /** The served group versions, core ("v1") first, in the order discovery lists them: groups as
+   *  their kinds first appear, each group's versions by priority (its first is the preferred one). */
   groupVersions(): { group: string; version: string }[] {
-    const seen = new Map<string, { group: string; version: string }>();
-    for (const { info } of this.served()) seen.set(groupVersion(info), { group: info.group, version: info.version });
-    return [...seen.values()];
+    const byGroup = new Map<string, Set<string>>();
+    for (const { info } of this.served()) byGroup.set(info.group, (byGroup.get(info.group) ?? new Set()).add(info.version));
+    return [...byGroup].flatMap(([group, versions]) => [...versions].sort(byVersionPriority).map((version) => ({ group, version })));
   }
 
   /** The kind served at /api(s)/<group>/<version>/.../<plural>, if any. */
