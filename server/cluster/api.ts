@@ -193,13 +193,18 @@ export class ClusterApi {
         deletionTimestamp: old.metadata.deletionTimestamp, deletionGracePeriodSeconds: old.metadata.deletionGracePeriodSeconds, generation: old.metadata.generation };
       if (ns !== undefined) obj.metadata.namespace = ns;
       for (const k of Object.keys(obj.metadata) as (keyof typeof obj.metadata)[]) if (obj.metadata[k] === undefined) delete obj.metadata[k];
-      if (old.metadata.generation !== undefined && specPart(obj) !== specPart(old)) obj.metadata.generation = old.metadata.generation + 1;
     }
     // A built-in kind's status is its controllers' report, stored as written; a custom kind's is
     // checked against its schema like the rest of the object.
     const admitted = sub === 'status' && !this.kinds.customKind(kind) ? obj
       : this.deps.admit(kind, obj, old, this, { subresource: sub, fieldValidation: opts.fieldValidation, warn: opts.warn });
+    // The generation counts changes to the object as it is stored, defaults filled in: a write
+    // that only leaves out what defaulting restores changes nothing.
+    if (sub !== 'status' && old.metadata.generation !== undefined && specPart(admitted) !== specPart(old)) admitted.metadata.generation = old.metadata.generation + 1;
     if (opts.dryRun) return admitted;
+    // A write that changes nothing is not stored: the object keeps its resourceVersion, and
+    // watchers see no event (kube-apiserver skips such no-op updates).
+    if (JSON.stringify({ ...admitted, metadata: { ...admitted.metadata, resourceVersion: old.metadata.resourceVersion } }) === JSON.stringify(old)) return old;
     // An object being deleted whose last finalizer went goes away now.
     if (admitted.metadata.deletionTimestamp && !(admitted.metadata.finalizers?.length) && !(kind === 'Namespace' && (admitted.spec as { finalizers?: string[] } | undefined)?.finalizers?.length)) {
       // A pod on a node is removed by its kubelet once its containers are stopped; any other goes now.
