@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDocs, type DocResponse, type ServerVersion } from './discovery.ts';
 import { KINDS, KIND_NAMES, groupVersion } from './kinds.ts';
 import { KindRegistry } from './registry.ts';
+import { ObjectStore } from './store.ts';
+import { established, widgetDefinition } from './testing/crd.ts';
 import { kubectlBinDir, kubectlRunner, startDocsServer, type DocsServer, type KubectlRunner } from './testing/docs-server.ts';
 
 const VERSION: ServerVersion = { major: '1', minor: '33', gitVersion: 'v1.33.1' };
@@ -179,5 +181,31 @@ describe.skipIf(!binDir)('the real kubectl', () => {
       const discovery = server.requests.slice(before).filter((r) => /^\/apis?(\/|\?|$)/.test(r.url)).map((r) => r.url.split('?')[0]);
       expect(discovery.sort()).toEqual(['/api', '/apis']);
     });
+  });
+});
+
+describe('discovery of custom kinds', () => {
+  const kinds = new KindRegistry();
+  const store = new ObjectStore(kinds);
+  kinds.follow(store);
+  store.put('CustomResourceDefinition', established(widgetDefinition()));
+  const doc = (path: string, accept?: string) => body(serveDocs(path, new URLSearchParams(), accept, VERSION, kinds));
+
+  it('lists an established definition\'s group with its preferred version first, in both forms', () => {
+    const group = (doc('/apis', ACCEPT_1_30) as AggregatedList).items.find((i) => i.metadata.name === 'example.com')!;
+    expect(group.versions.map((v) => v.version)).toEqual(['v1', 'v1beta1']);
+    expect(group.versions[0].resources).toEqual([{
+      resource: 'widgets', responseKind: { group: 'example.com', version: 'v1', kind: 'Widget' }, scope: 'Namespaced', singularResource: 'widget',
+      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['wd'], categories: ['all'],
+      subresources: [{ subresource: 'status', responseKind: { group: 'example.com', version: 'v1', kind: 'Widget' }, verbs: ['get', 'patch', 'update'] }],
+    }]);
+    expect(doc('/apis/example.com')).toMatchObject({ kind: 'APIGroup', preferredVersion: { groupVersion: 'example.com/v1' } });
+    expect(doc('/apis/example.com/v1beta1').resources.map((r: { name: string }) => r.name)).toEqual(['widgets', 'widgets/status']);
+  });
+
+  it('drops it once the definition is gone', () => {
+    store.remove('CustomResourceDefinition', undefined, 'widgets.example.com');
+    expect((doc('/apis', ACCEPT_1_30) as AggregatedList).items.map((i) => i.metadata.name)).not.toContain('example.com');
+    expect(serveDocs('/apis/example.com/v1', new URLSearchParams(), undefined, VERSION, kinds)).toBeUndefined();
   });
 });

@@ -60,6 +60,11 @@ describe('the kind registry', () => {
     expect(kinds.byApiVersion('example.com/v1', 'Widget')?.kind).toBe('widgets.example.com');
   });
 
+  it('warns of a deprecated version, pointing at the newest served one', () => {
+    const crd = parse(established(widgetDefinition((c) => { Object.assign(c.spec.versions[0], { deprecated: true }); })));
+    expect(customKindOf(crd)?.versions.map((v) => v.deprecationWarning)).toEqual(['example.com/v1beta1 Widget is deprecated; use example.com/v1 Widget', undefined]);
+  });
+
   it('marks the kind of a definition being deleted as terminating', () => {
     const crd = parse({ ...established(widgetDefinition()), metadata: { name: 'widgets.example.com', deletionTimestamp: '2025-06-01T12:00:00Z' } });
     expect(customKindOf(crd)?.terminating).toBe(true);

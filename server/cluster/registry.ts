@@ -46,6 +46,13 @@ function subresourcesOf(kind: string, v: DefinitionVersion): Subresource[] {
   return subs;
 }
 
+/** The API server's warning for a deprecated version, pointing at the best newer version served. */
+function deprecationWarning(crd: CustomResourceDefinition, version: string, kind: string): string {
+  const newer = crd.spec.versions.filter((v) => v.served && !v.deprecated && byVersionPriority(v.name, version) < 0).map((v) => v.name).sort(byVersionPriority);
+  const warning = `${crd.spec.group}/${version} ${kind} is deprecated`;
+  return newer.length ? `${warning}; use ${crd.spec.group}/${newer[0]} ${kind}` : warning;
+}
+
 /** The custom kind a definition establishes, or undefined while it is not established. */
 export function customKindOf(crd: CustomResourceDefinition): CustomKind | undefined {
   const accepted = crd.status?.acceptedNames;
@@ -58,7 +65,7 @@ export function customKindOf(crd: CustomResourceDefinition): CustomKind | undefi
     },
     schema: v.schema?.openAPIV3Schema,
     columns: v.additionalPrinterColumns ?? [],
-    ...(v.deprecated ? { deprecationWarning: v.deprecationWarning ?? `${crd.spec.group}/${v.name} ${accepted.kind} is deprecated` } : {}),
+    ...(v.deprecated ? { deprecationWarning: v.deprecationWarning ?? deprecationWarning(crd, v.name, accepted.kind!) } : {}),
   });
   const storage = crd.spec.versions.find((v) => v.storage);
   if (!storage) return undefined;

@@ -110,14 +110,13 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   }
 }
 
-
-const FIELD_VALIDATIONS: FieldValidation[] = ['Ignore', 'Warn', 'Strict'];
+const isFieldValidation = (v: string): v is FieldValidation => v === 'Ignore' || v === 'Warn' || v === 'Strict';
 
 /** The `fieldValidation` parameter; the API server's default is Warn. */
 function fieldValidationOf(q: URLSearchParams): FieldValidation {
   const v = q.get('fieldValidation') ?? 'Warn';
-  if (!FIELD_VALIDATIONS.includes(v as FieldValidation)) throw badRequest(`fieldValidation: Unsupported value: "${v}": supported values: "Ignore", "Strict", "Warn"`);
-  return v as FieldValidation;
+  if (!isFieldValidation(v)) throw badRequest(`fieldValidation: Unsupported value: "${v}": supported values: "Ignore", "Strict", "Warn"`);
+  return v;
 }
 
 /**
@@ -202,7 +201,7 @@ export class RestHandler {
     const warnings = t.served.custom?.deprecationWarning ? [t.served.custom.deprecationWarning] : [];
     const write = { dryRun, fieldValidation: fieldValidationOf(q), warn: (message: string) => { warnings.push(message); } };
     const version = servedVersion(api, t);
-    const send = (code: number, objects: KubeObject[]) => this.sendObjects(res, req, t.served, objects.map(version.out), q, code, warnings);
+    const send = (code: number, object: KubeObject) => this.sendObject(res, req, t.served, version.out(object), q, code, warnings);
 
     if (sub === 'log' && method === 'GET') {
       const pod = api.get('Pod', t.namespace, t.name!);
@@ -218,7 +217,7 @@ export class RestHandler {
     switch (method) {
       case 'GET': {
         if (t.name) {
-          send(200, [api.get(t.kind, t.namespace, t.name)]);
+          send(200, api.get(t.kind, t.namespace, t.name));
           return;
         }
         const opts = { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') };
@@ -235,14 +234,14 @@ export class RestHandler {
         if (t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
         if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
-        send(201, [api.create(t.kind, t.namespace, version.in(body), write)]);
+        send(201, api.create(t.kind, t.namespace, version.in(body), write));
         return;
       }
       case 'PUT': {
         if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
         if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
-        send(200, [api.update(t.kind, t.namespace, t.name, version.in(body), { ...write, subresource: sub })]);
+        send(200, api.update(t.kind, t.namespace, t.name, version.in(body), { ...write, subresource: sub }));
         return;
       }
       case 'PATCH': {
@@ -254,7 +253,7 @@ export class RestHandler {
         const existed = api.tryGet(t.kind, t.namespace, t.name) !== undefined;
         // An apply configuration is a whole object, at the version it was sent to.
         const patch = type === 'apply' && body && typeof body === 'object' ? version.in(body as KubeObject) : body;
-        send(existed ? 200 : 201, [api.patch(t.kind, t.namespace, t.name, type, patch, { ...write, subresource: sub })]);
+        send(existed ? 200 : 201, api.patch(t.kind, t.namespace, t.name, type, patch, { ...write, subresource: sub }));
         return;
       }
       case 'DELETE': {
@@ -276,7 +275,7 @@ export class RestHandler {
           return;
         }
         const { object, gone } = api.delete(t.kind, t.namespace, t.name, opts);
-        send(gone ? 200 : 202, [object]);
+        send(gone ? 200 : 202, object);
         return;
       }
       default:
@@ -284,12 +283,12 @@ export class RestHandler {
     }
   }
 
-  private sendObjects(res: ServerResponse, req: IncomingMessage, served: ServedKind, objects: KubeObject[], q: URLSearchParams, code: number, warnings: string[]): void {
+  private sendObject(res: ServerResponse, req: IncomingMessage, served: ServedKind, object: KubeObject, q: URLSearchParams, code: number, warnings: string[]): void {
     if (wantsTable(req.headers.accept)) {
-      sendJson(res, code, this.deps.table(served, objects, { now: this.deps.api.now(), resourceVersion: this.deps.api.store.resourceVersion, includeObject: includeObjectOf(q) }), warnings);
+      sendJson(res, code, this.deps.table(served, [object], { now: this.deps.api.now(), resourceVersion: this.deps.api.store.resourceVersion, includeObject: includeObjectOf(q) }), warnings);
       return;
     }
-    sendJson(res, code, objects[0], warnings);
+    sendJson(res, code, object, warnings);
   }
 
   /** GET/PUT/PATCH …/scale as autoscaling/v1 Scale, what `kubectl scale` reads and patches. */
