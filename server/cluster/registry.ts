@@ -56,16 +56,18 @@ function deprecationWarning(crd: CustomResourceDefinition, version: string, kind
 /** The custom kind a definition establishes, or undefined while it is not established. */
 export function customKindOf(crd: CustomResourceDefinition): CustomKind | undefined {
   const accepted = crd.status?.acceptedNames;
-  if (!conditionTrue(crd, 'Established') || !accepted?.plural || !accepted.kind) return undefined;
+  const kind = accepted?.kind;
+  const plural = accepted?.plural;
+  if (!conditionTrue(crd, 'Established') || !plural || !kind) return undefined;
   const versionOf = (v: DefinitionVersion): CustomVersion => ({
     info: {
-      group: crd.spec.group, version: v.name, kind: accepted.kind!, plural: accepted.plural!, singular: accepted.singular || accepted.kind!.toLowerCase(),
+      group: crd.spec.group, version: v.name, kind, plural, singular: accepted.singular || kind.toLowerCase(),
       namespaced: crd.spec.scope === 'Namespaced', shortNames: accepted.shortNames ?? [], categories: accepted.categories ?? [],
-      verbs: ALL_VERBS, subresources: subresourcesOf(accepted.kind!, v),
+      verbs: ALL_VERBS, subresources: subresourcesOf(kind, v),
     },
     schema: v.schema?.openAPIV3Schema,
     columns: v.additionalPrinterColumns ?? [],
-    ...(v.deprecated ? { deprecationWarning: v.deprecationWarning ?? deprecationWarning(crd, v.name, accepted.kind!) } : {}),
+    ...(v.deprecated ? { deprecationWarning: v.deprecationWarning ?? deprecationWarning(crd, v.name, kind) } : {}),
   });
   const storage = crd.spec.versions.find((v) => v.storage);
   if (!storage) return undefined;

@@ -75,6 +75,11 @@ describe('a structural schema applied to a custom resource', () => {
     expect(run('text').errors).toEqual([{ type: 'FieldValueInvalid', field: 'spec', message: 'Invalid value: "string": spec in body must be of type object: "string"' }]);
   });
 
+  it('leaves unchecked a pattern only Go\'s regular expressions understand, instead of failing the request', () => {
+    const goOnly: JsonSchema = { type: 'object', properties: { name: { type: 'string', pattern: '(?i)^web$' } } };
+    expect(applySchema({ name: 'WEB' }, goOnly).errors).toEqual([]);
+  });
+
   it('accepts an int-or-string as either', () => {
     expect(run({ port: 80, target: 8080 }).errors).toEqual([]);
     expect(run({ port: 80, target: 'http' }).errors).toEqual([]);

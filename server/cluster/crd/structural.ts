@@ -125,11 +125,25 @@ function check(value: Json, schema: JsonSchema, path: string, errors: FieldError
   }
 }
 
+const patterns = new Map<string, RegExp | undefined>();
+
+/** A schema's pattern as a JavaScript regular expression; undefined for one written in a syntax
+ *  only Go's RE2 takes (such as a leading (?i)), which is then not checked. */
+function compiled(pattern: string): RegExp | undefined {
+  if (!patterns.has(pattern)) {
+    let re: RegExp | undefined;
+    try { re = new RegExp(pattern, 'u'); } catch { re = undefined; }
+    patterns.set(pattern, re);
+  }
+  return patterns.get(pattern);
+}
+
 function checkString(value: string, schema: JsonSchema, at: string, errors: FieldError[]): void {
   const length = [...value].length;
   if (schema.maxLength !== undefined && length > schema.maxLength) errors.push({ type: 'FieldValueTooLong', field: at, message: `Too long: may not be more than ${schema.maxLength} bytes` });
   if (schema.minLength !== undefined && length < schema.minLength) errors.push(invalid(at, value, `${at} in body should be at least ${schema.minLength} chars long`));
-  if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errors.push(invalid(at, value, `${at} in body should match '${schema.pattern}'`));
+  const pattern = schema.pattern === undefined ? undefined : compiled(schema.pattern);
+  if (pattern && !pattern.test(value)) errors.push(invalid(at, value, `${at} in body should match '${schema.pattern}'`));
 }
 
 function checkNumber(value: number, schema: JsonSchema, at: string, errors: FieldError[]): void {
