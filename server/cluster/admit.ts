@@ -2,7 +2,7 @@ import type { AdmitOptions, ClusterApi } from './api.ts';
 import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts';
 import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
 import { initialDefinitionStatus } from './admission/crd.ts';
-import { admitCustomResource } from './crd/admission.ts';
+import { admitCustomResource } from './admission/custom-resource.ts';
 import { isBuiltin } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
 import type { ResourceKind } from './registry.ts';

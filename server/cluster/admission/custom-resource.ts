@@ -1,9 +1,9 @@
 import type { AdmitOptions } from '../api.ts';
-import { invalidError, isDNS1123Subdomain, validateObjectMeta } from '../admission/validate.ts';
+import { invalidError, isDNS1123Subdomain, validateObjectMeta } from './validate.ts';
 import { badRequest, type KubeObject } from '../object.ts';
 import type { CustomKind } from '../registry.ts';
 import { clone } from '../store.ts';
-import { applySchema } from './structural.ts';
+import { applySchema } from '../crd/structural.ts';
 
 // Admission of a custom resource, as apiextensions-apiserver's strategy and codec do it: with a
 // status subresource a new object's status is dropped (it is the controllers' to write); the
