@@ -120,12 +120,13 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     const unknown = await k(['apply', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: typo, namespace: default }\nspec: { gatewayClassName: netdojo, listener: [] }\n');
     expect(unknown.exitCode).toBe(1);
     expect(unknown.err).toBe('Error from server (BadRequest): error when creating "STDIN": Gateway in version "v1" cannot be handled as a Gateway: strict decoding error: unknown field "spec.listener"');
-    const bad = await k(['apply', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: bad, namespace: default }\nspec:\n  listeners: [{ name: http, protocol: HTTP, port: 70000, allowedRoutes: { namespaces: { from: Anywhere } } }]\n');
+    const bad = await k(['apply', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: bad, namespace: default }\nspec:\n  listeners:\n  - { name: http, protocol: HTTP, port: 70000, allowedRoutes: { namespaces: { from: Anywhere } } }\n  - { name: http, protocol: HTTP, port: 81 }\n');
     expect(bad.exitCode).toBe(1);
     expect(bad.err).toContain('The Gateway "bad" is invalid');
     expect(bad.err).toContain('spec.gatewayClassName: Required value');
     expect(bad.err).toContain('spec.listeners[0].port: Invalid value: 70000: spec.listeners[0].port in body should be less than or equal to 65535');
     expect(bad.err).toContain('spec.listeners[0].allowedRoutes.namespaces.from: Unsupported value: "Anywhere": supported values: "All", "Selector", "Same"');
+    expect(bad.err).toContain('spec.listeners[1]: Duplicate value: map[string]interface {}{"name":"http"}');
     const warned = await k(['apply', '--validate=warn', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: { name: warned }\nspec: { controllerName: example.com/c, colour: blue }\n');
     expect(warned.out).toBe('gatewayclass.gateway.networking.k8s.io/warned created');
     expect(warned.err).toBe('Warning: unknown field "spec.colour"');

@@ -80,6 +80,22 @@ describe('a structural schema applied to a custom resource', () => {
     expect(applySchema({ name: 'WEB' }, goOnly).errors).toEqual([]);
   });
 
+  it('refuses duplicates in set and map lists, naming the item and, for a map, its keys', () => {
+    const lists: JsonSchema = {
+      type: 'object',
+      properties: {
+        tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
+        listeners: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], items: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' } } } },
+        plain: { type: 'array', items: { type: 'string' } },
+      },
+    };
+    const r = applySchema({ tags: ['a', 'b', 'a'], listeners: [{ name: 'http', port: 80 }, { name: 'http', port: 8080 }], plain: ['x', 'x'] }, lists);
+    expect(r.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      'tags[2]: Duplicate value: "a"',
+      'listeners[1]: Duplicate value: map[string]interface {}{"name":"http"}',
+    ]);
+  });
+
   it('accepts an int-or-string as either', () => {
     expect(run({ port: 80, target: 8080 }).errors).toEqual([]);
     expect(run({ port: 80, target: 'http' }).errors).toEqual([]);

@@ -8,8 +8,8 @@ import type { JsonSchema } from './definition.ts';
 // them; null where the schema does not allow it is dropped too), default (a missing property
 // with a `default` gets it, then its own properties are defaulted), then validate (types, required,
 // enum, patterns, bounds), with kube-openapi's words for each failure. apiVersion, kind and metadata
-// at the root are the API server's, never pruned here. Not done: x-kubernetes-validations (CEL),
-// formats, anyOf/oneOf/allOf/not, and list-type uniqueness.
+// at the root are the API server's, never pruned here; lists of x-kubernetes-list-type set or map
+// hold no duplicates. Not done: x-kubernetes-validations (CEL), formats, anyOf/oneOf/allOf/not.
 
 export interface SchemaOutcome {
   /** The pruned and defaulted value. */
@@ -109,6 +109,7 @@ function check(value: Json, schema: JsonSchema, path: string, errors: FieldError
     if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push({ type: 'FieldValueTooMany', field: at, message: `Too many: ${value.length}: must have at most ${schema.maxItems} items` });
     if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(invalid(at, value.length, `${at} in body should have at least ${schema.minItems} items`));
     if (schema.items) value.forEach((item, i) => check(item, schema.items!, `${path}[${i}]`, errors));
+    errors.push(...duplicateItems(value, schema, path));
   }
   if (isRecord(value)) {
     for (const name of schema.required ?? []) {
@@ -123,6 +124,24 @@ function check(value: Json, schema: JsonSchema, path: string, errors: FieldError
       if (declared) check(field, declared, child(path, key), errors);
     }
   }
+}
+
+/** Go's %#v of a map list item's keys: map[string]interface {}{"name":"http"}. */
+const goKeys = (keys: Record<string, Json>) => `map[string]interface {}{${Object.keys(keys).sort().map((k) => `${goQuote(k)}:${shown(keys[k])}`).join(', ')}}`;
+
+/** x-kubernetes-list-type: a set holds no value twice, a map no two items with the same keys. */
+function duplicateItems(list: Json[], schema: JsonSchema, path: string): FieldError[] {
+  const type = schema['x-kubernetes-list-type'];
+  if (type !== 'set' && type !== 'map') return [];
+  const keysOf = (item: Json): Record<string, Json> => Object.fromEntries((schema['x-kubernetes-list-map-keys'] ?? []).map((k) => [k, isRecord(item) ? item[k] : undefined]));
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  list.forEach((item, i) => {
+    const id = JSON.stringify(type === 'set' ? item : keysOf(item));
+    if (seen.has(id)) errors.push({ type: 'FieldValueDuplicate', field: `${path}[${i}]`, message: `Duplicate value: ${type === 'set' ? shown(item) : goKeys(keysOf(item))}` });
+    seen.add(id);
+  });
+  return errors;
 }
 
 const patterns = new Map<string, RegExp | undefined>();
