@@ -41,7 +41,7 @@ export interface JsonSchema {
   [keyword: string]: unknown;
 }
 
-export const jsonSchema: z.ZodType<JsonSchema> = z.lazy(() => z.looseObject({
+const jsonSchema: z.ZodType<JsonSchema> = z.lazy(() => z.looseObject({
   type: z.enum(['object', 'array', 'string', 'integer', 'number', 'boolean']).optional(),
   description: z.string().optional(),
   format: z.string().optional(),
@@ -86,7 +86,7 @@ const names = z.object({
 
 export type CustomResourceNames = z.infer<typeof names>;
 
-export const PRINTER_COLUMN_TYPES = ['integer', 'number', 'string', 'boolean', 'date'] as const;
+const PRINTER_COLUMN_TYPES = ['integer', 'number', 'string', 'boolean', 'date'] as const;
 
 const printerColumn = z.object({
   name: z.string(),
@@ -115,7 +115,7 @@ const definitionVersion = z.object({
 
 export type DefinitionVersion = z.infer<typeof definitionVersion>;
 
-export const SCOPES = ['Cluster', 'Namespaced'] as const;
+const SCOPES = ['Cluster', 'Namespaced'] as const;
 
 const condition = z.looseObject({
   type: z.string(),

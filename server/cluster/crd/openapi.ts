@@ -12,7 +12,7 @@ const REF = '#/components/schemas/';
 const API_VERSION_DOC = 'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources';
 const KIND_DOC = 'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds';
 
-export const customSchemaName = (info: Pick<KindInfo, 'group' | 'version'>, kind: string) =>
+const customSchemaName = (info: Pick<KindInfo, 'group' | 'version'>, kind: string) =>
   [...info.group.split('.').reverse(), info.version, kind].join('.');
 
 export interface NamedSchema { name: string; schema: Record<string, unknown> }
