@@ -103,6 +103,22 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     expect(described).toMatch(/From:\s+Same/);
   });
 
+  it('takes status through the status subresource only, and prints what a controller reports', async () => {
+    const reported = await k(['patch', 'gateway.gateway.networking.k8s.io', 'web', '--subresource=status', '--type=merge', '-p',
+      '{"spec":{"gatewayClassName":"ignored"},"status":{"addresses":[{"value":"172.18.0.200"}],"conditions":[{"type":"Programmed","status":"True","reason":"Programmed","message":"ok","lastTransitionTime":"2025-06-01T12:00:00Z"}]}}']);
+    expect(reported.out, reported.err).toBe('gateway.gateway.networking.k8s.io/web patched');
+    expect(table((await k(['get', 'gateway.gateway.networking.k8s.io', 'web'])).out)[1]).toEqual(['web', 'netdojo', '172.18.0.200', 'True', expect.stringMatching(/^\d+s$/)]);
+    // The address got its defaulted type; the spec sent to /status was not taken.
+    expect((await k(['get', 'gtw', 'web', '-o', 'jsonpath={.status.addresses[0].type} {.spec.gatewayClassName}'])).out).toBe('IPAddress netdojo');
+    const invalid = await k(['patch', 'gtw', 'web', '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Programmed","status":"Maybe"}]}}']);
+    expect(invalid.exitCode).toBe(1);
+    expect(invalid.err).toContain('status.conditions[0].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown"');
+    expect(invalid.err).toContain('status.conditions[0].reason: Required value');
+    // A write to the object leaves the status as reported.
+    await k(['annotate', 'gtw', 'web', 'note=kept']);
+    expect((await k(['get', 'gtw', 'web', '-o', 'jsonpath={.status.addresses[0].value}'])).out).toBe('172.18.0.200');
+  });
+
   it('serves the objects at every served version', async () => {
     expect((await k(['get', 'gateways.v1beta1.gateway.networking.k8s.io', 'web', '-o', 'jsonpath={.apiVersion}'])).out).toBe('gateway.networking.k8s.io/v1beta1');
     expect((await k(['get', 'gateways.v1.gateway.networking.k8s.io', 'web', '-o', 'jsonpath={.apiVersion}'])).out).toBe('gateway.networking.k8s.io/v1');
