@@ -1,7 +1,7 @@
 import type { AdmitOptions, ClusterApi } from './api.ts';
 import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts';
 import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
-import { initialDefinitionStatus } from './admission/crd.ts';
+import { preparedDefinitionStatus } from './admission/crd.ts';
 import { admitCustomResource } from './admission/custom-resource.ts';
 import { isBuiltin } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
@@ -69,7 +69,7 @@ export function admit(kind: ResourceKind, input: KubeObject, old: KubeObject | u
     // A new pod is Pending until the kubelet reports otherwise.
     obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
   }
-  if (kind === 'CustomResourceDefinition' && !old) obj.status = initialDefinitionStatus(obj);
+  if (kind === 'CustomResourceDefinition') obj.status = preparedDefinitionStatus(obj, !old);
   if (kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
   // The ephemeralcontainers subresource is validated as that: the rest of the pod is as stored.
   const errors = opts.ephemeral ? [] : validate(kind, obj, old);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { established, widgetDefinition, type WidgetDefinition } from '../testing/crd.ts';
-import { defaultCustomResourceDefinition } from './crd.ts';
+import { defaultCustomResourceDefinition, preparedDefinitionStatus } from './crd.ts';
 import { validate } from './validate.ts';
 
 const errorsOf = (crd: WidgetDefinition, old?: WidgetDefinition) => validate('CustomResourceDefinition', crd, old).map((e) => `${e.field}: ${e.message}`);
@@ -65,5 +65,15 @@ describe('CustomResourceDefinition defaults', () => {
     defaultCustomResourceDefinition(crd);
     expect(crd.spec.names).toMatchObject({ singular: 'widget', listKind: 'WidgetList' });
     expect(crd.spec).toMatchObject({ conversion: { strategy: 'None' } });
+  });
+});
+
+describe('a definition\'s stored versions', () => {
+  it('start with the storage version, and keep every version that has been one', () => {
+    const created = { ...widgetDefinition(), status: { conditions: [{ type: 'Established', status: 'True' }] } };
+    expect(preparedDefinitionStatus(created, true)).toEqual({ acceptedNames: { kind: '', plural: '' }, storedVersions: ['v1'] });
+    const moved = established(widgetDefinition((c) => { c.spec.versions[0].storage = true; c.spec.versions[1].storage = false; }));
+    expect(preparedDefinitionStatus(moved, false)).toMatchObject({ storedVersions: ['v1', 'v1beta1'], acceptedNames: { kind: 'Widget' } });
+    expect(preparedDefinitionStatus(established(widgetDefinition()), false)).toMatchObject({ storedVersions: ['v1'] });
   });
 });

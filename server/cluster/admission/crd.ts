@@ -26,11 +26,15 @@ export function defaultCustomResourceDefinition(crd: Obj): void {
   if (crd.spec) spec.conversion ??= { strategy: 'None' };
 }
 
-/** The registry's PrepareForCreate: a new definition's status starts empty but for its storage version. */
-export function initialDefinitionStatus(crd: Obj): Obj {
+/** The registry's PrepareForCreate and PrepareForUpdate: a new definition's status starts empty but
+ *  for its storage version; a changed one remembers every version objects were ever stored in. */
+export function preparedDefinitionStatus(crd: Obj, creating: boolean): Obj {
   const versions = rec(crd.spec).versions;
-  const storage = (Array.isArray(versions) ? versions : []).map(rec).find((v) => v.storage === true);
-  return { acceptedNames: { kind: '', plural: '' }, storedVersions: storage ? [storage.name] : [] };
+  const storage = (Array.isArray(versions) ? versions : []).map(rec).find((v) => v.storage === true)?.name;
+  if (creating) return { acceptedNames: { kind: '', plural: '' }, storedVersions: typeof storage === 'string' ? [storage] : [] };
+  const status = rec(crd.status);
+  const stored = Array.isArray(status.storedVersions) ? status.storedVersions : [];
+  return typeof storage === 'string' && !stored.includes(storage) ? { ...status, storedVersions: [...stored, storage] } : status;
 }
 
 /** A zod issue as the API server's field error. */
