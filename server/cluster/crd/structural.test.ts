@@ -96,6 +96,13 @@ describe('a structural schema applied to a custom resource', () => {
     ]);
   });
 
+  it('keeps the apiVersion, kind and metadata of an embedded resource', () => {
+    const embedding: JsonSchema = { type: 'object', properties: { template: { type: 'object', 'x-kubernetes-embedded-resource': true, properties: { spec: { type: 'object' } } } } };
+    const r = applySchema({ template: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: {}, other: 1 } }, embedding);
+    expect(r.value).toEqual({ template: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: {} } });
+    expect(r.unknownFields).toEqual(['template.other']);
+  });
+
   it('accepts an int-or-string as either', () => {
     expect(run({ port: 80, target: 8080 }).errors).toEqual([]);
     expect(run({ port: 80, target: 'http' }).errors).toEqual([]);

@@ -8,7 +8,7 @@ import type { JsonSchema } from './definition.ts';
 // them; null where the schema does not allow it is dropped too), default (a missing property
 // with a `default` gets it, then its own properties are defaulted), then validate (types, required,
 // enum, patterns, bounds), with kube-openapi's words for each failure. apiVersion, kind and metadata
-// at the root are the API server's, never pruned here; lists of x-kubernetes-list-type set or map
+// at the root (and in an x-kubernetes-embedded-resource) are the API server's, never pruned here; lists of x-kubernetes-list-type set or map
 // hold no duplicates. Not done: x-kubernetes-validations (CEL), formats, anyOf/oneOf/allOf/not.
 
 export interface SchemaOutcome {
@@ -22,6 +22,9 @@ export interface SchemaOutcome {
 type Json = unknown;
 const isRecord = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const ROOT_FIELDS = new Set(['apiVersion', 'kind', 'metadata']);
+
+/** An object whose apiVersion, kind and metadata are an object's own: the resource, or one embedded in it. */
+const isResource = (schema: JsonSchema, path: string) => !path || schema['x-kubernetes-embedded-resource'] === true;
 
 const child = (path: string, name: string) => (path ? `${path}.${name}` : name);
 
@@ -40,14 +43,14 @@ const invalid = (field: string, value: Json, detail: string): FieldError => ({ t
 
 export function applySchema(value: Json, schema: JsonSchema): SchemaOutcome {
   const unknownFields: string[] = [];
-  const pruned = prune(value, schema, '', unknownFields, true);
+  const pruned = prune(value, schema, '', unknownFields);
   const defaulted = applyDefaults(pruned, schema);
   const errors: FieldError[] = [];
   check(defaulted, schema, '', errors);
   return { value: defaulted, errors, unknownFields };
 }
 
-function prune(value: Json, schema: JsonSchema, path: string, unknown: string[], root = false): Json {
+function prune(value: Json, schema: JsonSchema, path: string, unknown: string[]): Json {
   if (Array.isArray(value)) return schema.items ? value.map((item, i) => prune(item, schema.items!, `${path}[${i}]`, unknown)) : value;
   if (!isRecord(value)) return value;
   const keep = schema['x-kubernetes-preserve-unknown-fields'] === true;
@@ -55,7 +58,7 @@ function prune(value: Json, schema: JsonSchema, path: string, unknown: string[],
   for (const [key, field] of Object.entries(value)) {
     const fieldPath = child(path, key);
     const declared = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-    if (root && ROOT_FIELDS.has(key)) { out[key] = field; continue; }
+    if (isResource(schema, path) && ROOT_FIELDS.has(key)) { out[key] = field; continue; }
     if (field === null && declared && !declared.nullable) continue;
     if (declared) out[key] = prune(field, declared, fieldPath, unknown);
     else if (keep || schema.additionalProperties === true) out[key] = field;
@@ -119,7 +122,7 @@ function check(value: Json, schema: JsonSchema, path: string, errors: FieldError
     if (schema.maxProperties !== undefined && count > schema.maxProperties) errors.push({ type: 'FieldValueTooMany', field: at, message: `Too many: ${count}: must have at most ${schema.maxProperties} items` });
     if (schema.minProperties !== undefined && count < schema.minProperties) errors.push(invalid(at, count, `${at} in body should have at least ${schema.minProperties} properties`));
     for (const [key, field] of Object.entries(value)) {
-      if (!path && ROOT_FIELDS.has(key)) continue;
+      if (isResource(schema, path) && ROOT_FIELDS.has(key)) continue;
       const declared = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
       if (declared) check(field, declared, child(path, key), errors);
     }
