@@ -143,6 +143,11 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     expect(bad.err).toContain('spec.listeners[0].port: Invalid value: 70000: spec.listeners[0].port in body should be less than or equal to 65535');
     expect(bad.err).toContain('spec.listeners[0].allowedRoutes.namespaces.from: Unsupported value: "Anywhere": supported values: "All", "Selector", "Same"');
     expect(bad.err).toContain('spec.listeners[1]: Duplicate value: map[string]interface {}{"name":"http"}');
+    expect(bad.err).toContain('spec.listeners: Invalid value: "array": Listener name must be unique within the Gateway');
+    const route = await k(['apply', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: relative, namespace: default }\nspec: { rules: [{ matches: [{ path: { type: Exact, value: api } }] }] }\n');
+    expect(route.err).toBe('The HTTPRoute "relative" is invalid: spec.rules[0].matches[0].path: Invalid value: "object": value must be an absolute path and start with \'/\' when type one of [\'Exact\', \'PathPrefix\']');
+    const immutable = await k(['patch', 'gc', 'netdojo', '--type=merge', '-p', '{"spec":{"controllerName":"example.com/other"}}']);
+    expect(immutable.err).toBe('The GatewayClass "netdojo" is invalid: spec.controllerName: Invalid value: "string": Value is immutable');
     const warned = await k(['apply', '--validate=warn', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: { name: warned }\nspec: { controllerName: example.com/c, colour: blue }\n');
     expect(warned.out).toBe('gatewayclass.gateway.networking.k8s.io/warned created');
     expect(warned.err).toBe('Warning: unknown field "spec.colour"');

@@ -15,7 +15,7 @@ export function admitCustomResource(custom: CustomKind, input: KubeObject, old: 
   const { info, schema } = custom.storage;
   const obj = clone(input);
   if (!old && info.subresources.some((s) => s.name === 'status')) delete obj.status;
-  const outcome = schema ? applySchema(obj, schema) : { value: obj, errors: [], unknownFields: [] };
+  const outcome = schema ? applySchema(obj, schema, old) : { value: obj, errors: [], unknownFields: [] };
   if (outcome.unknownFields.length && opts.fieldValidation === 'Strict') {
     const fields = outcome.unknownFields.map((f) => `unknown field "${f}"`).join(', ');
     throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${fields}`);

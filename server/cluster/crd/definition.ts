@@ -38,8 +38,26 @@ export interface JsonSchema {
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-map-type'?: 'atomic' | 'granular';
+  'x-kubernetes-validations'?: ValidationRule[];
   [keyword: string]: unknown;
 }
+
+/** A CEL rule on a schema node; `reason` picks the kind of field error a failure is. */
+export interface ValidationRule {
+  rule: string;
+  message?: string;
+  messageExpression?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  fieldPath?: string;
+}
+
+const validationRule = z.object({
+  rule: z.string(),
+  message: z.string().optional(),
+  messageExpression: z.string().optional(),
+  reason: z.enum(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate']).optional(),
+  fieldPath: z.string().optional(),
+});
 
 const jsonSchema: z.ZodType<JsonSchema> = z.lazy(() => z.looseObject({
   type: z.enum(['object', 'array', 'string', 'integer', 'number', 'boolean']).optional(),
@@ -73,6 +91,7 @@ const jsonSchema: z.ZodType<JsonSchema> = z.lazy(() => z.looseObject({
   'x-kubernetes-list-type': z.enum(['atomic', 'set', 'map']).optional(),
   'x-kubernetes-list-map-keys': z.array(z.string()).optional(),
   'x-kubernetes-map-type': z.enum(['atomic', 'granular']).optional(),
+  'x-kubernetes-validations': z.array(validationRule).optional(),
 }));
 
 const names = z.object({

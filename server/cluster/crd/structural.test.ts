@@ -103,6 +103,36 @@ describe('a structural schema applied to a custom resource', () => {
     expect(r.unknownFields).toEqual(['template.other']);
   });
 
+  it('runs CEL rules where the value is, transition rules only against an old value, with the rule\'s message', () => {
+    const ruled: JsonSchema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'Value is immutable' }] },
+        paths: {
+          type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['id'],
+          items: {
+            type: 'object', properties: { id: { type: 'string' }, value: { type: 'string' } },
+            'x-kubernetes-validations': [
+              { rule: "self.value.startsWith('/')", message: "must start with '/'" },
+              { rule: 'self.value == oldSelf.value', message: 'fixed once set', fieldPath: '.value', reason: 'FieldValueForbidden' },
+            ],
+          },
+        },
+        limit: { type: 'integer', 'x-kubernetes-validations': [{ rule: 'self < 10' }, { rule: 'self.unknownFunction()' }] },
+      },
+    };
+    const fresh = applySchema({ name: 'a', paths: [{ id: 'x', value: 'no-slash' }], limit: 12 }, ruled);
+    expect(fresh.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      'paths[0]: Invalid value: "object": must start with \'/\'',
+      'limit: Invalid value: "integer": failed rule: self < 10',
+    ]);
+    const updated = applySchema({ name: 'b', paths: [{ id: 'x', value: '/new' }, { id: 'y', value: '/y' }] }, ruled, { name: 'a', paths: [{ id: 'x', value: '/old' }] });
+    expect(updated.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      'name: Invalid value: "string": Value is immutable',
+      'paths[0].value: Forbidden: fixed once set',
+    ]);
+  });
+
   it('accepts an int-or-string as either', () => {
     expect(run({ port: 80, target: 8080 }).errors).toEqual([]);
     expect(run({ port: 80, target: 'http' }).errors).toEqual([]);

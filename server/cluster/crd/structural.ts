@@ -1,5 +1,6 @@
 import type { FieldError } from '../admission/validate.ts';
 import { goQuote } from '../admission/validate.ts';
+import { compileRule } from './cel.ts';
 import type { JsonSchema } from './definition.ts';
 
 // What the API server does to a custom resource with its version's structural schema, in its
@@ -7,9 +8,11 @@ import type { JsonSchema } from './definition.ts';
 // x-kubernetes-preserve-unknown-fields, and reported so that fieldValidation=Strict can refuse
 // them; null where the schema does not allow it is dropped too), default (a missing property
 // with a `default` gets it, then its own properties are defaulted), then validate (types, required,
-// enum, patterns, bounds), with kube-openapi's words for each failure. apiVersion, kind and metadata
+// enum, patterns, bounds, then the CEL rules of x-kubernetes-validations, transition rules only
+// where the old object has the value too), with kube-openapi's words for each failure. apiVersion, kind and metadata
 // at the root (and in an x-kubernetes-embedded-resource) are the API server's, never pruned here; lists of x-kubernetes-list-type set or map
-// hold no duplicates. Not done: x-kubernetes-validations (CEL), formats, anyOf/oneOf/allOf/not.
+// hold no duplicates. Not done: formats, anyOf/oneOf/allOf/not, messageExpression, and the CEL this
+// subset lacks (cel.ts): such rules are left unchecked.
 
 export interface SchemaOutcome {
   /** The pruned and defaulted value. */
@@ -41,12 +44,13 @@ const shown = (v: Json) => (typeof v === 'string' ? goQuote(v) : JSON.stringify(
 
 const invalid = (field: string, value: Json, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, message: `Invalid value: ${shown(value)}: ${detail}` });
 
-export function applySchema(value: Json, schema: JsonSchema): SchemaOutcome {
+/** `old`: the stored object, on an update (what transition rules compare with). */
+export function applySchema(value: Json, schema: JsonSchema, old?: Json): SchemaOutcome {
   const unknownFields: string[] = [];
   const pruned = prune(value, schema, '', unknownFields);
   const defaulted = applyDefaults(pruned, schema);
   const errors: FieldError[] = [];
-  check(defaulted, schema, '', errors);
+  check(defaulted, schema, '', errors, old);
   return { value: defaulted, errors, unknownFields };
 }
 
@@ -95,7 +99,7 @@ function typeMatches(value: Json, schema: JsonSchema): boolean {
   }
 }
 
-function check(value: Json, schema: JsonSchema, path: string, errors: FieldError[]): void {
+function check(value: Json, schema: JsonSchema, path: string, errors: FieldError[], old: Json): void {
   const at = path || '<root>';
   if (!typeMatches(value, schema)) {
     const actual = typeName(value);
@@ -111,7 +115,7 @@ function check(value: Json, schema: JsonSchema, path: string, errors: FieldError
   if (Array.isArray(value)) {
     if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push({ type: 'FieldValueTooMany', field: at, message: `Too many: ${value.length}: must have at most ${schema.maxItems} items` });
     if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(invalid(at, value.length, `${at} in body should have at least ${schema.minItems} items`));
-    if (schema.items) value.forEach((item, i) => check(item, schema.items!, `${path}[${i}]`, errors));
+    if (schema.items) value.forEach((item, i) => check(item, schema.items!, `${path}[${i}]`, errors, correlated(item, old, schema)));
     errors.push(...duplicateItems(value, schema, path));
   }
   if (isRecord(value)) {
@@ -124,9 +128,36 @@ function check(value: Json, schema: JsonSchema, path: string, errors: FieldError
     for (const [key, field] of Object.entries(value)) {
       if (isResource(schema, path) && ROOT_FIELDS.has(key)) continue;
       const declared = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-      if (declared) check(field, declared, child(path, key), errors);
+      if (declared) check(field, declared, child(path, key), errors, isRecord(old) ? old[key] : undefined);
     }
   }
+  errors.push(...ruleErrors(value, schema, path, old));
+}
+
+/** The old item a list item is the new version of: only map lists say (by their keys). */
+function correlated(item: Json, old: Json, schema: JsonSchema): Json {
+  const keys = schema['x-kubernetes-list-map-keys'];
+  if (schema['x-kubernetes-list-type'] !== 'map' || !keys || !Array.isArray(old) || !isRecord(item)) return undefined;
+  return old.find((o) => isRecord(o) && keys.every((k) => JSON.stringify(o[k]) === JSON.stringify(item[k])));
+}
+
+/** The failures of a node's CEL rules, as apiextensions-apiserver reports them. */
+function ruleErrors(value: Json, schema: JsonSchema, path: string, old: Json): FieldError[] {
+  return (schema['x-kubernetes-validations'] ?? []).flatMap((rule): FieldError[] => {
+    const program = compileRule(rule.rule);
+    if (!program || (program.usesOldSelf && old === undefined)) return [];
+    let passed: boolean;
+    try { passed = program.run(value, old); } catch { return []; }
+    if (passed) return [];
+    const field = rule.fieldPath ? `${path}${rule.fieldPath}`.replace(/^\./, '') : path || '<root>';
+    const message = rule.message ?? `failed rule: ${rule.rule}`;
+    switch (rule.reason) {
+      case 'FieldValueRequired': return [{ type: 'FieldValueRequired', field, message: `Required value: ${message}` }];
+      case 'FieldValueForbidden': return [{ type: 'FieldValueForbidden', field, message: `Forbidden: ${message}` }];
+      case 'FieldValueDuplicate': return [{ type: 'FieldValueDuplicate', field, message: `Duplicate value: ${message}` }];
+      default: return [invalid(field, schema.type ?? 'object', message)];
+    }
+  });
 }
 
 /** Go's %#v of a map list item's keys: map[string]interface {}{"name":"http"}. */
