@@ -1,9 +1,12 @@
-import type { ClusterApi } from './api.ts';
+import type { AdmitOptions, ClusterApi } from './api.ts';
 import { addServiceAccountVolume, applyDefaults } from './admission/defaults.ts';
 import { admitIngressClass } from './admission/ingressclass.ts';
 import { invalidError, secretDecodeError, SERVICE_CLUSTER_IP_RANGE, SERVICE_NODE_PORT_RANGE, validate } from './admission/validate.ts';
-import type { KindName } from './kinds.ts';
+import { preparedDefinitionStatus } from './admission/crd.ts';
+import { admitCustomResource } from './admission/custom-resource.ts';
+import { isBuiltin } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
+import type { ResourceKind } from './registry.ts';
 import { intToIp, ipToInt } from '../util/ipv4.ts';
 
 // The admission chain of a lab's API server, in kube-apiserver's order: decode checks, defaulting,
@@ -44,7 +47,6 @@ function dropTypeDependentFields(obj: KubeObject, spec: ServiceSpec, before: Ser
   if (externallyAccessible(before) && !externallyAccessible(spec) && same(spec.externalTrafficPolicy, before.externalTrafficPolicy)) delete spec.externalTrafficPolicy;
   if (spec.type !== 'LoadBalancer' && obj.status) obj.status = { ...(obj.status as object), loadBalancer: {} };
 }
-
 
 function allocateClusterIP(api: ClusterApi, random: () => number): string {
   const [base, len] = SERVICE_CLUSTER_IP_RANGE.split('/');
@@ -97,7 +99,8 @@ function allocateService(obj: KubeObject, old: KubeObject | undefined, api: Clus
   obj.spec = spec;
 }
 
-export function admit(kind: KindName, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts: { ephemeral?: boolean } = {}, random: () => number = Math.random): KubeObject {
+export function admit(kind: ResourceKind, input: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts: AdmitOptions = {}, random: () => number = Math.random): KubeObject {
+  if (!isBuiltin(kind)) return admitCustomResource(api.kinds.requireCustom(kind), input, old, opts);
   if (kind === 'Secret') {
     const bad = secretDecodeError(input);
     if (bad) throw bad;
@@ -110,6 +113,7 @@ export function admit(kind: KindName, input: KubeObject, old: KubeObject | undef
     obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
   }
   if (kind === 'Ingress' && !old) admitIngressClass(obj, api.list('IngressClass', undefined).items);
+  if (kind === 'CustomResourceDefinition') obj.status = preparedDefinitionStatus(obj, !old);
   if (kind === 'Namespace') obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name! };
   // The ephemeralcontainers subresource is validated as that: the rest of the pod is as stored.
   const errors = opts.ephemeral ? [] : validate(kind, obj, old);

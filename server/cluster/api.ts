@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { randomNameSuffix } from './admission/defaults.ts';
-import { KINDS, groupVersion, type KindName } from './kinds.ts';
+import { CLEANUP_FINALIZER } from './crd/definition.ts';
+import { groupVersion } from './kinds.ts';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, type KubeObject } from './object.ts';
+import type { KindRegistry, ResourceKind } from './registry.ts';
 import { checkFieldSelector, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { clone, ObjectStore, type StoreEvent, type WatchEventType } from './store.ts';
 
@@ -15,14 +17,29 @@ export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
 
 export interface ApiDeps {
   /** Defaults, allocates and validates an object about to be stored; throws ApiError. */
-  admit(kind: KindName, obj: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts?: { ephemeral?: boolean }): KubeObject;
-  patch(kind: KindName, current: object, type: PatchType, patch: unknown): object;
+  admit(kind: ResourceKind, obj: KubeObject, old: KubeObject | undefined, api: ClusterApi, opts?: AdmitOptions): KubeObject;
+  patch(kind: ResourceKind, current: object, type: PatchType, patch: unknown): object;
   now(): Date;
+}
+
+/** How the API server treats fields an object's schema does not declare (the `fieldValidation`
+ *  query parameter): drop them silently, drop them with a warning (the default), or refuse the write. */
+export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
+
+export interface AdmitOptions {
+  /** The ephemeralcontainers subresource: validated as that, the rest of the pod is as stored. */
+  ephemeral?: boolean;
+  subresource?: string;
+  fieldValidation?: FieldValidation;
+  /** Receives the warnings the API server sends back in Warning headers. */
+  warn?(message: string): void;
 }
 
 export interface WriteOptions {
   dryRun?: boolean;
   subresource?: string;
+  fieldValidation?: FieldValidation;
+  warn?(message: string): void;
 }
 
 export interface DeleteOptions {
@@ -39,7 +56,6 @@ export interface ListOptions {
 
 export interface WatchEvent { type: WatchEventType | 'BOOKMARK'; object: KubeObject }
 
-const hasStatus = (kind: KindName) => KINDS[kind].subresources.some((s) => s.name === 'status');
 
 /** Everything but metadata and status: what a change to bumps metadata.generation. */
 function specPart(o: KubeObject): string {
@@ -48,41 +64,45 @@ function specPart(o: KubeObject): string {
 }
 
 export class ClusterApi {
-  constructor(readonly store: ObjectStore, private readonly deps: ApiDeps) {}
+  constructor(readonly store: ObjectStore, readonly kinds: KindRegistry, private readonly deps: ApiDeps) {}
+
+  private hasStatus(kind: ResourceKind): boolean {
+    return this.kinds.info(kind).subresources.some((s) => s.name === 'status');
+  }
 
   now(): Date { return this.deps.now(); }
 
-  private namespaceOf(kind: KindName, namespace: string | undefined): string | undefined {
-    if (!KINDS[kind].namespaced) return undefined;
+  private namespaceOf(kind: ResourceKind, namespace: string | undefined): string | undefined {
+    if (!this.kinds.info(kind).namespaced) return undefined;
     if (!namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     return namespace;
   }
 
-  tryGet(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
-    return this.store.get(kind, KINDS[kind].namespaced ? namespace : undefined, name);
+  tryGet(kind: ResourceKind, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.store.get(kind, this.kinds.info(kind).namespaced ? namespace : undefined, name);
   }
 
-  get(kind: KindName, namespace: string | undefined, name: string): KubeObject {
+  get(kind: ResourceKind, namespace: string | undefined, name: string): KubeObject {
     const o = this.tryGet(kind, namespace, name);
-    if (!o) throw notFound(KINDS[kind].plural, KINDS[kind].group, name);
+    if (!o) throw notFound(this.kinds.info(kind).plural, this.kinds.info(kind).group, name);
     return o;
   }
 
-  list(kind: KindName, namespace: string | undefined, opts: ListOptions = {}): { items: KubeObject[]; resourceVersion: string } {
+  list(kind: ResourceKind, namespace: string | undefined, opts: ListOptions = {}): { items: KubeObject[]; resourceVersion: string } {
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector);
     if (fields.length) checkFieldSelector(kind, fields, { apiVersion: '', kind: '', metadata: { name: '', namespace: '' } });
     const resourceVersion = this.store.resourceVersion;
-    const items = this.store.list(kind, KINDS[kind].namespaced ? namespace : undefined,
+    const items = this.store.list(kind, this.kinds.info(kind).namespaced ? namespace : undefined,
       labels.length || fields.length ? (o) => matchesLabels(labels, o.metadata.labels) && matchesFields(kind, fields, o) : undefined);
     return { items, resourceVersion };
   }
 
   /** Watches a kind from `resourceVersion` (absent or "0": the current objects first, as ADDED). */
-  watch(kind: KindName, namespace: string | undefined, opts: ListOptions & { resourceVersion?: string }, send: (e: WatchEvent) => void): () => void {
+  watch(kind: ResourceKind, namespace: string | undefined, opts: ListOptions & { resourceVersion?: string }, send: (e: WatchEvent) => void): () => void {
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector);
-    const ns = KINDS[kind].namespaced ? namespace : undefined;
+    const ns = this.kinds.info(kind).namespaced ? namespace : undefined;
     const selected = (o: KubeObject) => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(kind, fields, o);
     const rv = opts.resourceVersion && opts.resourceVersion !== '0' ? Number(opts.resourceVersion) : undefined;
     if (rv !== undefined && !Number.isInteger(rv)) throw badRequest(`invalid resource version: ${opts.resourceVersion}`);
@@ -101,8 +121,8 @@ export class ClusterApi {
     });
   }
 
-  create(kind: KindName, namespace: string | undefined, body: KubeObject, opts: WriteOptions = {}): KubeObject {
-    const info = KINDS[kind];
+  create(kind: ResourceKind, namespace: string | undefined, body: KubeObject, opts: WriteOptions = {}): KubeObject {
+    const info = this.kinds.info(kind);
     const ns = this.namespaceOf(kind, namespace ?? body.metadata?.namespace);
     if (!body || typeof body !== 'object' || !body.metadata || typeof body.metadata !== 'object') throw badRequest('Object \'metadata\' is missing');
     if (body.metadata.namespace && ns && body.metadata.namespace !== ns) {
@@ -111,6 +131,7 @@ export class ClusterApi {
     if (body.apiVersion !== groupVersion(info) || body.kind !== info.kind) {
       throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${groupVersion(info)})`);
     }
+    if (this.kinds.customKind(kind)?.terminating) throw new ApiError(405, 'MethodNotAllowed', 'create not allowed while custom resource definition is terminating');
     if (ns !== undefined) {
       const nsObj = this.tryGet('Namespace', undefined, ns);
       if (!nsObj) throw notFound('namespaces', '', ns);
@@ -130,14 +151,14 @@ export class ClusterApi {
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     if (kind !== 'Event' && kind !== 'ConfigMap' && kind !== 'Secret' && kind !== 'ServiceAccount' && kind !== 'Endpoints' && kind !== 'EndpointSlice' && kind !== 'Namespace' && kind !== 'Node') meta.generation = 1;
-    const admitted = this.deps.admit(kind, obj, undefined, this);
+    const admitted = this.deps.admit(kind, obj, undefined, this, { fieldValidation: opts.fieldValidation, warn: opts.warn });
     if (opts.dryRun) return admitted;
     return this.store.put(kind, admitted);
   }
 
-  update(kind: KindName, namespace: string | undefined, name: string, body: KubeObject, opts: WriteOptions = {}): KubeObject {
-    const info = KINDS[kind];
-    const ns = KINDS[kind].namespaced ? namespace : undefined;
+  update(kind: ResourceKind, namespace: string | undefined, name: string, body: KubeObject, opts: WriteOptions = {}): KubeObject {
+    const info = this.kinds.info(kind);
+    const ns = this.kinds.info(kind).namespaced ? namespace : undefined;
     if (!body || typeof body !== 'object' || !body.metadata) throw badRequest('Object \'metadata\' is missing');
     if (body.metadata.name && body.metadata.name !== name) throw badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
     const old = this.get(kind, ns, name);
@@ -166,16 +187,24 @@ export class ClusterApi {
       const admitted = this.deps.admit(kind, obj, old, this, { ephemeral: true });
       return opts.dryRun ? admitted : this.store.put(kind, admitted);
     } else {
-      if (hasStatus(kind) && sub !== 'finalize') obj.status = old.status;
+      if (this.hasStatus(kind) && sub !== 'finalize') obj.status = old.status;
       // Metadata the server owns stays the server's.
       obj.metadata = { ...obj.metadata, name, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp,
         deletionTimestamp: old.metadata.deletionTimestamp, deletionGracePeriodSeconds: old.metadata.deletionGracePeriodSeconds, generation: old.metadata.generation };
       if (ns !== undefined) obj.metadata.namespace = ns;
       for (const k of Object.keys(obj.metadata) as (keyof typeof obj.metadata)[]) if (obj.metadata[k] === undefined) delete obj.metadata[k];
-      if (old.metadata.generation !== undefined && specPart(obj) !== specPart(old)) obj.metadata.generation = old.metadata.generation + 1;
     }
-    const admitted = sub === 'status' ? obj : this.deps.admit(kind, obj, old, this);
+    // A built-in kind's status is its controllers' report, stored as written; a custom kind's is
+    // checked against its schema like the rest of the object.
+    const admitted = sub === 'status' && !this.kinds.customKind(kind) ? obj
+      : this.deps.admit(kind, obj, old, this, { subresource: sub, fieldValidation: opts.fieldValidation, warn: opts.warn });
+    // The generation counts changes to the object as it is stored, defaults filled in: a write
+    // that only leaves out what defaulting restores changes nothing.
+    if (sub !== 'status' && old.metadata.generation !== undefined && specPart(admitted) !== specPart(old)) admitted.metadata.generation = old.metadata.generation + 1;
     if (opts.dryRun) return admitted;
+    // A write that changes nothing is not stored: the object keeps its resourceVersion, and
+    // watchers see no event (kube-apiserver skips such no-op updates).
+    if (JSON.stringify({ ...admitted, metadata: { ...admitted.metadata, resourceVersion: old.metadata.resourceVersion } }) === JSON.stringify(old)) return old;
     // An object being deleted whose last finalizer went goes away now.
     if (admitted.metadata.deletionTimestamp && !(admitted.metadata.finalizers?.length) && !(kind === 'Namespace' && (admitted.spec as { finalizers?: string[] } | undefined)?.finalizers?.length)) {
       // A pod on a node is removed by its kubelet once its containers are stopped; any other goes now.
@@ -190,8 +219,8 @@ export class ClusterApi {
   }
 
   /** PATCH in any of the four types; apply creates the object when it does not exist. */
-  patch(kind: KindName, namespace: string | undefined, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): KubeObject {
-    const info = KINDS[kind];
+  patch(kind: ResourceKind, namespace: string | undefined, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): KubeObject {
+    const info = this.kinds.info(kind);
     const current = this.tryGet(kind, namespace, name);
     if (!current) {
       if (type !== 'apply') throw notFound(info.plural, info.group, name);
@@ -208,12 +237,12 @@ export class ClusterApi {
   }
 
   /** A patch applied to a value without storing it (the Scale subresource's patches). */
-  patchValue(kind: KindName, current: object, type: PatchType, body: unknown): object {
+  patchValue(kind: ResourceKind, current: object, type: PatchType, body: unknown): object {
     return this.deps.patch(kind, current, type, body);
   }
 
   /** Reads, changes and writes an object, retrying on conflicts: what controllers use. */
-  mutate(kind: KindName, namespace: string | undefined, name: string, change: (o: KubeObject) => void | false, opts: WriteOptions = {}): KubeObject | undefined {
+  mutate(kind: ResourceKind, namespace: string | undefined, name: string, change: (o: KubeObject) => void | false, opts: WriteOptions = {}): KubeObject | undefined {
     for (let attempt = 0; attempt < 5; attempt++) {
       const o = this.tryGet(kind, namespace, name);
       if (!o) return undefined;
@@ -225,7 +254,7 @@ export class ClusterApi {
         if (!(e instanceof ApiError && e.reason === 'Conflict')) throw e;
       }
     }
-    throw new ApiError(409, 'Conflict', `could not update ${KINDS[kind].plural} "${name}" after 5 attempts`);
+    throw new ApiError(409, 'Conflict', `could not update ${this.kinds.info(kind).plural} "${name}" after 5 attempts`);
   }
 
   /**
@@ -234,8 +263,8 @@ export class ClusterApi {
    * stay until their finalizers are gone. Foreground propagation waits on the dependents; Orphan
    * strips their owner references; Background (kubectl's default) leaves them to the garbage collector.
    */
-  delete(kind: KindName, namespace: string | undefined, name: string, opts: DeleteOptions = {}): { object: KubeObject; gone: boolean } {
-    const info = KINDS[kind];
+  delete(kind: ResourceKind, namespace: string | undefined, name: string, opts: DeleteOptions = {}): { object: KubeObject; gone: boolean } {
+    const info = this.kinds.info(kind);
     const ns = info.namespaced ? namespace : undefined;
     const old = this.get(kind, ns, name);
     const pre = opts.preconditions;
@@ -249,6 +278,8 @@ export class ClusterApi {
     const finalizers = new Set(obj.metadata.finalizers ?? []);
     if (opts.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
     if (opts.propagationPolicy === 'Orphan') finalizers.add('orphan');
+    // A definition's storage holds it until its custom resources are gone.
+    if (kind === 'CustomResourceDefinition') finalizers.add(CLEANUP_FINALIZER);
     const nsFinalizers = kind === 'Namespace' ? ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
     if (kind === 'Pod') {
       const spec = (obj.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
@@ -284,7 +315,7 @@ export class ClusterApi {
   }
 
   /** Removes an object now, whatever its state: the kubelet's last step for a stopped pod. */
-  forget(kind: KindName, namespace: string | undefined, name: string): void {
-    this.store.remove(kind, KINDS[kind].namespaced ? namespace : undefined, name);
+  forget(kind: ResourceKind, namespace: string | undefined, name: string): void {
+    this.store.remove(kind, this.kinds.info(kind).namespaced ? namespace : undefined, name);
   }
 }

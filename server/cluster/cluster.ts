@@ -13,7 +13,7 @@ import { kubernetesEndpoints } from './controllers/index.ts';
 import { serveDocs, type ServerVersion } from './discovery.ts';
 import { dnsRecords } from './dns/controller.ts';
 import { eventRecorder } from './events.ts';
-import { kindOf, KINDS, type KindName } from './kinds.ts';
+import { KindRegistry, type ResourceKind } from './registry.ts';
 import { attachSocket, containerLogPath, kubelet, podNetns, type KubeletOptions, type NodeInfo } from './kubelet/kubelet.ts';
 import type { PodRuntime } from './kubelet/runtime.ts';
 import { ApiError, type KubeObject } from './object.ts';
@@ -103,13 +103,16 @@ export function nodeObject(n: ClusterNode, version: ServerVersion, now: string):
   };
 }
 
+/** The kinds every lab serves before any CustomResourceDefinition: what base manifests may hold. */
+const BUILTIN_KINDS = new KindRegistry();
+
 /** The objects of a multi-document YAML text, in order; names the document on an error. */
 export function parseManifests(text: string, source: string): KubeObject[] {
   return parseAllDocuments(text).flatMap((doc, i) => {
     if (doc.errors.length) throw new Error(`${source}: document ${i + 1}: ${doc.errors[0].message}`);
     const o = doc.toJSON() as KubeObject | null;
     if (!o) return [];
-    if (!kindOf(o.apiVersion, o.kind)) throw new Error(`${source}: document ${i + 1}: ${o.apiVersion}/${o.kind} is not a kind this lab serves`);
+    if (!BUILTIN_KINDS.byApiVersion(o.apiVersion, o.kind)) throw new Error(`${source}: document ${i + 1}: ${o.apiVersion}/${o.kind} is not a kind this lab serves`);
     return [o];
   });
 }
@@ -145,7 +148,9 @@ function verifyServiceAccountToken(key: Buffer, token: string): boolean {
 }
 
 export class Cluster {
-  readonly store = new ObjectStore();
+  /** The kinds this lab serves: built-in, and those its CustomResourceDefinitions establish. */
+  readonly kinds = new KindRegistry();
+  readonly store = new ObjectStore(this.kinds);
   readonly api: ClusterApi;
   readonly rest: RestHandler;
   readonly version: ServerVersion;
@@ -157,11 +162,11 @@ export class Cluster {
   constructor(readonly opts: ClusterOptions) {
     this.version = opts.version ?? SERVED_VERSION;
     this.signingKey = createHmac('sha256', opts.token).update('serviceaccount-tokens').digest();
-    this.api = new ClusterApi(this.store, { admit, patch: applyPatch, now: opts.now ?? (() => new Date()) });
+    this.api = new ClusterApi(this.store, this.kinds, { admit, patch: applyPatch, now: opts.now ?? (() => new Date()) });
     const dp = opts.dataPlane;
     this.rest = new RestHandler({
       api: this.api,
-      docs: (path, q, accept) => serveDocs(path, q, accept, this.version),
+      docs: (path, q, accept) => serveDocs(path, q, accept, this.version, this.kinds),
       table: (kind, objects, o) => toTable(kind, objects, { now: o.now, resourceVersion: o.resourceVersion, noHeaders: o.noHeaders, includeObject: o.includeObject === 'None' ? 'Metadata' : o.includeObject }),
       authenticate: (token) => token === opts.token || (token !== undefined && verifyServiceAccountToken(this.signingKey, token)),
       logs: dp ? (req, res, pod, q) => this.logs(req, res, pod, q, dp) : undefined,
@@ -252,16 +257,18 @@ export class Cluster {
     if (!file) return false;
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (!text) return false;
-    const saved = JSON.parse(text) as { resourceVersion: number; objects: { kind: KindName; object: KubeObject }[] };
+    const saved = JSON.parse(text) as { resourceVersion: number; objects: { kind: ResourceKind; object: KubeObject }[] };
     this.store.load(saved.objects, saved.resourceVersion);
     return true;
   }
 
   private stopPersisting: () => void = () => undefined;
+  private stopFollowing: () => void = () => undefined;
 
   /** Starts every controller; on a new cluster, registers the nodes and applies the base objects first. */
   async start(objects: KubeObject[]): Promise<void> {
     const resumed = await this.restore();
+    this.stopFollowing = this.kinds.follow(this.store);
     this.stopPersisting = this.persist();
     this.runControllers();
     if (!resumed) await this.createObjects(objects);
@@ -288,15 +295,12 @@ export class Cluster {
     for (const n of this.opts.nodes) this.api.create('Node', undefined, nodeObject(n, this.version, now));
     // Namespaces first, then the objects that live in them.
     const ordered = [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
-    for (const o of ordered) {
-      const kind = kindOf(o.apiVersion, o.kind) as KindName;
-      if (kind === 'Namespace' && this.api.tryGet('Namespace', undefined, o.metadata.name!)) continue;
-      this.api.create(kind, o.metadata.namespace ?? (KINDS[kind].namespaced ? 'default' : undefined), o);
-    }
     const k = kubernetesEndpoints(this.opts.apiEndpoint);
-    for (const o of [k.service, k.endpoints, k.endpointSlice]) {
-      const kind = kindOf(o.apiVersion, o.kind) as KindName;
-      this.api.create(kind, 'default', o);
+    for (const o of [...ordered, k.service, k.endpoints, k.endpointSlice]) {
+      const served = this.kinds.byApiVersion(o.apiVersion, o.kind);
+      if (!served) throw new Error(`${o.apiVersion}/${o.kind} is not a kind this lab serves`);
+      if (served.kind === 'Namespace' && this.api.tryGet('Namespace', undefined, o.metadata.name!)) continue;
+      this.api.create(served.kind, o.metadata.namespace ?? (served.info.namespaced ? 'default' : undefined), o);
     }
   }
 
@@ -327,6 +331,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     this.stopPersisting();
+    this.stopFollowing();
     for (const r of this.running) r.run.stop();
     this.running = [];
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); })));

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDocs, type DocResponse, type ServerVersion } from './discovery.ts';
 import { KINDS, KIND_NAMES, groupVersion } from './kinds.ts';
+import { KindRegistry } from './registry.ts';
+import { ObjectStore } from './store.ts';
+import { established, widgetDefinition } from './testing/crd.ts';
 import { kubectlBinDir, kubectlRunner, startDocsServer, type DocsServer, type KubectlRunner } from './testing/docs-server.ts';
 
 const VERSION: ServerVersion = { major: '1', minor: '33', gitVersion: 'v1.33.1' };
@@ -8,7 +11,7 @@ const VERSION: ServerVersion = { major: '1', minor: '33', gitVersion: 'v1.33.1' 
 const ACCEPT_1_30 = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
 const ACCEPT_1_28 = 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
 
-const get = (path: string, accept?: string) => serveDocs(path, new URLSearchParams(), accept, VERSION);
+const get = (path: string, accept?: string) => serveDocs(path, new URLSearchParams(), accept, VERSION, new KindRegistry());
 const body = (res: DocResponse | undefined) => JSON.parse(String(res!.body));
 
 interface AggregatedResource { resource: string; responseKind: { group: string; version: string; kind: string }; scope: string; singularResource: string; verbs: string[]; shortNames?: string[]; categories?: string[]; subresources?: { subresource: string; responseKind: { group: string; version: string; kind: string }; verbs: string[] }[] }
@@ -43,7 +46,7 @@ describe('aggregated discovery', () => {
     const core = aggregated('/api', ACCEPT_1_30);
     expect(core.items).toHaveLength(1);
     expect(core.items[0].metadata.name).toBeUndefined();
-    expect(aggregated('/apis', ACCEPT_1_30).items.map((i) => i.metadata.name)).toEqual(['apps', 'discovery.k8s.io', 'networking.k8s.io']);
+    expect(aggregated('/apis', ACCEPT_1_30).items.map((i) => i.metadata.name)).toEqual(['apps', 'discovery.k8s.io', 'networking.k8s.io', 'apiextensions.k8s.io']);
   });
 
   it('lists every kind with scope, names, verbs, categories and subresources', () => {
@@ -86,7 +89,7 @@ describe('legacy discovery', () => {
     const core = body(get('/api/v1'));
     expect(core.resources.find((r: { name: string }) => r.name === 'pods/log')).toEqual({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
     expect(core.resources.find((r: { name: string }) => r.name === 'namespaces')).toMatchObject({ namespaced: false, shortNames: ['ns'] });
-    const names = [...core.resources, ...apps.resources, ...body(get('/apis/discovery.k8s.io/v1')).resources, ...body(get('/apis/networking.k8s.io/v1')).resources]
+    const names = [...core.resources, ...apps.resources, ...body(get('/apis/discovery.k8s.io/v1')).resources, ...body(get('/apis/networking.k8s.io/v1')).resources, ...body(get('/apis/apiextensions.k8s.io/v1')).resources]
       .map((r: { name: string }) => r.name).filter((n: string) => !n.includes('/'));
     expect(names.sort()).toEqual(KIND_NAMES.map((n) => KINDS[n].plural).sort());
   });
@@ -153,7 +156,7 @@ describe.skipIf(!binDir)('the real kubectl', () => {
 
     it('api-versions lists the served group versions', async () => {
       const { stdout } = await kubectl().run(minor, ['api-versions']);
-      expect(stdout.trim().split('\n')).toEqual(['apps/v1', 'discovery.k8s.io/v1', 'networking.k8s.io/v1', 'v1']);
+      expect(stdout.trim().split('\n')).toEqual(['apiextensions.k8s.io/v1', 'apps/v1', 'discovery.k8s.io/v1', 'networking.k8s.io/v1', 'v1']);
     });
 
     it('version -o json shows the served version', async () => {
@@ -178,5 +181,31 @@ describe.skipIf(!binDir)('the real kubectl', () => {
       const discovery = server.requests.slice(before).filter((r) => /^\/apis?(\/|\?|$)/.test(r.url)).map((r) => r.url.split('?')[0]);
       expect(discovery.sort()).toEqual(['/api', '/apis']);
     });
+  });
+});
+
+describe('discovery of custom kinds', () => {
+  const kinds = new KindRegistry();
+  const store = new ObjectStore(kinds);
+  kinds.follow(store);
+  store.put('CustomResourceDefinition', established(widgetDefinition()));
+  const doc = (path: string, accept?: string) => body(serveDocs(path, new URLSearchParams(), accept, VERSION, kinds));
+
+  it('lists an established definition\'s group with its preferred version first, in both forms', () => {
+    const group = (doc('/apis', ACCEPT_1_30) as AggregatedList).items.find((i) => i.metadata.name === 'example.com')!;
+    expect(group.versions.map((v) => v.version)).toEqual(['v1', 'v1beta1']);
+    expect(group.versions[0].resources).toEqual([{
+      resource: 'widgets', responseKind: { group: 'example.com', version: 'v1', kind: 'Widget' }, scope: 'Namespaced', singularResource: 'widget',
+      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['wd'], categories: ['all'],
+      subresources: [{ subresource: 'status', responseKind: { group: 'example.com', version: 'v1', kind: 'Widget' }, verbs: ['get', 'patch', 'update'] }],
+    }]);
+    expect(doc('/apis/example.com')).toMatchObject({ kind: 'APIGroup', preferredVersion: { groupVersion: 'example.com/v1' } });
+    expect(doc('/apis/example.com/v1beta1').resources.map((r: { name: string }) => r.name)).toEqual(['widgets', 'widgets/status']);
+  });
+
+  it('drops it once the definition is gone', () => {
+    store.remove('CustomResourceDefinition', undefined, 'widgets.example.com');
+    expect((doc('/apis', ACCEPT_1_30) as AggregatedList).items.map((i) => i.metadata.name)).not.toContain('example.com');
+    expect(serveDocs('/apis/example.com/v1', new URLSearchParams(), undefined, VERSION, kinds)).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
-// The API's self-description: /version, discovery and the OpenAPI documents, all derived from KINDS.
+// The API's self-description: /version, discovery and the OpenAPI documents, all derived from the
+// lab's kind registry (built-in kinds and those of established CustomResourceDefinitions).
 //
 // Discovery comes in two forms, chosen by the request's Accept header:
 // - aggregated (one request for everything): an APIGroupDiscoveryList from /api (the core group) and
@@ -11,9 +12,10 @@
 // kubectl caches discovery on disk (6 h per server, under --cache-dir).
 
 import { createHash } from 'node:crypto';
-import { KINDS, groupVersion, kindsIn, servedGroupVersions, type KindInfo } from './kinds.ts';
+import { groupVersion, type KindInfo } from './kinds.ts';
 import { ApiError } from './object.ts';
 import { OPENAPI_V2_PROTOBUF, openApiV2Document, openApiV3Document, openApiV3Index } from './openapi.ts';
+import type { KindRegistry } from './registry.ts';
 
 export interface ServerVersion {
   major: string;
@@ -34,30 +36,30 @@ const aggregatedType = (v: AggregatedVersion) => `application/json;g=apidiscover
 /** Answers a GET for the API's documents, or undefined when `path` is not one of them:
  *  /version, /api, /apis, /api/v1, /apis/<group>, /apis/<group>/<version>, /openapi/v2, /openapi/v3,
  *  /openapi/v3/<api/v1 | apis/<g>/<v>>. `accept` is the request's Accept header (content negotiation). */
-export function serveDocs(path: string, _query: URLSearchParams, accept: string | undefined, version: ServerVersion): DocResponse | undefined {
+export function serveDocs(path: string, _query: URLSearchParams, accept: string | undefined, version: ServerVersion, kinds: KindRegistry): DocResponse | undefined {
   const clean = path.length > 1 ? path.replace(/\/+$/, '') : path;
   if (clean === '/version') return json(versionInfo(version), accept);
   if (clean === '/api' || clean === '/apis') {
     const core = clean === '/api';
     const chosen = negotiate(accept, [...AGGREGATED_VERSIONS.map(aggregatedType), JSON_TYPE]);
     if (!chosen) return notAcceptable();
-    if (chosen === JSON_TYPE) return json(core ? apiVersions() : apiGroupList(), accept);
+    if (chosen === JSON_TYPE) return json(core ? apiVersions(kinds) : apiGroupList(kinds), accept);
     const aggregated = AGGREGATED_VERSIONS.find((v) => aggregatedType(v) === chosen)!;
-    return { status: 200, contentType: chosen, body: JSON.stringify(aggregatedDiscovery(core, aggregated)) };
+    return { status: 200, contentType: chosen, body: JSON.stringify(aggregatedDiscovery(kinds, core, aggregated)) };
   }
   // kubectl >= 1.29 reads /openapi/v3; 1.28 needs v2, in protobuf (what it asks for), and nothing else does.
   if (clean === '/openapi/v2') {
-    return negotiate(accept, [OPENAPI_V2_PROTOBUF.accept]) ? { status: 200, contentType: OPENAPI_V2_PROTOBUF.contentType, body: openApiV2Document() } : notFound(clean);
+    return negotiate(accept, [OPENAPI_V2_PROTOBUF.accept]) ? { status: 200, contentType: OPENAPI_V2_PROTOBUF.contentType, body: openApiV2Document(kinds) } : notFound(clean);
   }
-  if (clean === '/openapi/v3') return json(openApiV3Index(), accept);
+  if (clean === '/openapi/v3') return json(openApiV3Index(kinds), accept);
   if (clean.startsWith('/openapi/v3/')) {
-    const doc = openApiV3Document(clean.slice('/openapi/v3/'.length));
+    const doc = openApiV3Document(clean.slice('/openapi/v3/'.length), kinds);
     return doc === undefined ? notFound(clean) : json(doc, accept);
   }
   const parts = clean.split('/').slice(1);
-  if (parts[0] === 'api' && parts.length === 2 && isServed('', parts[1])) return json(apiResourceList('', parts[1]), accept);
-  if (parts[0] === 'apis' && parts.length === 2 && groupVersionsOf(parts[1]).length) return json(apiGroup(parts[1]), accept);
-  if (parts[0] === 'apis' && parts.length === 3 && isServed(parts[1], parts[2])) return json(apiResourceList(parts[1], parts[2]), accept);
+  if (parts[0] === 'api' && parts.length === 2 && isServed(kinds, '', parts[1])) return json(apiResourceList(kinds, '', parts[1]), accept);
+  if (parts[0] === 'apis' && parts.length === 2 && groupVersionsOf(kinds, parts[1]).length) return json(apiGroup(kinds, parts[1]), accept);
+  if (parts[0] === 'apis' && parts.length === 3 && isServed(kinds, parts[1], parts[2])) return json(apiResourceList(kinds, parts[1], parts[2]), accept);
   return undefined;
 }
 
@@ -133,35 +135,36 @@ export function versionInfo(version: ServerVersion) {
 // Discovery documents
 
 /** The kinds of a group version, sorted by resource name as kube-apiserver lists them. */
-const kindsOf = (group: string, version: string) => kindsIn(group, version).map((n) => KINDS[n]).sort((a, b) => a.plural.localeCompare(b.plural));
+const kindsOf = (kinds: KindRegistry, group: string, version: string) =>
+  kinds.served().map((s) => s.info).filter((k) => k.group === group && k.version === version).sort((a, b) => a.plural.localeCompare(b.plural));
 
-const isServed = (group: string, version: string) => servedGroupVersions().some((gv) => gv.group === group && gv.version === version);
+const isServed = (kinds: KindRegistry, group: string, version: string) => kinds.groupVersions().some((gv) => gv.group === group && gv.version === version);
 
-const groupVersionsOf = (group: string) => servedGroupVersions().filter((gv) => gv.group === group && group !== '');
+const groupVersionsOf = (kinds: KindRegistry, group: string) => kinds.groupVersions().filter((gv) => gv.group === group && group !== '');
 
-const servedGroups = () => [...new Set(servedGroupVersions().map((gv) => gv.group).filter((g) => g !== ''))];
+const servedGroups = (kinds: KindRegistry) => [...new Set(kinds.groupVersions().map((gv) => gv.group).filter((g) => g !== ''))];
 
 /** kube-apiserver's storageVersionHash: the first 8 bytes of sha256("<group>/<version>/<kind>"), base64. */
 const storageVersionHash = (k: KindInfo) => createHash('sha256').update(`${k.group}/${k.version}/${k.kind}`).digest().subarray(0, 8).toString('base64');
 
 const versionEntry = (gv: { group: string; version: string }) => ({ groupVersion: groupVersion(gv), version: gv.version });
 
-function apiVersions() {
-  return { kind: 'APIVersions', versions: servedGroupVersions().filter((gv) => gv.group === '').map((gv) => gv.version), serverAddressByClientCIDRs: [] };
+function apiVersions(kinds: KindRegistry) {
+  return { kind: 'APIVersions', versions: kinds.groupVersions().filter((gv) => gv.group === '').map((gv) => gv.version), serverAddressByClientCIDRs: [] };
 }
 
 /** A group as /apis lists it; the first version is the preferred one. */
-function groupEntry(group: string) {
-  const versions = groupVersionsOf(group).map(versionEntry);
+function groupEntry(kinds: KindRegistry, group: string) {
+  const versions = groupVersionsOf(kinds, group).map(versionEntry);
   return { name: group, versions, preferredVersion: versions[0] };
 }
 
-const apiGroup = (group: string) => ({ kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(group) });
+const apiGroup = (kinds: KindRegistry, group: string) => ({ kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(kinds, group) });
 
-const apiGroupList = () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: servedGroups().map(groupEntry) });
+const apiGroupList = (kinds: KindRegistry) => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: servedGroups(kinds).map((g) => groupEntry(kinds, g)) });
 
-function apiResourceList(group: string, version: string) {
-  const resources = kindsOf(group, version).flatMap((k) => [
+function apiResourceList(kinds: KindRegistry, group: string, version: string) {
+  const resources = kindsOf(kinds, group, version).flatMap((k) => [
     {
       name: k.plural, singularName: k.singular, namespaced: k.namespaced, kind: k.kind, verbs: k.verbs,
       ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
@@ -179,17 +182,17 @@ function apiResourceList(group: string, version: string) {
   return { kind: 'APIResourceList', ...(group ? { apiVersion: 'v1' } : {}), groupVersion: groupVersion({ group, version }), resources };
 }
 
-function aggregatedDiscovery(core: boolean, version: AggregatedVersion) {
-  const groups = core ? [''] : servedGroups();
+function aggregatedDiscovery(kinds: KindRegistry, core: boolean, version: AggregatedVersion) {
+  const groups = core ? [''] : servedGroups(kinds);
   return {
     kind: 'APIGroupDiscoveryList',
     apiVersion: `apidiscovery.k8s.io/${version}`,
     metadata: {},
     items: groups.map((group) => ({
       metadata: group ? { name: group } : {},
-      versions: servedGroupVersions().filter((gv) => gv.group === group).map((gv) => ({
+      versions: kinds.groupVersions().filter((gv) => gv.group === group).map((gv) => ({
         version: gv.version,
-        resources: kindsOf(group, gv.version).map((k) => ({
+        resources: kindsOf(kinds, group, gv.version).map((k) => ({
           resource: k.plural,
           responseKind: { group, version: gv.version, kind: k.kind },
           scope: k.namespaced ? 'Namespaced' : 'Cluster',

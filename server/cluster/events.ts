@@ -1,5 +1,4 @@
 import type { ClusterApi } from './api.ts';
-import { KINDS, groupVersion, kindOf } from './kinds.ts';
 import type { KubeObject } from './object.ts';
 
 // Events as client-go's EventRecorder writes them (core/v1, the form `kubectl describe` and
@@ -28,7 +27,6 @@ export function eventRecorder(api: ClusterApi) {
     const now = api.now().toISOString().replace(/\.\d+Z$/, 'Z');
     const seen = recent.get(key);
     if (seen && api.mutate('Event', seen.namespace, seen.name, (e) => { e.count = Number(e.count ?? 1) + 1; e.lastTimestamp = now; })) return;
-    const kind = kindOf(object.apiVersion, object.kind);
     // A kubelet reports from its node.
     const host = component === 'kubelet' ? (object.spec as { nodeName?: string } | undefined)?.nodeName : undefined;
     const event: KubeObject = {
@@ -36,7 +34,7 @@ export function eventRecorder(api: ClusterApi) {
       metadata: { name: eventName(object), namespace },
       involvedObject: {
         kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
-        apiVersion: kind ? groupVersion(KINDS[kind]) : object.apiVersion, resourceVersion: object.metadata.resourceVersion, ...(fieldPath ? { fieldPath } : {}),
+        apiVersion: object.apiVersion, resourceVersion: object.metadata.resourceVersion, ...(fieldPath ? { fieldPath } : {}),
       },
       reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now, eventTime: null,
       source: { component, ...(host ? { host } : {}) },

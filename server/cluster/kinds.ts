@@ -1,6 +1,7 @@
-// The kinds a lab's Kubernetes API serves, in one table. Discovery, OpenAPI, Table printing, REST
-// routing and the object store all read it, so a kind is added here once and everything that must
-// know about it fails to compile until it does (the printers and schemas are keyed by KindName).
+// The built-in kinds a lab's Kubernetes API serves, in one table. The registry (registry.ts) serves
+// them beside the kinds CustomResourceDefinitions add; a built-in kind is added here once and
+// everything that must know about it fails to compile until it does (the printers, defaults,
+// validators and patch schemas are keyed by KindName).
 //
 // Names, short names, categories and subresources are those of a real kube-apiserver (1.33), as
 // `kubectl api-resources` lists them: learners' muscle memory (`po`, `svc`, `ep`, `deploy`, `netpol`)
@@ -8,7 +9,7 @@
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
-const ALL_VERBS: Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+export const ALL_VERBS: Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 export interface Subresource {
   /** The path segment after the object's name: "status", "scale", "log", "exec"... */
@@ -77,6 +78,8 @@ export const KINDS = {
   Ingress: k({ group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', singular: 'ingress', namespaced: true, shortNames: ['ing'],
     subresources: [status('Ingress')] }),
   IngressClass: k({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', plural: 'ingressclasses', singular: 'ingressclass', namespaced: false }),
+  CustomResourceDefinition: k({ group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', singular: 'customresourcedefinition',
+    namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], subresources: [status('CustomResourceDefinition')] }),
 } satisfies Record<string, KindInfo>;
 
 export type KindName = keyof typeof KINDS;
@@ -85,23 +88,4 @@ export const KIND_NAMES = Object.keys(KINDS) as KindName[];
 
 export const groupVersion = (info: Pick<KindInfo, 'group' | 'version'>) => (info.group ? `${info.group}/${info.version}` : info.version);
 
-/** The served group versions, core ("v1") first, in the order discovery lists them. */
-export function servedGroupVersions(): { group: string; version: string }[] {
-  const seen = new Map<string, { group: string; version: string }>();
-  for (const info of Object.values(KINDS)) seen.set(groupVersion(info), { group: info.group, version: info.version });
-  return [...seen.values()];
-}
-
-export function kindsIn(group: string, version: string): KindName[] {
-  return KIND_NAMES.filter((n) => KINDS[n].group === group && KINDS[n].version === version);
-}
-
-/** The kind served at /api(s)/<group>/<version>/.../<plural>, if any. */
-export function kindByPlural(group: string, version: string, plural: string): KindName | undefined {
-  return KIND_NAMES.find((n) => KINDS[n].group === group && KINDS[n].version === version && KINDS[n].plural === plural);
-}
-
-/** The kind an object's apiVersion and kind name, if it is served. */
-export function kindOf(apiVersion: string | undefined, kind: string | undefined): KindName | undefined {
-  return KIND_NAMES.find((n) => groupVersion(KINDS[n]) === apiVersion && KINDS[n].kind === kind);
-}
+export const isBuiltin = (kind: string): kind is KindName => Object.prototype.hasOwnProperty.call(KINDS, kind);

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Event, V1ContainerPort, V1Deployment, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import { serveDocs } from './discovery.ts';
-import { KINDS, KIND_NAMES, groupVersion, servedGroupVersions } from './kinds.ts';
-import { openApiV3Document, openApiV3Index, readAttributeTypeMap } from './openapi.ts';
+import { KINDS, KIND_NAMES, groupVersion } from './kinds.ts';
+import { KindRegistry } from './registry.ts';
+import { openApiV2Document, openApiV3Document, openApiV3Index, readAttributeTypeMap } from './openapi.ts';
+import { ObjectStore } from './store.ts';
+import { established, widgetDefinition } from './testing/crd.ts';
 import { kubectlBinDir, kubectlRunner, startDocsServer, type DocsServer, type KubectlRunner } from './testing/docs-server.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON documents, navigated freely
@@ -11,13 +14,14 @@ type Schema = Record<string, any>;
 interface Operation { parameters?: { name: string; in: string }[]; 'x-kubernetes-group-version-kind': { group: string; version: string; kind: string }; 'x-kubernetes-action': string }
 
 const docPath = (gv: { group: string; version: string }) => (gv.group ? `apis/${gv.group}/${gv.version}` : `api/${gv.version}`);
-const doc = (path: string) => JSON.parse(openApiV3Document(path)!) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
-const ALL_DOCS = servedGroupVersions().map((gv) => ({ gv, path: docPath(gv) }));
+const BUILTIN = new KindRegistry();
+const doc = (path: string) => JSON.parse(openApiV3Document(path, BUILTIN)!) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
+const ALL_DOCS = BUILTIN.groupVersions().map((gv) => ({ gv, path: docPath(gv) }));
 
-/** Every $ref anywhere in a JSON value. */
+/** Every $ref anywhere in a JSON value (JSONSchemaProps also has a property named $ref: not a reference). */
 function refsIn(value: unknown, into: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v) => refsIn(v, into));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (k === '$ref' ? into.push(v as string) : refsIn(v, into));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (k === '$ref' && typeof v === 'string' ? into.push(v) : refsIn(v, into));
   return into;
 }
 
@@ -31,20 +35,20 @@ describe('reading client-node models', () => {
 
 describe('/openapi/v3', () => {
   it('lists every served group version with a URL carrying the hash of its document', () => {
-    const index = JSON.parse(openApiV3Index()) as { paths: Record<string, { serverRelativeURL: string }> };
+    const index = JSON.parse(openApiV3Index(BUILTIN)) as { paths: Record<string, { serverRelativeURL: string }> };
     expect(Object.keys(index.paths).sort()).toEqual(ALL_DOCS.map((d) => d.path).sort());
     for (const { path } of ALL_DOCS) {
-      const hash = createHash('sha512').update(openApiV3Document(path)!).digest('hex').toUpperCase();
+      const hash = createHash('sha512').update(openApiV3Document(path, BUILTIN)!).digest('hex').toUpperCase();
       expect(index.paths[path].serverRelativeURL).toBe(`/openapi/v3/${path}?hash=${hash}`);
     }
   });
 
   it('is served as JSON through serveDocs, with the hash query ignored', () => {
     const version = { major: '1', minor: '33', gitVersion: 'v1.33.1' };
-    const res = serveDocs('/openapi/v3/apis/apps/v1', new URLSearchParams('hash=X'), 'application/json', version);
+    const res = serveDocs('/openapi/v3/apis/apps/v1', new URLSearchParams('hash=X'), 'application/json', version, BUILTIN);
     expect(res).toMatchObject({ status: 200, contentType: 'application/json' });
-    expect(res!.body).toBe(openApiV3Document('apis/apps/v1'));
-    expect(openApiV3Document('apis/apps/v2')).toBeUndefined();
+    expect(res!.body).toBe(openApiV3Document('apis/apps/v1', BUILTIN));
+    expect(openApiV3Document('apis/apps/v2', BUILTIN)).toBeUndefined();
   });
 });
 
@@ -174,5 +178,49 @@ describe.skipIf(!binDir)('the real kubectl', () => {
       expect(results[i].exitCode, name).toBe(0);
       expect(results[i].stdout, name).toContain(`KIND:       ${KINDS[name].kind}`);
     });
+  });
+});
+
+describe('the documents of custom kinds', () => {
+  const kinds = new KindRegistry();
+  const store = new ObjectStore(kinds);
+  kinds.follow(store);
+  store.put('CustomResourceDefinition', established(widgetDefinition()));
+  const custom = (path: string) => JSON.parse(openApiV3Document(path, kinds)!) as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
+
+  it('are listed for every served version, beside the built-in ones', () => {
+    const index = JSON.parse(openApiV3Index(kinds)) as { paths: Record<string, unknown> };
+    expect(Object.keys(index.paths)).toEqual(expect.arrayContaining(['api/v1', 'apis/example.com/v1', 'apis/example.com/v1beta1']));
+  });
+
+  it('carry the kind\'s paths, PATCH declaring fieldValidation, and its schema under upstream\'s name', () => {
+    const d = custom('apis/example.com/v1');
+    const patch = d.paths['/apis/example.com/v1/namespaces/{namespace}/widgets/{name}'].patch;
+    expect(patch['x-kubernetes-group-version-kind']).toEqual({ group: 'example.com', version: 'v1', kind: 'Widget' });
+    expect(patch.parameters?.map((p) => p.name)).toContain('fieldValidation');
+    expect(d.paths['/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/status'].put).toBeDefined();
+    expect(d.paths['/apis/example.com/v1/widgets'].get['x-kubernetes-action']).toBe('list');
+    const widget = d.components.schemas['com.example.v1.Widget'];
+    expect(widget['x-kubernetes-group-version-kind']).toEqual([{ group: 'example.com', kind: 'Widget', version: 'v1' }]);
+    expect(widget.properties.spec.properties.size).toMatchObject({ type: 'integer', description: 'How big the widget is.' });
+    expect(widget.properties.metadata.allOf).toEqual([{ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' }]);
+    expect(d.components.schemas['com.example.v1.WidgetList']['x-kubernetes-group-version-kind']).toEqual([{ group: 'example.com', kind: 'WidgetList', version: 'v1' }]);
+    const missing = refsIn(d).filter((r) => !d.components.schemas[r.replace('#/components/schemas/', '')]);
+    expect(missing).toEqual([]);
+  });
+
+  it('change with the definition: its hash in the index too', () => {
+    const hashOf = () => (JSON.parse(openApiV3Index(kinds)) as { paths: Record<string, { serverRelativeURL: string }> }).paths['apis/example.com/v1'].serverRelativeURL;
+    const before = hashOf();
+    const apps = openApiV3Document('apis/apps/v1', kinds);
+    store.put('CustomResourceDefinition', established(widgetDefinition((c) => { c.spec.versions[1].schema!.openAPIV3Schema.description = 'A widget.'; })));
+    expect(hashOf()).not.toBe(before);
+    expect(custom('apis/example.com/v1').components.schemas['com.example.v1.Widget'].description).toBe('A widget.');
+    expect(openApiV3Document('apis/apps/v1', kinds)).toBe(apps);
+  });
+
+  it('are in OpenAPI v2 too, for kubectl 1.28\'s check of fieldValidation', () => {
+    expect(openApiV2Document(kinds).toString('latin1')).toContain('/apis/example.com/v1/namespaces/{namespace}/widgets/{name}');
+    expect(openApiV2Document(BUILTIN).toString('latin1')).not.toContain('widgets');
   });
 });

@@ -1,5 +1,6 @@
 // The API's OpenAPI documents (v3, and the sliver of v2 kubectl 1.28 needs), built from
-// @kubernetes/client-node's models and the KINDS table.
+// @kubernetes/client-node's models for the built-in kinds and from their definitions' schemas for
+// custom kinds (crd/openapi.ts), over the lab's kind registry.
 //
 // kubectl reads them for two things: `apply`/`create`/`edit` (1.29+) look for a PATCH operation whose
 // `x-kubernetes-group-version-kind` is the object's kind and which declares the `fieldValidation`
@@ -21,7 +22,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PATCH_META_BY_SCHEMA } from './patch/merge-keys.ts';
-import { KINDS, KIND_NAMES, servedGroupVersions, type KindInfo, type Subresource, type Verb } from './kinds.ts';
+import { customKindSchemas, type NamedSchema } from './crd/openapi.ts';
+import { KINDS, groupVersion, isBuiltin, type KindInfo, type Subresource, type Verb } from './kinds.ts';
+import type { KindRegistry, ServedKind } from './registry.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -170,6 +173,9 @@ function gvksOf(className: string) {
 class SchemaSet {
   readonly schemas: Record<string, Schema> = {};
 
+  /** `custom`: the schemas of the document's custom kinds, by "<group>/<version>/<kind>". */
+  constructor(private readonly custom = new Map<string, NamedSchema>()) {}
+
   /** A `$ref` to a model, adding it and every type below it. */
   refModel(className: string, packageName: string): string {
     const name = schemaName(className, packageName);
@@ -182,6 +188,13 @@ class SchemaSet {
 
   /** The `$ref` to a kind's schema, or undefined when client-node has no model for it (PodExecOptions). */
   refKind(group: string, version: string, kind: string): string | undefined {
+    const custom = this.custom.get(`${group}/${version}/${kind}`);
+    if (custom) {
+      this.schemas[custom.name] ??= custom.schema;
+      this.refModel('V1ObjectMeta', META);
+      this.refModel('V1ListMeta', META);
+      return SCHEMAS + custom.name;
+    }
     const cls = modelClassOf(group, version, kind);
     return cls && this.refModel(cls, packageOf(group, version));
   }
@@ -401,10 +414,17 @@ function addKindPaths(paths: Record<string, unknown>, info: KindInfo, schemas: S
 /** "api/v1", "apis/apps/v1": the keys of /openapi/v3 and the tails of /openapi/v3/<...>. */
 const documentPath = (gv: { group: string; version: string }) => (gv.group ? `apis/${gv.group}/${gv.version}` : `api/${gv.version}`);
 
-function buildDocument(group: string, version: string): string {
-  const schemas = new SchemaSet();
+function buildDocument(served: ServedKind[]): string {
+  const custom = new Map<string, NamedSchema>();
+  for (const { info, custom: version } of served) {
+    if (!version) continue;
+    const { object, list } = customKindSchemas(info, version.schema);
+    custom.set(`${info.group}/${info.version}/${info.kind}`, object);
+    custom.set(`${info.group}/${info.version}/${info.kind}List`, list);
+  }
+  const schemas = new SchemaSet(custom);
   const paths: Record<string, unknown> = {};
-  for (const name of KIND_NAMES) if (KINDS[name].group === group && KINDS[name].version === version) addKindPaths(paths, KINDS[name], schemas);
+  for (const { info } of served) addKindPaths(paths, info, schemas);
   return JSON.stringify({
     openapi: '3.0.0',
     info: { title: 'Kubernetes', version: 'unversioned' },
@@ -417,33 +437,51 @@ function buildDocument(group: string, version: string): string {
   });
 }
 
-const documents = new Map<string, { json: string; hash: string }>();
+type Document = { json: string; hash: string };
 
-function cachedDocument(gv: { group: string; version: string }) {
+/** Documents of built-in group versions, the same for every lab: built once per process. */
+const builtinDocuments = new Map<string, Document>();
+/** Documents holding custom kinds, per lab, until its custom kinds change. */
+const customDocuments = new WeakMap<KindRegistry, Map<string, Document>>();
+
+function customDocumentsOf(kinds: KindRegistry): Map<string, Document> {
+  let docs = customDocuments.get(kinds);
+  if (!docs) {
+    const fresh = new Map<string, Document>();
+    kinds.onChange(() => fresh.clear());
+    customDocuments.set(kinds, fresh);
+    docs = fresh;
+  }
+  return docs;
+}
+
+function cachedDocument(kinds: KindRegistry, gv: { group: string; version: string }): Document {
   const key = documentPath(gv);
-  let doc = documents.get(key);
+  const served = kinds.served().filter(({ info }) => info.group === gv.group && info.version === gv.version);
+  const cache = served.every((s) => isBuiltin(s.kind)) ? builtinDocuments : customDocumentsOf(kinds);
+  let doc = cache.get(key);
   if (!doc) {
-    const json = buildDocument(gv.group, gv.version);
+    const json = buildDocument(served);
     doc = { json, hash: createHash('sha512').update(json).digest('hex').toUpperCase() };
-    documents.set(key, doc);
+    cache.set(key, doc);
   }
   return doc;
 }
 
 /** The JSON of /openapi/v3: one entry per served group version, its URL carrying the document's hash
  *  (clients cache documents by that URL). Builds every document on first call. */
-export function openApiV3Index(): string {
-  const paths = Object.fromEntries(servedGroupVersions().map((gv) => {
+export function openApiV3Index(kinds: KindRegistry): string {
+  const paths = Object.fromEntries(kinds.groupVersions().map((gv) => {
     const key = documentPath(gv);
-    return [key, { serverRelativeURL: `/openapi/v3/${key}?hash=${cachedDocument(gv).hash}` }];
+    return [key, { serverRelativeURL: `/openapi/v3/${key}?hash=${cachedDocument(kinds, gv).hash}` }];
   }));
   return JSON.stringify({ paths });
 }
 
 /** The JSON of /openapi/v3/<api/v1 | apis/<group>/<version>>, or undefined when that group version is not served. */
-export function openApiV3Document(path: string): string | undefined {
-  const gv = servedGroupVersions().find((g) => documentPath(g) === path);
-  return gv && cachedDocument(gv).json;
+export function openApiV3Document(path: string, kinds: KindRegistry): string | undefined {
+  const gv = kinds.groupVersions().find((g) => documentPath(g) === path);
+  return gv && cachedDocument(kinds, gv).json;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,18 +508,16 @@ const pb = (fieldNumber: number, value: string | Buffer[]): Buffer => {
   return Buffer.concat([varint((fieldNumber << 3) | 2), varint(payload.length), payload]);
 };
 
-let v2Document: Buffer | undefined;
-
 /** gnostic field numbers: Document{swagger 1, info 2, paths 8}, Info{title 1, version 2},
  *  Paths{path 2}, NamedPathItem{name 1, value 2}, PathItem{patch 8}, Operation{operation_id 5,
  *  parameters 8, vendor_extension 13}, ParametersItem{parameter 1}, Parameter{non_body_parameter 2},
  *  NonBodyParameter{query_parameter_sub_schema 3}, QueryParameterSubSchema{in 2, name 4, type 6},
  *  NamedAny{name 1, value 2}, Any{yaml 2}. */
-export function openApiV2Document(): Buffer {
-  v2Document ??= Buffer.concat([
+export function openApiV2Document(kinds: KindRegistry): Buffer {
+  return Buffer.concat([
     pb(1, '2.0'),
     pb(2, [pb(1, 'Kubernetes'), pb(2, 'unversioned')]),
-    pb(8, Object.values(KINDS).filter((k) => k.verbs.includes('patch')).map((k) => {
+    pb(8, kinds.served().map((s) => s.info).filter((k) => k.verbs.includes('patch')).map((k) => {
       const base = `${k.group ? `/apis/${k.group}` : '/api'}/${k.version}${k.namespaced ? '/namespaces/{namespace}' : ''}/${k.plural}/{name}`;
       const gvk = `group: "${k.group}"\nkind: ${k.kind}\nversion: ${k.version}\n`;
       const patch = [
@@ -492,5 +528,4 @@ export function openApiV2Document(): Buffer {
       return pb(2, [pb(1, base), pb(2, [pb(8, patch)])]);
     })),
   ]);
-  return v2Document;
 }

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
-import type { ClusterApi, DeleteOptions, PatchType, WatchEvent } from './api.ts';
-import { KINDS, kindByPlural, type KindName } from './kinds.ts';
+import type { ClusterApi, DeleteOptions, FieldValidation, WatchEvent } from './api.ts';
+import { groupVersion } from './kinds.ts';
 import { ApiError, badRequest, type KubeObject, type KubeStatus } from './object.ts';
+import { CUSTOM_RESOURCE_PATCH_TYPES, PATCH_CONTENT_TYPES, patchTypeOf, unsupportedPatchType } from './patch.ts';
 import { decodeKubeProtobuf, isKubeProtobuf } from './protobuf/decode.ts';
+import type { KindRegistry, ResourceKind, ServedKind } from './registry.ts';
 
 // The REST surface of a lab's API server: URL → kind, namespace, name and subresource; verb →
 // ClusterApi call; content negotiation (JSON, server-side Tables, watch streams); every failure as
@@ -22,7 +24,7 @@ export interface RestDeps {
   api: ClusterApi;
   /** /version, discovery and OpenAPI documents; undefined when the path is not one of them. */
   docs(path: string, query: URLSearchParams, accept: string | undefined): DocResponse | undefined;
-  table(kind: KindName, objects: KubeObject[], opts: TableOptions): unknown;
+  table(kind: ServedKind, objects: KubeObject[], opts: TableOptions): unknown;
   /** True when the bearer token is one this lab accepts. */
   authenticate(token: string | undefined): boolean;
   logs?(req: IncomingMessage, res: ServerResponse, pod: KubeObject, query: URLSearchParams): Promise<void>;
@@ -33,14 +35,16 @@ export interface RestDeps {
 export interface ResourcePath {
   group: string;
   version: string;
-  kind: KindName;
+  kind: ResourceKind;
+  /** The kind as served at the path's version. */
+  served: ServedKind;
   namespace?: string;
   name?: string;
   subresource?: string;
 }
 
 /** Parses /api/v1/... and /apis/<group>/<version>/... into what it addresses; undefined for other paths. */
-export function parseResourcePath(pathname: string): ResourcePath | undefined {
+export function parseResourcePath(pathname: string, kinds: KindRegistry): ResourcePath | undefined {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let group: string;
   let version: string;
@@ -55,10 +59,10 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
   }
   const [plural, name, subresource, ...extra] = rest;
   if (extra.length) return undefined;
-  const kind = kindByPlural(group, version, plural);
-  if (!kind) return undefined;
-  if (namespace !== undefined && !KINDS[kind].namespaced) return undefined;
-  return { group, version, kind, namespace, name, subresource };
+  const served = kinds.byPlural(group, version, plural);
+  if (!served) return undefined;
+  if (namespace !== undefined && !served.info.namespaced) return undefined;
+  return { group, version, kind: served.kind, served, namespace, name, subresource };
 }
 
 const statusOf = (e: unknown): KubeStatus => {
@@ -73,7 +77,9 @@ export function sendStatus(res: ServerResponse, e: unknown): void {
   res.end(JSON.stringify(s));
 }
 
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
+/** `warnings` go out as Warning headers (RFC 7234 code 299), which kubectl prints as "Warning: ...". */
+function sendJson(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
+  if (warnings.length) res.setHeader('Warning', [...new Set(warnings)].map((w) => `299 - ${JSON.stringify(w)}`));
   res.writeHead(code, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify(body));
 }
@@ -104,12 +110,26 @@ function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   }
 }
 
-const PATCH_TYPES: Record<string, PatchType> = {
-  'application/json-patch+json': 'json',
-  'application/merge-patch+json': 'merge',
-  'application/strategic-merge-patch+json': 'strategic',
-  'application/apply-patch+yaml': 'apply',
-};
+const isFieldValidation = (v: string): v is FieldValidation => v === 'Ignore' || v === 'Warn' || v === 'Strict';
+
+/** The `fieldValidation` parameter; the API server's default is Warn. */
+function fieldValidationOf(q: URLSearchParams): FieldValidation {
+  const v = q.get('fieldValidation') ?? 'Warn';
+  if (!isFieldValidation(v)) throw badRequest(`fieldValidation: Unsupported value: "${v}": supported values: "Ignore", "Strict", "Warn"`);
+  return v;
+}
+
+/**
+ * Objects of a custom kind are stored at its storage version and served at every served version:
+ * without a conversion webhook ("None" strategy) only their apiVersion changes on the way in and out.
+ * Built-in kinds have one version, so nothing changes.
+ */
+function servedVersion(api: ClusterApi, t: ResourcePath) {
+  const stored = groupVersion(api.kinds.info(t.kind));
+  const served = groupVersion(t.served.info);
+  const convert = (from: string, to: string) => (o: KubeObject): KubeObject => (o.apiVersion === from && from !== to ? { ...o, apiVersion: to } : o);
+  return { in: convert(served, stored), out: convert(stored, served) };
+}
 
 const wantsTable = (accept: string | undefined) => /as=Table/.test(accept ?? '');
 const bool = (v: string | null) => v === 'true' || v === '1';
@@ -141,7 +161,7 @@ export class RestHandler {
         const doc = this.deps.docs(path, url.searchParams, req.headers.accept);
         if (doc) { res.writeHead(doc.status, { 'Content-Type': doc.contentType }); res.end(doc.body); return; }
       }
-      const target = parseResourcePath(path);
+      const target = parseResourcePath(path, this.deps.api.kinds);
       if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       await this.resource(req, res, target, url.searchParams);
     } catch (e) {
@@ -158,7 +178,7 @@ export class RestHandler {
     try {
       if (!this.deps.authenticate(bearer(req))) { fail(new ApiError(401, 'Unauthorized', 'Unauthorized')); return; }
       const url = new URL(req.url ?? '/', 'https://api');
-      const t = parseResourcePath(url.pathname);
+      const t = parseResourcePath(url.pathname, this.deps.api.kinds);
       if (!t || t.kind !== 'Pod' || !t.name || (t.subresource !== 'exec' && t.subresource !== 'attach')) {
         if (t?.subresource === 'portforward') throw new ApiError(400, 'BadRequest', 'port-forward is not supported by this lab\'s API server yet');
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -173,11 +193,15 @@ export class RestHandler {
 
   private async resource(req: IncomingMessage, res: ServerResponse, t: ResourcePath, q: URLSearchParams): Promise<void> {
     const { api } = this.deps;
-    const info = KINDS[t.kind];
+    const info = t.served.info;
     const method = req.method ?? 'GET';
     const dryRun = q.getAll('dryRun').includes('All');
     const sub = t.subresource;
     if (sub && !info.subresources.some((s) => s.name === sub)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    const warnings = t.served.custom?.deprecationWarning ? [t.served.custom.deprecationWarning] : [];
+    const write = { dryRun, fieldValidation: fieldValidationOf(q), warn: (message: string) => { warnings.push(message); } };
+    const version = servedVersion(api, t);
+    const send = (code: number, object: KubeObject) => this.sendObject(res, req, t.served, version.out(object), q, code, warnings);
 
     if (sub === 'log' && method === 'GET') {
       const pod = api.get('Pod', t.namespace, t.name!);
@@ -193,45 +217,43 @@ export class RestHandler {
     switch (method) {
       case 'GET': {
         if (t.name) {
-          const obj = api.get(t.kind, t.namespace, t.name);
-          this.sendObjects(res, req, t.kind, [obj], q, true);
+          send(200, api.get(t.kind, t.namespace, t.name));
           return;
         }
         const opts = { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') };
         if (bool(q.get('watch'))) { this.watch(req, res, t, q, opts); return; }
         const list = api.list(t.kind, t.namespace, opts);
         if (wantsTable(req.headers.accept)) {
-          sendJson(res, 200, this.deps.table(t.kind, list.items, { now: api.now(), resourceVersion: list.resourceVersion, includeObject: includeObjectOf(q) }));
+          sendJson(res, 200, this.deps.table(t.served, list.items, { now: api.now(), resourceVersion: list.resourceVersion, includeObject: includeObjectOf(q) }), warnings);
           return;
         }
-        sendJson(res, 200, { kind: `${info.kind}List`, apiVersion: info.group ? `${info.group}/${info.version}` : info.version, metadata: { resourceVersion: list.resourceVersion }, items: list.items });
+        sendJson(res, 200, { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: { resourceVersion: list.resourceVersion }, items: list.items.map(version.out) }, warnings);
         return;
       }
       case 'POST': {
         if (t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
         if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
-        const created = api.create(t.kind, t.namespace, body, { dryRun });
-        this.sendObjects(res, req, t.kind, [created], q, true, 201);
+        send(201, api.create(t.kind, t.namespace, version.in(body), write));
         return;
       }
       case 'PUT': {
         if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
         if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
-        const updated = api.update(t.kind, t.namespace, t.name, body, { dryRun, subresource: sub });
-        this.sendObjects(res, req, t.kind, [updated], q, true);
+        send(200, api.update(t.kind, t.namespace, t.name, version.in(body), { ...write, subresource: sub }));
         return;
       }
       case 'PATCH': {
         if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-        const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
-        const type = PATCH_TYPES[ct];
-        if (!type) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`);
+        const ct = req.headers['content-type'];
+        const type = patchTypeOf(ct);
+        if (!type) throw unsupportedPatchType(t.served.custom ? CUSTOM_RESOURCE_PATCH_TYPES : Object.keys(PATCH_CONTENT_TYPES));
         const body = parseBody(await readBody(req), ct);
         const existed = api.tryGet(t.kind, t.namespace, t.name) !== undefined;
-        const patched = api.patch(t.kind, t.namespace, t.name, type, body, { dryRun, subresource: sub });
-        this.sendObjects(res, req, t.kind, [patched], q, true, existed ? 200 : 201);
+        // An apply configuration is a whole object, at the version it was sent to.
+        const patch = type === 'apply' && body && typeof body === 'object' ? version.in(body as KubeObject) : body;
+        send(existed ? 200 : 201, api.patch(t.kind, t.namespace, t.name, type, patch, { ...write, subresource: sub }));
         return;
       }
       case 'DELETE': {
@@ -249,11 +271,11 @@ export class RestHandler {
         if (!t.name) {
           const list = api.list(t.kind, t.namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
           for (const o of list.items) api.delete(t.kind, o.metadata.namespace, o.metadata.name!, opts);
-          sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' });
+          sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' }, warnings);
           return;
         }
         const { object, gone } = api.delete(t.kind, t.namespace, t.name, opts);
-        this.sendObjects(res, req, t.kind, [object], q, true, gone ? 200 : 202);
+        send(gone ? 200 : 202, object);
         return;
       }
       default:
@@ -261,12 +283,12 @@ export class RestHandler {
     }
   }
 
-  private sendObjects(res: ServerResponse, req: IncomingMessage, kind: KindName, objects: KubeObject[], q: URLSearchParams, single: boolean, code = 200): void {
+  private sendObject(res: ServerResponse, req: IncomingMessage, served: ServedKind, object: KubeObject, q: URLSearchParams, code: number, warnings: string[]): void {
     if (wantsTable(req.headers.accept)) {
-      sendJson(res, code, this.deps.table(kind, objects, { now: this.deps.api.now(), resourceVersion: this.deps.api.store.resourceVersion, includeObject: includeObjectOf(q) }));
+      sendJson(res, code, this.deps.table(served, [object], { now: this.deps.api.now(), resourceVersion: this.deps.api.store.resourceVersion, includeObject: includeObjectOf(q) }), warnings);
       return;
     }
-    sendJson(res, code, single ? objects[0] : objects);
+    sendJson(res, code, object, warnings);
   }
 
   /** GET/PUT/PATCH …/scale as autoscaling/v1 Scale, what `kubectl scale` reads and patches. */
@@ -288,9 +310,8 @@ export class RestHandler {
     let scale: { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
     if (req.method === 'PUT') scale = body as typeof scale;
     else if (req.method === 'PATCH') {
-      const ct = (req.headers['content-type'] ?? '').split(';')[0].trim();
-      const type = PATCH_TYPES[ct];
-      if (!type) throw new ApiError(415, 'UnsupportedMediaType', 'unsupported patch type');
+      const type = patchTypeOf(req.headers['content-type']);
+      if (!type) throw unsupportedPatchType(Object.keys(PATCH_CONTENT_TYPES));
       // The Scale has no merge keys of its own; the parent kind's (none under spec.replicas) serve.
       scale = api.patchValue(t.kind, toScale(current), type, body) as typeof scale;
     } else throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -306,9 +327,11 @@ export class RestHandler {
     const { api } = this.deps;
     const table = wantsTable(req.headers.accept);
     const includeObject = table ? includeObjectOf(q) : undefined;
+    const version = servedVersion(api, t);
     let first = true;
     const encode = (e: WatchEvent) => {
-      const object = table ? this.deps.table(t.kind, [e.object], { now: api.now(), resourceVersion: e.object.metadata.resourceVersion, noHeaders: !first, includeObject }) : e.object;
+      const served = version.out(e.object);
+      const object = table ? this.deps.table(t.served, [served], { now: api.now(), resourceVersion: e.object.metadata.resourceVersion, noHeaders: !first, includeObject }) : served;
       first = false;
       return JSON.stringify({ type: e.type, object }) + '\n';
     };
@@ -325,7 +348,7 @@ export class RestHandler {
     for (const e of pending) res.write(encode(e));
     const timeout = Number(q.get('timeoutSeconds') ?? 1800);
     const bookmarks = bool(q.get('allowWatchBookmarks'))
-      ? setInterval(() => res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: KINDS[t.kind].kind, apiVersion: t.group ? `${t.group}/${t.version}` : t.version, metadata: { resourceVersion: api.store.resourceVersion } } }) + '\n'), 30_000)
+      ? setInterval(() => res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: t.served.info.kind, apiVersion: groupVersion(t.served.info), metadata: { resourceVersion: api.store.resourceVersion } } }) + '\n'), 30_000)
       : undefined;
     const end = setTimeout(() => res.end(), Math.max(1, Math.min(timeout, 3600)) * 1000);
     const close = () => { stop(); clearTimeout(end); if (bookmarks) clearInterval(bookmarks); };

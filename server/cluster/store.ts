@@ -1,5 +1,5 @@
-import { KINDS, type KindName } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
+import type { ResourceKind } from './registry.ts';
 
 // A lab's objects and the history of their changes. One monotonically increasing resourceVersion
 // orders every change of every kind, as etcd's revision does for a real API server; watches resume
@@ -11,7 +11,7 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface StoreEvent {
   type: WatchEventType;
-  kind: KindName;
+  kind: ResourceKind;
   object: KubeObject;
   rv: number;
 }
@@ -28,23 +28,24 @@ const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class ObjectStore {
   /** Per kind, "namespace/name" → object. */
-  private readonly objects = new Map<KindName, Map<string, KubeObject>>();
+  private readonly objects = new Map<ResourceKind, Map<string, KubeObject>>();
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<StoreListener>();
   private rv = 1;
 
-  constructor(private readonly historyLimit = 10_000) {}
+  /** `scope` says which kinds are namespaced (a lab's kind registry). */
+  constructor(private readonly scope: { namespaced(kind: ResourceKind): boolean }, private readonly historyLimit = 10_000) {}
 
   get resourceVersion(): string { return String(this.rv); }
 
-  private ofKind(kind: KindName): Map<string, KubeObject> {
+  private ofKind(kind: ResourceKind): Map<string, KubeObject> {
     let m = this.objects.get(kind);
     if (!m) { m = new Map(); this.objects.set(kind, m); }
     return m;
   }
 
-  get(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
-    const o = this.objects.get(kind)?.get(keyOf(KINDS[kind].namespaced ? namespace : undefined, name));
+  get(kind: ResourceKind, namespace: string | undefined, name: string): KubeObject | undefined {
+    const o = this.objects.get(kind)?.get(keyOf(this.scope.namespaced(kind) ? namespace : undefined, name));
     return o && clone(o);
   }
 
@@ -53,15 +54,15 @@ export class ObjectStore {
    * `where` is applied to the store's own objects (it must not keep or change them), so only what
    * it selects is copied.
    */
-  list(kind: KindName, namespace?: string, where?: (o: KubeObject) => boolean): KubeObject[] {
-    const prefix = namespace !== undefined && KINDS[kind].namespaced ? `${namespace}/` : '';
+  list(kind: ResourceKind, namespace?: string, where?: (o: KubeObject) => boolean): KubeObject[] {
+    const prefix = namespace !== undefined && this.scope.namespaced(kind) ? `${namespace}/` : '';
     const found: [string, KubeObject][] = [];
     for (const [k, o] of this.objects.get(kind) ?? []) if (k.startsWith(prefix) && (!where || where(o))) found.push([k, o]);
     return found.sort(([a], [b]) => byKey(a, b)).map(([, o]) => clone(o));
   }
 
   /** Stores a new object or a new version of one; stamps and returns its resourceVersion. */
-  put(kind: KindName, obj: KubeObject): KubeObject {
+  put(kind: ResourceKind, obj: KubeObject): KubeObject {
     const key = keyOf(obj.metadata.namespace, obj.metadata.name!);
     const objects = this.ofKind(kind);
     const existed = objects.has(key);
@@ -72,7 +73,7 @@ export class ObjectStore {
     return clone(stored);
   }
 
-  remove(kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
+  remove(kind: ResourceKind, namespace: string | undefined, name: string): KubeObject | undefined {
     const key = keyOf(namespace, name);
     const objects = this.ofKind(kind);
     const o = objects.get(key);
@@ -108,7 +109,7 @@ export class ObjectStore {
   }
 
   /** Every object, for a snapshot. */
-  all(): { kind: KindName; object: KubeObject }[] {
+  all(): { kind: ResourceKind; object: KubeObject }[] {
     return [...this.objects].flatMap(([kind, m]) => [...m.values()].map((o) => ({ kind, object: clone(o) })));
   }
 
@@ -118,7 +119,7 @@ export class ObjectStore {
   }
 
   /** Restores what snapshot() (or all()) saved; only into an empty store. */
-  load(items: { kind: KindName; object: KubeObject }[], rv: number): void {
+  load(items: { kind: ResourceKind; object: KubeObject }[], rv: number): void {
     if ([...this.objects.values()].some((m) => m.size)) throw new Error('load needs an empty store');
     for (const { kind, object } of items) this.ofKind(kind).set(keyOf(object.metadata.namespace, object.metadata.name!), clone(object));
     this.rv = Math.max(rv, ...items.map((i) => Number(i.object.metadata.resourceVersion) || 0));

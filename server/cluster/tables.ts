@@ -3,8 +3,9 @@
 // output. Without it kubectl can only print NAME and AGE. Each kind's columns and cell rules are
 // kube-apiserver's own (pkg/printers/internalversion); the modules under ./printers hold them.
 
-import type { KindName } from './kinds.ts';
+import { isBuiltin, type KindName } from './kinds.ts';
 import type { KubeObject } from './object.ts';
+import { customResourceDefinitionPrinter, customResourcePrinter } from './printers/apiextensions.ts';
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter, statefulSetPrinter } from './printers/apps.ts';
 import { configMapPrinter, namespacePrinter, secretPrinter, serviceAccountPrinter } from './printers/config.ts';
 import { eventPrinter } from './printers/event.ts';
@@ -13,6 +14,7 @@ import { nodePrinter } from './printers/node.ts';
 import { podPrinter } from './printers/pod.ts';
 import type { Printer } from './printers/printer.ts';
 import { endpointsPrinter, servicePrinter } from './printers/service.ts';
+import type { ServedKind } from './registry.ts';
 
 export interface TableColumnDefinition {
   name: string;
@@ -90,7 +92,12 @@ const PRINTERS: { readonly [K in KindName]: Printer } = {
   NetworkPolicy: networkPolicyPrinter,
   Ingress: ingressPrinter,
   IngressClass: ingressClassPrinter,
+  CustomResourceDefinition: customResourceDefinitionPrinter,
 };
+
+/** A built-in kind's printer, or the one a custom kind's served version declares. */
+const printerOf = (kind: KindName | ServedKind): Printer =>
+  typeof kind === 'string' ? PRINTERS[kind] : isBuiltin(kind.kind) ? PRINTERS[kind.kind] : customResourcePrinter(kind.custom?.columns ?? []);
 
 function rowObject(object: KubeObject, include: TableOptions['includeObject']): TableRow['object'] {
   if (include === 'Object') return object;
@@ -98,8 +105,8 @@ function rowObject(object: KubeObject, include: TableOptions['includeObject']): 
 }
 
 /** The Table for objects of one kind, one row per object in the given order. */
-export function toTable(kind: KindName, objects: KubeObject[], opts: TableOptions): Table {
-  const printer = PRINTERS[kind];
+export function toTable(kind: KindName | ServedKind, objects: KubeObject[], opts: TableOptions): Table {
+  const printer = printerOf(kind);
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',

@@ -10,6 +10,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { KindName } from '../kinds.ts';
+import { defaultCustomResourceDefinition } from './crd.ts';
 import type { KubeObject } from '../object.ts';
 import { base64ErrorOffset } from './validate.ts';
 
@@ -350,6 +351,7 @@ const DEFAULTERS: Record<KindName, (obj: Obj) => void> = {
   NetworkPolicy: defaultNetworkPolicy,
   Ingress: nothing,
   IngressClass: defaultIngressClass,
+  CustomResourceDefinition: defaultCustomResourceDefinition,
 };
 
 /** Fills in what the API server defaults, in place on a copy; returns the copy. */

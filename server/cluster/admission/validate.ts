@@ -9,12 +9,13 @@
 // "Always" here, so "Required value" for it only appears when a client really sent "".
 
 import { isIP } from 'node:net';
-import { KINDS, type KindName } from '../kinds.ts';
+import { KINDS, type KindInfo, type KindName } from '../kinds.ts';
 import { ApiError, type KubeObject } from '../object.ts';
+import { validateCustomResourceDefinition } from './crd.ts';
 
 export interface FieldError {
   // FieldValueNotFound is what upstream reports for a volumeMount naming no volume.
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTypeInvalid' | 'FieldValueNotFound';
+  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTooMany' | 'FieldValueTypeInvalid' | 'FieldValueNotFound';
   field: string;
   message: string;
 }
@@ -33,8 +34,8 @@ const strMap = (v: unknown): Record<string, string> | undefined => (v && typeof 
 
 /** A value already rendered as Go's %#v / Stringer would print it. */
 class GoText { constructor(readonly text: string) {} }
-const goText = (text: string) => new GoText(text);
-type BadValue = string | number | boolean | null | undefined | GoText;
+export const goText = (text: string) => new GoText(text);
+export type BadValue = string | number | boolean | null | undefined | GoText;
 
 /** strconv.Quote: Go's escaping, not JSON's. */
 export function goQuote(s: string): string {
@@ -82,17 +83,17 @@ const goIntOrString = (v: unknown) => goText(typeof v === 'number' ? String(v) :
 // field.Error constructors (k8s.io/apimachinery/pkg/util/validation/field)
 
 const withDetail = (head: string, detail: string) => (detail ? `${head}: ${detail}` : head);
-const required = (field: string, detail = ''): FieldError => ({ type: 'FieldValueRequired', field, message: withDetail('Required value', detail) });
-const invalid = (field: string, value: BadValue, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, message: withDetail(`Invalid value: ${render(value)}`, detail) });
-const notSupported = (field: string, value: BadValue, valid: string[]): FieldError =>
+export const required = (field: string, detail = ''): FieldError => ({ type: 'FieldValueRequired', field, message: withDetail('Required value', detail) });
+export const invalid = (field: string, value: BadValue, detail: string): FieldError => ({ type: 'FieldValueInvalid', field, message: withDetail(`Invalid value: ${render(value)}`, detail) });
+export const notSupported = (field: string, value: BadValue, valid: string[]): FieldError =>
   ({ type: 'FieldValueNotSupported', field, message: withDetail(`Unsupported value: ${render(value)}`, valid.length ? `supported values: ${valid.map(goQuote).join(', ')}` : '') });
-const duplicate = (field: string, value: BadValue, detail = ''): FieldError => ({ type: 'FieldValueDuplicate', field, message: withDetail(`Duplicate value: ${render(value)}`, detail) });
+export const duplicate = (field: string, value: BadValue, detail = ''): FieldError => ({ type: 'FieldValueDuplicate', field, message: withDetail(`Duplicate value: ${render(value)}`, detail) });
 const forbidden = (field: string, detail: string): FieldError => ({ type: 'FieldValueForbidden', field, message: withDetail('Forbidden', detail) });
 const tooLong = (field: string, max: number): FieldError => ({ type: 'FieldValueTooLong', field, message: `Too long: must have at most ${max} bytes` });
 const notFound = (field: string, value: BadValue): FieldError => ({ type: 'FieldValueNotFound', field, message: `Not found: ${render(value)}` });
 
 /** Each message of a string check, as an Invalid error on the field. */
-const invalidEach = (field: string, value: BadValue, msgs: string[]) => msgs.map((m) => invalid(field, value, m));
+export const invalidEach = (field: string, value: BadValue, msgs: string[]) => msgs.map((m) => invalid(field, value, m));
 
 // Field paths print as field.Path does: children joined by dots, indexes and keys in brackets.
 const child = (path: string, ...names: string[]) => [path, ...names].filter(Boolean).join('.');
@@ -109,7 +110,7 @@ function regexError(msg: string, fmt: string, ...examples: string[]): string {
 const maxLenError = (n: number) => `must be no more than ${n} characters`;
 const inclusiveRangeError = (lo: number, hi: number) => `must be between ${lo} and ${hi}, inclusive`;
 const IS_NEGATIVE = 'must be greater than or equal to 0';
-const FIELD_IMMUTABLE = 'field is immutable';
+export const FIELD_IMMUTABLE = 'field is immutable';
 
 const DNS1123_LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const DNS1123_SUBDOMAIN_FMT = `${DNS1123_LABEL_FMT}(\\.${DNS1123_LABEL_FMT})*`;
@@ -290,7 +291,7 @@ function validateAnnotations(annotations: unknown, path: string): FieldError[] {
   return errs;
 }
 
-function validateObjectMeta(meta: Obj, namespaced: boolean, nameCheck: NameCheck, path = 'metadata'): FieldError[] {
+export function validateObjectMeta(meta: Obj, namespaced: boolean, nameCheck: NameCheck, path = 'metadata'): FieldError[] {
   const errs: FieldError[] = [];
   const name = str(meta.name);
   const generateName = str(meta.generateName);
@@ -1454,6 +1455,7 @@ const VALIDATORS: Record<KindName, Validator> = {
   NetworkPolicy: validateNetworkPolicy,
   Ingress: validateIngress,
   IngressClass: validateIngressClass,
+  CustomResourceDefinition: validateCustomResourceDefinition,
 };
 
 /** Validates a defaulted object (on update, `old` is the stored one: immutable fields such as Service
@@ -1470,8 +1472,8 @@ export function validate(kind: KindName, obj: KubeObject, old?: KubeObject): Fie
  *  The message names the kind with its group; kubectl prints `The Deployment "web" is invalid`
  *  from details.kind and the causes instead. Identical messages appear once in the text, as
  *  ErrorList.ToAggregate dedups them; causes keep every error. */
-export function invalidError(kind: KindName, name: string, errors: FieldError[]): ApiError {
-  const info = KINDS[kind];
+export function invalidError(kind: KindName | Pick<KindInfo, 'group' | 'kind'>, name: string, errors: FieldError[]): ApiError {
+  const info = typeof kind === 'string' ? KINDS[kind] : kind;
   const qualified = info.group ? `${info.kind}.${info.group}` : info.kind;
   const texts = [...new Set(errors.map((e) => `${e.field}: ${e.message}`))];
   const summary = texts.length === 0 ? '' : texts.length === 1 ? `: ${texts[0]}` : `: [${texts.join(', ')}]`;

@@ -1,6 +1,6 @@
 import type { ClusterApi } from '../api.ts';
-import type { KindName } from '../kinds.ts';
 import type { KubeObject } from '../object.ts';
+import type { ResourceKind } from '../registry.ts';
 import type { StoreEvent } from '../store.ts';
 
 // How every controller of a lab runs, as Kubernetes' own do: watch the kinds it cares about, map
@@ -21,8 +21,8 @@ export type ReconcileResult = void | { requeueAfterMs: number };
 
 export interface ControllerSpec {
   name: string;
-  /** Kinds whose changes may concern this controller. */
-  watches: KindName[];
+  /** Kinds whose changes may concern this controller ('all': every kind, custom ones too). */
+  watches: readonly ResourceKind[] | 'all';
   /** The keys to reconcile for a change (usually the object's own key or its owner's). */
   keysFor(e: StoreEvent, ctx: ControllerContext): string[];
   reconcile(key: string, ctx: ControllerContext): ReconcileResult | Promise<ReconcileResult>;
@@ -106,7 +106,7 @@ export function runController(spec: ControllerSpec, ctx: ControllerContext): Run
   const add = (key: string) => { dirty.add(key); schedule(); };
 
   const unsubscribe = ctx.api.store.subscribe(undefined, (e) => {
-    if (!spec.watches.includes(e.kind)) return;
+    if (spec.watches !== 'all' && !spec.watches.includes(e.kind)) return;
     try { for (const k of spec.keysFor(e, ctx)) add(k); } catch (err) { ctx.log(`${spec.name}: keysFor failed: ${(err as Error).message}`); }
   });
   const stopExternal = spec.onStart?.(ctx, (key) => add(key));

@@ -1,5 +1,5 @@
 import type { ClusterApi } from '../api.ts';
-import { KIND_NAMES, KINDS, kindOf, type KindName } from '../kinds.ts';
+import type { ResourceKind } from '../registry.ts';
 import { ApiError, type KubeObject, type OwnerReference } from '../object.ts';
 import type { ControllerContext, ControllerSpec, ReconcileResult } from './controller.ts';
 
@@ -16,22 +16,22 @@ import type { ControllerContext, ControllerSpec, ReconcileResult } from './contr
 const FOREGROUND = 'foregroundDeletion';
 const ORPHAN = 'orphan';
 
-const gcKey = (kind: KindName, o: KubeObject) => `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const gcKey = (kind: ResourceKind, o: KubeObject) => `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
-function parseKey(key: string): { kind: KindName; namespace?: string; name: string } {
+function parseKey(key: string): { kind: ResourceKind; namespace?: string; name: string } {
   const [kind, namespace, name] = key.split('/');
-  return { kind: kind as KindName, namespace: namespace || undefined, name };
+  return { kind: kind as ResourceKind, namespace: namespace || undefined, name };
 }
 
 const hasFinalizer = (o: KubeObject, f: string) => !!o.metadata.finalizers?.includes(f);
 const deletingDependents = (o: KubeObject) => !!o.metadata.deletionTimestamp && hasFinalizer(o, FOREGROUND);
 
 /** Every object that names `uid` among its owners: in the owner's namespace, or anywhere for a cluster-scoped owner. */
-function dependentsOf(api: ClusterApi, uid: string, namespace: string | undefined): { kind: KindName; object: KubeObject; ref: OwnerReference }[] {
-  const out: { kind: KindName; object: KubeObject; ref: OwnerReference }[] = [];
-  for (const kind of KIND_NAMES) {
+function dependentsOf(api: ClusterApi, uid: string, namespace: string | undefined): { kind: ResourceKind; object: KubeObject; ref: OwnerReference }[] {
+  const out: { kind: ResourceKind; object: KubeObject; ref: OwnerReference }[] = [];
+  for (const kind of api.kinds.kinds()) {
     // Events are many and never owned: not worth a scan on every deletion.
-    if (kind === 'Event' || (namespace !== undefined && !KINDS[kind].namespaced)) continue;
+    if (kind === 'Event' || (namespace !== undefined && !api.kinds.namespaced(kind))) continue;
     for (const o of api.store.list(kind, namespace)) {
       const ref = o.metadata.ownerReferences?.find((r) => r.uid === uid);
       if (ref) out.push({ kind, object: o, ref });
@@ -45,7 +45,7 @@ export function garbageCollector(): ControllerSpec {
   const waitingOwners = new Map<string, string>();
   return {
     name: 'garbagecollector',
-    watches: KIND_NAMES,
+    watches: 'all',
     initialKeys: (ctx) => ctx.api.store.all().filter(({ object }) => object.metadata.ownerReferences?.length || object.metadata.deletionTimestamp).map(({ kind, object }) => gcKey(kind, object)),
     keysFor(e, ctx) {
       const o = e.object;
@@ -80,15 +80,15 @@ type OwnerState = 'solid' | 'dangling' | 'waiting';
 
 /** An owner is gone (dangling), being deleted in the foreground (waiting for its dependents), or there. */
 function ownerState(api: ClusterApi, dependent: KubeObject, ref: OwnerReference): OwnerState {
-  const kind = kindOf(ref.apiVersion, ref.kind);
+  const kind = api.kinds.byApiVersion(ref.apiVersion, ref.kind)?.kind;
   // A kind this API does not serve cannot be looked up: its dependents are left alone.
   if (!kind) return 'solid';
-  const owner = api.tryGet(kind, KINDS[kind].namespaced ? dependent.metadata.namespace : undefined, ref.name);
+  const owner = api.tryGet(kind, api.kinds.namespaced(kind) ? dependent.metadata.namespace : undefined, ref.name);
   if (!owner || owner.metadata.uid !== ref.uid) return 'dangling';
   return deletingDependents(owner) ? 'waiting' : 'solid';
 }
 
-function attemptToDelete(ctx: ControllerContext, kind: KindName, item: KubeObject): void {
+function attemptToDelete(ctx: ControllerContext, kind: ResourceKind, item: KubeObject): void {
   const refs = item.metadata.ownerReferences ?? [];
   if (!refs.length) return;
   const states = refs.map((r) => ({ r, s: ownerState(ctx.api, item, r) }));
@@ -100,14 +100,14 @@ function attemptToDelete(ctx: ControllerContext, kind: KindName, item: KubeObjec
   }
   const ownerWaiting = states.some((x) => x.s === 'waiting');
   let policy: 'Foreground' | 'Background' | 'Orphan';
-  if (ownerWaiting && dependentsOf(ctx.api, item.metadata.uid!, KINDS[kind].namespaced ? item.metadata.namespace : undefined).length) policy = 'Foreground';
+  if (ownerWaiting && dependentsOf(ctx.api, item.metadata.uid!, ctx.api.kinds.namespaced(kind) ? item.metadata.namespace : undefined).length) policy = 'Foreground';
   else if (hasFinalizer(item, ORPHAN)) policy = 'Orphan';
   else if (hasFinalizer(item, FOREGROUND)) policy = 'Foreground';
   else policy = 'Background';
   deleteObject(ctx.api, kind, item, policy);
 }
 
-function deleteObject(api: ClusterApi, kind: KindName, o: KubeObject, policy: 'Foreground' | 'Background' | 'Orphan'): void {
+function deleteObject(api: ClusterApi, kind: ResourceKind, o: KubeObject, policy: 'Foreground' | 'Background' | 'Orphan'): void {
   try {
     api.delete(kind, o.metadata.namespace, o.metadata.name!, { propagationPolicy: policy, preconditions: { uid: o.metadata.uid } });
   } catch (e) {
@@ -115,7 +115,7 @@ function deleteObject(api: ClusterApi, kind: KindName, o: KubeObject, policy: 'F
   }
 }
 
-function removeOwnerReferences(api: ClusterApi, kind: KindName, o: KubeObject, uids: Set<string | undefined>): void {
+function removeOwnerReferences(api: ClusterApi, kind: ResourceKind, o: KubeObject, uids: Set<string | undefined>): void {
   api.mutate(kind, o.metadata.namespace, o.metadata.name!, (cur) => {
     if (cur.metadata.uid !== o.metadata.uid) return false;
     const refs = (cur.metadata.ownerReferences ?? []).filter((r) => !uids.has(r.uid));
@@ -123,7 +123,7 @@ function removeOwnerReferences(api: ClusterApi, kind: KindName, o: KubeObject, u
   });
 }
 
-function removeFinalizer(api: ClusterApi, kind: KindName, o: KubeObject, finalizer: string): void {
+function removeFinalizer(api: ClusterApi, kind: ResourceKind, o: KubeObject, finalizer: string): void {
   api.mutate(kind, o.metadata.namespace, o.metadata.name!, (cur) => {
     if (cur.metadata.uid !== o.metadata.uid) return false;
     const rest = (cur.metadata.finalizers ?? []).filter((f) => f !== finalizer);
@@ -132,16 +132,16 @@ function removeFinalizer(api: ClusterApi, kind: KindName, o: KubeObject, finaliz
 }
 
 /** Foreground: dependents go first; the owner's finalizer goes when none that blocks it is left. */
-function deleteDependentsFirst(ctx: ControllerContext, kind: KindName, owner: KubeObject): void {
-  const dependents = dependentsOf(ctx.api, owner.metadata.uid!, KINDS[kind].namespaced ? owner.metadata.namespace : undefined);
+function deleteDependentsFirst(ctx: ControllerContext, kind: ResourceKind, owner: KubeObject): void {
+  const dependents = dependentsOf(ctx.api, owner.metadata.uid!, ctx.api.kinds.namespaced(kind) ? owner.metadata.namespace : undefined);
   const blocking = dependents.filter((d) => d.ref.blockOwnerDeletion);
   if (!blocking.length) { removeFinalizer(ctx.api, kind, owner, FOREGROUND); return; }
   for (const d of dependents) if (!d.object.metadata.deletionTimestamp) attemptToDelete(ctx, d.kind, d.object);
 }
 
 /** Orphan: the dependents stay, without their references to this owner. */
-function orphanDependents(ctx: ControllerContext, kind: KindName, owner: KubeObject): void {
-  for (const d of dependentsOf(ctx.api, owner.metadata.uid!, KINDS[kind].namespaced ? owner.metadata.namespace : undefined)) {
+function orphanDependents(ctx: ControllerContext, kind: ResourceKind, owner: KubeObject): void {
+  for (const d of dependentsOf(ctx.api, owner.metadata.uid!, ctx.api.kinds.namespaced(kind) ? owner.metadata.namespace : undefined)) {
     removeOwnerReferences(ctx.api, d.kind, d.object, new Set([owner.metadata.uid]));
   }
   removeFinalizer(ctx.api, kind, owner, ORPHAN);

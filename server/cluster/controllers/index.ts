@@ -1,4 +1,5 @@
 import type { ControllerSpec } from './controller.ts';
+import { customResourceDefinitions } from './crd.ts';
 import { daemonSetController } from './daemonset.ts';
 import { deploymentController } from './deployment.ts';
 import { endpointsController } from './endpoints.ts';
@@ -10,8 +11,8 @@ import { scheduler } from './scheduler.ts';
 import { rootCACertPublisher, serviceAccountController } from './serviceaccount.ts';
 import { statefulSetController } from './statefulset.ts';
 
-// A lab's control plane behind its API server: kube-controller-manager's controllers and
-// kube-scheduler, each a fresh ControllerSpec (with its own state) per call, for one lab.
+// A lab's control plane behind its API server: kube-controller-manager's controllers,
+// kube-scheduler and apiextensions-apiserver's controllers, each a fresh ControllerSpec (with its own state) per call, for one lab.
 
 export { kubernetesEndpoints } from './endpoints.ts';
 export { bindPod } from './scheduler.ts';
@@ -29,5 +30,6 @@ export function controllerManager(opts: { caCert: string }): ControllerSpec[] {
     namespaceController(),
     serviceAccountController(),
     rootCACertPublisher(opts.caCert),
+    customResourceDefinitions(),
   ];
 }

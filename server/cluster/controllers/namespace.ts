@@ -1,4 +1,3 @@
-import { KIND_NAMES, KINDS } from '../kinds.ts';
 import { ApiError, type KubeObject } from '../object.ts';
 import type { ControllerContext, ControllerSpec, ReconcileResult } from './controller.ts';
 import { timestamp } from './podutil.ts';
@@ -10,7 +9,6 @@ import type { Condition } from './types.ts';
 // empty loses the `kubernetes` finalizer from spec.finalizers, so the API server removes it.
 
 const FINALIZER = 'kubernetes';
-const NAMESPACED = KIND_NAMES.filter((k) => KINDS[k].namespaced);
 /** Looked at again while content remains, in case an object leaves without an event here. */
 const RECHECK_MS = 5_000;
 
@@ -28,7 +26,7 @@ interface Namespace extends KubeObject { spec?: { finalizers?: string[] }; statu
 export function namespaceController(): ControllerSpec {
   return {
     name: 'namespace',
-    watches: ['Namespace', ...NAMESPACED],
+    watches: 'all',
     initialKeys: (ctx) => ctx.api.store.list('Namespace').filter((n) => n.metadata.deletionTimestamp).map((n) => n.metadata.name!),
     keysFor(e, ctx) {
       if (e.kind === 'Namespace') return e.type !== 'DELETED' && e.object.metadata.deletionTimestamp ? [e.object.metadata.name!] : [];
@@ -43,7 +41,8 @@ function syncNamespace(name: string, ctx: ControllerContext): ReconcileResult {
   const ns = ctx.api.tryGet('Namespace', undefined, name) as Namespace | undefined;
   if (!ns?.metadata.deletionTimestamp || !ns.spec?.finalizers?.includes(FINALIZER)) return;
   const failures: string[] = [];
-  for (const kind of NAMESPACED) {
+  const namespaced = ctx.api.kinds.kinds().filter((k) => ctx.api.kinds.namespaced(k));
+  for (const kind of namespaced) {
     for (const o of ctx.api.store.list(kind, name)) {
       if (o.metadata.deletionTimestamp) continue;
       try {
@@ -55,9 +54,10 @@ function syncNamespace(name: string, ctx: ControllerContext): ReconcileResult {
   }
   const remaining = new Map<string, number>();
   const finalizers = new Map<string, number>();
-  for (const kind of NAMESPACED) {
+  for (const kind of namespaced) {
     const left = ctx.api.store.list(kind, name);
-    if (left.length) remaining.set(`${KINDS[kind].plural}.${KINDS[kind].group}`, left.length);
+    const info = ctx.api.kinds.info(kind);
+    if (left.length) remaining.set(`${info.plural}.${info.group}`, left.length);
     for (const o of left) for (const f of o.metadata.finalizers ?? []) finalizers.set(f, (finalizers.get(f) ?? 0) + 1);
   }
   updateConditions(ctx, ns, failures, remaining, finalizers);

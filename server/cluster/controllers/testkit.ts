@@ -1,5 +1,6 @@
 import { ClusterApi, type ApiDeps } from '../api.ts';
 import type { KindName } from '../kinds.ts';
+import { KindRegistry } from '../registry.ts';
 import type { KubeObject } from '../object.ts';
 import { ObjectStore } from '../store.ts';
 import { objectKey, runController, splitKey, type ControllerContext, type ControllerSpec, type RunningController } from './controller.ts';
@@ -89,8 +90,10 @@ function fakeKubelet(state: TestKubelet): ControllerSpec {
 /** `deps` replaces the test admission (to run the controllers against the real one). */
 export function testCluster(deps: (now: () => Date) => ApiDeps = (now) => testDeps(now)) {
   const clock = { now: new Date('2025-06-01T12:00:00Z') };
-  const store = new ObjectStore();
-  const api = new ClusterApi(store, deps(() => clock.now));
+  const kinds = new KindRegistry();
+  const store = new ObjectStore(kinds);
+  const api = new ClusterApi(store, kinds, deps(() => clock.now));
+  kinds.follow(store);
   const events: RecordedEvent[] = [];
   const logs: string[] = [];
   const kubelet: TestKubelet = { startsReady: () => true };

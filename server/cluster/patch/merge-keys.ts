@@ -96,7 +96,11 @@ export const PATCH_SCHEMAS = {
   NetworkPolicy: withMeta(),
   Ingress: withMeta(),
   IngressClass: withMeta(),
+  CustomResourceDefinition: withMeta(),
 } satisfies Record<KindName, PatchSchema>;
+
+/** A custom resource's: the API server knows no merge keys for its fields (only metadata's). */
+export const CUSTOM_RESOURCE_PATCH_SCHEMA: PatchSchema = withMeta();
 
 /** The same facts by OpenAPI schema name, as `x-kubernetes-patch-strategy` and `-merge-key`
  * carry them: a client computing a patch (kubectl apply, edit) reads them from /openapi/v3. */

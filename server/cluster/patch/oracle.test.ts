@@ -2,9 +2,11 @@
 // that real kubectl 1.33's own patch code produced for each (recorded by record-oracle.mjs).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { kindOf } from '../kinds.ts';
 import { ApiError } from '../object.ts';
 import { applyPatch, type PatchType } from '../patch.ts';
+import { KindRegistry } from '../registry.ts';
+
+const kinds = new KindRegistry();
 
 interface OracleCase { name: string; fixture: string; type: PatchType; patch: unknown; expected?: object; error?: string }
 
@@ -16,7 +18,7 @@ describe('patches agree with kubectl 1.33', () => {
   it.each(cases.filter((c) => c.expected).map((c) => [c.name, c] as const))('%s', (_, c) => {
     const live = read(c.fixture);
     const before = structuredClone(live);
-    const result = applyPatch(kindOf(live.apiVersion, live.kind)!, live, c.type, c.patch);
+    const result = applyPatch(kinds.byApiVersion(live.apiVersion, live.kind)!.kind, live, c.type, c.patch);
     expect(result).toStrictEqual(c.expected);
     expect(live).toStrictEqual(before);
   });
@@ -25,7 +27,7 @@ describe('patches agree with kubectl 1.33', () => {
     const live = read(c.fixture);
     let error: unknown;
     try {
-      applyPatch(kindOf(live.apiVersion, live.kind)!, live, c.type, c.patch);
+      applyPatch(kinds.byApiVersion(live.apiVersion, live.kind)!.kind, live, c.type, c.patch);
     } catch (e) {
       error = e;
     }

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { serveDocs } from '../discovery.ts';
 import { ApiError, notFound } from '../object.ts';
+import { KindRegistry } from '../registry.ts';
 import { decodeKubeProtobuf, isKubeProtobuf } from './decode.ts';
 import { listenLocal } from '../testing/listen.ts';
 
@@ -52,7 +53,7 @@ export async function startKubectlStub(): Promise<KubectlStub> {
     };
     try {
       if (req.method === 'GET') {
-        const doc = serveDocs(url.pathname, url.searchParams, req.headers.accept, VERSION);
+        const doc = serveDocs(url.pathname, url.searchParams, req.headers.accept, VERSION, new KindRegistry());
         if (doc) { res.writeHead(doc.status, { 'Content-Type': doc.contentType }); res.end(doc.body); return; }
         send(200, kept(url.pathname));
         return;

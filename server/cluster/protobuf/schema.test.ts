@@ -10,8 +10,9 @@ const jsonKeys = (m: MessageSchema): string[] =>
   m.fields.flatMap((f) => (f.json === undefined && f.type.kind === 'message' ? jsonKeys(f.type.message) : [f.json!]));
 
 describe('protobuf schema', () => {
-  it('has the message of every served kind', () => {
-    for (const info of Object.values(KINDS)) expect(objectSchema(groupVersion(info), info.kind)?.name, info.kind).toBeDefined();
+  // kubectl's scheme has no apiextensions types: it sends CustomResourceDefinitions as JSON.
+  it('has the message of every served kind kubectl can encode', () => {
+    for (const info of Object.values(KINDS).filter((k) => k.group !== 'apiextensions.k8s.io')) expect(objectSchema(groupVersion(info), info.kind)?.name, info.kind).toBeDefined();
   });
 
   it('has the bodies subresources take', () => {

@@ -2,7 +2,7 @@
 // and the real kubectl pointed at it through a kind-shaped kubeconfig. The machine's kubectl picks
 // its minor from /version, so serving a minor tests that kubectl.
 
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ export interface TestCluster {
   port: number;
   kubeconfig: string;
   kubectl(args: string[], stdin?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** A kubectl that keeps running (get -w): the caller reads its output and ends it. */
+  kubectlProcess(args: string[]): ResultPromise;
   close(): Promise<void>;
 }
 
@@ -36,12 +38,14 @@ export async function startTestCluster(opts: { minor?: string; pkiDir: string; b
   const dir = mkdtempSync(join(tmpdir(), 'netdojo-kubectl-'));
   const config = join(dir, 'kubeconfig');
   writeFileSync(config, kubeconfig({ cluster: 'netdojo-test', server: `https://127.0.0.1:${port}`, caCert: pki.caCert, token }));
+  const env = { KUBECONFIG: config, KUBECACHEDIR: join(dir, 'cache'), HOME: dir };
   return {
     cluster, port: port!, kubeconfig: config,
     kubectl: async (args, stdin) => {
-      const r = await execa('kubectl', args, { env: { KUBECONFIG: config, KUBECACHEDIR: join(dir, 'cache'), HOME: dir }, input: stdin ?? '', reject: false, timeout: 60_000 });
+      const r = await execa('kubectl', args, { env, input: stdin ?? '', reject: false, timeout: 60_000 });
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
+    kubectlProcess: (args) => execa('kubectl', args, { env, reject: false, timeout: 60_000, buffer: false }),
     close: async () => { await cluster.stop(); rmSync(dir, { recursive: true, force: true }); },
   };
 }

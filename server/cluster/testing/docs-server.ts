@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { execSync } from 'node:child_process';
 import { serveDocs, type ServerVersion } from '../discovery.ts';
 import { ApiError } from '../object.ts';
+import { KindRegistry } from '../registry.ts';
 import { listenLocal } from './listen.ts';
 
 export interface RecordedRequest { method: string; url: string; accept?: string; contentType?: string }
@@ -35,7 +36,7 @@ export async function startDocsServer(version: ServerVersion, objects: Record<st
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ method: req.method ?? '', url: req.url ?? '', accept: req.headers.accept, contentType: req.headers['content-type'] });
     const body = await readBody(req);
-    const doc = req.method === 'GET' ? serveDocs(url.pathname, url.searchParams, req.headers.accept, version) : undefined;
+    const doc = req.method === 'GET' ? serveDocs(url.pathname, url.searchParams, req.headers.accept, version, new KindRegistry()) : undefined;
     const reply = (code: number, object: unknown) => res.writeHead(code, { 'Content-Type': 'application/json' }).end(JSON.stringify(object));
     if (doc) {
       res.writeHead(doc.status, { 'Content-Type': doc.contentType }).end(doc.body);
