@@ -57,7 +57,10 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
     },
     outside: {
       status: 'ok',
-      data: { requests: 200, nodePort: s(1.2, 2, 200), loadBalancer: s(1.1, 1.8, 200), clusterIPFromPod: s(0.9, 1.4, 200), client: 'default/client-control-plane', teardownErrors: [] },
+      data: {
+        requests: 200, nodePort: s(1.2, 2, 200), loadBalancer: s(1.1, 1.8, 200), ingress: s(2.4, 4, 200), clusterIPFromPod: s(0.9, 1.4, 200),
+        readyBare: s(1000, 1200, 5), readyWithIngress: s(1800, 2000, 5), client: 'default/client-control-plane', teardownErrors: [],
+      },
     },
     kube: {
       status: 'ok',
@@ -129,12 +132,16 @@ describe('kube', () => {
     expect(h).toContain('pod-to-pod TCP connect with 100 policies over 50 pods: p50 0.42 ms vs 0.40 ms with none (1.05×); target within 10 %: met');
     expect(h).toContain('`kubectl scale deploy/coredns --replicas=2` → first dig answered: p50 1.40 s, p95 1.90 s (n=10); target ≤ 500 ms: not met');
     expect(h).toContain('the world outside the cluster (host routing and DNS, laptop, internet with nginx) costs lab ready p50 30.0 ms, p95 45.0 ms; target ≤ 50.0 ms: met');
-    expect(h).toContain('from the laptop outside the cluster: NodePort request p50 1.2 ms, p95 2.0 ms; LoadBalancer p50 1.1 ms, p95 1.8 ms (n=200); a pod to the ClusterIP p50 0.90 ms');
+    expect(h).toContain('from the laptop outside the cluster: NodePort request p50 1.2 ms, p95 2.0 ms; LoadBalancer p50 1.1 ms, p95 1.8 ms; Ingress p50 2.4 ms, p95 4.0 ms (n=200); a pod to the ClusterIP p50 0.90 ms');
+    expect(h).toContain('lab ready with the ingress-nginx add-on: p50 1.80 s vs 1.00 s without (n=5), 800 ms more; target within 50.0 ms: not met');
   });
 
   it('has a table for requests from outside the cluster', () => {
     const t = tables(doc()).find((x) => x.title.startsWith('7. From outside'))!;
-    expect(t.rows.map((r) => r.slice(0, 3))).toEqual([['laptop → NodePort', '200', '1.2 ms'], ['laptop → LoadBalancer', '200', '1.1 ms'], ['default/client-control-plane → ClusterIP', '200', '0.90 ms']]);
+    expect(t.rows.map((r) => r.slice(0, 3))).toEqual([
+      ['laptop → NodePort', '200', '1.2 ms'], ['laptop → LoadBalancer', '200', '1.1 ms'], ['laptop → Ingress (ingress-nginx, by Host)', '200', '2.4 ms'],
+      ['default/client-control-plane → ClusterIP', '200', '0.90 ms'], ['lab ready', '5', '1.00 s'], ['lab ready, then ingress-nginx serving', '5', '1.80 s'],
+    ]);
   });
 
   it('has a table of its own with n, p50, p95 and the target column', () => {

@@ -50,7 +50,11 @@ export function headlines(r: BenchResult): string[] {
   const np = ok(r.netpol);
   if (np) out.push(...netpolHeadlines(np));
   const o = ok(r.outside);
-  if (o) out.push(`from the laptop outside the cluster: NodePort request p50 ${formatMs(o.nodePort.median)}, p95 ${formatMs(o.nodePort.p95)}; LoadBalancer p50 ${formatMs(o.loadBalancer.median)}, p95 ${formatMs(o.loadBalancer.p95)} (n=${o.requests}); a pod to the ClusterIP p50 ${formatMs(o.clusterIPFromPod.median)}`);
+  if (o) {
+    out.push(`from the laptop outside the cluster: NodePort request p50 ${formatMs(o.nodePort.median)}, p95 ${formatMs(o.nodePort.p95)}; LoadBalancer p50 ${formatMs(o.loadBalancer.median)}, p95 ${formatMs(o.loadBalancer.p95)}; Ingress p50 ${formatMs(o.ingress.median)}, p95 ${formatMs(o.ingress.p95)} (n=${o.requests}); a pod to the ClusterIP p50 ${formatMs(o.clusterIPFromPod.median)}`);
+    const added = o.readyWithIngress.median - o.readyBare.median;
+    out.push(`lab ready with the ingress-nginx add-on: p50 ${formatMs(o.readyWithIngress.median)} vs ${formatMs(o.readyBare.median)} without (n=${o.readyBare.n}), ${formatMs(added)} more; target within ${formatMs(WORLD_TARGET_MS)}: ${added <= WORLD_TARGET_MS ? 'met' : 'not met'}`);
+  }
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -127,10 +131,13 @@ function netpolTable(n: Netpol): Table {
 function outsideTable(o: Outside): Table {
   const row = (what: string, x: Summary): string[] => [what, String(x.n), formatMs(x.median), formatMs(x.p95), formatMs(x.min), formatMs(x.max)];
   return {
-    title: '7. From outside the cluster: NodePort and LoadBalancer',
-    note: `HTTP GET /hostname to the web pods, a fresh connection each time, timed by curl (time_total) in a loop inside the laptop (the NodePort on each node's address in turn, then the LoadBalancer address) and, for comparison, inside ${o.client} to the ClusterIP.`,
+    title: '7. From outside the cluster: NodePort, LoadBalancer, Ingress',
+    note: `HTTP GET /hostname to the web pods, a fresh connection each time, timed by curl (time_total) in a loop inside the laptop (the NodePort on each node's address in turn, the LoadBalancer address, ingress-nginx's load-balancer address with Host: web.example.com) and, for comparison, inside ${o.client} to the ClusterIP. Lab ready with ingress-nginx: labs created, then given the add-on as a scenario gets it (its manifests applied with kubectl, then its rollout waited for).`,
     head: SUMMARY_HEAD,
-    rows: [row('laptop → NodePort', o.nodePort), row('laptop → LoadBalancer', o.loadBalancer), row(`${o.client} → ClusterIP`, o.clusterIPFromPod)],
+    rows: [
+      row('laptop → NodePort', o.nodePort), row('laptop → LoadBalancer', o.loadBalancer), row('laptop → Ingress (ingress-nginx, by Host)', o.ingress),
+      row(`${o.client} → ClusterIP`, o.clusterIPFromPod), row('lab ready', o.readyBare), row('lab ready, then ingress-nginx serving', o.readyWithIngress),
+    ],
   };
 }
 

@@ -195,6 +195,11 @@ export interface Outside {
   nodePort: Summary;
   /** HTTP from the laptop to a LoadBalancer address. */
   loadBalancer: Summary;
+  /** HTTP from the laptop through ingress-nginx's load-balancer address, routed by Host. */
+  ingress: Summary;
+  /** Labs created (every pod Ready), and the same labs once the ingress-nginx add-on serves. */
+  readyBare: Summary;
+  readyWithIngress: Summary;
   /** The same request from a pod to the Service's ClusterIP, for comparison. */
   clusterIPFromPod: Summary;
   client: string;
