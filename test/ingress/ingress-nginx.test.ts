@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFESTS_DIR } from '../../server/lab/manifests.ts';
 import { netdojo } from '../support/cli.ts';
 import { labsUnavailable, tempHome } from '../support/env.ts';
+import { untilPrints } from '../support/until.ts';
 
 const why = labsUnavailable() ?? (spawnSync('sh', ['-c', 'command -v nginx || test -x /usr/sbin/nginx']).status === 0 ? undefined : 'the ingress controller runs the host\'s nginx: install nginx-light');
 if (why) console.warn(`skipping the ingress-nginx lab test: ${why}`);
@@ -108,15 +109,8 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   const RELOADS = 'kubectl logs -n ingress-nginx deploy/ingress-nginx-controller | grep -c "Backend successfully reloaded"';
   const reloadCount = async () => (await exec('admin', RELOADS)).out;
   /** Runs a script until its output matches: controllers converge, nothing here sleeps. */
-  const until = async (target: string, script: string, pattern: RegExp, ms = 30_000) => {
-    const deadline = Date.now() + ms;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = (await exec(target, script)).out;
-      if (pattern.test(last)) return last;
-    }
-    throw new Error(`${script} never printed ${pattern}; last: ${last}`);
-  };
+  const until = (target: string, script: string, pattern: RegExp, ms = 30_000) =>
+    untilPrints(async () => (await exec(target, script)).out, pattern, `${script} on ${target}`, ms);
   /** curl from the client pod: "<status> <body on one line>" for each request. */
   const curl = async (requests: string[]) => (await exec('default/client-worker', requests.map((r) =>
     `r=$(curl -sS -m5 -w '\\n%{http_code}' ${r}); printf '%s %s\\n' "\${r##*$'\\n'}" "$(printf '%s' "\${r%$'\\n'*}" | tr '\\r\\n' '  ')"`).join('\n'))).out.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());

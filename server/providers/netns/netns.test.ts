@@ -7,6 +7,7 @@ import { hostNetns, kubectlMinors, labsUnavailable, tempHome } from '../../../te
 import { labDir, newLabId } from '../../lab/naming.ts';
 import { baseTopology } from '../../lab/topology.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
+import { untilPrints } from '../../../test/support/until.ts';
 
 // A real netns lab, driven the way a learner drives it: the real kubectl from a node tab, a pod tab
 // and the admin shell, and the real tools in pods, asserting both what kubectl prints and what the
@@ -36,15 +37,8 @@ describe.skipIf(why)('a real netns lab', () => {
   };
   const kubectl = (target: string, args: string) => sh(target, `kubectl ${args}`);
   /** Polls a script until its output matches (a controller converges in well under a second). */
-  const until = async (target: string, script: string, pattern: RegExp, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = (await sh(target, script)).out;
-      if (pattern.test(last)) return last;
-    }
-    throw new Error(`${script} never printed ${pattern}; last: ${last}`);
-  };
+  const until = (target: string, script: string, pattern: RegExp, ms = 20_000) =>
+    untilPrints(async () => (await sh(target, script)).out, pattern, `${script} on ${target}`, ms);
   const webPods = () => lab.facts.pods.filter((p) => p.app === 'web').map((p) => p.target.split('/')[1]).sort();
 
   it('reports the facts of a 2-node kind cluster, pods named as kubectl names them', () => {

@@ -8,6 +8,7 @@ import { baseTopology } from '../../lab/topology.ts';
 import { INTERNET, LAPTOP, LOAD_BALANCER_POOL, SITES } from '../../lab/world.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
 import { worldDir } from './world.ts';
+import { untilPrints } from '../../../test/support/until.ts';
 
 // Services of every type and the world outside the cluster, in a real netns lab, with the real
 // kubectl and real clients: the laptop outside the cluster, pods and nodes inside it.
@@ -113,15 +114,8 @@ describe.skipIf(why)('Service types and the world outside a netns lab', () => {
     const r = await lab.exec(target, ['bash', '-c', script], { timeoutMs: 60_000 });
     return { ...r, out: r.stdout.trim() };
   };
-  const until = async (target: string, script: string, pattern: RegExp, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = (await sh(target, script)).out;
-      if (pattern.test(last)) return last;
-    }
-    throw new Error(`${script} on ${target} never printed ${pattern}; last: ${last}`);
-  };
+  const until = (target: string, script: string, pattern: RegExp, ms = 20_000) =>
+    untilPrints(async () => (await sh(target, script)).out, pattern, `${script} on ${target}`, ms);
   /** What agnhost saw as the client's address:port, or "no answer". */
   const clientIP = async (from: string, url: string) => (await sh(from, `curl -sS -m 2 ${url}/clientip || echo "no answer"`)).out.replace(/:\d+$/, '');
   const [cp, worker] = baseTopology().nodes;
