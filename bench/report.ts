@@ -132,7 +132,7 @@ function outsideTable(o: Outside): Table {
   const row = (what: string, x: Summary): string[] => [what, String(x.n), formatMs(x.median), formatMs(x.p95), formatMs(x.min), formatMs(x.max)];
   return {
     title: '7. From outside the cluster: NodePort, LoadBalancer, Ingress',
-    note: `HTTP GET /hostname to the web pods, a fresh connection each time, timed by curl (time_total) in a loop inside the laptop (the NodePort on each node's address in turn, the LoadBalancer address, ingress-nginx's load-balancer address with Host: web.example.com) and, for comparison, inside ${o.client} to the ClusterIP. Lab ready with ingress-nginx: labs created, then given the add-on as a scenario gets it (its manifests applied with kubectl, then its rollout waited for).`,
+    note: `HTTP GET /hostname to the web pods, a fresh connection each time, timed by curl (time_total) in a loop inside the laptop (the NodePort on each node's address in turn, the LoadBalancer address, ingress-nginx's load-balancer address with Host: web.example.com) and, for comparison, inside ${o.client} to the ClusterIP. Lab ready with ingress-nginx: labs created with the add-on as a scenario gets it (started with the cluster's own objects, then the scenario's setup applies it and waits for its rollout), alternating with labs created without it.`,
     head: SUMMARY_HEAD,
     rows: [
       row('laptop → NodePort', o.nodePort), row('laptop → LoadBalancer', o.loadBalancer), row('laptop → Ingress (ingress-nginx, by Host)', o.ingress),

@@ -75,7 +75,7 @@ export async function createLab(opts: StartOptions): Promise<LabSession> {
   const source = opts.fresh ? undefined : warm.get(providerName);
   const lab = source
     ? await source.acquire(opts.scenario, seed)
-    : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, onProgress: opts.onProgress });
+    : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, addons: loaded.spec.addons, onProgress: opts.onProgress });
   try {
     const rendered = renderScenario(loaded, lab.facts, seed, providerName, lab.targets());
     await updateMeta(lab.facts.id, { variant: rendered.variant, phase: 'healthy' });

@@ -1,3 +1,5 @@
+import type { AddonName } from './addons.ts';
+
 // The contract between the rest of netdojo and a cluster provider (netns replica or kind).
 // Targets are names a learner knows: nodes ("control-plane", "worker") and pods ("namespace/name").
 
@@ -73,6 +75,11 @@ export interface CreateOptions {
   id: string;
   scenario: string;
   seed: number;
+  /**
+   * The scenario's add-ons, which a provider may start together with the cluster (the netns lab
+   * does: their pods start beside the base ones). The scenario's setup applies them either way.
+   */
+  addons?: AddonName[];
   onProgress?: ProgressFn;
 }
 

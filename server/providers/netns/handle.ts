@@ -14,7 +14,7 @@ const handleSchema = z.object({
   token: z.string().min(16),
   /** The loopback port of the lab's API on the host, once the cluster host serves it. */
   port: z.number().int().optional(),
-  /** Scenario manifests applied on top of the base cluster. */
+  /** Add-ons' manifests, created with the base cluster's objects when the cluster starts. */
   manifests: z.array(z.string()).optional(),
 });
 
