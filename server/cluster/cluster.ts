@@ -284,7 +284,7 @@ export class Cluster {
         tokenFor: (pod) => serviceAccountToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
       };
       const nodes = () => this.opts.nodes.map((n) => n.name);
-      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes, clusterCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
+      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes, clusterCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
       if (dp.loadBalancers) specs.push(loadBalancers({ network: dp.loadBalancers, nodes }));
     }
     this.running = specs.map((spec) => ({ spec, run: runController(spec, ctx) }));

@@ -1,6 +1,6 @@
-import { isIP, isIPv4 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { ipToInt } from '../../util/ipv4.ts';
+import { inCIDR, parseCIDR } from '../../util/ipv4.ts';
 import type { KubeObject } from '../object.ts';
 import { fromLabelSelector, matchesLabels, type LabelSelector } from '../selectors.ts';
 
@@ -126,7 +126,7 @@ function parsePeer(p: z.infer<typeof peerSchema>, path: string): PolicyPeer {
     if (p.podSelector || p.namespaceSelector) throw new PolicyError(`${path}: may not specify both ipBlock and another peer`);
     const { cidr, except = [] } = p.ipBlock;
     for (const [c, at] of [[cidr, `${path}.ipBlock.cidr`], ...except.map((e, i) => [e, `${path}.ipBlock.except[${i}]`])]) {
-      if (parseCidr(c) === undefined) throw new PolicyError(`${at}: "${c}" is not a CIDR`);
+      if (parseCIDR(c) === undefined) throw new PolicyError(`${at}: "${c}" is not a CIDR`);
     }
     return { kind: 'ipBlock', cidr, except };
   }
@@ -218,26 +218,9 @@ export function worldFromObjects(objects: { namespaces: KubeObject[]; pods: Kube
 
 // ---- addresses --------------------------------------------------------------------------------
 
-/** An IPv4 CIDR as (network, mask); an IPv6 one is null (it matches no IPv4 address); not a CIDR, undefined. */
-function parseCidr(cidr: string): { net: number; mask: number } | null | undefined {
-  const [ip, len, extra] = cidr.split('/');
-  if (extra !== undefined || len === undefined || !/^\d{1,3}$/.test(len)) return undefined;
-  const prefix = Number(len);
-  if (isIPv4(ip) && prefix <= 32) {
-    const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-    return { net: (ipToInt(ip) & mask) >>> 0, mask };
-  }
-  return isIP(ip) === 6 && prefix <= 128 ? null : undefined;
-}
-
-function inCidr(ip: string, cidr: string): boolean {
-  const c = parseCidr(cidr);
-  return !!c && isIPv4(ip) && ((ipToInt(ip) & c.mask) >>> 0) === c.net;
-}
-
 /** Whether an address is in an ipBlock: inside its CIDR and outside all its excepts. */
 export function inIPBlock(ip: string, block: { cidr: string; except: string[] }): boolean {
-  return inCidr(ip, block.cidr) && !block.except.some((e) => inCidr(ip, e));
+  return inCIDR(ip, block.cidr) && !block.except.some((e) => inCIDR(ip, e));
 }
 
 // ---- semantics --------------------------------------------------------------------------------

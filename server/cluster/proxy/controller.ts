@@ -14,7 +14,7 @@ interface SlicePort { name?: string; port?: number; protocol?: string }
 interface SliceEndpoint { addresses: string[]; nodeName?: string; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }
 interface ServicePortSpec { name?: string; port: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; nodePort?: number }
 interface ServiceSpec {
-  clusterIP?: string; type?: string; ports?: ServicePortSpec[]; externalIPs?: string[];
+  clusterIP?: string; type?: string; ports?: ServicePortSpec[]; externalIPs?: string[]; loadBalancerSourceRanges?: string[];
   externalTrafficPolicy?: string; internalTrafficPolicy?: string;
   sessionAffinity?: string; sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
 }
@@ -40,7 +40,7 @@ export function proxyServices(services: KubeObject[], slices: KubeObject[]): Pro
       : [];
     return [{
       namespace: svc.metadata.namespace!, name: svc.metadata.name!, clusterIP: spec.clusterIP,
-      externalIPs: spec.externalIPs ?? [], loadBalancerIPs: lbIPs,
+      externalIPs: spec.externalIPs ?? [], loadBalancerIPs: lbIPs, sourceRanges: spec.loadBalancerSourceRanges ?? [],
       externalTrafficLocal: (exposed || (spec.externalIPs ?? []).length > 0) && spec.externalTrafficPolicy === 'Local',
       internalTrafficLocal: spec.internalTrafficPolicy === 'Local',
       affinitySeconds: spec.sessionAffinity === 'ClientIP' ? spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 : undefined,
@@ -63,7 +63,7 @@ export function proxyServices(services: KubeObject[], slices: KubeObject[]): Pro
 
 export interface KubeProxyOptions {
   runtime: PodRuntime;
-  nodes: () => string[];
+  nodes: () => { name: string; ip: string }[];
   /** The cluster's pod CIDR (kube-proxy's clusterCIDR). */
   clusterCIDR: string;
 }
@@ -77,16 +77,17 @@ export function kubeProxy(o: KubeProxyOptions): ControllerSpec {
     keysFor(e) {
       if (e.kind === 'Pod' && e.object.metadata.labels?.['k8s-app'] !== 'kube-proxy') return [];
       if (e.kind === 'Pod') return [(e.object.spec as { nodeName?: string }).nodeName ?? ''].filter(Boolean);
-      return o.nodes();
+      return o.nodes().map((n) => n.name);
     },
-    initialKeys: () => o.nodes(),
+    initialKeys: () => o.nodes().map((n) => n.name),
     async reconcile(node, ctx) {
       const instance = runningDaemonPod(ctx, 'kube-proxy', node);
       if (!instance) return;
       const prev = synced.get(node);
       const fresh = prev?.instance !== instance;
       const services = proxyServices(ctx.api.list('Service', undefined).items, ctx.api.list('EndpointSlice', undefined).items);
-      const { rules, chains } = renderRules(services, { name: node, clusterCIDR: o.clusterCIDR }, prev?.chains ?? new Set());
+      const ip = o.nodes().find((n) => n.name === node)?.ip ?? '';
+      const { rules, chains } = renderRules(services, { name: node, ip, clusterCIDR: o.clusterCIDR }, prev?.chains ?? new Set());
       if (!fresh && prev?.rules === rules) return;
       // The chains first (a jump into a chain that does not exist yet fails), then the jumps.
       const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${fresh ? `${ensureJumpsScript()}\n` : ''}` +

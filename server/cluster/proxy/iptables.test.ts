@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { labsUnavailable } from '../../../test/support/env.ts';
-import { ensureJumpsScript, extChain, renderRules, sepChain, svcChain, svlChain, type ProxyEndpoint, type ProxyService } from './iptables.ts';
+import { ensureJumpsScript, extChain, fwChain, renderRules, sepChain, svcChain, svlChain, type ProxyEndpoint, type ProxyService } from './iptables.ts';
 
 // kube-proxy's iptables layout, per Service type and traffic policy, on one node of two.
 
-const worker = { name: 'worker', clusterCIDR: '10.244.0.0/16' };
+const worker = { name: 'worker', ip: '172.18.0.3', clusterCIDR: '10.244.0.0/16' };
 const ep = (ip: string, node: string, more: Partial<ProxyEndpoint> = {}): ProxyEndpoint => ({ ip, port: 8080, ready: true, serving: true, terminating: false, node, ...more });
 const web = (over: Partial<ProxyService> = {}, endpoints = [ep('10.244.0.4', 'control-plane'), ep('10.244.1.4', 'worker')], nodePort?: number): ProxyService => ({
   namespace: 'default', name: 'web', clusterIP: '10.96.124.51', ...over,
@@ -106,6 +106,22 @@ describe("kube-proxy's iptables rules", () => {
     expect(lines(rules, sep)[1]).toBe(`-A ${sep} -p tcp -m comment --comment "default/web" -m recent --set --name ${sep} --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.0.4:8080`);
   });
 
+  it('let only loadBalancerSourceRanges through a load-balancer address: the rest is never DNATed and is dropped', () => {
+    const svc = web({ loadBalancerIPs: ['172.18.255.200'], sourceRanges: ['192.168.1.0/24', '172.18.0.0/16'] }, undefined, 30080);
+    const { rules } = renderRules([svc], worker);
+    const fw = fwChain(svc, port), ext = extChain(svc, port);
+    expect(lines(rules, 'KUBE-SERVICES')).toContain(`-A KUBE-SERVICES -d 172.18.255.200/32 -p tcp -m comment --comment "default/web loadbalancer IP" -m tcp --dport 80 -j ${fw}`);
+    expect(lines(rules, fw)).toEqual([
+      `-A ${fw} -s 192.168.1.0/24 -m comment --comment "default/web loadbalancer IP" -j ${ext}`,
+      `-A ${fw} -s 172.18.0.0/16 -m comment --comment "default/web loadbalancer IP" -j ${ext}`,
+      // The node is in a permitted range: traffic it sends from the address itself is let through.
+      `-A ${fw} -s 172.18.255.200/32 -m comment --comment "default/web loadbalancer IP" -j ${ext}`,
+    ]);
+    expect(lines(rules, 'KUBE-PROXY-FIREWALL')).toEqual([`-A KUBE-PROXY-FIREWALL -d 172.18.255.200/32 -p tcp -m comment --comment "default/web traffic not accepted by ${fw}" -m tcp --dport 80 -j DROP`]);
+    // NodePorts are not subject to the source ranges.
+    expect(lines(rules, 'KUBE-NODEPORTS')[0]).toContain(`-j ${ext}`);
+  });
+
   it('fall back to terminating endpoints that still serve when none is ready', () => {
     const svc = web({}, [ep('10.244.0.4', 'control-plane', { ready: false, serving: true, terminating: true }), ep('10.244.1.9', 'worker', { ready: false, serving: false, terminating: true })]);
     const { rules } = renderRules([svc], worker);
@@ -125,7 +141,7 @@ describe("kube-proxy's iptables rules", () => {
   const why = labsUnavailable();
   it.skipIf(why)(`load into a real network namespace${why ? ` (skipped: ${why})` : ''}`, () => {
     const all = [
-      web({ loadBalancerIPs: ['172.18.255.200'], externalTrafficLocal: true, affinitySeconds: 60 }, undefined, 30080),
+      web({ loadBalancerIPs: ['172.18.255.200'], externalTrafficLocal: true, affinitySeconds: 60, sourceRanges: ['192.168.1.0/24'] }, undefined, 30080),
       { ...web({ internalTrafficLocal: true }, []), name: 'empty', clusterIP: '10.96.0.20' },
     ];
     const first = renderRules(all, worker, new Set(), true);
@@ -136,6 +152,6 @@ describe("kube-proxy's iptables rules", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
     expect(r.stdout).not.toContain('KUBE-EXT-');
-    expect(r.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD')).map((l) => l.replace(/.*-j /, ''))).toEqual(['KUBE-FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES']);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD')).map((l) => l.replace(/.*-j /, ''))).toEqual(['KUBE-PROXY-FIREWALL', 'KUBE-FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES']);
   });
 });

@@ -1,4 +1,5 @@
 import { chainHash as hash16 } from '../../util/chain-hash.ts';
+import { inCIDR } from '../../util/ipv4.ts';
 
 // kube-proxy's iptables mode, written the way kube-proxy writes it (chain names hashed from the
 // service port name and protocol, the namespace/name comments, KUBE-MARK-MASQ for traffic from
@@ -13,6 +14,8 @@ import { chainHash as hash16 } from '../../util/chain-hash.ts';
 //   KUBE-EXT-  where NodePort, externalIPs and load-balancer traffic goes: masquerade and Cluster
 //              policy, or under externalTrafficPolicy Local the client's address kept and Local policy
 //              (pods and the node itself still get every endpoint: "short-circuited")
+//   KUBE-FW-   load-balancer traffic under loadBalancerSourceRanges: only the allowed sources go on
+//              to KUBE-EXT; the rest is never DNATed and KUBE-PROXY-FIREWALL drops it
 //   KUBE-SEP-  one endpoint: DNAT, masquerading hairpin traffic (a pod reaching itself)
 // and in the filter table the verdicts for what has no endpoint: REJECT when the Service has none
 // at all, DROP when only this node has none under a Local policy.
@@ -43,6 +46,8 @@ export interface ProxyService {
   externalIPs?: string[];
   /** status.loadBalancer.ingress[].ip */
   loadBalancerIPs?: string[];
+  /** spec.loadBalancerSourceRanges: the clients a load-balancer address accepts (all when none). */
+  sourceRanges?: string[];
   externalTrafficLocal?: boolean;
   internalTrafficLocal?: boolean;
   /** sessionAffinity ClientIP: how long a client sticks to its endpoint. */
@@ -58,6 +63,7 @@ const portChain = (prefix: string) => (svc: Pick<ProxyService, 'namespace' | 'na
 export const svcChain = portChain('KUBE-SVC-');
 export const svlChain = portChain('KUBE-SVL-');
 export const extChain = portChain('KUBE-EXT-');
+export const fwChain = portChain('KUBE-FW-');
 export const sepChain = (svc: Pick<ProxyService, 'namespace' | 'name'>, port: Pick<ProxyServicePort, 'name' | 'protocol'>, endpoint: string) =>
   `KUBE-SEP-${hash16(svcPortName(svc, port) + port.protocol.toLowerCase() + endpoint)}`;
 
@@ -68,10 +74,13 @@ export const JUMPS: { table: 'nat' | 'filter'; chain: string; rule: string }[] =
   { table: 'nat', chain: 'PREROUTING', rule: `-m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES` },
   { table: 'nat', chain: 'OUTPUT', rule: `-m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES` },
   { table: 'nat', chain: 'POSTROUTING', rule: `-m comment --comment ${q('kubernetes postrouting rules')} -j KUBE-POSTROUTING` },
+  { table: 'filter', chain: 'INPUT', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes load balancer firewall')} -j KUBE-PROXY-FIREWALL` },
   { table: 'filter', chain: 'INPUT', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES` },
+  { table: 'filter', chain: 'FORWARD', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes load balancer firewall')} -j KUBE-PROXY-FIREWALL` },
   { table: 'filter', chain: 'FORWARD', rule: `-m comment --comment ${q('kubernetes forwarding rules')} -j KUBE-FORWARD` },
   { table: 'filter', chain: 'FORWARD', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES` },
   { table: 'filter', chain: 'FORWARD', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES` },
+  { table: 'filter', chain: 'OUTPUT', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes load balancer firewall')} -j KUBE-PROXY-FIREWALL` },
   { table: 'filter', chain: 'OUTPUT', rule: `-m conntrack --ctstate NEW -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES` },
 ];
 
@@ -89,6 +98,8 @@ export interface ProxyNode {
   name: string;
   /** The cluster's pod CIDR (kube-proxy's clusterCIDR): what "traffic from a pod" means. */
   clusterCIDR: string;
+  /** This node's address: whether a source range lets the node itself through. */
+  ip: string;
 }
 
 const byAddress = (a: ProxyEndpoint, b: ProxyEndpoint) => a.ip.localeCompare(b.ip, 'en', { numeric: true }) || a.port - b.port;
@@ -126,6 +137,7 @@ export function renderRules(services: ProxyService[], node: ProxyNode, previous:
   const natChains = new Set(['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', 'KUBE-NODEPORTS']);
   const filter: string[] = [];
   const filterExternal: string[] = [];
+  const filterFirewall: string[] = [];
   const chains = new Set<string>();
   const declare = (c: string) => { natChains.add(c); chains.add(c); };
 
@@ -163,8 +175,12 @@ export function renderRules(services: ProxyService[], node: ProxyNode, previous:
         ...(svc.externalIPs ?? []).map((ip): [string, string] => [ip, 'external IP']),
         ...(svc.loadBalancerIPs ?? []).map((ip): [string, string] => [ip, 'loadbalancer IP']),
       ];
+      const fwC = fwChain(svc, port);
+      const firewalled = c.hasEndpoints && Boolean(svc.loadBalancerIPs?.length && svc.sourceRanges?.length);
       for (const [ip, what] of externalAddresses) {
-        if (c.hasEndpoints) nat.push(`-A KUBE-SERVICES ${dport(ip)} -m comment --comment ${q(`${name} ${what}`)} -m ${proto} --dport ${port.port} -j ${extC}`);
+        const to = firewalled && what === 'loadbalancer IP' ? fwC : extC;
+        if (c.hasEndpoints) nat.push(`-A KUBE-SERVICES ${dport(ip)} -m comment --comment ${q(`${name} ${what}`)} -m ${proto} --dport ${port.port} -j ${to}`);
+        if (to === fwC) filterFirewall.push(`-A KUBE-PROXY-FIREWALL ${dport(ip)} -m comment --comment ${q(`${name} traffic not accepted by ${fwC}`)} -m ${proto} --dport ${port.port} -j DROP`);
         if (!hasExternal) filterExternal.push(`-A KUBE-EXTERNAL-SERVICES ${dport(ip)} -m comment --comment ${q(verdict.comment)} -m ${proto} --dport ${port.port} -j ${reject(verdict.target)}`);
       }
       if (port.nodePort) {
@@ -177,6 +193,14 @@ export function renderRules(services: ProxyService[], node: ProxyNode, previous:
       // range) may leave through another node: it is masqueraded so the reply comes back this way.
       if (hasInternal) nat.push(`-A ${internalChain} ! -s ${node.clusterCIDR} ${clusterIPMatch} -j KUBE-MARK-MASQ`);
 
+      if (firewalled) {
+        declare(fwC);
+        const accept = (source: string) => nat.push(`-A ${fwC} -s ${source} -m comment --comment ${q(`${name} loadbalancer IP`)} -j ${extC}`);
+        svc.sourceRanges!.forEach(accept);
+        // A node reaching the address may come from the address itself (where the cloud routes it
+        // back locally): let that through when the node is in a permitted range.
+        if (svc.sourceRanges!.some((cidr) => inCIDR(node.ip, cidr))) svc.loadBalancerIPs!.forEach((ip) => accept(`${ip}/32`));
+      }
       if (c.external) {
         declare(extC);
         if (!svc.externalTrafficLocal) {
@@ -233,6 +257,7 @@ export function renderRules(services: ProxyService[], node: ProxyNode, previous:
     '*filter',
     ':KUBE-SERVICES - [0:0]',
     ':KUBE-EXTERNAL-SERVICES - [0:0]',
+    ':KUBE-PROXY-FIREWALL - [0:0]',
     ':KUBE-FORWARD - [0:0]',
     ...jumps('filter'),
     '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
@@ -240,6 +265,7 @@ export function renderRules(services: ProxyService[], node: ProxyNode, previous:
     `-A KUBE-FORWARD -m comment --comment ${q('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
     ...filter,
     ...filterExternal,
+    ...filterFirewall,
     'COMMIT',
     '',
   ].join('\n');

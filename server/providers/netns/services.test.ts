@@ -150,6 +150,15 @@ describe.skipIf(why)('Service types and the world outside a netns lab', () => {
     await until(LAPTOP.name, `curl -sS -m 1 http://${lbIP}/clientip 2>&1 || true`, /timed out|Connection refused|No route/);
   });
 
+  it('lets only the loadBalancerSourceRanges reach a load-balancer address', async () => {
+    await sh('admin', 'kubectl expose deploy web --name web-ranges --type LoadBalancer --port 80 --target-port 8080 --overrides \'{"spec":{"loadBalancerSourceRanges":["10.0.0.0/8"]}}\'');
+    const ip = await until('admin', "kubectl get svc web-ranges -o jsonpath='{.status.loadBalancer.ingress[0].ip}'", /^172\.18\.255\.\d+$/);
+    await until('default/client-worker', `curl -sS -m 1 http://${ip}/hostname`, /^web-/);
+    expect((await sh(LAPTOP.name, `curl -sS -m 1 http://${ip}/hostname 2>&1 || true`)).out).toMatch(/timed out/);
+    await sh('admin', 'kubectl patch svc web-ranges -p \'{"spec":{"loadBalancerSourceRanges":["10.0.0.0/8","192.168.1.0/24"]}}\'');
+    await until(LAPTOP.name, `curl -sS -m 1 http://${ip}/hostname 2>&1 || true`, /^web-/);
+  });
+
   it('keeps ClusterIP traffic on its node under internalTrafficPolicy Local', async () => {
     expect(await clientIP('default/client-worker', 'http://echo-internal')).toMatch(/^10\.244\.1\.\d+$/);
     expect(await clientIP('default/client-control-plane', 'http://echo-internal')).toBe('no answer');
