@@ -8,7 +8,8 @@ export interface Site {
   /** The names the upstream DNS server answers with this site's address. */
   names: string[];
   ip: string;
-  /** What `curl http://<name>/` gets back (nginx serves it with this content type). */
+  /** What `curl http://<name>/` gets back (nginx serves it with this content type); `/hostname`
+   *  answers the first name, as the lab's own servers name themselves for the grader. */
   page: string;
   type: 'text/html' | 'application/json' | 'text/plain';
 }

@@ -43,6 +43,8 @@ export function nginxConf(dir: string): string {
     `        server_name ${s.names.flatMap((n) => [n, `*.${n}`]).join(' ')};`,
     `        default_type ${s.type};`,
     `        location = / { return 200 ${JSON.stringify(s.page)}; }`,
+    // Who answered, as the lab's own servers say it (the grader's identity check).
+    `        location = /hostname { default_type text/plain; return 200 ${JSON.stringify(s.names[0])}; }`,
     '        location / { return 404; }',
     '    }',
   ].join('\n');
