@@ -11,6 +11,7 @@ import { KindLab } from '../providers/kind/lab.ts';
 import { baseWorkloads, parseYamlDocs } from '../providers/kind/render.ts';
 import { loadCatalog, loadScenario, ScenarioError, type LoadedScenario } from './load.ts';
 import { pickVariant, renderScenario, RenderError, type RenderedScenario } from './render.ts';
+import { LAPTOP } from '../lab/world.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'scenarios');
@@ -31,7 +32,8 @@ const facts: LabFacts = {
     { target: 'kube-system/kube-dns', clusterIP: '10.96.0.10', ports: [{ name: 'dns', port: 53, targetPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, targetPort: 53, protocol: 'TCP' }] },
   ],
 };
-const targets = [...topo.nodes.map((n) => n.name), ...facts.pods.map((p) => p.target)];
+// As a netns lab lists them: nodes, the laptop outside the cluster, pods.
+const targets = [...topo.nodes.map((n) => n.name), LAPTOP.name, ...facts.pods.map((p) => p.target)];
 
 async function problemsOf(id: string): Promise<string> {
   try {
@@ -279,7 +281,7 @@ describe('the seed scenarios', async () => {
 
   it('all load without errors, and each runs on both providers unless it needs the lab\'s own outside world', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
-    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'missing-route', 'mtu-blackhole']);
+    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'missing-route', 'mtu-blackhole', 'nodeport-local-traffic']);
     for (const s of scenarios) expect(s.spec.providers, s.spec.id).toEqual(NETNS_ONLY.includes(s.spec.id) ? ['netns'] : ['netns', 'kind']);
   });
 
