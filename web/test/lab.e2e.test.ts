@@ -103,6 +103,8 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
     await untilScreen((l) => l.some((x) => /client-control-plane.*# ?$/.test(x)), 'a prompt in the client pod');
     expect(await page.locator('#term-tabs [role=tab]').count()).toBeGreaterThanOrEqual(4);
+    // The laptop outside the cluster has a tab of its own.
+    expect(await page.locator('#term-tabs [role=tab]').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('laptop')]));
   });
 
   it('reload mid-session restores the screen without replaying input', async () => {
