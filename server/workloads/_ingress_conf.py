@@ -105,6 +105,16 @@ def endpoints(service, slices, port_ref):
     return out
 
 
+def slices_by_service(slices):
+    """EndpointSlices by the "namespace/name" of the Service they belong to."""
+    out = {}
+    for s in slices:
+        owner = (meta(s, "labels", {}) or {}).get("kubernetes.io/service-name")
+        if owner:
+            out.setdefault(f"{meta(s, 'namespace')}/{owner}", []).append(s)
+    return out
+
+
 # ---- servers and locations ----------------------------------------------------------------------
 
 ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io/"
@@ -169,11 +179,7 @@ def build(ingresses, services, slices, certificates):
     server's certificate is one of those, "default" (the default certificate, for a TLS host) or
     None (not a TLS host)."""
     svc_by_key = {key(s): s for s in services}
-    slices_by_service = {}
-    for s in slices:
-        owner = (meta(s, "labels", {}) or {}).get("kubernetes.io/service-name")
-        if owner:
-            slices_by_service.setdefault(f"{meta(s, 'namespace')}/{owner}", []).append(s)
+    by_service = slices_by_service(slices)
     warnings = []
     upstreams = {DEFAULT_UPSTREAM: {"name": DEFAULT_UPSTREAM, "endpoints": [f"127.0.0.1:{PORTS['default']}"]}}
 
@@ -185,7 +191,7 @@ def build(ingresses, services, slices, certificates):
             svc = svc_by_key.get(svc_key)
             if svc is None:
                 warnings.append(f'Error obtaining Service endpoints: no object matching key "{svc_key}" in local store')
-            eps = endpoints(svc, slices_by_service.get(svc_key, []), service_port_ref(backend))
+            eps = endpoints(svc, by_service.get(svc_key, []), service_port_ref(backend))
             if svc is not None and not eps:
                 warnings.append(f'Service "{svc_key}" does not have any active Endpoint.')
             upstreams[name] = {"name": name, "endpoints": eps}
@@ -415,11 +421,16 @@ def render(servers, upstreams, options):
     ]
     for up in upstreams.values():
         if up["endpoints"]:
+            # An HTTPRoute rule's backends share one upstream, weighted as its backendRefs are.
+            weights = up.get("weights") or [None] * len(up["endpoints"])
             out += [f"    upstream {up['name']} {{"]
-            out += [f"        server {ep} max_fails=0;" for ep in up["endpoints"]]
+            out += [f"        server {ep}{f' weight={w}' if w else ''} max_fails=0;" for ep, w in zip(up["endpoints"], weights)]
             if up["name"] != DEFAULT_UPSTREAM:
                 out += ["        keepalive 320;", "        keepalive_time 1h;", "        keepalive_timeout 60s;", "        keepalive_requests 10000;"]
             out += ["    }", ""]
+    for server in servers.values():
+        for m in server.get("maps") or []:
+            out += render_map(m)
     for server in servers.values():
         out += render_server(server, upstreams)
     out += [
@@ -456,13 +467,20 @@ def render(servers, upstreams, options):
     return "\n".join(out)
 
 
+def render_map(m):
+    """A map of a source made of variables (its \\n are nginx's newlines) to a variable."""
+    out = [f'    map "{m["source"]}" {m["variable"]} {{']
+    out += [f"        {quote(k)} {quote(v)};" for k, v in m["entries"]]
+    return out + [f"        default {quote(m['default'])};", "    }", ""]
+
+
 def render_server(server, upstreams):
     host = server["hostname"]
     listen = " default_server reuseport backlog=4096" if host == DEFAULT_SERVER else ""
     out = [
         f"    ## start server {host}",
         "    server {",
-        f"        server_name {quote(server_name(host))} ;",
+        f"        server_name {quote(host if server.get('suffixWildcard') else server_name(host))} ;",
         f"        listen {PORTS['http']}{listen} ;",
         f"        listen {PORTS['https']}{listen} ssl http2;",
         '        set $proxy_upstream_name "-";',
@@ -496,7 +514,8 @@ def render_server(server, upstreams):
 
 
 def server_name(host):
-    """buildServerName: a wildcard host is a regular expression for one more label."""
+    """buildServerName: a wildcard host is a regular expression for one more label. (An
+    HTTPRoute's wildcard stands for one label or more, as nginx's own `*.` names do.)"""
     if not host.startswith("*"):
         return host
     return r"~^(?<subdomain>[\w-]+)\." + host[2:].replace(".", "\\.") + "$"
@@ -504,10 +523,24 @@ def server_name(host):
 
 def render_location(server, loc, upstreams, regex):
     ing = loc["ingress"]
-    match = f"~* {quote('^' + loc['path'])}" if regex else f"= {quote(loc['path'])}" if loc["pathType"] == "Exact" else quote(loc["path"])
+    internal = loc.get("internal")
+    match = f"~* {quote('^' + loc['path'])}" if regex and not internal else f"= {quote(loc['path'])}" if loc["pathType"] == "Exact" else quote(loc["path"])
+    if loc.get("dispatch"):
+        # The HTTPRoute rule the request matches, by the map of the server's route matches.
+        return [
+            f"        location {match} {{",
+            f'            if ({loc["dispatch"]} = "") {{',
+            "                return 404;",
+            "            }",
+            f"            rewrite ^ {loc['dispatch']} last;",
+            "        }",
+            "",
+        ]
     up = upstreams[loc["upstream"]]
-    out = [
-        f"        location {match} {{",
+    out = [f"        location {match} {{"]
+    if internal:
+        out.append("            internal;")
+    out += [
         f"            set $namespace      {quote(meta(ing, 'namespace') if ing else '')};",
         f"            set $ingress_name   {quote(meta(ing, 'name') if ing else '')};",
         f"            set $service_name   {quote(loc['service'])};",
@@ -532,11 +565,17 @@ def render_location(server, loc, upstreams, regex):
     tls_host = server["cert"] is not None and server["hostname"] != DEFAULT_SERVER
     if not loc["path"].startswith(NO_TLS_REDIRECT) and (rw["forceSSLRedirect"] or (rw["sslRedirect"] and tls_host)):
         out += ["            if ($scheme = http) {", "                return 308 https://$redirect_host$redirect_uri;", "            }", ""]
+    if loc.get("redirect"):
+        code, url = loc["redirect"]
+        return out + [f"            return {code} {quote(url)};", "        }", ""]
+    if loc.get("status"):
+        # An HTTPRoute rule whose backends are all invalid answers 500, as the spec requires.
+        return out + [f"            return {loc['status']};", "        }", ""]
     if not up["endpoints"]:
         # ingress-nginx's balancer answers 503 for a backend without a ready endpoint.
         out += ["            return 503;", "        }", ""]
         return out
-    out += [
+    proxy = [
         "            client_max_body_size                    1m;",
         "            proxy_set_header Host                   $best_http_host;",
         "            # Allow websocket connections",
@@ -572,10 +611,14 @@ def render_location(server, loc, upstreams, regex):
         "            proxy_next_upstream_timeout             0;",
         "            proxy_next_upstream_tries               3;",
     ]
+    # An HTTPRoute's header changes replace the headers the location sets, or come after them.
+    changed = {name.lower() for name, _ in loc.get("headers") or []}
+    out += [line for line in proxy if not (line.split()[:1] == ["proxy_set_header"] and line.split()[1].lower() in changed)]
+    out += [f"            proxy_set_header {name} {quote(value)};" for name, value in loc.get("headers") or []]
     if needs_rewrite(loc):
         out.append(f"            rewrite {quote('(?i)' + loc['path'])} {quote(rw['target'])} break;")
     out += [
-        f"            proxy_pass http://{loc['upstream']};",
+        f"            proxy_pass http://{loc['upstream']}{loc.get('passURI', '')};",
         "            proxy_redirect                          off;",
         "        }",
         "",
