@@ -144,7 +144,9 @@ def add_routes(servers, upstreams, matches, services, slices, certificates, warn
             parts = [str(m["port"]), m["method"] or ANY, path_regex(m)]
             parts += [regex_escape(got_h[h]) if h in got_h else ANY for h in headers]
             parts += [regex_escape(got_q[q]) if q in got_q else ANY for q in query]
-            entries.append(("~(?m)\\A" + "\\n".join(parts) + "\\z", f"/@{rule_name(m['route'], m['rule'])}"))
+            entry = ("~(?m)\\A" + "\\n".join(parts) + "\\z", f"/@{rule_name(m['route'], m['rule'])}")
+            if entry not in entries:  # a rule both for this hostname and a wildcard covering it
+                entries.append(entry)
         maps = server.setdefault("maps", [])
         maps.append({"source": "\\n".join(fields), "variable": var, "entries": entries, "default": ""})
         root.update(dispatch=var, isDefBackend=False)

@@ -1,15 +1,12 @@
 // The ingress controller's configuration (_ingress_conf.py) from given objects: which Ingresses it
 // serves, the servers, locations and upstreams they become, and an nginx.conf the real nginx
 // accepts (`nginx -t`), as ingress-nginx renders them.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingNginxTools, nginxTest as nginxTestIn, pem as pemIn } from '../../test/support/nginx.ts';
+import { missingNginxTools, nginxTest as nginxTestIn, pem as pemIn, workloadPython } from '../../test/support/nginx.ts';
 
-const WORKLOADS = fileURLToPath(new URL('.', import.meta.url));
 const missing = missingNginxTools();
 if (missing.length) console.warn(`skipping the ingress configuration tests: not on PATH: ${missing.join(', ')}`);
 
@@ -17,9 +14,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'ingress-conf-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 // One Python run per case: the objects in, the configuration out.
-const RENDER = `import sys
-sys.path.insert(0, sys.argv[1])
-import _ingress_conf as c, _kube as k
+const RENDER = `import _ingress_conf as c, _kube as k
 s = k.loads(sys.stdin.read())
 served = c.served_ingresses(s["ingresses"], s["classes"], s["flags"])
 servers, upstreams, warnings = c.build(served, s["services"], s["slices"], s["certificates"])
@@ -41,9 +36,7 @@ function render(world: World): Rendered {
     certificates: world.certificates ?? {}, runDir: scratch, fake,
     flags: { controller_class: 'k8s.io/ingress-nginx', ingress_class: 'nginx', watch_without_class: world.watchWithoutClass ?? true },
   };
-  const r = spawnSync('python3', ['-c', RENDER, WORKLOADS], { input: JSON.stringify(input), encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
+  return workloadPython<Rendered>(RENDER, input);
 }
 
 const nginxTest = (conf: string) => nginxTestIn(scratch, conf);

@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WORKLOADS = fileURLToPath(new URL('../../server/workloads/', import.meta.url));
 
 // What the tests of the ingress controller's configuration share: the tools they need, the real
 // nginx's verdict on a configuration, and certificates to serve.
@@ -10,6 +13,14 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env:
 
 /** The tools the configuration tests need that are not on PATH. */
 export const missingNginxTools = () => ['python3', 'nginx', 'openssl'].filter((t) => !has(t));
+
+/** A Python script run beside the workloads' modules (its sys.path has them), given `input` as
+ *  JSON on stdin; what it prints, as JSON. */
+export function workloadPython<T>(script: string, input: unknown): T {
+  const r = spawnSync('python3', ['-c', `import sys\nsys.path.insert(0, sys.argv[1])\n${script}`, WORKLOADS], { input: JSON.stringify(input), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
 
 /** `nginx -t` on a configuration written in `dir`: its exit code and what it says. */
 export function nginxTest(dir: string, conf: string): { code: number | null; out: string } {
