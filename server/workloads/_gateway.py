@@ -199,7 +199,7 @@ def is_gateway_ref(ref):
     return (ref.get("group") or GROUP) == GROUP and (ref.get("kind") or "Gateway") == "Gateway"
 
 
-def attach(route, ref, gw, listeners, namespaces):
+def attach(route, ref, listeners, namespaces):
     """One parentRef of a route on one of our Gateways: the listeners it attaches to (those its
     sectionName and port select that allow it), and the Accepted condition it gets there."""
     named = [ln for ln in listeners if ref.get("sectionName") in (None, ln["name"]) and ref.get("port") in (None, ln.get("port"))]
@@ -271,8 +271,8 @@ def resolve(world, controller, addresses, certificates, now):
         for ref in spec.get("parentRefs") or []:
             if not is_gateway_ref(ref) or parent_key(route, ref) not in gateways:
                 continue  # not a parent of ours: its status is another controller's
-            gw, listeners = gateways[parent_key(route, ref)]
-            attached, serving, refused = attach(route, ref, gw, listeners, namespaces)
+            _, listeners = gateways[parent_key(route, ref)]
+            attached, serving, refused = attach(route, ref, listeners, namespaces)
             if unsupported and not refused:
                 serving, refused = [], ("UnsupportedValue", f"Filters not supported: {', '.join(unsupported)}")
             for ln in attached:

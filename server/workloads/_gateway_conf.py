@@ -43,10 +43,6 @@ def rule_name(route, rule):
     return f"httproute-{conf.meta(route, 'namespace')}-{conf.meta(route, 'name')}-rule{rule}"
 
 
-def literal(value):
-    """A value from an object, in an nginx string: its `$` is not a variable."""
-    return value.replace("$", "${literal_dollar}")
-
 
 def applicable(host, matches):
     """The matches a server answers with: its hostname's, then the wildcards' covering it (the
@@ -80,11 +76,11 @@ def header_changes(filters, maps, prefix):
     for f in filters:
         if f.get("type") == "RequestHeaderModifier":
             mod = f.get("requestHeaderModifier") or {}
-            out += [(h["name"], literal(h["value"])) for h in mod.get("set") or []]
+            out += [(h["name"], conf.literal(h["value"])) for h in mod.get("set") or []]
             for h in mod.get("add") or []:
                 var = f"{prefix}_add_{len(maps)}"
                 current = variable("http", h["name"])
-                maps.append({"source": current, "variable": var, "entries": [("", literal(h["value"]))], "default": f"{current},{literal(h['value'])}"})
+                maps.append({"source": current, "variable": var, "entries": [("", conf.literal(h["value"]))], "default": f"{current},{conf.literal(h['value'])}"})
                 out.append((h["name"], var))
             out += [(name, "") for name in mod.get("remove") or []]
     return out
@@ -100,7 +96,7 @@ def redirect_url(filters):
     port = f.get("port")
     suffix = f":{port}" if port and (scheme, port) not in (("http", 80), ("https", 443)) else ""
     path = (f.get("path") or {}).get("replaceFullPath") if (f.get("path") or {}).get("type") == "ReplaceFullPath" else None
-    return f.get("statusCode") or 302, f"{scheme}://{literal(f.get('hostname') or '') or '$host'}{suffix}{literal(path) if path else '$request_uri'}"
+    return f.get("statusCode") or 302, f"{scheme}://{conf.literal(f.get('hostname') or '') or '$host'}{suffix}{conf.literal(path) if path else '$request_uri'}"
 
 
 def add_routes(servers, upstreams, matches, services, slices, certificates, warnings):

@@ -14,6 +14,9 @@
 #     `return` and `add_header` directives.
 # Of the annotations, those that change routing the most are honoured: rewrite-target, use-regex,
 # ssl-redirect, force-ssl-redirect.
+#
+# The rendering also writes what HTTPRoutes add to the servers (_gateway_conf.py): maps that pick a
+# route's rule, the rules' internal locations and their upstreams, weighted by backendRef.
 
 DEFAULT_SERVER = "_"
 DEFAULT_UPSTREAM = "upstream-default-backend"
@@ -301,6 +304,11 @@ def quote(s):
     return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def literal(value):
+    """A value from an object, in an nginx string: its `$` is not a variable."""
+    return value.replace("$", "${literal_dollar}")
+
+
 def render(servers, upstreams, options):
     """nginx.tmpl for these servers and upstreams. options: {"runDir" (nginx's pid and temporary
     files), "defaultCertificate" ({"file", "sha"})}. Each certificate's SHA-1 is written beside it
@@ -545,7 +553,7 @@ def render_location(server, loc, upstreams, regex):
         f"            set $ingress_name   {quote(meta(ing, 'name') if ing else '')};",
         f"            set $service_name   {quote(loc['service'])};",
         f"            set $service_port   {quote(loc['port'])};",
-        f"            set $location_path  {quote(loc['ingressPath'].replace('$', '${literal_dollar}'))};",
+        f"            set $location_path  {quote(literal(loc['ingressPath']))};",
         "",
     ]
     if server["hostname"] == DEFAULT_SERVER and loc["isDefBackend"]:

@@ -144,9 +144,10 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
     const rows = await kubectl('get gateway');
     expect(rows).toMatch(/^NAME\s+CLASS\s+ADDRESS\s+PROGRAMMED\s+AGE$/m);
     expect(rows).toMatch(new RegExp(`^web\\s+nginx\\s+${lbIP.replace(/\./g, '\\.')}\\s+True\\s+\\S+$`, 'm'));
-    // Each listener counts the routes attached to it: shop and broken on http (broken names no section), secure on https.
+    // Each listener counts the routes its allowedRoutes and their parentRefs select, whatever their hostnames: shop
+    // and broken on http, secure and broken (which names no section) on https.
     expect(await kubectl("get gateway web -o jsonpath='{range .status.listeners[*]}{.name}={.attachedRoutes} {.conditions[?(@.type==\"Programmed\")].status} {end}'"))
-      .toBe('http=2 True https=1 True');
+      .toBe('http=2 True https=2 True');
   });
 
   it('routes from the laptop through the address by host, path and header, and splits by weight', async () => {
