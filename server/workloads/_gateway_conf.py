@@ -113,10 +113,10 @@ def add_routes(servers, upstreams, matches, services, slices, certificates, warn
         host = m["host"] or conf.DEFAULT_SERVER
         server = servers.setdefault(host, {"hostname": host, "cert": None, "suffixWildcard": True,
                                            "locations": [conf.location("/", "Prefix", conf.DEFAULT_UPSTREAM, default_backend=True)]})
-        if m["secret"] and server["cert"] in (None, "default") and m["secret"] in certificates:
+        if m["secret"] and server["cert"] in (None, "default"):
+            # An HTTPS listener's hostname is served with its certificate (one without a hostname
+            # makes it the catch-all server's, for every name no other certificate covers).
             server["cert"] = certificates[m["secret"]]
-        elif m["port"] == 443 and server["cert"] is None:
-            server["cert"] = "default"
         name = rule_name(m["route"], m["rule"])
         if name not in upstreams:
             eps, weights = weighted_endpoints(m["backends"], endpoints_of)
@@ -154,7 +154,8 @@ def add_routes(servers, upstreams, matches, services, slices, certificates, warn
                                 ",".join(b["name"] for b in m["backends"]), ",".join(str(b.get("port", "")) for b in m["backends"]))
             redirect = redirect_url(m["filters"])
             loc.update(internal=True, headers=header_changes(m["filters"], maps, var), redirect=redirect, passURI="$request_uri",
-                       rewrite=dict(loc["rewrite"], sslRedirect=False),
+                       # Ingress annotations do not apply to routes, nor does the HTTPS redirect of TLS hosts.
+                       rewrite=dict(conf.rewrite_annotations(None), sslRedirect=False),
                        status=None if redirect or upstreams[loc["upstream"]]["valid"] else 500)
             server["locations"].append(loc)
     return dict(sorted(servers.items())), dict(sorted(upstreams.items()))
