@@ -156,6 +156,10 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
       .toEqual([`200 ${pods.blue}`, `200 ${pods.green}`, `200 ${pods.blue}`, expect.stringMatching(/^404 /), expect.stringMatching(/^404 /)]);
     const split = await curl(Array.from({ length: 24 }, () => `${shop}/split`));
     expect(new Set(split)).toEqual(new Set([`200 ${pods.blue}`, `200 ${pods.green}`]));
+    // A weight of 0 takes a backend out of the split: its upstream is left with blue's endpoint, unweighted.
+    await kubectl(`patch httproute shop --type=json -p '[{"op":"replace","path":"/spec/rules/2/backendRefs/1/weight","value":0}]'`);
+    await until('admin', 'kubectl exec -n ingress-nginx deploy/ingress-nginx-controller -- cat /etc/nginx/nginx.conf | grep -A3 "upstream httproute-default-shop-rule2"', /\{\n\s+server \S+ max_fails=0;\n\s+keepalive/);
+    expect(new Set(await curl(Array.from({ length: 12 }, () => `${shop}/split`)))).toEqual(new Set([`200 ${pods.blue}`]));
   });
 
   it('terminates TLS on the HTTPS listener with its certificateRef\'s Secret', async () => {
