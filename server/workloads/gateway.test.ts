@@ -2,7 +2,7 @@
 // status it writes on GatewayClasses, Gateways and HTTPRoutes, and the nginx.conf their routes
 // become beside the Ingresses', which the real nginx accepts (`nginx -t`) and, in a private
 // network namespace, serves as the spec says.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import { missingNginxTools, nginxTest, pem, workloadPython } from '../../test/su
 
 const missing = missingNginxTools();
 if (missing.length) console.warn(`skipping the Gateway API configuration tests: not on PATH: ${missing.join(', ')}`);
-const noNamespaces = spawnSync('unshare', ['--user', '--map-root-user', '--net', 'true']).status !== 0;
+// The live test runs nginx and its backends in a network namespace of its own, as an unprivileged user may.
+const noNamespaces = spawnSync('sh', ['-c', 'command -v ip && command -v curl && unshare --user --map-root-user --net true'], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status !== 0;
 
 const scratch = mkdtempSync(join(tmpdir(), 'gateway-conf-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
