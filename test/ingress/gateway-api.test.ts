@@ -196,4 +196,18 @@ spec:
 EOF`);
     expect(await until('admin', parentCondition('astray', 'Accepted'), /^False /)).toBe('False NoMatchingParent');
   });
+
+  it('writes a status only when it changes: conditions keep their time, so status writes do not feed on themselves', async () => {
+    const logs = await kubectl('logs -n ingress-nginx deploy/ingress-nginx-controller');
+    const writes = (kind: string, name: string) => logs.split('\n').filter((l) => l.includes(`"updating ${kind} status" namespace="default" name="${name}"`)).length;
+    // The Gateway's status changed with each route attached to it and each address; a loop would write it on every sync.
+    expect(writes('Gateway', 'web')).toBeGreaterThan(0);
+    expect(writes('Gateway', 'web')).toBeLessThan(12);
+    expect(writes('HTTPRoute', 'shop')).toBeLessThan(5);
+    const before = await kubectl("get gateway web -o jsonpath='{.metadata.resourceVersion}'");
+    // A change elsewhere makes the controller sync again; the Gateway's status holds, so it is not written.
+    await kubectl('scale deployment/blue --replicas=2 && kubectl rollout status deployment/blue --timeout=60s');
+    await until('admin', `kubectl exec -n ingress-nginx deploy/ingress-nginx-controller -- cat /etc/nginx/nginx.conf | grep -A4 "upstream httproute-default-shop-rule1"`, /server \S+ max_fails=0;\n\s+server \S+ max_fails=0;/);
+    expect(await kubectl("get gateway web -o jsonpath='{.metadata.resourceVersion}'")).toBe(before);
+  });
 });
