@@ -224,8 +224,8 @@ def route_matches(route, rule_index, rule, hosts, listener, backends):
         path = m.get("path") or {"type": "PathPrefix", "value": "/"}
         for host in hosts:
             out.append({"host": host, "port": listener["port"], "secret": listener["_secret"], "path": path.get("value") or "/", "pathType": path.get("type") or "PathPrefix",
-                        "method": m.get("method"), "headers": [(h["name"], h["value"]) for h in m.get("headers") or [] if (h.get("type") or "Exact") == "Exact"],
-                        "query": [(q["name"], q["value"]) for q in m.get("queryParams") or [] if (q.get("type") or "Exact") == "Exact"],
+                        "method": m.get("method"), "headers": [(h["name"], h.get("type") or "Exact", h["value"]) for h in m.get("headers") or []],
+                        "query": [(q["name"], q.get("type") or "Exact", q["value"]) for q in m.get("queryParams") or [] if "name" in q and "value" in q],
                         "route": route, "rule": rule_index, "match": i, "filters": rule.get("filters") or [], "backends": backends})
     return out
 

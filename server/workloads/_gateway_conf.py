@@ -21,6 +21,11 @@ def regex_escape(s):
     return "".join("\\" + c if c in REGEX_SPECIAL else c for c in s)
 
 
+def value_regex(match_type, value):
+    """A header's or query parameter's value: Exact, or a RegularExpression for the whole value."""
+    return regex_escape(value) if match_type == "Exact" else f"(?:{value})"
+
+
 def path_regex(entry):
     """PathPrefix matches whole segments (/api matches /api and /api/x, not /apiary; a trailing
     slash is ignored); Exact only itself; RegularExpression the whole path."""
@@ -59,8 +64,9 @@ def applicable(host, matches):
 
 def weighted_endpoints(backends, endpoints_of):
     """An upstream for a rule's backends: each endpoint weighted so that each backendRef gets
-    its weight's share of the requests, however many endpoints it has."""
-    groups = [(b.get("weight", 1), endpoints_of(b)) for b in backends if b["valid"] and b.get("weight", 1) > 0]
+    its weight's share of the requests, however many endpoints it has; an invalid backendRef's
+    share answers 500. A Service without ready endpoints gets no share."""
+    groups = [(b.get("weight", 1), endpoints_of(b) if b["valid"] else [conf.INVALID_BACKEND]) for b in backends if b.get("weight", 1) > 0]
     groups = [(w, eps) for w, eps in groups if eps]
     if len(groups) == 1:
         return groups[0][1], None
@@ -130,16 +136,17 @@ def add_routes(servers, upstreams, matches, services, slices, certificates, warn
         if not root["isDefBackend"]:
             warnings.append(f'Host "{server["hostname"]}": an Ingress serves "/", which takes the requests its HTTPRoutes match')
             continue
-        headers = sorted({h for m in mine for h, _ in m["headers"]})
-        query = sorted({q for m in mine for q, _ in m["query"]})
+        headers = sorted({h for m in mine for h, _, _ in m["headers"]})
+        query = sorted({q for m in mine for q, _, _ in m["query"]})
         fields = ["$server_port", "$request_method", "$uri"] + [variable("http", h) for h in headers] + [variable("arg", q) for q in query]
         var = f"$gateway_rule_{index}"
         entries = []
         for m in mine:
-            got_h, got_q = dict(m["headers"]), dict(m["query"])
+            got_h = {name: value_regex(t, v) for name, t, v in m["headers"]}
+            got_q = {name: value_regex(t, v) for name, t, v in m["query"]}
             parts = [str(m["port"]), m["method"] or ANY, path_regex(m)]
-            parts += [regex_escape(got_h[h]) if h in got_h else ANY for h in headers]
-            parts += [regex_escape(got_q[q]) if q in got_q else ANY for q in query]
+            parts += [got_h.get(h, ANY) for h in headers]
+            parts += [got_q.get(q, ANY) for q in query]
             entry = ("~(?m)\\A" + "\\n".join(parts) + "\\z", f"/@{rule_name(m['route'], m['rule'])}")
             if entry not in entries:  # a rule both for this hostname and a wildcard covering it
                 entries.append(entry)

@@ -31,6 +31,9 @@ SSL_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-
                "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256")
 # The ports of ingress-nginx's listeners (--http-port, --https-port, --default-server-port, --status-port).
 PORTS = {"http": 80, "https": 443, "default": 8181, "status": 10246}
+# Where HTTPRoute rules send the share of their requests that an invalid backendRef's weight
+# claims: a local server answering 500, as the Gateway API requires.
+INVALID_BACKEND = "127.0.0.1:8182"
 # Paths ingress-nginx never redirects to HTTPS (no-tls-redirect-locations): ACME HTTP-01 challenges.
 NO_TLS_REDIRECT = ("/.well-known/acme-challenge",)
 
@@ -441,6 +444,19 @@ def render(servers, upstreams, options):
             out += render_map(m)
     for server in servers.values():
         out += render_server(server, upstreams)
+    if any(INVALID_BACKEND in up["endpoints"] for up in upstreams.values()):
+        out += [
+            "    # requests an HTTPRoute rule sends to a backendRef that does not resolve",
+            "    server {",
+            f"        listen {INVALID_BACKEND};",
+            '        set $proxy_upstream_name "internal";',
+            "        access_log off;",
+            "        location / {",
+            "            return 500;",
+            "        }",
+            "    }",
+            "",
+        ]
     out += [
         "    # backend for when default-backend-service is not configured or it does not have endpoints",
         "    server {",

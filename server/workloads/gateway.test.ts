@@ -226,10 +226,11 @@ describe.skipIf(missing.length)('the Gateway API as the ingress controller imple
       expect(nginxTest(scratch, r.conf).code).toBe(0);
     });
 
-    it('weights a rule\'s backends in one upstream of their endpoints, whatever number each has', () => {
-      const r = resolve({ gateways: [gateway('gw', [http()])], routes: [route('split', { rules: [rule([prefix('/')], [to('blue', 80, { weight: 3 }), to('green', 80, { weight: 1 }), to('green', 80, { weight: 0 })])] })] });
-      // blue's two endpoints share its 3, green's one has 1: 3:3 against 2 is 3:1.
-      expect(r.conf).toContain('upstream httproute-default-split-rule0 {\n        server 10.0.0.1:9376 weight=3 max_fails=0;\n        server 10.0.0.2:9376 weight=3 max_fails=0;\n        server 10.0.0.3:9376 weight=2 max_fails=0;\n        keepalive 320;');
+    it('weights a rule\'s backends in one upstream of their endpoints, whatever number each has; an invalid one\'s share answers 500', () => {
+      const r = resolve({ gateways: [gateway('gw', [http()])], routes: [route('split', { rules: [rule([prefix('/')], [to('blue', 80, { weight: 3 }), to('green', 80, { weight: 1 }), to('green', 80, { weight: 0 }), to('nowhere', 80, { weight: 2 })])] })] });
+      // blue's two endpoints share its 3, green's one has 1, the missing Service 2: 3+3 against 2 against 4 is 3:1:2.
+      expect(r.conf).toContain('upstream httproute-default-split-rule0 {\n        server 10.0.0.1:9376 weight=3 max_fails=0;\n        server 10.0.0.2:9376 weight=3 max_fails=0;\n        server 10.0.0.3:9376 weight=2 max_fails=0;\n        server 127.0.0.1:8182 weight=4 max_fails=0;\n        keepalive 320;');
+      expect(r.conf).toMatch(/server \{\n {8}listen 127\.0\.0\.1:8182;\n[^}]*return 500;/);
       expect(r.conf).toContain('proxy_pass http://httproute-default-split-rule0$request_uri;');
       expect(nginxTest(scratch, r.conf).code).toBe(0);
     });
@@ -302,6 +303,8 @@ describe.skipIf(missing.length)('the Gateway API as the ingress controller imple
           rule([{ path: { type: 'Exact', value: '/split' } }], [to('blue', 80, { weight: 1 }), to('green', 80, { weight: 1 })]),
           rule([{ path: { type: 'Exact', value: '/old' } }], [], { filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] }),
           rule([{ path: { type: 'Exact', value: '/gone' } }], [to('nowhere')]),
+          rule([{ path: { type: 'Exact', value: '/half' } }], [to('green', 80, { weight: 1 }), to('nowhere', 80, { weight: 1 })]),
+          rule([{ path: { type: 'Exact', value: '/re' }, headers: [{ name: 'X-Version', type: 'RegularExpression', value: 'v[0-9]+' }], queryParams: [{ name: 'tier', value: 'gold' }] }], [to('green')]),
         ] })],
       });
       const conf = join(scratch, 'live.conf');
@@ -316,16 +319,22 @@ for ip in 10.0.0.1 10.0.0.2 10.0.0.3; do until curl -s -o /dev/null http://$ip:9
 until curl -s -o /dev/null http://127.0.0.1/; do :; done
 c() { curl -s -m2 -o /dev/null -w '%{http_code} %{redirect_url}' "$@"; curl -s -m2 "$@" | tr -d '\\n' | head -c 20; echo; }
 c ${H}/api/x; c -H 'X-Canary: yes' ${H}/api/x; c -H 'X-Canary: yes' ${H}/apiary; c ${H}/old?a=1; c ${H}/gone; c -H Host:other.example.com http://127.0.0.1/api
-for i in $(seq 30); do curl -s ${H}/split; echo; done | sort | uniq -c | awk '{print $2}' | tr '\\n' ' '
-kill $(jobs -p)`;
-      const run = spawnSync('timeout', ['30', 'unshare', '--user', '--map-root-user', '--net', 'bash', '-c', script], { encoding: 'utf8' });
+c -H 'X-Version: v12' ${H}'/re?tier=gold'; c -H 'X-Version: v1x' ${H}'/re?tier=gold'; c -H 'X-Version: v1' ${H}'/re?tier=silver'
+for i in $(seq 30); do curl -s ${H}/split; echo; done | sort | uniq -c | awk '{print $2}' | tr '\\n' ' '; echo
+for i in $(seq 30); do curl -s -o /dev/null -w '%{http_code}\\n' ${H}/half; done | sort -u | tr '\\n' ' '`;
+      // The shell is the first process of a PID namespace: when it ends, however it ends, so do nginx and the backends.
+      const run = spawnSync('timeout', ['30', 'unshare', '--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child', 'bash', '-c', script], { encoding: 'utf8' });
       const lines = run.stdout.trim().split('\n').map((l) => l.trim());
       expect(lines.slice(0, 6)).toEqual([
         expect.stringMatching(/^200 10\.0\.0\.[12]$/), '200 10.0.0.3', expect.stringMatching(/^404 /),
         expect.stringMatching(/^301 https:\/\/shop\.example\.com\/old\?a=1/), expect.stringMatching(/^500 /), expect.stringMatching(/^404 /),
       ]);
+      // A header's regular expression matches its whole value; a query parameter its exact value.
+      expect(lines.slice(6, 9)).toEqual(['200 10.0.0.3', expect.stringMatching(/^404 /), expect.stringMatching(/^404 /)]);
       // Both backends of the split rule answer, blue's two endpoints and green's one.
-      expect(lines[6].split(' ').sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+      expect(lines[9].split(' ').sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+      // Half of /half goes to green, the other half is the missing Service's: 500.
+      expect(lines[10]).toBe('200 500');
     });
   });
 });
