@@ -68,4 +68,19 @@ describe('scenario add-ons', () => {
     expect(ingressClass.spec).toEqual({ controller: 'k8s.io/ingress-nginx' });
     expect(objects(rbac).map((o) => o.kind)).toEqual(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
   });
+
+  it('gateway-api brings the ingress-nginx it needs first, once, and its GatewayClass names that controller', async () => {
+    write('with-gateway', '[gateway-api, ingress-nginx]');
+    const setup = renderScenario(await loadScenario('with-gateway', dir), facts, 1, 'netns', targets).setup;
+    expect(setup.map((s) => s.name)).toEqual(['Applying ingress-nginx.yaml', 'Waiting for ingress-nginx', 'Applying gateway-api-crds.yaml',
+      'Applying gateway-class-nginx.yaml', 'Waiting for gateway-api', 'Applying app.yaml']);
+    expect(setup[4].run).toBe('kubectl wait --for=condition=Accepted gatewayclass/nginx --timeout=60s');
+    const objects = (run: string) => parseYamlDocs(run.split('\n').slice(1, -2).join('\n')) as { kind: string; spec?: any }[];
+    const controller = objects(setup[0].run).find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0].args
+      .find((a: string) => a.startsWith('--controller-class='))!.split('=')[1];
+    expect(objects(setup[3].run)).toEqual([expect.objectContaining({ kind: 'GatewayClass', spec: expect.objectContaining({ controllerName: controller }) })]);
+    // On kind nothing accepts the class (the real ingress-nginx does not implement the Gateway API): its CRDs are waited for.
+    const kind = renderScenario(await loadScenario('with-gateway', dir), { ...facts, provider: 'kind' }, 1, 'kind', targets).setup;
+    expect(kind.find((s) => s.name === 'Waiting for gateway-api')!.run).toMatch(/^kubectl wait --for=condition=Established crd\/gateways\.gateway\.networking\.k8s\.io /);
+  });
 });

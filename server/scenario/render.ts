@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import type { Check } from '../../grader/types.ts';
-import { ADDONS, addonManifests } from '../lab/addons.ts';
+import { ADDONS, addonManifests, withNeeds } from '../lab/addons.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import type { LoadedScenario } from './load.ts';
 import { checkRunsOn, isStepList, type Attempt, type MatrixCheck, type PerProvider, type Step } from './schema.ts';
@@ -125,9 +125,9 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
     name: `Applying ${file}`, on: 'admin',
     run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${text.replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
   });
-  const addons: Step[] = spec.addons.flatMap((name) => [
+  const addons: Step[] = withNeeds(spec.addons).flatMap((name) => [
     ...addonManifests(name, provider).map((m) => apply(m.file, m.text)),
-    { name: `Waiting for ${name}`, on: 'admin', run: ADDONS[name].ready },
+    { name: `Waiting for ${name}`, on: 'admin', run: ADDONS[name].ready[provider] },
   ]);
   const manifests: Step[] = loaded.manifests.map((m) => apply(m.file, render(m.text, m.file)));
 

@@ -14,6 +14,9 @@
 #     `return` and `add_header` directives.
 # Of the annotations, those that change routing the most are honoured: rewrite-target, use-regex,
 # ssl-redirect, force-ssl-redirect.
+#
+# The rendering also writes what HTTPRoutes add to the servers (_gateway_conf.py): maps that pick a
+# route's rule, the rules' internal locations and their upstreams, weighted by backendRef.
 
 DEFAULT_SERVER = "_"
 DEFAULT_UPSTREAM = "upstream-default-backend"
@@ -28,6 +31,9 @@ SSL_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-
                "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256")
 # The ports of ingress-nginx's listeners (--http-port, --https-port, --default-server-port, --status-port).
 PORTS = {"http": 80, "https": 443, "default": 8181, "status": 10246}
+# Where HTTPRoute rules send the share of their requests that an invalid backendRef's weight
+# claims: a local server answering 500, as the Gateway API requires.
+INVALID_BACKEND = "127.0.0.1:8182"
 # Paths ingress-nginx never redirects to HTTPS (no-tls-redirect-locations): ACME HTTP-01 challenges.
 NO_TLS_REDIRECT = ("/.well-known/acme-challenge",)
 
@@ -105,6 +111,16 @@ def endpoints(service, slices, port_ref):
     return out
 
 
+def slices_by_service(slices):
+    """EndpointSlices by the "namespace/name" of the Service they belong to."""
+    out = {}
+    for s in slices:
+        owner = (meta(s, "labels", {}) or {}).get("kubernetes.io/service-name")
+        if owner:
+            out.setdefault(f"{meta(s, 'namespace')}/{owner}", []).append(s)
+    return out
+
+
 # ---- servers and locations ----------------------------------------------------------------------
 
 ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io/"
@@ -169,11 +185,7 @@ def build(ingresses, services, slices, certificates):
     server's certificate is one of those, "default" (the default certificate, for a TLS host) or
     None (not a TLS host)."""
     svc_by_key = {key(s): s for s in services}
-    slices_by_service = {}
-    for s in slices:
-        owner = (meta(s, "labels", {}) or {}).get("kubernetes.io/service-name")
-        if owner:
-            slices_by_service.setdefault(f"{meta(s, 'namespace')}/{owner}", []).append(s)
+    by_service = slices_by_service(slices)
     warnings = []
     upstreams = {DEFAULT_UPSTREAM: {"name": DEFAULT_UPSTREAM, "endpoints": [f"127.0.0.1:{PORTS['default']}"]}}
 
@@ -185,7 +197,7 @@ def build(ingresses, services, slices, certificates):
             svc = svc_by_key.get(svc_key)
             if svc is None:
                 warnings.append(f'Error obtaining Service endpoints: no object matching key "{svc_key}" in local store')
-            eps = endpoints(svc, slices_by_service.get(svc_key, []), service_port_ref(backend))
+            eps = endpoints(svc, by_service.get(svc_key, []), service_port_ref(backend))
             if svc is not None and not eps:
                 warnings.append(f'Service "{svc_key}" does not have any active Endpoint.')
             upstreams[name] = {"name": name, "endpoints": eps}
@@ -293,6 +305,11 @@ def with_exact_locations(locations):
 def quote(s):
     """sanitizeQuotedRegex, in double quotes: a path cannot escape the configuration."""
     return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def literal(value):
+    """A value from an object, in an nginx string: its `$` is not a variable."""
+    return value.replace("$", "${literal_dollar}")
 
 
 def render(servers, upstreams, options):
@@ -415,13 +432,31 @@ def render(servers, upstreams, options):
     ]
     for up in upstreams.values():
         if up["endpoints"]:
+            # An HTTPRoute rule's backends share one upstream, weighted as its backendRefs are.
+            weights = up.get("weights") or [None] * len(up["endpoints"])
             out += [f"    upstream {up['name']} {{"]
-            out += [f"        server {ep} max_fails=0;" for ep in up["endpoints"]]
+            out += [f"        server {ep}{f' weight={w}' if w else ''} max_fails=0;" for ep, w in zip(up["endpoints"], weights)]
             if up["name"] != DEFAULT_UPSTREAM:
                 out += ["        keepalive 320;", "        keepalive_time 1h;", "        keepalive_timeout 60s;", "        keepalive_requests 10000;"]
             out += ["    }", ""]
     for server in servers.values():
+        for m in server.get("maps") or []:
+            out += render_map(m)
+    for server in servers.values():
         out += render_server(server, upstreams)
+    if any(INVALID_BACKEND in up["endpoints"] for up in upstreams.values()):
+        out += [
+            "    # requests an HTTPRoute rule sends to a backendRef that does not resolve",
+            "    server {",
+            f"        listen {INVALID_BACKEND};",
+            '        set $proxy_upstream_name "internal";',
+            "        access_log off;",
+            "        location / {",
+            "            return 500;",
+            "        }",
+            "    }",
+            "",
+        ]
     out += [
         "    # backend for when default-backend-service is not configured or it does not have endpoints",
         "    server {",
@@ -456,13 +491,20 @@ def render(servers, upstreams, options):
     return "\n".join(out)
 
 
+def render_map(m):
+    """A map of a source made of variables (its \\n are nginx's newlines) to a variable."""
+    out = [f'    map "{m["source"]}" {m["variable"]} {{']
+    out += [f"        {quote(k)} {quote(v)};" for k, v in m["entries"]]
+    return out + [f"        default {quote(m['default'])};", "    }", ""]
+
+
 def render_server(server, upstreams):
     host = server["hostname"]
     listen = " default_server reuseport backlog=4096" if host == DEFAULT_SERVER else ""
     out = [
         f"    ## start server {host}",
         "    server {",
-        f"        server_name {quote(server_name(host))} ;",
+        f"        server_name {quote(host if server.get('suffixWildcard') else server_name(host))} ;",
         f"        listen {PORTS['http']}{listen} ;",
         f"        listen {PORTS['https']}{listen} ssl http2;",
         '        set $proxy_upstream_name "-";',
@@ -496,7 +538,8 @@ def render_server(server, upstreams):
 
 
 def server_name(host):
-    """buildServerName: a wildcard host is a regular expression for one more label."""
+    """buildServerName: a wildcard host is a regular expression for one more label. (An
+    HTTPRoute's wildcard stands for one label or more, as nginx's own `*.` names do.)"""
     if not host.startswith("*"):
         return host
     return r"~^(?<subdomain>[\w-]+)\." + host[2:].replace(".", "\\.") + "$"
@@ -504,15 +547,29 @@ def server_name(host):
 
 def render_location(server, loc, upstreams, regex):
     ing = loc["ingress"]
-    match = f"~* {quote('^' + loc['path'])}" if regex else f"= {quote(loc['path'])}" if loc["pathType"] == "Exact" else quote(loc["path"])
+    internal = loc.get("internal")
+    match = f"~* {quote('^' + loc['path'])}" if regex and not internal else f"= {quote(loc['path'])}" if loc["pathType"] == "Exact" else quote(loc["path"])
+    if loc.get("dispatch"):
+        # The HTTPRoute rule the request matches, by the map of the server's route matches.
+        return [
+            f"        location {match} {{",
+            f'            if ({loc["dispatch"]} = "") {{',
+            "                return 404;",
+            "            }",
+            f"            rewrite ^ {loc['dispatch']} last;",
+            "        }",
+            "",
+        ]
     up = upstreams[loc["upstream"]]
-    out = [
-        f"        location {match} {{",
+    out = [f"        location {match} {{"]
+    if internal:
+        out.append("            internal;")
+    out += [
         f"            set $namespace      {quote(meta(ing, 'namespace') if ing else '')};",
         f"            set $ingress_name   {quote(meta(ing, 'name') if ing else '')};",
         f"            set $service_name   {quote(loc['service'])};",
         f"            set $service_port   {quote(loc['port'])};",
-        f"            set $location_path  {quote(loc['ingressPath'].replace('$', '${literal_dollar}'))};",
+        f"            set $location_path  {quote(literal(loc['ingressPath']))};",
         "",
     ]
     if server["hostname"] == DEFAULT_SERVER and loc["isDefBackend"]:
@@ -532,11 +589,17 @@ def render_location(server, loc, upstreams, regex):
     tls_host = server["cert"] is not None and server["hostname"] != DEFAULT_SERVER
     if not loc["path"].startswith(NO_TLS_REDIRECT) and (rw["forceSSLRedirect"] or (rw["sslRedirect"] and tls_host)):
         out += ["            if ($scheme = http) {", "                return 308 https://$redirect_host$redirect_uri;", "            }", ""]
+    if loc.get("redirect"):
+        code, url = loc["redirect"]
+        return out + [f"            return {code} {quote(url)};", "        }", ""]
+    if loc.get("status"):
+        # An HTTPRoute rule whose backends are all invalid answers 500, as the spec requires.
+        return out + [f"            return {loc['status']};", "        }", ""]
     if not up["endpoints"]:
         # ingress-nginx's balancer answers 503 for a backend without a ready endpoint.
         out += ["            return 503;", "        }", ""]
         return out
-    out += [
+    proxy = [
         "            client_max_body_size                    1m;",
         "            proxy_set_header Host                   $best_http_host;",
         "            # Allow websocket connections",
@@ -572,10 +635,14 @@ def render_location(server, loc, upstreams, regex):
         "            proxy_next_upstream_timeout             0;",
         "            proxy_next_upstream_tries               3;",
     ]
+    # An HTTPRoute's header changes replace the headers the location sets, or come after them.
+    changed = {name.lower() for name, _ in loc.get("headers") or []}
+    out += [line for line in proxy if not (line.split()[:1] == ["proxy_set_header"] and line.split()[1].lower() in changed)]
+    out += [f"            proxy_set_header {name} {quote(value)};" for name, value in loc.get("headers") or []]
     if needs_rewrite(loc):
         out.append(f"            rewrite {quote('(?i)' + loc['path'])} {quote(rw['target'])} break;")
     out += [
-        f"            proxy_pass http://{loc['upstream']};",
+        f"            proxy_pass http://{loc['upstream']}{loc.get('passURI', '')};",
         "            proxy_redirect                          off;",
         "        }",
         "",

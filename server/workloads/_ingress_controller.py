@@ -7,6 +7,11 @@
 # and answers /healthz on the healthz port. Log lines are klog's, as the controller's; nginx
 # writes its access log (ingress-nginx's upstreaminfo format) to the container's stdout.
 #
+# Beside Ingresses, the same process and nginx implement the Gateway API, which the real
+# ingress-nginx does not: GatewayClasses whose controllerName is its --controller-class, their
+# Gateways and the HTTPRoutes attached to them (with ReferenceGrants and Namespaces), whose status
+# it writes (_gateway.py) and whose routes it renders beside the Ingresses (_gateway_conf.py).
+#
 # Not done here: the admission webhook, leader election (there is no Lease API in the lab; one
 # replica updates status), annotations other than the rewrite and SSL redirect ones, the ConfigMap's
 # settings, TCP/UDP services, metrics.
@@ -18,6 +23,8 @@ import os
 import sys
 import time
 
+import _gateway as gateway
+import _gateway_conf
 import _ingress_conf as conf
 import serving
 from _kube import ApiError, Client, dumps
@@ -143,7 +150,18 @@ KINDS = {
     "Service": "/api/v1/services",
     "EndpointSlice": "/apis/discovery.k8s.io/v1/endpointslices",
     "Secret": "/api/v1/secrets",
+    "Namespace": "/api/v1/namespaces",
+    "GatewayClass": "/apis/gateway.networking.k8s.io/v1/gatewayclasses",
+    "Gateway": "/apis/gateway.networking.k8s.io/v1/gateways",
+    "HTTPRoute": "/apis/gateway.networking.k8s.io/v1/httproutes",
+    "ReferenceGrant": "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
 }
+CLUSTER_SCOPED = {"IngressClass", "Namespace", "GatewayClass"}
+# The Gateway API's kinds are served once its CRDs are installed, which may come after the
+# controller starts: until then their lists are empty, and asked for again every few seconds.
+GATEWAY_KINDS = {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"}
+CRD_POLL_SECONDS = 2
+STATUS_PATHS = {"GatewayClass": "gatewayclasses", "Gateway": "gateways", "HTTPRoute": "httproutes"}
 
 
 class Controller:
@@ -188,7 +206,13 @@ class Controller:
                         self.loop.soon(lambda t=event["type"], obj=obj: self.on_event(kind, t, obj))
                 delay = 1
             except (OSError, ApiError, ValueError, KeyError) as e:
-                if isinstance(e, ApiError) and e.status == 410:
+                status = e.status if isinstance(e, ApiError) else None
+                if status == 404 and kind in GATEWAY_KINDS and rv is None:
+                    if kind not in self.listed:
+                        self.loop.soon(lambda: self.on_list(kind, []))
+                    time.sleep(CRD_POLL_SECONDS)
+                    continue
+                if status == 410:
                     rv = None  # the resourceVersion is too old to watch from: list again
                 self.loop.soon(lambda e=e: warn("reflector.go:569", f"failed to watch *v1.{kind}: {e}"))
                 time.sleep(delay)
@@ -274,10 +298,10 @@ class Controller:
         klog("I", "event.go:377", info_line)
 
     # -- certificates ------------------------------------------------------------------------------
-    def certificates(self, ingresses):
-        """The TLS Secrets the served Ingresses name, as PEM files of certificate and key, read
+    def certificates(self, wanted):
+        """The TLS Secrets named ("namespace/name"), as PEM files of certificate and key, read
         again only when a Secret's content changes."""
-        wanted = {f"{conf.meta(i, 'namespace')}/{t['secretName']}" for i in ingresses for t in (i.get("spec") or {}).get("tls") or [] if t.get("secretName")}
+        wanted = set(wanted)
         if self.flags["default-ssl-certificate"]:
             wanted.add(self.flags["default-ssl-certificate"])
         usable = {}
@@ -343,8 +367,16 @@ class Controller:
             self.sync_timer = self.loop.later(0.05, self.sync)
             return
         ingresses = conf.served_ingresses(self.store["Ingress"].values(), self.store["IngressClass"].values(), self.class_flags)
-        certificates = self.certificates(ingresses)
-        servers, upstreams, warnings = conf.build(ingresses, self.store["Service"].values(), self.store["EndpointSlice"].values(), certificates)
+        world = {"classes": list(self.store["GatewayClass"].values()), "gateways": list(self.store["Gateway"].values()),
+                 "routes": list(self.store["HTTPRoute"].values()), "grants": list(self.store["ReferenceGrant"].values()),
+                 "services": list(self.store["Service"].values()), "namespaces": list(self.store["Namespace"].values())}
+        certificates = self.certificates({f"{conf.meta(i, 'namespace')}/{t['secretName']}" for i in ingresses for t in (i.get("spec") or {}).get("tls") or [] if t.get("secretName")}
+                                         | gateway.certificate_refs(world["gateways"], world["grants"]))
+        statuses, matches = gateway.resolve(world, self.flags["controller-class"], [a["ip"] for a in self.load_balancer_addresses() if "ip" in a],
+                                            certificates, rfc3339())
+        services, slices = self.store["Service"].values(), self.store["EndpointSlice"].values()
+        servers, upstreams, warnings = conf.build(ingresses, services, slices, certificates)
+        servers, upstreams = _gateway_conf.add_routes(servers, upstreams, matches, services, slices, certificates, warnings)
         for w in warnings:
             self.warn_once(w)
         default = certificates.get(self.flags["default-ssl-certificate"], self.fake_cert)
@@ -359,8 +391,28 @@ class Controller:
         self.healthy = self.nginx_pid is not None
         if self.flags["update-status"] == "true":
             self.update_status(ingresses)
+            self.update_gateway_statuses(statuses)
 
     # -- status ------------------------------------------------------------------------------------
+    def load_balancer_addresses(self):
+        """The addresses --publish-service's load balancer has given it."""
+        svc = self.store["Service"].get(self.flags["publish-service"]) or {}
+        return [{k: v for k, v in i.items() if k in ("ip", "hostname")} for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []]
+
+    def update_gateway_statuses(self, statuses):
+        """The Gateway API objects' status, written where it differs from what they have."""
+        for kind, obj, status in statuses:
+            if all((obj.get("status") or {}).get(k) == v for k, v in status.items()):
+                continue
+            ns, name = conf.meta(obj, "namespace"), conf.meta(obj, "name")
+            where = f"namespaces/{ns}/" if ns else ""
+            info("status.go:180", f"updating {kind} status", namespace=ns, name=name)
+            try:
+                self.client.request("PATCH", f"/apis/{gateway.GROUP}/v1/{where}{STATUS_PATHS[kind]}/{name}/status", {"status": status},
+                                    "application/merge-patch+json")
+            except (OSError, ApiError) as e:
+                warn("status.go:190", f"error updating {kind} {ns}/{name} status: {e}")
+
     def addresses(self):
         """runningAddresses: --publish-status-address, else what --publish-service has (its load
         balancer's addresses; its ClusterIP for ClusterIP and NodePort Services), else the node the
@@ -375,7 +427,7 @@ class Controller:
             spec = svc.get("spec") or {}
             if spec.get("type") == "ExternalName":
                 return [{"hostname": spec.get("externalName", "")}]
-            lb = [{k: v for k, v in i.items() if k in ("ip", "hostname")} for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []]
+            lb = self.load_balancer_addresses()
             external = [{"ip": ip} for ip in spec.get("externalIPs") or []]
             if spec.get("type") == "LoadBalancer" and (lb or external):
                 return lb + [e for e in external if e not in lb]
@@ -474,7 +526,7 @@ class Controller:
 
     def start_informer(self, kind):
         path = KINDS[kind]
-        if self.flags["watch-namespace"] and kind != "IngressClass":
+        if self.flags["watch-namespace"] and kind not in CLUSTER_SCOPED:
             path = path.replace("/v1/", f"/v1/namespaces/{self.flags['watch-namespace']}/", 1)
         _thread.start_new_thread(self.informer, (kind, path))
 

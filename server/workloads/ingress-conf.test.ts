@@ -1,25 +1,20 @@
 // The ingress controller's configuration (_ingress_conf.py) from given objects: which Ingresses it
 // serves, the servers, locations and upstreams they become, and an nginx.conf the real nginx
 // accepts (`nginx -t`), as ingress-nginx renders them.
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingNginxTools, nginxTest as nginxTestIn, pem as pemIn, workloadPython } from '../../test/support/nginx.ts';
 
-const WORKLOADS = fileURLToPath(new URL('.', import.meta.url));
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status === 0;
-const missing = ['python3', 'nginx', 'openssl'].filter((t) => !has(t));
+const missing = missingNginxTools();
 if (missing.length) console.warn(`skipping the ingress configuration tests: not on PATH: ${missing.join(', ')}`);
 
 const scratch = mkdtempSync(join(tmpdir(), 'ingress-conf-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 // One Python run per case: the objects in, the configuration out.
-const RENDER = `import sys
-sys.path.insert(0, sys.argv[1])
-import _ingress_conf as c, _kube as k
+const RENDER = `import _ingress_conf as c, _kube as k
 s = k.loads(sys.stdin.read())
 served = c.served_ingresses(s["ingresses"], s["classes"], s["flags"])
 servers, upstreams, warnings = c.build(served, s["services"], s["slices"], s["certificates"])
@@ -33,12 +28,7 @@ interface Rendered { conf: string; warnings: string[]; served: string[] }
 let fake = '';
 let secureCert = '';
 
-function pem(name: string, subject: string, san?: string): string {
-  const file = join(scratch, `${name}.pem`);
-  const r = spawnSync('sh', ['-c', `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -keyout "$1.key" -out "$1" -subj "$2" ${san ? '-addext "subjectAltName=$3"' : ''} && cat "$1.key" >> "$1"`, 'sh', file, subject, san ?? ''], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return file;
-}
+const pem = (name: string, subject: string, san?: string) => pemIn(scratch, name, subject, san);
 
 function render(world: World): Rendered {
   const input = {
@@ -46,24 +36,10 @@ function render(world: World): Rendered {
     certificates: world.certificates ?? {}, runDir: scratch, fake,
     flags: { controller_class: 'k8s.io/ingress-nginx', ingress_class: 'nginx', watch_without_class: world.watchWithoutClass ?? true },
   };
-  const r = spawnSync('python3', ['-c', RENDER, WORKLOADS], { input: JSON.stringify(input), encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
+  return workloadPython<Rendered>(RENDER, input);
 }
 
-/** `nginx -t` on the configuration: its exit code and what it says. */
-function nginxTest(conf: string): { code: number | null; out: string } {
-  const file = join(scratch, `nginx-${Math.random().toString(36).slice(2)}.conf`);
-  writeFileSync(file, conf);
-  // The access log is /dev/stdout, which nginx opens: give it a file, not a socket.
-  const out = openSync(join(scratch, 'stdout'), 'w');
-  try {
-    const r = spawnSync('nginx', ['-t', '-c', file], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
-    return { code: r.status, out: r.stderr };
-  } finally {
-    closeSync(out);
-  }
-}
+const nginxTest = (conf: string) => nginxTestIn(scratch, conf);
 
 const nginxClass = { metadata: { name: 'nginx' }, spec: { controller: 'k8s.io/ingress-nginx' } };
 let created = 0;
