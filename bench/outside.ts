@@ -50,7 +50,7 @@ async function installIngress(lab: Lab): Promise<void> {
     const r = await lab.exec('admin', ['kubectl', 'apply', '-f', '-'], { stdin: m.text, timeoutMs: 60_000 });
     if (r.code !== 0) throw new Error(`applying ${m.file}: ${r.stderr.trim()}`);
   }
-  const ready = await lab.exec('admin', ['bash', '-c', ADDONS['ingress-nginx'].ready], { timeoutMs: 320_000 });
+  const ready = await lab.exec('admin', ['bash', '-c', ADDONS['ingress-nginx'].ready.netns], { timeoutMs: 320_000 });
   if (ready.code !== 0) throw new Error(`ingress-nginx did not become ready: ${(ready.stderr || ready.stdout).trim()}`);
 }
 

@@ -15,6 +15,12 @@ export interface Addon {
   ready: Record<ProviderName, string>;
   /** Add-ons it builds on, installed before it. */
   needs?: string[];
+  /**
+   * Whether a provider may create its objects together with the cluster's own (the netns lab does,
+   * so its pods start beside the base ones). Not for add-ons with custom resources, which must
+   * wait for their definitions to be established.
+   */
+  withCluster?: boolean;
 }
 
 const INGRESS_NGINX_READY = 'kubectl -n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=300s';
@@ -24,6 +30,7 @@ export const ADDONS = {
     manifests: { netns: ['ingress-nginx.yaml'], kind: ['ingress-nginx.yaml', 'ingress-nginx-rbac.yaml'] },
     // On kind the controller image is pulled first: give it time.
     ready: { netns: INGRESS_NGINX_READY, kind: INGRESS_NGINX_READY },
+    withCluster: true,
   },
   // The Gateway API's CRDs and the GatewayClass `nginx` of the ingress-nginx controller, which in
   // the netns lab implements them. The real ingress-nginx image does not: on kind the CRDs are
