@@ -12,7 +12,7 @@ describe('CLI input errors', () => {
   it('names what was wrong and what was expected, and exits non-zero', async () => {
     const bad = await netdojo(home.dir, ['up', 'no-such-scenario']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/no scenario "no-such-scenario"; available: coredns-down, dns-egress-dropped, dns-upstream-dead, ingress-misrouted, kube-proxy-missing, missing-route, mtu-blackhole, nodeport-local-traffic, service-no-answer/);
+    expect(bad.stderr).toMatch(/no scenario "no-such-scenario"; available: coredns-down, dns-egress-dropped, dns-upstream-dead, ingress-misrouted, kube-proxy-missing, missing-route, mtu-blackhole, nodeport-local-traffic, readiness-never-ready, service-no-answer/);
     const seed = await netdojo(home.dir, ['up', 'coredns-down', '--seed', 'minus-one']);
     expect(seed.stderr).toContain('--seed must be a whole number ≥ 0, got "minus-one"');
     const provider = await netdojo(home.dir, ['up', 'coredns-down', '--provider', 'vagrant']);
@@ -27,7 +27,7 @@ describe('CLI input errors', () => {
     const r = await netdojo(home.dir, ['scenarios', '--json']);
     expect(r.code).toBe(0);
     const { scenarios } = JSON.parse(r.stdout);
-    expect(scenarios.map((s: { id: string }) => s.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'kube-proxy-missing', 'missing-route', 'mtu-blackhole', 'nodeport-local-traffic', 'service-no-answer']);
+    expect(scenarios.map((s: { id: string }) => s.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'kube-proxy-missing', 'missing-route', 'mtu-blackhole', 'nodeport-local-traffic', 'readiness-never-ready', 'service-no-answer']);
     expect(scenarios[0]).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'] });
   });
 });
@@ -165,7 +165,7 @@ describe.skipIf(whyRootless)('rootless', () => {
     expect(r.stderr).toBe('');
     const { results } = JSON.parse(r.stdout);
     expect(results.map((x: { id: string; ok: boolean; problems: string[] }) => [x.id, x.ok, x.problems])).toEqual([
-      ['coredns-down', true, []], ['dns-egress-dropped', true, []], ['dns-upstream-dead', true, []], ['ingress-misrouted', true, []], ['kube-proxy-missing', true, []], ['missing-route', true, []], ['mtu-blackhole', true, []], ['nodeport-local-traffic', true, []], ['service-no-answer', true, []],
+      ['coredns-down', true, []], ['dns-egress-dropped', true, []], ['dns-upstream-dead', true, []], ['ingress-misrouted', true, []], ['kube-proxy-missing', true, []], ['missing-route', true, []], ['mtu-blackhole', true, []], ['nodeport-local-traffic', true, []], ['readiness-never-ready', true, []], ['service-no-answer', true, []],
     ]);
     expect(r.code).toBe(0);
   });

@@ -281,7 +281,7 @@ describe('the seed scenarios', async () => {
 
   it('all load without errors, and each runs on both providers unless it needs the lab\'s own outside world', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
-    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'kube-proxy-missing', 'missing-route', 'mtu-blackhole', 'nodeport-local-traffic', 'service-no-answer']);
+    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'kube-proxy-missing', 'missing-route', 'mtu-blackhole', 'nodeport-local-traffic', 'readiness-never-ready', 'service-no-answer']);
     for (const s of scenarios) expect(s.spec.providers, s.spec.id).toEqual(NETNS_ONLY.includes(s.spec.id) ? ['netns'] : ['netns', 'kind']);
   });
 

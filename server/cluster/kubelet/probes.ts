@@ -49,6 +49,8 @@ export async function runProbe(rt: PodRuntime, p: Probe, t: ProbeTarget): Promis
     if (rc === '28') return { ok: false, message: `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` };
     if (rc === '7') return { ok: false, message: `Get "${url}": dial tcp ${host}:${port}: connect: connection refused` };
     if (status) return { ok: false, message: `HTTP probe failed with statuscode: ${status}` };
+    // An HTTPS probe of a plain HTTP server: the TLS handshake gets an HTTP answer (Go's words).
+    if (rc === '35' && scheme === 'https') return { ok: false, message: `Get "${url}": http: server gave HTTP response to HTTPS client` };
     return { ok: false, message: `Get "${url}": curl exit ${rc}` };
   }
   if (p.tcpSocket) {
