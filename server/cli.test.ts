@@ -143,7 +143,10 @@ describe.skipIf(whyRootless)('rootless', () => {
       expect((await sh('worker', 'kubectl get nodes --no-headers | awk \'{print $1, $2, $3}\'')).stdout).toBe('control-plane Ready control-plane\nworker Ready <none>\n');
       const pods = (await sh('default/client-worker', 'kubectl get pods -A --no-headers')).stdout.trim().split('\n');
       expect(pods).toHaveLength(10);
-      for (const p of pods) expect(p).toMatch(/\s1\/1\s+Running\s/);
+      // A pod that is not running says why in its logs: keep them with the failure.
+      const notRunning = pods.filter((p) => !/\s1\/1\s+Running\s/.test(p));
+      const why = notRunning.length ? (await sh('admin', `for p in ${notRunning.map((p) => p.split(/\s+/).slice(0, 2).join('/')).join(' ')}; do kubectl -n \${p%%/*} logs \${p#*/} --previous --tail=20; kubectl -n \${p%%/*} describe pod \${p#*/} | tail -15; done 2>&1`)).stdout : '';
+      expect(notRunning, why).toEqual([]);
       expect((await sh('admin', 'kubectl -n kube-system logs -l k8s-app=kube-dns --tail=5')).stdout).toMatch(/CoreDNS-/);
       expect((await sh('admin', 'kubectl exec client-worker -- nslookup kubernetes.default')).stdout).toMatch(/Address: 10\.96\.0\.1/);
       await sh('admin', 'kubectl -n kube-system scale deploy/coredns --replicas=0');
@@ -168,5 +171,5 @@ describe.skipIf(whyRootless)('rootless', () => {
       ['coredns-down', true, []], ['dns-egress-dropped', true, []], ['dns-upstream-dead', true, []], ['ingress-misrouted', true, []], ['kube-proxy-missing', true, []], ['missing-route', true, []], ['mtu-blackhole', true, []], ['nodeport-local-traffic', true, []], ['readiness-never-ready', true, []], ['service-no-answer', true, []],
     ]);
     expect(r.code).toBe(0);
-  });
+  }, 600_000);
 });
