@@ -1,4 +1,5 @@
-import { chownSync, existsSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netdojo } from '../test/support/cli.ts';
 import { hostNetns, labsUnavailable, rootlessUnavailable, tempHome } from '../test/support/env.ts';
@@ -159,6 +160,34 @@ describe.skipIf(whyRootless)('rootless', () => {
       expect((await sh('laptop', 'hostname; until ip=$(kubectl get svc web-lb -o jsonpath="{.status.loadBalancer.ingress[0].ip}") && [ -n "$ip" ]; do :; done; curl -sS -m 3 "http://$ip/hostname"')).stdout).toMatch(/^laptop\nweb-[a-z0-9]+-[a-z0-9]{5}$/);
     } finally {
       expect((await netdojo(home.dir, ['down', id], { asUser })).code).toBe(0);
+    }
+  });
+
+  it('mounts volumes where the host has no directory, also beside mounts a user namespace may not undo, and names a mount it cannot make', async () => {
+    const own = tempHome();
+    const host = join(own.dir, 'host');
+    mkdirSync(join(host, 'sub'), { recursive: true });
+    writeFileSync(join(host, 'keep'), 'kept\n');
+    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+    if (asUser !== undefined) chownSync(own.dir, asUser, asUser);
+    // As root, the lab starts in a mount namespace with a tmpfs on host/sub, as a host has
+    // /var/lib/docker or a container /etc/hosts: in the lab's user namespace that mount is locked.
+    const prefix = asUser === undefined ? undefined : ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', join(host, 'sub')];
+    const up = await netdojo(own.dir, ['up', 'coredns-down', '--healthy', '--json'], { asUser, prefix });
+    expect(up.stderr).toBe('');
+    const id = JSON.parse(up.stdout).lab.id;
+    const sh = (script: string) => netdojo(own.dir, ['exec', id, 'admin', '--', 'bash', '-c', script], { asUser });
+    const pod = (name: string, mountPath: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'], volumeMounts: [{ name: 'cfg', mountPath }] }], volumes: [{ name: 'cfg', configMap: { name: 'cfg' } }] } });
+    try {
+      await sh(`kubectl create configmap cfg --from-literal=key=value && echo '${pod('good', join(host, 'conf'))}' | kubectl apply -f - && echo '${pod('bad', '/netdojo-no-such-dir/conf')}' | kubectl apply -f -`);
+      expect((await sh('kubectl wait pod/good --for=condition=Ready --timeout=60s')).code).toBe(0);
+      expect((await sh(`kubectl exec good -- sh -c 'cat ${host}/conf/key; echo; ls ${host}; cat ${host}/keep'`)).stdout).toBe('value\nconf\nkeep\nsub\nkept\n');
+      expect(existsSync(join(host, 'conf'))).toBe(false);
+      const waiting = await sh('until r=$(kubectl get pod bad -o jsonpath="{.status.containerStatuses[0].state.waiting.reason}") && [ "$r" = RunContainerError ]; do :; done; kubectl get pod bad -o jsonpath="{.status.containerStatuses[0].state.waiting.message}"');
+      expect(waiting.stdout).toMatch(/^failed to create containerd task: .*error mounting ".*" to rootfs at "\/netdojo-no-such-dir\/conf": this lab mounts volumes under an existing directory other than \/$/);
+    } finally {
+      expect((await netdojo(own.dir, ['down', id], { asUser })).code).toBe(0);
+      own.remove();
     }
   });
 

@@ -43,8 +43,10 @@ echo $rc > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"
 /**
  * The one way into a target: its network namespace, its hostname, resolv.conf and hosts, and the
  * volume mounts of NETDOJO_MOUNTS (lines "source<TAB>target<TAB>ro|rw"), in a mount namespace of its
- * own. A mount target that does not exist is made on an overlay of its parent directory, so the
- * host's file system is never written.
+ * own. A mount target that does not exist is made in a private layer over its parent directory, so
+ * the host's file system is never written. With NETDOJO_DETACH set, the command starts in a session
+ * of its own once every mount is made, and enter returns: a failed mount is enter's error, as a
+ * container runtime's task creation fails before the container's process exists.
  */
 /** What `enter` prints on stderr (then the name) for a target the lab does not have. */
 export const NO_TARGET = 'enter: no such target:';
@@ -65,26 +67,41 @@ exec ip netns exec "$netns" unshare --uts -- sh -c '
   d=$1; shift
   # In a user namespace /proc/sys is writable by the machine root only: there sethostname(2) works.
   read -r h < "$d/hostname"; { echo "$h" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname "$h"
+  fail() { echo "$*" >&2; exit 1; }
+  # A layer over the directory $1 for new entries. An overlay keeps it as it is and writes beside
+  # it. In a user namespace the kernel refuses to overlay (or bind alone) a directory with mounts of
+  # a more privileged namespace beneath it (/var/lib/docker, /etc/hosts in a container): those are
+  # locked, as undoing them would show what they cover. There the directory becomes a tmpfs of
+  # links into a recursive bind of itself.
+  layer() {
+    l=$(mktemp -d "${dir}/ovl/XXXXXXXX") && mkdir "$l/u" "$l/w" || return 1
+    mount -t overlay overlay -o "lowerdir=$1,upperdir=$l/u,workdir=$l/w" "$1" 2>/dev/null && return 0
+    mkdir "$l/l" && mount --rbind "$1" "$l/l" && mount -t tmpfs -o "mode=$(stat -c %a "$1")" tmpfs "$1" || return 1
+    p=$1; set --
+    for e in "$l/l"/* "$l/l"/.[!.]*; do if [ -e "$e" ] || [ -L "$e" ]; then set -- "$@" "$e"; fi; done
+    [ $# -eq 0 ] || ln -s "$@" "$p"/
+  }
   if [ -n "$NETDOJO_MOUNTS" ] && [ -f "$NETDOJO_MOUNTS" ]; then
-    i=0
-    while IFS="$(printf "\\t")" read -r src dst mode; do
+    mkdir -p "${dir}/ovl"
+    while IFS="$(printf "\t")" read -r src dst mode; do
       [ -n "$dst" ] || continue
       if [ ! -e "$dst" ]; then
         parent=\${dst%/*}; parent=\${parent:-/}; while [ ! -d "$parent" ]; do parent=\${parent%/*}; parent=\${parent:-/}; done
         case "$parent" in
           /run|/run/*) ;;
-          /) echo "cannot mount $src at $dst: this lab mounts volumes under an existing directory other than /" >&2; exit 1 ;;
-          *) i=$((i + 1)); ovl="${dir}/ovl/$$-$i"; mkdir -p "$ovl/u" "$ovl/w"
-             mount -t overlay overlay -o "lowerdir=$parent,upperdir=$ovl/u,workdir=$ovl/w" "$parent" ;;
+          /) fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": this lab mounts volumes under an existing directory other than /" ;;
+          *) layer "$parent" || fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": cannot add to $parent" ;;
         esac
-        if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "\${dst%/*}"; : > "$dst"; fi
+        if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "\${dst%/*}" && : > "$dst"; fi || fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": cannot create it"
       fi
-      if [ "$mode" = ro ]; then mount --bind -o ro "$src" "$dst"; else mount --bind "$src" "$dst"; fi
+      if [ "$mode" = ro ]; then err=$(mount --bind -o ro "$src" "$dst" 2>&1); else err=$(mount --bind "$src" "$dst" 2>&1); fi ||
+        fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": $err"
     done < "$NETDOJO_MOUNTS"
   fi
-  # After the volumes: a volume under /etc is mounted on an overlay of /etc, which would hide these.
+  # After the volumes: a volume under /etc is mounted on a layer over /etc, which would hide these.
   mount --bind "$d/resolv.conf" /etc/resolv.conf
   mount --bind "$d/hosts" /etc/hosts
+  [ -z "$NETDOJO_DETACH" ] || exec setsid -f "$@" 2>/dev/null
   exec "$@"' enter "${dir}/etc/$ns" "$@"
 `;
 }
@@ -252,8 +269,10 @@ fi`, `removing the network of ${netns}`);
     // What `kubectl exec` into this container gets: its environment (and, through the mounts file, its volumes).
     await writeFile(`${state}.env`, JSON.stringify(c.env));
     const env = Object.entries(c.env).map(([k, v]) => shq(`${k}=${v}`)).join(' ');
-    await this.must(`NETDOJO_MOUNTS=${sq(mounts)} setsid -f ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} env -i ${env} ${sq(join(this.dir, 'bin/container'))} ${sq(state)} ${sq(c.logPath)} ${shq(c.workingDir || '-')} ${c.argv.map(shq).join(' ')} >/dev/null 2>&1 </dev/null`,
-      `starting container ${c.id}`);
+    // enter returns once the container's mounts are made and its process started on its own.
+    const r = await this.shell.run(`NETDOJO_DETACH=1 NETDOJO_MOUNTS=${sq(mounts)} ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} env -i ${env} ${sq(join(this.dir, 'bin/container'))} ${sq(state)} ${sq(c.logPath)} ${shq(c.workingDir || '-')} ${c.argv.map(shq).join(' ')} >/dev/null </dev/null`);
+    // As containerd reports a container whose mounts runc could not make.
+    if (r.code !== 0) throw new Error(`failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: ${(r.stdout + r.stderr).trim().slice(-1500)}`);
   }
 
   /** Sends a signal to a container's process (its PID as the sandbox sees it). */
