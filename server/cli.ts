@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { getProvider, PROVIDERS } from './providers/index.ts';
 import { LabError, type ProgressFn, type ProviderName } from './lab/types.ts';
 import { formatTable } from './util/table.ts';
+import { byTrackOrder } from './scenario/tracks.ts';
 
 // `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
 // --json prints exactly one JSON document on stdout; progress and errors go to stderr.
@@ -43,9 +44,9 @@ export function program(setExit: (code: number) => void): Command {
     const { loadCatalog } = await import('./scenario/load.ts');
     const { scenarios, errors } = await loadCatalog();
     if (o.json) {
-      json({ scenarios: scenarios.map(({ spec: s }) => ({ id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags, concepts: s.concepts, providers: s.providers, variants: s.variants })), errors: errors.map((e) => e.message) });
+      json({ scenarios: scenarios.map(({ spec: s }) => ({ id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags, concepts: s.concepts, track: s.track, competencies: s.competencies, learned: s.learned, providers: s.providers, variants: s.variants })), errors: errors.map((e) => e.message) });
     } else {
-      print(formatTable([['ID', 'DIFFICULTY', 'MIN', 'TAGS', 'TITLE'], ...scenarios.map(({ spec: s }) => [s.id, s.difficulty, String(s.minutes), s.tags.join(','), s.title])]));
+      print(formatTable([['ID', 'TRACK', 'DIFFICULTY', 'MIN', 'TITLE'], ...[...scenarios].map((l) => l.spec).sort(byTrackOrder).map((s) => [s.id, s.track, s.difficulty, String(s.minutes), s.title])]));
       for (const e of errors) process.stderr.write(`\nscenario not loaded: ${e.message}\n`);
     }
     return errors.length ? 1 : 0;

@@ -12,7 +12,7 @@ export type { StartOptions };
 // The one place where the web server meets the rest of netdojo: scenario catalog, lab lifecycle and
 // grading. The server only ever talks to a LabBackend; realBackend() wires the project's modules.
 
-export type CatalogEntry = Pick<ScenarioSpec, 'id' | 'title' | 'summary' | 'difficulty' | 'minutes' | 'tags' | 'concepts' | 'providers'>;
+export type CatalogEntry = Pick<ScenarioSpec, 'id' | 'title' | 'summary' | 'difficulty' | 'minutes' | 'tags' | 'concepts' | 'track' | 'competencies' | 'learned' | 'providers'>;
 
 /** What the web server uses of a rendered scenario (test backends provide just this). */
 export type RenderedScenario = Pick<FullRendering, 'variant' | 'brief' | 'hints' | 'checks' | 'solution'>;
@@ -33,7 +33,7 @@ export interface LabBackend {
 
 const pick = (s: ScenarioSpec): CatalogEntry => ({
   id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags,
-  concepts: s.concepts, providers: s.providers,
+  concepts: s.concepts, track: s.track, competencies: s.competencies, learned: s.learned, providers: s.providers,
 });
 
 /** The project's scenario loader, lab session and grader. */

@@ -22,7 +22,7 @@ const targets = ['control-plane', 'worker', 'default/client-worker'];
 function write(id: string, addons: string): void {
   mkdirSync(join(dir, id), { recursive: true });
   writeFileSync(join(dir, id, 'scenario.yaml'), [
-    `id: ${id}`, 'title: T', 'summary: S', 'difficulty: beginner', 'minutes: 5', 'tags: [x]', 'concepts: [x]',
+    `id: ${id}`, 'title: T', 'summary: S', 'difficulty: beginner', 'minutes: 5', 'tags: [x]', 'concepts: [x]', 'track: services', 'competencies: [service-types]', 'learned: L',
     `addons: ${addons}`, 'manifests: [app.yaml]',
     "break: [{ on: admin, run: 'true' }]", "solution: [{ on: admin, run: 'true' }]",
     "checks: [{ id: c, title: C, kind: state, from: admin, run: 'true', broken: WRONG_ANSWER }]", 'hints: [h]',
@@ -37,7 +37,7 @@ describe('scenario add-ons', () => {
     const err = await loadScenario('unknown-addon', dir).catch((e) => e);
     expect(err).toBeInstanceOf(ScenarioError);
     expect(err.message).toContain(join(dir, 'unknown-addon', 'scenario.yaml'));
-    expect(err.message).toMatch(/addons\[1\] \(line 8\): unknown add-on "traefik"; expected one of: ingress-nginx/);
+    expect(err.message).toMatch(/addons\[1\] \(line 11\): unknown add-on "traefik"; expected one of: ingress-nginx/);
   });
 
   it('installs ingress-nginx before the scenario\'s own objects and waits for its controller; kind also gets its RBAC', async () => {

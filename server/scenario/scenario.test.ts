@@ -12,6 +12,7 @@ import { baseWorkloads, parseYamlDocs } from '../providers/kind/render.ts';
 import { loadCatalog, loadScenario, ScenarioError, type LoadedScenario } from './load.ts';
 import { pickVariant, renderScenario, RenderError, type RenderedScenario } from './render.ts';
 import { LAPTOP } from '../lab/world.ts';
+import { SCENARIO_IDS } from '../../test/support/scenarios.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'scenarios');
@@ -49,18 +50,20 @@ describe('scenario files: errors name the file, the field and what was expected'
   it('an unknown check kind lists the kinds', async () => {
     const msg = await problemsOf('unknown-kind');
     expect(msg).toContain(join(FIXTURES, 'unknown-kind', 'scenario.yaml'));
-    expect(msg).toMatch(/checks\[0\]\.kind \(line 14\): unknown or missing kind; expected one of: dns, tcp, http/);
+    expect(msg).toMatch(/checks\[0\]\.kind \(line 17\): unknown or missing kind; expected one of: dns, tcp, http/);
   });
 
   it('bad values and unknown fields are each reported with their path and line', async () => {
     const msg = await problemsOf('bad-fields');
     expect(msg).toMatch(/difficulty \(line 4\): .*"beginner"\|"intermediate"\|"advanced"/);
     expect(msg).toMatch(/minutes \(line 5\): .*expected number/);
+    expect(msg).toMatch(/track \(line 8\): unknown track "networking"; expected one of: linux, pod-networking, services, dns, network-policy, ingress-egress, exam/);
+    expect(msg).toMatch(/competencies\[0\] \(line 9\): unknown competency "dns-magic"; expected one of: pod-connectivity, /);
     expect(msg).toMatch(/checks\[0\] \(line \d+\): unknown field "colour"/);
   });
 
   it('a template that does not compile is caught at load time, with its path', async () => {
-    expect(await problemsOf('bad-template')).toMatch(/break\.netns\[0\]\.run \(line 9\): bad template/);
+    expect(await problemsOf('bad-template')).toMatch(/break\.netns\[0\]\.run \(line 12\): bad template/);
   });
 
   it('cross-references: duplicate ids, no target check, missing provider steps, unknown check names', async () => {
@@ -97,7 +100,7 @@ describe('per-provider declarations', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netdojo-scenarios-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const head = (id: string, providers: string) => [
-    `id: ${id}`, 'title: T', 'summary: S', 'difficulty: beginner', 'minutes: 5', 'tags: [x]', 'concepts: [x]',
+    `id: ${id}`, 'title: T', 'summary: S', 'difficulty: beginner', 'minutes: 5', 'tags: [x]', 'concepts: [x]', 'track: services', 'competencies: [service-types]', 'learned: L',
     `providers: [${providers}]`,
     "break: { netns: [{ on: worker, run: 'true' }], kind: [{ on: admin, run: 'true' }] }",
     "solution: { netns: [{ on: worker, run: 'true' }], kind: [{ on: admin, run: 'true' }] }",
@@ -203,7 +206,7 @@ variants: { x: [a] }`);
 rejects:
   - { name: r, fails: [kind-only], steps: { netns: [{ on: worker, run: 'true' }] } }`);
     const msg = await problems('missing-variant');
-    expect(msg).toMatch(/checks\[1\]\.run\.kind \(line 19\): missing: providers lists kind and check "guard" is graded there, so its run needs a kind script/);
+    expect(msg).toMatch(/checks\[1\]\.run\.kind \(line 22\): missing: providers lists kind and check "guard" is graded there, so its run needs a kind script/);
     expect(msg).toMatch(/checks \(line \d+\): no target check on kind: at least one check graded on kind needs `broken: <STATE>`/);
     expect(msg).toMatch(/rejects\[0\]\.fails\[0\] \(line \d+\): check "kind-only" is not graded on netns \(its providers: kind\)/);
     expect(msg).not.toMatch(/no target check on netns/);
@@ -281,7 +284,7 @@ describe('the seed scenarios', async () => {
 
   it('all load without errors, and each runs on both providers unless it needs the lab\'s own outside world', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
-    expect(scenarios.map((s) => s.spec.id)).toEqual(['coredns-down', 'dns-egress-dropped', 'dns-upstream-dead', 'ingress-misrouted', 'kube-proxy-missing', 'missing-route', 'mtu-blackhole', 'nodeport-local-traffic', 'readiness-never-ready', 'service-no-answer']);
+    expect(scenarios.map((s) => s.spec.id)).toEqual(SCENARIO_IDS);
     for (const s of scenarios) expect(s.spec.providers, s.spec.id).toEqual(NETNS_ONLY.includes(s.spec.id) ? ['netns'] : ['netns', 'kind']);
   });
 

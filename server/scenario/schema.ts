@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CheckSpec, DnsCheck, HttpCheck, IcmpCheck, MtuCheck, NegativeCheck, Slug, StateCheck, TcpCheck } from '../../grader/types.ts';
 import { ADDON_NAMES } from '../lab/addons.ts';
+import { COMPETENCY_IDS, TRACK_IDS } from './tracks.ts';
 
 // scenarios/<id>/scenario.yaml. String fields under steps, checks and hints are handlebars
 // templates rendered with the lab's facts and the seeded variant (see scenario/render.ts).
@@ -101,6 +102,12 @@ export const ScenarioSpec = z.strictObject({
   minutes: z.number().int().positive(),
   tags: z.array(z.string()).min(1),
   concepts: z.array(z.string()).min(1),
+  /** The catalog track it belongs to (server/scenario/tracks.ts). */
+  track: z.enum(TRACK_IDS, { error: (issue) => `${issue.input === undefined ? 'required' : `unknown track ${JSON.stringify(issue.input)}`}; expected one of: ${TRACK_IDS.join(', ')}` }),
+  /** The CKA competencies it trains. */
+  competencies: z.array(z.enum(COMPETENCY_IDS, { error: (issue) => `unknown competency ${JSON.stringify(issue.input)}; expected one of: ${COMPETENCY_IDS.join(', ')}` })).min(1),
+  /** "What you learned", shown once it is solved: the concept in two or three sentences. */
+  learned: z.string().min(1),
   /** Seeded variants: each key takes one of its values, chosen from the lab's seed. */
   variants: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.array(z.union([z.string(), z.number()])).min(1)).default({}),
   providers: z.array(ProviderSchema).min(1).default([...PROVIDERS]),
