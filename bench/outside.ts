@@ -1,4 +1,5 @@
-import { ADDONS, addonManifests } from '../server/lab/addons.ts';
+import { runSteps } from '../server/lab/session.ts';
+import { addonSteps } from '../server/scenario/render.ts';
 import { newLabId } from '../server/lab/naming.ts';
 import { baseTopology } from '../server/lab/topology.ts';
 import type { Lab } from '../server/lab/types.ts';
@@ -44,15 +45,8 @@ spec:
   rules: [{ host: web.example.com, http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: web, port: { number: 80 } } } }] } }]
 `;
 
-/** Installs the ingress-nginx add-on as a scenario's setup does: its manifests applied, then its readiness command. */
-async function installIngress(lab: Lab): Promise<void> {
-  for (const m of addonManifests('ingress-nginx', 'netns')) {
-    const r = await lab.exec('admin', ['kubectl', 'apply', '-f', '-'], { stdin: m.text, timeoutMs: 60_000 });
-    if (r.code !== 0) throw new Error(`applying ${m.file}: ${r.stderr.trim()}`);
-  }
-  const ready = await lab.exec('admin', ['bash', '-c', ADDONS['ingress-nginx'].ready.netns], { timeoutMs: 320_000 });
-  if (ready.code !== 0) throw new Error(`ingress-nginx did not become ready: ${(ready.stderr || ready.stdout).trim()}`);
-}
+/** Installs the ingress-nginx add-on with the steps a scenario's lab runs for it. */
+const installIngress = (lab: Lab) => runSteps(lab, addonSteps(['ingress-nginx'], 'netns'), 'Installing ingress-nginx');
 
 export async function benchOutside(ctx: BenchContext): Promise<Outside> {
   const provider = await getProvider('netns');

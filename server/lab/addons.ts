@@ -8,13 +8,16 @@ import { MANIFESTS_DIR } from './manifests.ts';
 // provider except where the providers differ (kind enforces RBAC; the netns lab serves no RBAC
 // objects and authorizes every service account).
 
+export const ADDON_NAMES = ['ingress-nginx', 'gateway-api'] as const;
+export type AddonName = (typeof ADDON_NAMES)[number];
+
 export interface Addon {
   /** Files in manifests/, in the order they are applied, per provider. */
   manifests: Record<ProviderName, string[]>;
   /** A command that returns once the add-on serves (what its scenario's checks rely on), per provider. */
   ready: Record<ProviderName, string>;
   /** Add-ons it builds on, installed before it. */
-  needs?: string[];
+  needs?: AddonName[];
   /**
    * Whether a provider may create its objects together with the cluster's own (the netns lab does,
    * so its pods start beside the base ones). Not for add-ons with custom resources, which must
@@ -25,7 +28,7 @@ export interface Addon {
 
 const INGRESS_NGINX_READY = 'kubectl -n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=300s';
 
-export const ADDONS = {
+export const ADDONS: Readonly<Record<AddonName, Addon>> = {
   'ingress-nginx': {
     manifests: { netns: ['ingress-nginx.yaml'], kind: ['ingress-nginx.yaml', 'ingress-nginx-rbac.yaml'] },
     // On kind the controller image is pulled first: give it time.
@@ -43,17 +46,14 @@ export const ADDONS = {
     },
     needs: ['ingress-nginx'],
   },
-} satisfies Record<string, Addon>;
-
-export type AddonName = keyof typeof ADDONS;
-export const ADDON_NAMES = Object.keys(ADDONS) as [AddonName, ...AddonName[]];
+};
 
 /** The add-ons a scenario names with those they need, each once, every one after what it needs. */
 export function withNeeds(names: readonly AddonName[]): AddonName[] {
   const out: AddonName[] = [];
   const add = (name: AddonName) => {
     if (out.includes(name)) return;
-    for (const need of (ADDONS[name] as Addon).needs ?? []) add(need as AddonName);
+    for (const need of ADDONS[name].needs ?? []) add(need);
     out.push(name);
   };
   names.forEach(add);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import type { Check } from '../../grader/types.ts';
-import { ADDONS, addonManifests, withNeeds } from '../lab/addons.ts';
+import { ADDONS, addonManifests, withNeeds, type AddonName } from '../lab/addons.ts';
 import type { LabFacts, ProviderName } from '../lab/types.ts';
 import type { LoadedScenario } from './load.ts';
 import { checkRunsOn, isStepList, type Attempt, type MatrixCheck, type PerProvider, type Step } from './schema.ts';
@@ -81,6 +81,20 @@ export class RenderError extends Error {
   override name = 'RenderError';
 }
 
+/** A file of objects applied as a cluster admin applies it. */
+const applyStep = (file: string, text: string): Step => ({
+  name: `Applying ${file}`, on: 'admin',
+  run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${text.replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
+});
+
+/** Installing add-ons (and those they need): each one's objects applied, then waited for until it serves. */
+export function addonSteps(names: readonly AddonName[], provider: ProviderName): Step[] {
+  return withNeeds(names).flatMap((name) => [
+    ...addonManifests(name, provider).map((m) => applyStep(m.file, m.text)),
+    { name: `Waiting for ${name}`, on: 'admin', run: ADDONS[name].ready[provider] },
+  ]);
+}
+
 export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: number, provider: ProviderName, targets: string[]): RenderedScenario {
   const { spec } = loaded;
   const variant = pickVariant(spec.variants, seed);
@@ -120,16 +134,8 @@ export function renderScenario(loaded: LoadedScenario, facts: LabFacts, seed: nu
   const attempts = (list: Attempt[], where: string) => list
     .flatMap((a, i) => (checkRunsOn(a, provider) && (isStepList(a.steps) || a.steps[provider]) ? [{ a, i }] : []))
     .map(({ a, i }) => ({ name: render(a.name, `${where}[${i}].name`), fails: a.fails, steps: stepsFor(a.steps, `${where}[${i}].steps`) }));
-  // Add-ons, then the scenario's own objects, applied as a cluster admin would apply them.
-  const apply = (file: string, text: string): Step => ({
-    name: `Applying ${file}`, on: 'admin',
-    run: `kubectl apply -f - <<'NETDOJO_MANIFEST'\n${text.replace(/\n?$/, '\n')}NETDOJO_MANIFEST\n`,
-  });
-  const addons: Step[] = withNeeds(spec.addons).flatMap((name) => [
-    ...addonManifests(name, provider).map((m) => apply(m.file, m.text)),
-    { name: `Waiting for ${name}`, on: 'admin', run: ADDONS[name].ready[provider] },
-  ]);
-  const manifests: Step[] = loaded.manifests.map((m) => apply(m.file, render(m.text, m.file)));
+  const addons = addonSteps(spec.addons, provider);
+  const manifests: Step[] = loaded.manifests.map((m) => applyStep(m.file, render(m.text, m.file)));
 
   /** A matrix check as its pairs: `tcp` where the source may reach the target, `negative` elsewhere. */
   const matrixChecks = (declared: MatrixCheck, i: number): Check[] => {

@@ -2,35 +2,18 @@
 // implementation: the `gateway-api` add-on (with the ingress-nginx controller it needs) applied
 // with the real kubectl, a Gateway and HTTPRoutes, requests from the laptop outside the cluster
 // through the Gateway's load-balancer address, and what kubectl shows of their status.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDONS, addonManifests, withNeeds } from '../../server/lab/addons.ts';
+import { addonSteps } from '../../server/scenario/render.ts';
 import { netdojo } from '../support/cli.ts';
 import { labsUnavailable, tempHome } from '../support/env.ts';
+import { backend, labDriver } from '../support/ingress.ts';
 
 const why = labsUnavailable();
 if (why) console.warn(`skipping the Gateway API lab test: ${why}`);
 
-const backend = (app: string) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${app}, labels: { app: ${app} } }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: ${app} } }
-  template:
-    metadata: { labels: { app: ${app} } }
-    spec:
-      containers: [{ name: ${app}, image: registry.k8s.io/e2e-test-images/agnhost:2.52, args: [serve-hostname, --port=9376], ports: [{ name: http, containerPort: 9376 }] }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: ${app} }
-spec: { selector: { app: ${app} }, ports: [{ name: http, port: 80, targetPort: http }] }
-`;
 const APP = `${backend('blue')}---${backend('green')}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -79,31 +62,12 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
   const home = tempHome('netdojo-gateway-');
   const certs = mkdtempSync(join(tmpdir(), 'gateway-certs-'));
   let lab = '';
+  let cert = '';
   let lbIP = '';
   const pods: Record<string, string> = {};
 
-  const exec = async (target: string, script: string) => {
-    const r = await netdojo(home.dir, ['exec', lab, target, '--', 'bash', '-c', script]);
-    return { ...r, out: r.stdout.trim() };
-  };
-  const kubectl = async (args: string) => {
-    const r = await exec('admin', `kubectl ${args}`);
-    expect(r.code, `kubectl ${args}: ${r.stderr}`).toBe(0);
-    return r.out;
-  };
-  /** Runs a script until its output matches: controllers converge, nothing here sleeps. */
-  const until = async (target: string, script: string, pattern: RegExp, ms = 30_000) => {
-    const deadline = Date.now() + ms;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = (await exec(target, script)).out;
-      if (pattern.test(last)) return last;
-    }
-    throw new Error(`${script} never printed ${pattern}; last: ${last}`);
-  };
-  /** curl from the laptop, through the load-balancer address: "<status> <body>" per request. */
-  const curl = async (requests: string[]) => (await exec('laptop', requests.map((r) =>
-    `r=$(curl -sS -m5 -w '\\n%{http_code}' ${r}); printf '%s %s\\n' "\${r##*$'\\n'}" "$(printf '%s' "\${r%$'\\n'*}" | tr '\\r\\n' '  ')"`).join('\n'))).out.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+  const { exec, kubectl, until, tlsSecret, ...d } = labDriver(home.dir, () => lab);
+  const curl = (requests: string[]) => d.curl('laptop', requests);
   const parentCondition = (route: string, type: string) =>
     `kubectl get httproute ${route} -o jsonpath='{.status.parents[0].conditions[?(@.type=="${type}")].status} {.status.parents[0].conditions[?(@.type=="${type}")].reason}'`;
 
@@ -112,14 +76,8 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
     expect(up.code, up.stderr).toBe(0);
     lab = JSON.parse(up.stdout).lab.id;
     // As a scenario's `addons: [gateway-api]` installs it: what it needs first, each waited for.
-    for (const name of withNeeds(['gateway-api'])) {
-      for (const m of addonManifests(name, 'netns')) await kubectl(`apply -f - <<'EOF'\n${m.text}\nEOF`);
-      await kubectl(ADDONS[name].ready.netns.replace(/^kubectl /, ''));
-    }
-    const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', join(certs, 'tls.key'), '-out', join(certs, 'tls.crt'),
-      '-subj', '/CN=secure.example.com', '-addext', 'subjectAltName=DNS:secure.example.com'], { encoding: 'utf8' });
-    expect(tls.status, tls.stderr).toBe(0);
-    await kubectl(`create secret tls secure-tls --cert=${join(certs, 'tls.crt')} --key=${join(certs, 'tls.key')}`);
+    for (const step of addonSteps(['gateway-api'], 'netns')) expect((await exec(step.on, step.run)).code, step.name).toBe(0);
+    cert = await tlsSecret('secure-tls', 'secure.example.com', certs);
     await kubectl(`apply -f - <<'EOF'\n${APP}\nEOF`);
     await kubectl('rollout status deployment/blue deployment/green --timeout=60s');
     for (const app of ['blue', 'green']) pods[app] = await kubectl(`get pods -l app=${app} -o jsonpath='{.items[0].metadata.name}'`);
@@ -163,7 +121,7 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
   });
 
   it('terminates TLS on the HTTPS listener with its certificateRef\'s Secret', async () => {
-    const r = await exec('laptop', `curl -sS -m5 --cacert ${join(certs, 'tls.crt')} --resolve secure.example.com:443:${lbIP} https://secure.example.com/`);
+    const r = await exec('laptop', `curl -sS -m5 --cacert ${cert} --resolve secure.example.com:443:${lbIP} https://secure.example.com/`);
     expect(r.out).toBe(pods.green);
   });
 

@@ -6,27 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFESTS_DIR } from '../../server/lab/manifests.ts';
+import { addonSteps } from '../../server/scenario/render.ts';
 import { netdojo } from '../support/cli.ts';
 import { labsUnavailable, tempHome } from '../support/env.ts';
-import { untilPrints } from '../support/until.ts';
+import { backend, labDriver } from '../support/ingress.ts';
 
 const why = labsUnavailable() ?? (spawnSync('sh', ['-c', 'command -v nginx || test -x /usr/sbin/nginx']).status === 0 ? undefined : 'the ingress controller runs the host\'s nginx: install nginx-light');
 if (why) console.warn(`skipping the ingress-nginx lab test: ${why}`);
 
 // Two backends that answer every path with their pod name, and the Ingresses that route to them.
-const backend = (app: string) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${app}, labels: { app: ${app} } }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: ${app} } }
-  template:
-    metadata: { labels: { app: ${app} } }
-    spec:
-      containers: [{ name: ${app}, image: registry.k8s.io/e2e-test-images/agnhost:2.52, args: [serve-hostname, --port=9376], ports: [{ name: http, containerPort: 9376 }] }]
-`;
 const APP = `${backend('shop')}---${backend('api')}---
 apiVersion: v1
 kind: Service
@@ -90,6 +78,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   const home = tempHome('netdojo-ingress-');
   const certs = mkdtempSync(join(tmpdir(), 'ingress-certs-'));
   let lab = '';
+  let cert = '';
   let controllerIP = '';
   let lbIP = '';
   let podIP = '';
@@ -97,23 +86,10 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   let webPods: string[] = [];
   const pods: Record<string, string> = {};
 
-  const exec = async (target: string, script: string) => {
-    const r = await netdojo(home.dir, ['exec', lab, target, '--', 'bash', '-c', script]);
-    return { ...r, out: r.stdout.trim() };
-  };
-  const kubectl = async (args: string) => {
-    const r = await exec('admin', `kubectl ${args}`);
-    expect(r.code, `kubectl ${args}: ${r.stderr}`).toBe(0);
-    return r.out;
-  };
+  const { exec, kubectl, until, tlsSecret, ...d } = labDriver(home.dir, () => lab);
+  const curl = (requests: string[]) => d.curl('default/client-worker', requests);
   const RELOADS = 'kubectl logs -n ingress-nginx deploy/ingress-nginx-controller | grep -c "Backend successfully reloaded"';
   const reloadCount = async () => (await exec('admin', RELOADS)).out;
-  /** Runs a script until its output matches: controllers converge, nothing here sleeps. */
-  const until = (target: string, script: string, pattern: RegExp, ms = 30_000) =>
-    untilPrints(async () => (await exec(target, script)).out, pattern, `${script} on ${target}`, ms);
-  /** curl from the client pod: "<status> <body on one line>" for each request. */
-  const curl = async (requests: string[]) => (await exec('default/client-worker', requests.map((r) =>
-    `r=$(curl -sS -m5 -w '\\n%{http_code}' ${r}); printf '%s %s\\n' "\${r##*$'\\n'}" "$(printf '%s' "\${r%$'\\n'*}" | tr '\\r\\n' '  ')"`).join('\n'))).out.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
 
   beforeAll(async () => {
     const up = await netdojo(home.dir, ['up', 'coredns-down', '--healthy', '--json']);
@@ -122,12 +98,8 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
     lab = facts.id;
     clientIP = facts.pods.find((p: { target: string }) => p.target === 'default/client-worker').ip;
     webPods = facts.pods.filter((p: { app: string }) => p.app === 'web').map((p: { target: string }) => p.target.split('/')[1]);
-    await kubectl(`apply -f ${MANIFESTS_DIR}ingress-nginx.yaml`);
-    await kubectl('-n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=60s');
-    const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', join(certs, 'tls.key'), '-out', join(certs, 'tls.crt'),
-      '-subj', '/CN=secure.example.com', '-addext', 'subjectAltName=DNS:secure.example.com'], { encoding: 'utf8' });
-    expect(tls.status, tls.stderr).toBe(0);
-    await kubectl(`create secret tls secure-tls --cert=${join(certs, 'tls.crt')} --key=${join(certs, 'tls.key')}`);
+    for (const step of addonSteps(['ingress-nginx'], 'netns')) expect((await exec(step.on, step.run)).code, step.name).toBe(0);
+    cert = await tlsSecret('secure-tls', 'secure.example.com', certs);
     await kubectl(`apply -f - <<'EOF'\n${APP}\nEOF`);
     await kubectl('rollout status deployment/shop deployment/api --timeout=60s');
     for (const app of ['shop', 'api']) pods[app] = await kubectl(`get pods -l app=${app} -o jsonpath='{.items[0].metadata.name}'`);
@@ -167,7 +139,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
 
   it('terminates TLS with the Secret\'s certificate by SNI, the fake certificate otherwise, and redirects HTTP to HTTPS for a TLS host', async () => {
     const secure = await exec('default/client-worker', [
-      `curl -sS -m5 --cacert ${join(certs, 'tls.crt')} --resolve secure.example.com:443:${controllerIP} https://secure.example.com/`,
+      `curl -sS -m5 --cacert ${cert} --resolve secure.example.com:443:${controllerIP} https://secure.example.com/`,
       `curl -sS -m5 -k -o /dev/null -v --resolve other.example.com:443:${controllerIP} https://other.example.com/ 2>&1 | grep -E 'subject:|^< HTTP'`,
       `curl -sS -m5 -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: secure.example.com' http://${controllerIP}/cart/`,
     ].join('; echo; '));
@@ -180,13 +152,9 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   });
 
   it('serves a renewed certificate once its Secret changes', async () => {
-    const renewed = join(certs, 'renewed');
-    const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', `${renewed}.key`, '-out', `${renewed}.crt`,
-      '-subj', '/CN=secure.example.com/O=renewed', '-addext', 'subjectAltName=DNS:secure.example.com'], { encoding: 'utf8' });
-    expect(tls.status, tls.stderr).toBe(0);
-    await exec('admin', `kubectl create secret tls secure-tls --cert=${renewed}.crt --key=${renewed}.key --dry-run=client -o yaml | kubectl apply -f -`);
+    const renewed = await tlsSecret('secure-tls', 'secure.example.com', certs, 'renewed');
     // curl trusts only the renewed certificate: it succeeds once nginx serves it.
-    const served = await until('default/client-worker', `curl -sS -m5 --cacert ${renewed}.crt --resolve secure.example.com:443:${controllerIP} https://secure.example.com/ 2>&1`, new RegExp(`^${pods.api}$`));
+    const served = await until('default/client-worker', `curl -sS -m5 --cacert ${renewed} --resolve secure.example.com:443:${controllerIP} https://secure.example.com/ 2>&1`, new RegExp(`^${pods.api}$`));
     expect(served).toBe(pods.api);
   });
 

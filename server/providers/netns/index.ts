@@ -18,7 +18,7 @@ import { kubeGet, kubeWatch, NetnsLab, readFacts } from './lab.ts';
 import { API_PORT, nodesScript } from './nodes.ts';
 import { dnsmasqConf, nginxConf, worldDir, worldScript } from './world.ts';
 import { LAPTOP } from '../../lab/world.ts';
-import { ADDONS, withNeeds, type Addon } from '../../lab/addons.ts';
+import { ADDONS, withNeeds } from '../../lab/addons.ts';
 import { MANIFESTS_DIR } from '../../lab/manifests.ts';
 import { CONTAINER_SCRIPT, enterScript } from './runtime.ts';
 import { findHolders, isAlive, LAB_PATH, runIn, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
@@ -166,7 +166,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
       const record: LabRecord = {
         id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(),
         topology: topo, facts: { id: opts.id, scenario: opts.scenario, provider: 'netns', seed: opts.seed, nodes: topo.nodes, pods: [], services: [], dns: topo.dns },
-        handle: { sandbox: { ...sandbox }, cluster, token, manifests: withNeeds(opts.addons ?? []).filter((a) => (ADDONS[a] as Addon).withCluster).flatMap((a) => ADDONS[a].manifests.netns.map((f) => `${MANIFESTS_DIR}${f}`)) },
+        handle: { sandbox: { ...sandbox }, cluster, token, manifests: withNeeds(opts.addons ?? []).filter((a) => ADDONS[a].withCluster).flatMap((a) => ADDONS[a].manifests.netns.map((f) => `${MANIFESTS_DIR}${f}`)) },
       };
       await writeRecord(record);
       await action('Building the nodes, their bridges and routes', async () => {
