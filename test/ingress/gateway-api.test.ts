@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addonSteps } from '../../server/scenario/render.ts';
 import { netdojo } from '../support/cli.ts';
 import { labsUnavailable, tempHome } from '../support/env.ts';
-import { backend, labDriver } from '../support/ingress.ts';
+import { backend, labDriver, service } from '../support/ingress.ts';
 
 const why = labsUnavailable();
 if (why) console.warn(`skipping the Gateway API lab test: ${why}`);
 
-const APP = `${backend('blue')}---${backend('green')}---
+const APP = `${backend('blue')}---${service('blue')}---${backend('green')}---${service('green')}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: web }

@@ -9,18 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addonSteps } from '../../server/scenario/render.ts';
 import { netdojo } from '../support/cli.ts';
 import { labsUnavailable, tempHome } from '../support/env.ts';
-import { backend, labDriver } from '../support/ingress.ts';
+import { backend, labDriver, service } from '../support/ingress.ts';
 
 const why = labsUnavailable() ?? (spawnSync('sh', ['-c', 'command -v nginx || test -x /usr/sbin/nginx']).status === 0 ? undefined : 'the ingress controller runs the host\'s nginx: install nginx-light');
 if (why) console.warn(`skipping the ingress-nginx lab test: ${why}`);
 
 // Two backends that answer every path with their pod name, and the Ingresses that route to them.
-const APP = `${backend('shop')}---${backend('api')}---
-apiVersion: v1
-kind: Service
-metadata: { name: shop }
-spec: { selector: { app: shop }, ports: [{ name: http, port: 80, targetPort: http }] }
----
+const APP = `${backend('shop')}---${service('shop')}---${backend('api')}---
 apiVersion: v1
 kind: Service
 metadata: { name: api }

@@ -22,6 +22,14 @@ spec:
       containers: [{ name: ${app}, image: registry.k8s.io/e2e-test-images/agnhost:2.52, args: [serve-hostname, --port=9376], ports: [{ name: http, containerPort: 9376 }] }]
 `;
 
+/** A ClusterIP Service `app` on port 80 to its pods' `http` port. */
+export const service = (app: string) => `
+apiVersion: v1
+kind: Service
+metadata: { name: ${app} }
+spec: { selector: { app: ${app} }, ports: [{ name: http, port: 80, targetPort: http }] }
+`;
+
 /** A lab's targets, through `netdojo exec`; `lab()` is read at each call (the lab starts in beforeAll). */
 export function labDriver(home: string, lab: () => string) {
   const exec = async (target: string, script: string) => {
