@@ -62,7 +62,8 @@ export async function benchTerminal(ctx: BenchContext): Promise<Section<Terminal
     await page.goto(`${srv.url.replace(/\/$/, '')}/`);
     // The request the Start button makes.
     const id = await page.evaluate(async (scenario: string) => {
-      const r = await fetch('/api/labs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ scenario, seed: 1 }) });
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('netdojo_csrf='))?.slice('netdojo_csrf='.length) ?? '';
+      const r = await fetch('/api/labs', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ scenario, seed: 1 }) });
       const body = await r.json() as { lab?: { id: string }; error?: unknown };
       if (!body.lab) throw new Error(`starting a lab: HTTP ${r.status} ${JSON.stringify(body)}`);
       return body.lab.id;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,6 +261,47 @@ describe('JSON API', () => {
     });
     expect(rebound).toBe(421);
     expect((await me.call('GET', '/')).status).toBe(200);
+  });
+
+  it('refuses a state change without the learner\'s CSRF token, with another learner\'s, and keeps tokens across a restart', async () => {
+    await start();
+    const me = new Learner(srv!.url);
+    const session = await me.call('GET', '/api/session');
+    expect(session.body.csrfToken).toMatch(/^[\w-]{43}$/);
+    expect(session.headers.get('set-cookie')).toMatch(/netdojo_csrf=[\w-]{43}; Path=\/; SameSite=Lax/);
+    me.withoutToken = true;
+    const forged = await me.call('POST', '/api/labs', { scenario: 'stand-in' });
+    expect(forged.status).toBe(403);
+    expect(forged.body.error).toMatchObject({ code: 'csrf', message: expect.stringMatching(/needs the x-csrf-token header/) });
+    const other = new Learner(srv!.url);
+    const theirs = (await other.call('GET', '/api/session')).body.csrfToken;
+    const borrowed = await fetch(`${srv!.url}/api/labs`, { method: 'POST', headers: { origin: srv!.url, cookie: me.cookie, 'x-csrf-token': theirs, 'content-type': 'application/json' }, body: '{"scenario":"stand-in"}' });
+    expect(borrowed.status).toBe(403);
+    expect(backend.labs.size).toBe(0);
+    // The key lives in the state directory, readable by the server's user only: a restart keeps tokens.
+    expect(statSync(join(dir, 'csrf.key')).mode & 0o777).toBe(0o600);
+    await srv!.close();
+    await start();
+    const again = new Learner(srv!.url);
+    again.cookie = me.cookie;
+    expect((await again.call('GET', '/api/session')).body.csrfToken).toBe(session.body.csrfToken);
+    expect((await again.call('POST', '/api/labs', { scenario: 'stand-in' })).status).toBe(202);
+  });
+
+  it('limits lab starts and checks per learner per minute, with Retry-After and a message that says so', async () => {
+    srv = await startServer({ host: '127.0.0.1', port: 0, stateDir: dir, backend, rates: { startsPerMinute: 2, checksPerMinute: 3 }, log: () => {} });
+    const me = new Learner(srv.url), other = new Learner(srv.url);
+    const lab = await readyLab(me);
+    expect((await me.call('POST', `/api/labs/${lab.id}/reset`)).status).toBe(200);
+    const third = await me.call('POST', '/api/labs', { scenario: 'stand-in-2' });
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(third.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/^Too many lab starts and resets: at most 2 a minute\. Try again in \d+ s\.$/) });
+    expect((await other.call('POST', '/api/labs', { scenario: 'stand-in' })).status).toBe(202);
+    await me.waitReady(lab.id);
+    const checks = [];
+    for (let i = 0; i < 4; i++) checks.push((await me.call('POST', `/api/labs/${lab.id}/grade`)).status);
+    expect(checks).toEqual([200, 200, 200, 429]);
   });
 
   it('refuses terminal upgrades without the cookie, the token, or from another Origin', async () => {

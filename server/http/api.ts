@@ -3,7 +3,9 @@ import { z } from 'zod';
 import type { CatalogEntry } from '../labs/backend.ts';
 import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts';
 import type { ProgressStore } from '../store/store.ts';
+import type { CsrfTokens } from './csrf.ts';
 import { renderMarkdown } from './markdown.ts';
+import type { rateLimiters } from './rates.ts';
 import { gradeView, labView, solutionView } from './views.ts';
 
 // The JSON API. Every input is validated with zod; a bad request gets a 400 whose message names the field
@@ -14,6 +16,8 @@ export interface ApiDeps {
   store: ProgressStore;
   catalog: () => Promise<CatalogEntry[]>;
   user: (req: Request, res: Response) => string;
+  csrf: CsrfTokens;
+  rates: ReturnType<typeof rateLimiters>;
 }
 
 const LabId = z.string().regex(/^[a-z][a-z0-9]{5,11}$/, 'a lab id (lower-case letters and digits)');
@@ -56,6 +60,12 @@ export function apiRouter(d: ApiDeps) {
     res.json({ scenarios: filterCatalog(await d.catalog(), q) });
   });
 
+  // Who the caller is, and the token their state-changing requests carry (X-CSRF-Token).
+  r.get('/session', (req, res) => {
+    const user = d.user(req, res);
+    res.set('Cache-Control', 'no-store').json({ user, csrfToken: d.csrf.tokenFor(user) });
+  });
+
   r.get('/progress', (req, res) => {
     const user = d.user(req, res);
     res.json({ user, progress: d.store.progress(user) });
@@ -66,7 +76,7 @@ export function apiRouter(d: ApiDeps) {
     res.json({ labs: await Promise.all(d.manager.of(user).map(view)) });
   });
 
-  r.post('/labs', async (req, res) => {
+  r.post('/labs', d.rates.starts, async (req, res) => {
     const user = d.user(req, res);
     const body = parse(CreateLab, req.body ?? {}, 'body');
     const sc = await find(body.scenario);
@@ -111,7 +121,7 @@ export function apiRouter(d: ApiDeps) {
     if (m.phase !== 'starting' && m.phase !== 'resetting') finish();
   });
 
-  r.post('/labs/:id/grade', async (req, res) => {
+  r.post('/labs/:id/grade', d.rates.checks, async (req, res) => {
     const user = d.user(req, res);
     const report = await d.manager.grade(user, labParam(req));
     res.json({ report: gradeView(report) });
@@ -128,7 +138,7 @@ export function apiRouter(d: ApiDeps) {
     res.json({ solution: solutionView(d.manager.reveal(user, labParam(req))) });
   });
 
-  r.post('/labs/:id/reset', async (req, res) => {
+  r.post('/labs/:id/reset', d.rates.starts, async (req, res) => {
     const user = d.user(req, res);
     const id = labParam(req);
     await d.manager.reset(user, id);

@@ -12,8 +12,10 @@ import { SqliteStore, type ProgressStore } from '../store/store.ts';
 import { PtyHost } from '../terminal/host.ts';
 import { attachRelay } from '../terminal/relay.ts';
 import { apiErrors, apiRouter } from './api.ts';
-import { ensureUser, userOf } from './identity.ts';
+import { CSRF_COOKIE, CSRF_HEADER, csrfTokens, loadKey } from './csrf.ts';
+import { ensureUser, parseCookies, userOf } from './identity.ts';
 import { pageRouter } from './pages.ts';
+import { DEFAULT_RATES, rateLimiters, type RateLimits } from './rates.ts';
 
 // `netdojo serve`: the web server. One HTTP port carries the pages, the JSON API and the terminal
 // WebSockets. Everything it starts (store, pty host, relay, labs, timers) is released by close().
@@ -32,6 +34,8 @@ export interface ServerOptions {
   secureCookies?: boolean;
   /** Replaces the project's scenario/lab/grader modules (tests). */
   backend?: LabBackend;
+  /** Per-learner rate limits (default DEFAULT_RATES). */
+  rates?: Partial<RateLimits>;
   /** Terminal connection idle limit. */
   terminalIdleMs?: number;
   log?: (line: string) => void;
@@ -99,9 +103,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
   };
 
+  const csrf = csrfTokens(loadKey(join(dir, 'csrf.key')));
+  const rates = rateLimiters({ ...DEFAULT_RATES, ...opts.rates });
   const user = (req: Request, res: Response) => {
     const id = ensureUser(req, res, !!opts.secureCookies);
     store.ensureUser(id);
+    // The page's script reads the learner's token from its cookie for the requests it makes.
+    const token = csrf.tokenFor(id);
+    if (parseCookies(req.headers.cookie)[CSRF_COOKIE] !== token) res.appendHeader('Set-Cookie', `${CSRF_COOKIE}=${token}; Path=/; SameSite=Lax; Max-Age=31536000${opts.secureCookies ? '; Secure' : ''}`);
     return id;
   };
 
@@ -119,16 +128,23 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       'Referrer-Policy': 'same-origin',
       'X-Frame-Options': 'DENY',
     });
-    // State-changing requests from another site are refused (the cookie is SameSite=Lax as well).
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin && !originOk(req.headers.origin, req)) {
-      res.status(403).json({ error: { code: 'forbidden', message: `origin ${req.headers.origin} may not change labs here` } });
-      return;
+    // State-changing requests from another site are refused (the cookie is SameSite=Lax as well),
+    // and every one must carry the learner's token (csrf.ts).
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (req.headers.origin && !originOk(req.headers.origin, req)) {
+        res.status(403).json({ error: { code: 'forbidden', message: `origin ${req.headers.origin} may not change labs here` } });
+        return;
+      }
+      if (!csrf.check(userOf(req), req.get(CSRF_HEADER))) {
+        res.status(403).json({ error: { code: 'csrf', message: `this request needs the ${CSRF_HEADER} header with the learner's token (the page's ${CSRF_COOKIE} cookie, or csrfToken from GET /api/session): reload the page` } });
+        return;
+      }
     }
     next();
   });
   app.use('/static', express.static(join(WEB, 'dist'), { maxAge: '1h', fallthrough: true }));
   app.use('/static', express.static(join(WEB, 'public'), { maxAge: '1h' }));
-  app.use('/api', express.json({ limit: '16kb' }), apiRouter({ manager, store, catalog, user }));
+  app.use('/api', express.json({ limit: '16kb' }), apiRouter({ manager, store, catalog, user, csrf, rates }));
   const pages = pageRouter({ manager, store, catalog, user });
   app.use(pages.router);
   app.use((req, res) => {

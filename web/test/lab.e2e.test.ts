@@ -93,7 +93,8 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     const seed = await scaledSeed();
     // The same request the Start button makes, with a seed so the break (and so the fix) is known.
     const id = await page.evaluate(async (s) => {
-      const r = await fetch('/api/labs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ scenario: 'coredns-down', seed: s }) });
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('netdojo_csrf='))!.slice('netdojo_csrf='.length);
+      const r = await fetch('/api/labs', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ scenario: 'coredns-down', seed: s }) });
       return (await r.json()).lab.id as string;
     }, seed);
     labUrl = `http://127.0.0.1:${port}/labs/${id}`;

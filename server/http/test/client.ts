@@ -1,18 +1,34 @@
 import { TermClient } from '../../terminal/testing.ts';
 
-// A learner for API tests: keeps its cookie like a browser and sends the page's Origin.
+// A learner for API tests: keeps its cookies like a browser, sends the page's Origin, and sends the
+// token from its CSRF cookie on state-changing requests as the page's script does.
 
 export class Learner {
-  cookie = '';
+  private readonly jar = new Map<string, string>();
+  /** Leave out the CSRF token (a forged request). */
+  withoutToken = false;
   constructor(readonly base: string) {}
 
+  get cookie() { return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; '); }
+  set cookie(header: string) {
+    this.jar.clear();
+    for (const c of header.split('; ').filter(Boolean)) { const i = c.indexOf('='); this.jar.set(c.slice(0, i), c.slice(i + 1)); }
+  }
+
   async call<T = any>(method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; body: T; headers: Headers }> {
+    const changes = method !== 'GET' && method !== 'HEAD';
+    // A browser has opened a page (and got its cookies) before it changes anything.
+    if (changes && !this.withoutToken && !this.jar.has('netdojo_csrf')) await this.call('GET', '/api/session');
     const headers: Record<string, string> = { origin: this.base };
-    if (this.cookie) headers.cookie = this.cookie;
+    if (this.jar.size) headers.cookie = this.cookie;
+    if (changes && !this.withoutToken) headers['x-csrf-token'] = this.jar.get('netdojo_csrf')!;
     if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(this.base + path, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
-    const set = res.headers.get('set-cookie');
-    if (set) this.cookie = set.split(';')[0];
+    for (const set of res.headers.getSetCookie()) {
+      const [pair] = set.split(';');
+      const i = pair.indexOf('=');
+      this.jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
     const text = await res.text();
     let parsed: unknown = text;
     try { parsed = JSON.parse(text); } catch { /* html or empty */ }
