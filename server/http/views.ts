@@ -6,7 +6,12 @@ import { renderInline, renderMarkdown } from './markdown.ts';
 // The JSON shapes the API returns and the page renders. One function per resource, so the HTML page and
 // the JSON API never disagree.
 
-export function labView(mgr: LabManager, m: ManagedLab, catalog: CatalogEntry | undefined) {
+/** A scenario as the API lists it: its "what you learned" waits for the learner's pass. */
+export function scenarioView({ learned: _, ...entry }: CatalogEntry) {
+  return entry;
+}
+
+export function labView(mgr: LabManager, m: ManagedLab, entry: CatalogEntry | undefined) {
   const ready = m.phase === 'ready' && m.lab && m.rendered;
   const facts = m.lab?.facts;
   const nodes = new Set(facts?.nodes.map((n) => n.name) ?? []);
@@ -19,7 +24,7 @@ export function labView(mgr: LabManager, m: ManagedLab, catalog: CatalogEntry | 
   const last = ready ? mgr.lastGrade(m) : null;
   return {
     id: m.id,
-    scenario: catalog ?? { id: m.scenario, title: m.scenario },
+    scenario: entry ? scenarioView(entry) : { id: m.scenario, title: m.scenario },
     provider: m.provider,
     seed: m.seed,
     phase: m.phase,
