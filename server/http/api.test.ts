@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { SqliteStore } from '../store/store.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { Learner } from './test/client.ts';
 import { TRACKS } from '../scenario/tracks.ts';
-import { standInBackend, type StandIn } from './test/stand-in.ts';
+import { standInBackend, type LocalLab, type StandIn } from './test/stand-in.ts';
 
 // The HTTP API, the terminal relay and the pages through a real server on 127.0.0.1, port 0. The lab behind it is
 // the stand-in (a temp directory and local shells): these tests are about the server, not the network.
@@ -322,7 +322,9 @@ function tracksOf(html: string) {
   }));
 }
 
-describe('catalog page', () => {
+describe('catalog and lab pages', () => {
+  const fix = (s: RunningServer, labId: string) => writeFileSync(join((s.manager.find(labId)!.lab as LocalLab).dir, 'fixed'), '');
+
   it('groups the catalog by track in order, easier first, and marks where to start', async () => {
     const s = await start();
     const me = new Learner(s.url);
@@ -354,5 +356,57 @@ describe('catalog page', () => {
     expect(dns).toMatch(/<a class="chip active" href="\/\?track&#x3D;dns&amp;tag&#x3D;mtu" data-filter="track" data-value="dns" aria-current="true">DNS<\/a>/);
     expect(dns).toMatch(/href="\/\?track&#x3D;linux&amp;tag&#x3D;mtu" data-filter="track"/);
     expect((await me.call('GET', '/?track=exam')).body).toContain('No scenario matches');
+  });
+
+  it('shows "What you learned" with the next scenario once the last check passed, in the parts and on reload, and not after a reset', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const lab = await readyLab(me);
+    const parts = async () => (await me.call('GET', `/labs/${lab.id}/parts`)).body as Record<string, string>;
+    expect(lab.learned).toBeNull();
+    expect(lab.scenario).not.toHaveProperty('learned');
+    expect((await parts()).learned.trim()).toBe('');
+    await me.call('POST', `/api/labs/${lab.id}/grade`);
+    expect((await parts()).learned.trim()).toBe('');
+
+    fix(s, lab.id);
+    expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
+    const view = (await me.call('GET', `/api/labs/${lab.id}`)).body.lab;
+    expect(view.learned).toEqual({
+      html: '<p>A stand-in teaches how the server drives a lab.</p>\n',
+      competencies: [{ id: 'coredns', title: 'Understand and use CoreDNS' }],
+      next: { id: 'stand-in-2', title: 'Second', href: '/#stand-in-2', sameTrack: true, track: { id: 'dns', title: 'DNS' } },
+    });
+    const part = (await parts()).learned;
+    expect(part).toContain('<h2 id="learned-title">What you learned</h2>');
+    expect(part).toContain('A stand-in teaches how the server drives a lab.');
+    expect(part).toContain('<li data-competency="coredns">Understand and use CoreDNS</li>');
+    expect(part).toMatch(/Next in DNS<\/span>\s*<a class="btn primary next-link" href="\/#stand-in-2" data-next="stand-in-2">Second →<\/a>/);
+    // A reload renders the same part into the page.
+    expect((await me.call('GET', `/labs/${lab.id}`)).body).toContain(`<div data-part="learned">${part}</div>`);
+    // The catalog counts it and moves the mark on.
+    expect(tracksOf((await me.call('GET', '/')).body).find((t) => t.track === 'dns')).toEqual({ track: 'dns', solved: '1 of 2 solved', cards: ['stand-in', 'stand-in-2:next'] });
+
+    await me.call('POST', `/api/labs/${lab.id}/reset`);
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).body.lab.learned).toBeNull();
+    expect((await parts()).learned.trim()).toBe('');
+  });
+
+  it('after the last scenario of a track the next one is the next track\'s first; after the last of all, none', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const svc = await readyLab(me, 'stand-in-svc');
+    fix(s, svc.id);
+    await me.call('POST', `/api/labs/${svc.id}/grade`);
+    const part = (await me.call('GET', `/labs/${svc.id}/parts`)).body.learned as string;
+    expect(part).toMatch(/Next track: DNS<\/span>\s*<a class="btn primary next-link" href="\/#stand-in" data-next="stand-in">Stand-in scenario →<\/a>/);
+    expect(part).toContain('<code>endpoints</code>');
+
+    const last = await readyLab(me, 'stand-in-2');
+    fix(s, last.id);
+    await me.call('POST', `/api/labs/${last.id}/grade`);
+    const end = (await me.call('GET', `/labs/${last.id}/parts`)).body.learned as string;
+    expect(end).toContain('That was the last scenario in the catalog.');
+    expect(end).not.toContain('next-link');
   });
 });

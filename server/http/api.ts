@@ -41,7 +41,7 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'bo
 export function apiRouter(d: ApiDeps) {
   const r = express.Router();
   const find = async (id: string) => (await d.catalog()).find((s) => s.id === id);
-  const view = async (m: ManagedLab) => labView(d.manager, m, await find(m.scenario));
+  const view = async (m: ManagedLab) => labView(d.manager, m, await d.catalog());
   const labParam = (req: Request) => parse(LabId, req.params.id, 'path');
 
   r.get('/health', (_req, res) => { res.json({ ok: true }); });

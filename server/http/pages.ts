@@ -43,7 +43,7 @@ export function loadViews() {
   const pages = { catalog: compile('catalog'), lab: compile('lab'), error: compile('error'), progress: compile('progress') };
   const parts = {
     brief: hb.compile('{{> brief}}'), tasks: hb.compile('{{> tasks}}'), hints: hb.compile('{{> hints}}'),
-    solution: hb.compile('{{> solution}}'), results: hb.compile('{{> results}}'),
+    solution: hb.compile('{{> solution}}'), results: hb.compile('{{> results}}'), learned: hb.compile('{{> learned}}'),
   };
   return {
     page(name: keyof typeof pages, ctx: Record<string, unknown>) {
@@ -99,7 +99,7 @@ export function pageRouter(d: PageDeps) {
     const id = String(req.params.id);
     const m = d.manager.get(user, id);
     d.manager.touch(m);
-    const view = labView(d.manager, m, (await d.catalog()).find((s) => s.id === m.scenario));
+    const view = labView(d.manager, m, await d.catalog());
     return { lab: view, grade: view.lastGrade };
   };
 

@@ -15,9 +15,10 @@ import { formatMeasurements, measureTerminal } from './measure.ts';
 
 // The learner's whole flow in real headless Chromium against the real server, scenarios, netns provider
 // and grader: the catalog in tracks; start coredns-down, read the briefing, fix it by typing into the
-// terminal, Check, all pass; reload mid-session and get the same screen back without replayed input; a
-// flood stays interruptible; terminal upgrades from another origin or without the lab's token are
-// refused; progress survives a server restart. Also measures the terminal (printed, never asserted).
+// terminal, Check, all pass, and "What you learned" points to the next scenario; reload mid-session and
+// get the same screen back without replayed input; a flood stays interruptible; terminal upgrades from
+// another origin or without the lab's token are refused; progress survives a server restart. Also
+// measures the terminal (printed, never asserted).
 
 const home = mkdtempSync(join(tmpdir(), 'netdojo-e2e-'));
 process.env.NETDOJO_HOME = home;
@@ -216,7 +217,12 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(m.throughput.bytes).toBeGreaterThanOrEqual(10 * 1024 * 1024);
   });
 
-  it('typing the fix and pressing Check passes every check', async () => {
+  it('typing the fix and pressing Check passes every check, and "What you learned" points to the next scenario', async () => {
+    const { specs } = await catalogOrder();
+    const spec = specs.find((x) => x.id === 'coredns-down')!;
+    const next = specs[specs.indexOf(spec) + 1];
+    expect(await page.locator('.learned').count()).toBe(0);
+    await page.evaluate(() => { (window as unknown as { samePage: boolean }).samePage = true; });
     await page.locator('.xterm').first().click();
     await page.keyboard.type('kubectl -n kube-system scale deployment/coredns --replicas=2 && kubectl -n kube-system rollout status deployment/coredns\n');
     await page.keyboard.type('echo fixed-$((5+5))\n');
@@ -228,12 +234,36 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(await page.locator('.check.fail').count()).toBe(0);
     expect(await page.locator('.check.pass').count()).toBeGreaterThan(0);
     expect(await page.locator('.matrix .cell.fail').count()).toBe(0);
+
+    // The panel comes with the passing grade, without a reload, and again after one.
+    const learned = async () => {
+      await page.locator('.learned').waitFor({ state: 'visible' });
+      expect(await page.locator('.learned h2').textContent()).toBe('What you learned');
+      expect(await page.locator('.learned .prose').textContent()).toContain(spec.learned);
+      expect(await page.locator('.learned .competencies li').allTextContents()).toEqual(spec.competencies.map((c) => COMPETENCIES[c]));
+      const link = page.locator('.learned a.next-link');
+      expect(await link.getAttribute('href')).toBe(`/#${next.id}`);
+      expect(await link.textContent()).toContain(next.title);
+      expect(await page.locator('.learned-next').textContent()).toContain(next.track === spec.track ? `Next in ${TRACKS.find((t) => t.id === next.track)!.title}` : 'Next track');
+    };
+    await learned();
+    expect(await page.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
+    await page.reload();
+    await learned();
+    await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
+    // The link leads to that scenario's card in the catalog.
+    await page.click('.learned a.next-link');
+    await page.waitForURL(`http://127.0.0.1:${port}/#${next.id}`);
+    expect(await page.locator(`.card[data-scenario="${next.id}"]`).isVisible()).toBe(true);
+    await page.goto(labUrl);
+    await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
   });
 
   it('Reset brings the lab back broken and the terminal onto a new shell', async () => {
     page.once('dialog', (d) => void d.accept());
     await page.click('#reset');
     await page.waitForSelector('.toast:text("broken again")', { timeout: 60_000 });
+    expect(await page.locator('.learned').count()).toBe(0);
     await untilScreen((l) => l.some((x) => x.includes('press Enter for a new shell')) || l.filter((x) => /client-control-plane.*# ?$/.test(x)).length > 0, 'a shell after the reset');
     await page.locator('.xterm').first().click();
     await page.keyboard.type('kubectl -n kube-system get endpoints kube-dns\n');
