@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/store.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { Learner } from './test/client.ts';
-import { standInBackend, type StandIn } from './test/stand-in.ts';
+import { TRACKS } from '../scenario/tracks.ts';
+import { standInBackend, type LocalLab, type StandIn } from './test/stand-in.ts';
 
-// The HTTP API and the terminal relay through a real server on 127.0.0.1, port 0. The lab behind it is
+// The HTTP API, the terminal relay and the pages through a real server on 127.0.0.1, port 0. The lab behind it is
 // the stand-in (a temp directory and local shells): these tests are about the server, not the network.
 
 let dir: string;
@@ -40,16 +41,38 @@ async function readyLab(me: Learner, scenario = 'stand-in') {
 }
 
 describe('JSON API', () => {
-  it('lists scenarios and filters them by tag and difficulty', async () => {
+  it('lists scenarios in catalog order with the tracks and competencies, and filters them by track, tag and difficulty', async () => {
     const s = await start();
     const me = new Learner(s.url);
+    const ids = async (q: string) => (await me.call('GET', `/api/scenarios${q}`)).body.scenarios.map((x: { id: string }) => x.id);
     const all = await me.call('GET', '/api/scenarios');
-    expect(all.body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in', 'stand-in-2']);
-    expect((await me.call('GET', '/api/scenarios?difficulty=advanced')).body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in-2']);
-    expect((await me.call('GET', '/api/scenarios?tag=dns')).body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in']);
+    // Tracks in TRACKS order (linux, services, dns here), easier first within one.
+    expect(all.body.scenarios.map((x: { id: string }) => x.id)).toEqual(['stand-in-kernel', 'stand-in-svc', 'stand-in', 'stand-in-2']);
+    expect(all.body.tracks).toEqual(TRACKS.map(({ id, title, about }) => ({ id, title, about })));
+    expect(all.body.competencies).toContainEqual({ id: 'coredns', title: 'Understand and use CoreDNS' });
+    expect(all.body.scenarios[0]).toMatchObject({ track: 'linux', competencies: ['troubleshoot-nodes'] });
+    // "What you learned" waits for the learner's pass.
+    expect(all.body.scenarios.some((x: object) => 'learned' in x)).toBe(false);
+    expect(await ids('?difficulty=advanced')).toEqual(['stand-in-2']);
+    expect(await ids('?tag=dns')).toEqual(['stand-in']);
+    expect(await ids('?track=dns')).toEqual(['stand-in', 'stand-in-2']);
+    expect(await ids('?track=dns&difficulty=beginner')).toEqual(['stand-in']);
+    expect(await ids('?track=exam')).toEqual([]);
     const bad = await me.call('GET', '/api/scenarios?difficulty=expert');
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/^query\.difficulty: /);
+  });
+
+  it('refuses an unknown track with a 400 naming the parameter and the tracks there are', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const bad = await me.call('GET', '/api/scenarios?track=kernel');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toBe(`query.track: unknown track "kernel"; one of: ${TRACKS.map((t) => t.id).join(', ')}`);
+    expect(bad.body.error.fields).toEqual([{ path: 'query.track', message: expect.stringContaining('one of: linux, pod-networking') }]);
+    const twice = await me.call('GET', '/api/scenarios?track=dns&track=linux');
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.message).toMatch(/^query\.track: one track, not \["dns","linux"\]/);
   });
 
   it('answers bad input with a 4xx naming the field, and keeps serving', async () => {
@@ -325,5 +348,106 @@ describe('JSON API', () => {
     await ok.opened();
     await ok.untilText(/root@worker:~# $/m);
     await ok.close();
+  });
+});
+
+/** The catalog page as tracks: each section's track, "n of m solved" and cards (scenario and mark, if any). */
+function tracksOf(html: string) {
+  return [...html.matchAll(/<section class="track"[^>]*data-track="([^"]+)"[\s\S]*?<\/section>/g)].map(([section, track]) => ({
+    track,
+    solved: /class="track-solved[^"]*">([^<]*)</.exec(section)?.[1],
+    cards: [...section.matchAll(/<article class="card[^>]*>/g)].map(([tag]) => {
+      const mark = /data-mark="(\w+)"/.exec(tag)?.[1];
+      return `${/data-scenario="([^"]+)"/.exec(tag)![1]}${mark ? `:${mark}` : ''}`;
+    }),
+  }));
+}
+
+describe('catalog and lab pages', () => {
+  const fix = (s: RunningServer, labId: string) => writeFileSync(join((s.manager.find(labId)!.lab as LocalLab).dir, 'fixed'), '');
+
+  it('groups the catalog by track in order, easier first, and marks where to start', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const page = await me.call('GET', '/');
+    expect(tracksOf(page.body)).toEqual([
+      { track: 'linux', solved: '0 of 1 solved', cards: ['stand-in-kernel:start'] },
+      { track: 'services', solved: '0 of 1 solved', cards: ['stand-in-svc:start'] },
+      { track: 'dns', solved: '0 of 2 solved', cards: ['stand-in:start', 'stand-in-2'] },
+    ]);
+    expect(page.body).toContain('<span class="badge next">Start here</span>');
+    expect(page.body).toMatch(/<h2 id="track-dns-title">DNS<\/h2>[\s\S]*?<p class="track-about">CoreDNS, the names it serves/);
+    // Each card names the CKA competencies it trains, in the curriculum's words.
+    expect(page.body).toMatch(/data-scenario="stand-in-svc"[\s\S]*?<li data-competency="service-types">Use ClusterIP, NodePort, LoadBalancer service types and endpoints<\/li>/);
+  });
+
+  it('filters by track, difficulty and topic together, hides tracks left empty, and ignores values it does not know', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const shown = async (q: string) => tracksOf((await me.call('GET', `/${q}`)).body).map((t) => `${t.track}: ${t.cards.join(' ')}`);
+    expect(await shown('?track=dns')).toEqual(['dns: stand-in:start stand-in-2']);
+    expect(await shown('?difficulty=advanced')).toEqual(['dns: stand-in-2']);
+    expect(await shown('?tag=services')).toEqual(['services: stand-in-svc:start']);
+    expect(await shown('?track=dns&difficulty=intermediate')).toEqual([]);
+    // Unknown values are left out, as the page always did for difficulty (the API answers 400).
+    expect(await shown('?track=kernel&difficulty=expert')).toHaveLength(3);
+    const dns = (await me.call('GET', '/?track=dns&tag=mtu')).body as string;
+    expect(dns).toContain('1 of 4 scenarios');
+    // The active track chip, and the others keeping the tag.
+    expect(dns).toMatch(/<a class="chip active" href="\/\?track&#x3D;dns&amp;tag&#x3D;mtu" data-filter="track" data-value="dns" aria-current="true">DNS<\/a>/);
+    expect(dns).toMatch(/href="\/\?track&#x3D;linux&amp;tag&#x3D;mtu" data-filter="track"/);
+    expect((await me.call('GET', '/?track=exam')).body).toContain('No scenario matches');
+  });
+
+  it('shows "What you learned" with the next scenario once the last check passed, in the parts and on reload, and not after a reset', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const lab = await readyLab(me);
+    const parts = async () => (await me.call('GET', `/labs/${lab.id}/parts`)).body as Record<string, string>;
+    expect(lab.learned).toBeNull();
+    expect(lab.scenario).not.toHaveProperty('learned');
+    expect((await parts()).learned.trim()).toBe('');
+    await me.call('POST', `/api/labs/${lab.id}/grade`);
+    expect((await parts()).learned.trim()).toBe('');
+
+    fix(s, lab.id);
+    expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
+    const view = (await me.call('GET', `/api/labs/${lab.id}`)).body.lab;
+    expect(view.learned).toEqual({
+      html: '<p>A stand-in teaches how the server drives a lab.</p>\n',
+      competencies: [{ id: 'coredns', title: 'Understand and use CoreDNS' }],
+      next: { id: 'stand-in-2', title: 'Second', href: '/#stand-in-2', sameTrack: true, track: { id: 'dns', title: 'DNS' } },
+    });
+    const part = (await parts()).learned;
+    expect(part).toContain('<h2 id="learned-title">What you learned</h2>');
+    expect(part).toContain('A stand-in teaches how the server drives a lab.');
+    expect(part).toContain('<li data-competency="coredns">Understand and use CoreDNS</li>');
+    expect(part).toMatch(/Next in DNS<\/span>\s*<a class="btn primary next-link" href="\/#stand-in-2" data-next="stand-in-2">Second →<\/a>/);
+    // A reload renders the same part into the page.
+    expect((await me.call('GET', `/labs/${lab.id}`)).body).toContain(`<div data-part="learned">${part}</div>`);
+    // The catalog counts it and moves the mark on.
+    expect(tracksOf((await me.call('GET', '/')).body).find((t) => t.track === 'dns')).toEqual({ track: 'dns', solved: '1 of 2 solved', cards: ['stand-in', 'stand-in-2:next'] });
+
+    await me.call('POST', `/api/labs/${lab.id}/reset`);
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).body.lab.learned).toBeNull();
+    expect((await parts()).learned.trim()).toBe('');
+  });
+
+  it('after the last scenario of a track the next one is the next track\'s first; after the last of all, none', async () => {
+    const s = await start();
+    const me = new Learner(s.url);
+    const svc = await readyLab(me, 'stand-in-svc');
+    fix(s, svc.id);
+    await me.call('POST', `/api/labs/${svc.id}/grade`);
+    const part = (await me.call('GET', `/labs/${svc.id}/parts`)).body.learned as string;
+    expect(part).toMatch(/Next track: DNS<\/span>\s*<a class="btn primary next-link" href="\/#stand-in" data-next="stand-in">Stand-in scenario →<\/a>/);
+    expect(part).toContain('<code>endpoints</code>');
+
+    const last = await readyLab(me, 'stand-in-2');
+    fix(s, last.id);
+    await me.call('POST', `/api/labs/${last.id}/grade`);
+    const end = (await me.call('GET', `/labs/${last.id}/parts`)).body.learned as string;
+    expect(end).toContain('That was the last scenario in the catalog.');
+    expect(end).not.toContain('next-link');
   });
 });

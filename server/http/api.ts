@@ -2,11 +2,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import type { CatalogEntry } from '../labs/backend.ts';
 import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts';
+import { COMPETENCY_IDS } from '../scenario/tracks.ts';
 import type { ProgressStore } from '../store/store.ts';
+import { CatalogQuery, filterCatalog } from './catalog-query.ts';
 import type { CsrfTokens } from './csrf.ts';
 import { renderMarkdown } from './markdown.ts';
 import type { rateLimiters } from './rates.ts';
-import { gradeView, labView, solutionView } from './views.ts';
+import { competencyView, inTrackOrder, trackList } from './tracks-view.ts';
+import { gradeView, labView, scenarioView, solutionView } from './views.ts';
 
 // The JSON API. Every input is validated with zod; a bad request gets a 400 whose message names the field
 // and what was expected. Errors are { error: { code, message, fields? } }.
@@ -25,10 +28,6 @@ const CreateLab = z.strictObject({
   scenario: z.string({ error: 'required: the id of a scenario from GET /api/scenarios' }).min(1).max(64),
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
 });
-const CatalogQuery = z.object({
-  tag: z.string().max(64).optional(),
-  difficulty: z.enum(['beginner', 'intermediate', 'advanced']).optional(),
-});
 
 export class BadRequest extends UserError {
   constructor(message: string, readonly fields: { path: string; message: string }[]) {
@@ -43,21 +42,21 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'bo
   throw new BadRequest(fields.map((f) => `${f.path}: ${f.message}`).join('; '), fields);
 }
 
-export function filterCatalog(all: CatalogEntry[], q: { tag?: string; difficulty?: string }) {
-  return all.filter((s) => (!q.tag || s.tags.includes(q.tag) || s.concepts.includes(q.tag)) && (!q.difficulty || s.difficulty === q.difficulty));
-}
-
 export function apiRouter(d: ApiDeps) {
   const r = express.Router();
   const find = async (id: string) => (await d.catalog()).find((s) => s.id === id);
-  const view = async (m: ManagedLab) => labView(d.manager, m, await find(m.scenario));
+  const view = async (m: ManagedLab) => labView(d.manager, m, await d.catalog());
   const labParam = (req: Request) => parse(LabId, req.params.id, 'path');
 
   r.get('/health', (_req, res) => { res.json({ ok: true }); });
 
   r.get('/scenarios', async (req, res) => {
     const q = parse(CatalogQuery, req.query, 'query');
-    res.json({ scenarios: filterCatalog(await d.catalog(), q) });
+    res.json({
+      scenarios: inTrackOrder(filterCatalog(await d.catalog(), q)).map(scenarioView),
+      tracks: trackList(),
+      competencies: competencyView(COMPETENCY_IDS),
+    });
   });
 
   // Who the caller is, and the token their state-changing requests carry (X-CSRF-Token).

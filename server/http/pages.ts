@@ -6,8 +6,11 @@ import { fileURLToPath } from 'node:url';
 import type { CatalogEntry } from '../labs/backend.ts';
 import { UserError, type LabManager } from '../labs/manager.ts';
 import type { ProgressStore, ScenarioProgress } from '../store/store.ts';
-import { filterCatalog } from './api.ts';
+import { Difficulty } from '../scenario/schema.ts';
+import { TRACKS } from '../scenario/tracks.ts';
+import { filterCatalog, filterGroup, isFiltered, lenientCatalogQuery } from './catalog-query.ts';
 import { escapeHtml } from './markdown.ts';
+import { competencyView, trackSections } from './tracks-view.ts';
 import { labView } from './views.ts';
 
 // Server-rendered pages (handlebars, web/views). The lab page's dynamic parts are partials too: the
@@ -40,7 +43,7 @@ export function loadViews() {
   const pages = { catalog: compile('catalog'), lab: compile('lab'), error: compile('error'), progress: compile('progress') };
   const parts = {
     brief: hb.compile('{{> brief}}'), tasks: hb.compile('{{> tasks}}'), hints: hb.compile('{{> hints}}'),
-    solution: hb.compile('{{> solution}}'), results: hb.compile('{{> results}}'),
+    solution: hb.compile('{{> solution}}'), results: hb.compile('{{> results}}'), learned: hb.compile('{{> learned}}'),
   };
   return {
     page(name: keyof typeof pages, ctx: Record<string, unknown>) {
@@ -59,8 +62,6 @@ export interface PageDeps {
   user: (req: Request, res: Response) => string;
 }
 
-const DIFFICULTIES = ['beginner', 'intermediate', 'advanced'] as const;
-
 export function pageRouter(d: PageDeps) {
   const views = loadViews();
   const r = express.Router();
@@ -68,17 +69,21 @@ export function pageRouter(d: PageDeps) {
   r.get('/', async (req, res) => {
     const user = d.user(req, res);
     const all = await d.catalog();
-    const tag = typeof req.query.tag === 'string' ? req.query.tag : undefined;
-    const difficulty = typeof req.query.difficulty === 'string' && (DIFFICULTIES as readonly string[]).includes(req.query.difficulty) ? req.query.difficulty : undefined;
+    const q = lenientCatalogQuery(req.query);
     const progress = new Map<string, ScenarioProgress>(d.store.progress(user).map((p) => [p.scenario, p]));
     const running = d.manager.of(user).map((m) => ({ id: m.id, phase: m.phase, title: all.find((s) => s.id === m.scenario)?.title ?? m.scenario }));
-    const scenarios = filterCatalog(all, { tag, difficulty }).map((s) => ({ ...s, progress: progress.get(s.id) ?? null }));
-    const tags = [...new Set(all.flatMap((s) => s.tags))].sort().map((t) => ({ name: t, active: t === tag }));
-    const diffs = DIFFICULTIES.map((x) => ({ name: x, active: x === difficulty, count: all.filter((s) => s.difficulty === x).length }));
+    const shown = new Set(filterCatalog(all, q).map((s) => s.id));
+    const cards = all.map((s) => ({ ...s, progress: progress.get(s.id) ?? null, trains: competencyView(s.competencies) }));
+    const tracks = trackSections(cards, (s) => shown.has(s.id), (s) => !!s.progress?.passed);
+    const filters = [
+      filterGroup(q, 'track', 'Track', TRACKS.filter((t) => all.some((s) => s.track === t.id)).map((t) => ({ value: t.id, label: t.title }))),
+      filterGroup(q, 'difficulty', 'Difficulty', Difficulty.options.map((x) => ({ value: x, label: x }))),
+      filterGroup(q, 'tag', 'Topic', [...new Set(all.flatMap((s) => s.tags))].sort().map((t) => ({ value: t, label: t }))),
+    ];
     const solved = [...progress.values()].filter((p) => p.passed).length;
     res.type('html').send(views.page('catalog', {
-      title: 'Scenarios', page: 'catalog', scenarios, tags, diffs, tag, difficulty, running, total: all.length,
-      solved, filtered: !!(tag || difficulty), shown: scenarios.length,
+      title: 'Scenarios', page: 'catalog', tracks, filters, running, total: all.length,
+      solved, filtered: isFiltered(q), shown: shown.size,
     }));
   });
 
@@ -94,7 +99,7 @@ export function pageRouter(d: PageDeps) {
     const id = String(req.params.id);
     const m = d.manager.get(user, id);
     d.manager.touch(m);
-    const view = labView(d.manager, m, (await d.catalog()).find((s) => s.id === m.scenario));
+    const view = labView(d.manager, m, await d.catalog());
     return { lab: view, grade: view.lastGrade };
   };
 

@@ -2,11 +2,23 @@ import type { CheckResult, GradeReport } from '../../grader/types.ts';
 import type { CatalogEntry } from '../labs/backend.ts';
 import type { LabManager, ManagedLab } from '../labs/manager.ts';
 import { renderInline, renderMarkdown } from './markdown.ts';
+import { competencyView, nextView } from './tracks-view.ts';
 
 // The JSON shapes the API returns and the page renders. One function per resource, so the HTML page and
 // the JSON API never disagree.
 
-export function labView(mgr: LabManager, m: ManagedLab, catalog: CatalogEntry | undefined) {
+/** A scenario as the API lists it: its "what you learned" waits for the learner's pass (labView's `learned`). */
+export function scenarioView({ learned: _, ...entry }: CatalogEntry) {
+  return entry;
+}
+
+/** The "What you learned" panel of a solved lab: the concept, the competencies, where to go next. */
+function learnedView(entry: CatalogEntry, catalog: readonly CatalogEntry[]) {
+  return { html: renderMarkdown(entry.learned), competencies: competencyView(entry.competencies), next: nextView(catalog, entry.id) };
+}
+
+export function labView(mgr: LabManager, m: ManagedLab, catalog: readonly CatalogEntry[]) {
+  const entry = catalog.find((s) => s.id === m.scenario);
   const ready = m.phase === 'ready' && m.lab && m.rendered;
   const facts = m.lab?.facts;
   const nodes = new Set(facts?.nodes.map((n) => n.name) ?? []);
@@ -19,7 +31,7 @@ export function labView(mgr: LabManager, m: ManagedLab, catalog: CatalogEntry | 
   const last = ready ? mgr.lastGrade(m) : null;
   return {
     id: m.id,
-    scenario: catalog ?? { id: m.scenario, title: m.scenario },
+    scenario: entry ? scenarioView(entry) : { id: m.scenario, title: m.scenario },
     provider: m.provider,
     seed: m.seed,
     phase: m.phase,
@@ -38,6 +50,8 @@ export function labView(mgr: LabManager, m: ManagedLab, catalog: CatalogEntry | 
     hints: { shown: hints.map((h) => ({ markdown: h, html: renderMarkdown(h) })), total: m.rendered?.hints.length ?? 0 },
     solution: ready && revealed ? solutionView(m.rendered!.solution) : null,
     lastGrade: last ? gradeView(last) : null,
+    /** Once this lab's last grade passed. */
+    learned: entry && last?.verdict === 'pass' ? learnedView(entry, catalog) : null,
   };
 }
 

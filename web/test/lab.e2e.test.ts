@@ -7,16 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../server/http/server.ts';
 import { getProvider } from '../../server/providers/index.ts';
-import { loadScenario } from '../../server/scenario/load.ts';
+import { loadScenario, loadScenarios } from '../../server/scenario/load.ts';
 import { pickVariant } from '../../server/scenario/render.ts';
+import { COMPETENCIES, TRACKS, byTrackOrder } from '../../server/scenario/tracks.ts';
 import { EVALUATE_SHIM, browserMissing, launch } from './browser.ts';
 import { formatMeasurements, measureTerminal } from './measure.ts';
 
 // The learner's whole flow in real headless Chromium against the real server, scenarios, netns provider
-// and grader: start coredns-down, read the briefing, fix it by typing into the terminal, Check, all pass;
-// reload mid-session and get the same screen back without replayed input; a flood stays interruptible;
-// terminal upgrades from another origin or without the lab's token are refused; progress survives a
-// server restart. Also measures the terminal (printed, never asserted).
+// and grader: the catalog in tracks; start coredns-down, read the briefing, fix it by typing into the
+// terminal, Check, all pass, and "What you learned" points to the next scenario; reload mid-session and
+// get the same screen back without replayed input; a flood stays interruptible; terminal upgrades from
+// another origin or without the lab's token are refused; progress survives a server restart. Also
+// measures the terminal (printed, never asserted).
 
 const home = mkdtempSync(join(tmpdir(), 'netdojo-e2e-'));
 process.env.NETDOJO_HOME = home;
@@ -34,6 +36,13 @@ async function scaledSeed(): Promise<number> {
   const { spec } = await loadScenario('coredns-down');
   for (let seed = 1; seed < 1000; seed++) if (String(pickVariant(spec.variants, seed).mode).startsWith('scaled')) return seed;
   throw new Error('no seed picks the scaled-to-zero variant of coredns-down');
+}
+
+/** The real catalog in the order the page shows it, read from the scenarios directory (others add scenarios). */
+async function catalogOrder() {
+  const specs = (await loadScenarios()).map((s) => s.spec).sort(byTrackOrder);
+  const tracks = TRACKS.filter((t) => specs.some((s) => s.track === t.id)).map((t) => ({ track: t.id, cards: specs.filter((s) => s.track === t.id).map((s) => s.id) }));
+  return { specs, tracks };
 }
 
 describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${missing})` : ''}`, () => {
@@ -77,15 +86,37 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
   const untilScreen = (pred: (lines: string[]) => boolean, what: string, timeout = 30_000) =>
     expect.poll(async () => pred(await screen().catch(() => [])), { timeout, interval: 100, message: what }).toBe(true);
 
-  it('shows the catalog with filters', async () => {
+  /** The catalog's track sections as shown: each track and its cards, a card's mark after a colon. */
+  const shownTracks = () => page.locator('section.track').evaluateAll((sections) => sections.map((s) => ({
+    track: (s as HTMLElement).dataset.track!,
+    cards: [...s.querySelectorAll<HTMLElement>('.card')].map((c) => `${c.dataset.scenario}${c.querySelector('.badge.next') ? `:${c.querySelector('.badge.next')!.textContent}` : ''}`),
+  })));
+
+  it('shows the catalog in tracks, in order, with where to start, and its filters', async () => {
+    const { specs, tracks } = await catalogOrder();
     await page.goto(`http://127.0.0.1:${port}/`);
     await expect.poll(() => page.locator('.card').count()).toBeGreaterThanOrEqual(4);
-    expect(await page.locator('[data-scenario="coredns-down"] h2').textContent()).toMatch(/CoreDNS/);
+    expect(await page.locator('[data-scenario="coredns-down"] h3').textContent()).toMatch(/CoreDNS/);
+    // Tracks in the order a newcomer takes them, easier first, the first of each marked for a new learner.
+    expect(await shownTracks()).toEqual(tracks.map((t) => ({ track: t.track, cards: t.cards.map((id, i) => (i === 0 ? `${id}:Start here` : id)) })));
+    expect(await page.locator('section.track h2').allTextContents()).toEqual(tracks.map((t) => TRACKS.find((x) => x.id === t.track)!.title));
+    expect(await page.locator('[data-track="dns"] .track-solved').textContent()).toBe(`0 of ${tracks.find((t) => t.track === 'dns')!.cards.length} solved`);
+    const { spec } = await loadScenario('coredns-down');
+    expect(await page.locator('[data-scenario="coredns-down"] .competencies li').allTextContents()).toEqual(spec.competencies.map((c) => COMPETENCIES[c]));
+
     await page.click('a.chip[data-filter="difficulty"]:text("advanced")');
     await page.waitForURL(/difficulty=advanced/);
     const diffs = await page.locator('.card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.difficulty));
     expect(diffs.length).toBeGreaterThan(0);
     expect(new Set(diffs)).toEqual(new Set(['advanced']));
+    // The track filter keeps the difficulty: DNS's advanced scenarios, if it has any (its first, a beginner's, is not among them).
+    await page.click('a.chip[data-filter="track"][data-value="dns"]');
+    await page.waitForURL((u) => u.searchParams.get('track') === 'dns' && u.searchParams.get('difficulty') === 'advanced');
+    const dnsAdvanced = specs.filter((x) => x.track === 'dns' && x.difficulty === 'advanced').map((x) => x.id);
+    expect(await shownTracks()).toEqual(dnsAdvanced.length ? [{ track: 'dns', cards: dnsAdvanced }] : []);
+    await page.click('[aria-label="Difficulty"] a.chip:text("All")');
+    await page.waitForURL((u) => u.searchParams.get('track') === 'dns' && !u.searchParams.has('difficulty'));
+    expect(await shownTracks()).toEqual([{ track: 'dns', cards: tracks.find((t) => t.track === 'dns')!.cards.map((id, i) => (i === 0 ? `${id}:Start here` : id)) }]);
     await page.goto(`http://127.0.0.1:${port}/`);
   });
 
@@ -187,7 +218,12 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(m.throughput.bytes).toBeGreaterThanOrEqual(10 * 1024 * 1024);
   });
 
-  it('typing the fix and pressing Check passes every check', async () => {
+  it('typing the fix and pressing Check passes every check, and "What you learned" points to the next scenario', async () => {
+    const { specs } = await catalogOrder();
+    const spec = specs.find((x) => x.id === 'coredns-down')!;
+    const next = specs[specs.indexOf(spec) + 1];
+    expect(await page.locator('.learned').count()).toBe(0);
+    await page.evaluate(() => { (window as unknown as { samePage: boolean }).samePage = true; });
     await page.locator('.xterm').first().click();
     await page.keyboard.type('kubectl -n kube-system scale deployment/coredns --replicas=2 && kubectl -n kube-system rollout status deployment/coredns\n');
     await page.keyboard.type('echo fixed-$((5+5))\n');
@@ -199,12 +235,36 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(await page.locator('.check.fail').count()).toBe(0);
     expect(await page.locator('.check.pass').count()).toBeGreaterThan(0);
     expect(await page.locator('.matrix .cell.fail').count()).toBe(0);
+
+    // The panel comes with the passing grade, without a reload, and again after one.
+    const learned = async () => {
+      await page.locator('.learned').waitFor({ state: 'visible' });
+      expect(await page.locator('.learned h2').textContent()).toBe('What you learned');
+      expect(await page.locator('.learned .prose').textContent()).toContain(spec.learned);
+      expect(await page.locator('.learned .competencies li').allTextContents()).toEqual(spec.competencies.map((c) => COMPETENCIES[c]));
+      const link = page.locator('.learned a.next-link');
+      expect(await link.getAttribute('href')).toBe(`/#${next.id}`);
+      expect(await link.textContent()).toContain(next.title);
+      expect(await page.locator('.learned-next').textContent()).toContain(next.track === spec.track ? `Next in ${TRACKS.find((t) => t.id === next.track)!.title}` : 'Next track');
+    };
+    await learned();
+    expect(await page.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
+    await page.reload();
+    await learned();
+    await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
+    // The link leads to that scenario's card in the catalog.
+    await page.click('.learned a.next-link');
+    await page.waitForURL(`http://127.0.0.1:${port}/#${next.id}`);
+    expect(await page.locator(`.card[data-scenario="${next.id}"]`).isVisible()).toBe(true);
+    await page.goto(labUrl);
+    await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
   });
 
   it('Reset brings the lab back broken and the terminal onto a new shell', async () => {
     page.once('dialog', (d) => void d.accept());
     await page.click('#reset');
     await page.waitForSelector('.toast:text("broken again")', { timeout: 60_000 });
+    expect(await page.locator('.learned').count()).toBe(0);
     await untilScreen((l) => l.some((x) => x.includes('press Enter for a new shell')) || l.filter((x) => /client-control-plane.*# ?$/.test(x)).length > 0, 'a shell after the reset');
     await page.locator('.xterm').first().click();
     await page.keyboard.type('kubectl -n kube-system get endpoints kube-dns\n');
@@ -217,6 +277,10 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     srv = await startServer({ host: '127.0.0.1', port, stateDir, log: () => {} });
     await page.goto(`http://127.0.0.1:${port}/`);
     await expect.poll(() => page.locator('[data-scenario="coredns-down"] .badge.solved').count()).toBe(1);
+    // The DNS track counts it and sends the learner on to its next scenario.
+    const dns = (await catalogOrder()).tracks.find((t) => t.track === 'dns')!.cards;
+    expect(await page.locator('[data-track="dns"] .track-solved').textContent()).toBe(`1 of ${dns.length} solved`);
+    expect((await shownTracks()).find((t) => t.track === 'dns')!.cards).toEqual(dns.map((id, i) => (i === 1 ? `${id}:Next` : id)));
     await page.click('.topnav a:text("Progress")');
     await page.waitForURL(/\/progress$/);
     const row = page.locator('.progress-table tbody tr', { hasText: 'CoreDNS' });

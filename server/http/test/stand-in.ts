@@ -16,6 +16,16 @@ export const STAND_IN_SCENARIO: CatalogEntry = {
   minutes: 5, tags: ['dns'], concepts: ['testing'], track: 'dns', competencies: ['coredns'], learned: 'A stand-in teaches how the server drives a lab.', providers: ['netns'],
 };
 
+/** The catalog the stand-in serves: across tracks, and not in catalog order (the server sorts it). */
+export const STAND_IN_CATALOG: CatalogEntry[] = [
+  STAND_IN_SCENARIO,
+  { ...STAND_IN_SCENARIO, id: 'stand-in-2', title: 'Second', difficulty: 'advanced', tags: ['mtu'] },
+  { ...STAND_IN_SCENARIO, id: 'stand-in-svc', title: 'Stand-in Service', summary: 'A Service whose endpoints are files.', track: 'services', difficulty: 'intermediate',
+    minutes: 15, tags: ['services'], competencies: ['service-types', 'troubleshoot-networking'], learned: 'A Service stand-in teaches what `endpoints` are.' },
+  { ...STAND_IN_SCENARIO, id: 'stand-in-kernel', title: 'Stand-in kernel', summary: 'A route table that is a file.', track: 'linux', minutes: 10,
+    tags: ['routing'], competencies: ['troubleshoot-nodes'], learned: 'A kernel stand-in teaches where routes live.' },
+];
+
 export class LocalLab implements Lab {
   readonly facts: LabFacts;
   constructor(readonly dir: string, id: string, seed: number) {
@@ -53,7 +63,7 @@ export function standInBackend(): StandIn {
   });
   const b: StandIn = {
     labs,
-    async scenarios() { return [STAND_IN_SCENARIO, { ...STAND_IN_SCENARIO, id: 'stand-in-2', title: 'Second', difficulty: 'advanced', tags: ['mtu'] }]; },
+    async scenarios() { return STAND_IN_CATALOG; },
     async start(o): Promise<StartedLab> {
       o.onProgress?.({ action: 'Building nodes', status: 'start' });
       if (b.startGate) await b.startGate;
