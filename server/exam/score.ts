@@ -1,4 +1,4 @@
-import type { CheckResult } from '../../grader/types.ts';
+import type { CheckResult, Matrix } from '../../grader/types.ts';
 
 // An exam's points. A task is worth its weight; it earns weight × (check points earned / possible),
 // the check points being the grader's own (each check's weight), so a half-fixed task earns half.
@@ -27,6 +27,9 @@ export interface TaskResult {
   graded: Graded;
   note: string | null;
   checks: CheckResult[];
+  /** The reachability matrix of that grade, and how long grading took. */
+  matrix: Matrix | null;
+  ms: number | null;
   /** Time this task was the current one; null when nothing said which task was current (CLI). */
   timeMs: number | null;
   lab: string | null;
