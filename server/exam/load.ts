@@ -38,10 +38,23 @@ export interface LoadedExam { spec: ExamSpec; file: string; tasks: LoadedTask[] 
 
 export interface ExamCatalog { exams: LoadedExam[]; errors: ExamError[] }
 
+const DIFFICULTY_ORDER = ['beginner', 'intermediate', 'advanced'];
+
+/** The exam's tasks: those it lists, or one per scenario of the library (easiest first). */
+function tasksOf(spec: ExamSpec, scenarios: ScenarioInfo[]): ExamTask[] {
+  if (!spec.library) return spec.tasks ?? [];
+  const { weights } = spec.library;
+  return [...scenarios]
+    .sort((a, b) => DIFFICULTY_ORDER.indexOf(a.difficulty) - DIFFICULTY_ORDER.indexOf(b.difficulty) || a.id.localeCompare(b.id))
+    .map((s) => ({ scenario: s.id, weight: weights[s.difficulty] }));
+}
+
 function crossReferences(spec: ExamSpec, scenarios: Map<string, ScenarioInfo>, id: string): Problem[] {
   const out: Problem[] = [];
   if (spec.id !== id) out.push({ path: ['id'], message: `"${spec.id}" must match its file name "${id}.yaml"` });
-  spec.tasks.forEach((t, i) => {
+  if (spec.tasks && spec.library) out.push({ path: ['library'], message: 'an exam has either tasks or library (every scenario, weighted by difficulty), not both' });
+  if (!spec.tasks && !spec.library) out.push({ path: [], message: 'missing: tasks (scenarios and their weights), or library (every scenario, weighted by difficulty)' });
+  (spec.tasks ?? []).forEach((t, i) => {
     const s = scenarios.get(t.scenario);
     if (!s) {
       out.push({ path: ['tasks', i, 'scenario'], message: `no scenario "${t.scenario}"; available: ${[...scenarios.keys()].sort().join(', ') || '(none)'}` });
@@ -65,7 +78,7 @@ export async function loadExam(id: string, scenarios: ScenarioInfo[], dir = EXAM
   const parsed = parseSpecFile(file, text, ExamSpec, { fields: 'id, title, minutes, passMark, instructions, tasks', error: ExamError });
   const byId = new Map(scenarios.map((s) => [s.id, s]));
   parsed.check(crossReferences(parsed.spec, byId, id));
-  const tasks = parsed.spec.tasks.map((t) => {
+  const tasks = tasksOf(parsed.spec, scenarios).map((t) => {
     const s = byId.get(t.scenario)!;
     return { ...t, title: s.title, difficulty: s.difficulty, variants: s.variants };
   });
