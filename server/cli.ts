@@ -142,6 +142,7 @@ export function program(setExit: (code: number) => void): Command {
     .option('--labs-per-user <n>', 'labs one learner may run at once (default 2)', count('--labs-per-user'))
     .option('--max-labs <n>', 'labs this server runs at once (default 8)', count('--max-labs'))
     .option('--lab-ttl <minutes>', 'a lab ends after this long (default 120)', count('--lab-ttl'))
+    .option('--max-exam-labs <n>', 'labs of exam attempts at once, apart from --max-labs (default 16)', count('--max-exam-labs'))
     .action(act(async (o) => {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
@@ -158,7 +159,7 @@ export function program(setExit: (code: number) => void): Command {
       const server = await startServer({
         host: o.host, port, provider: o.provider, allowedHosts: o.publicHost, secureCookies: Boolean(o.secureCookies),
         // Only the limits given: an unset one keeps the server's default.
-        limits: Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000 }).filter(([, v]) => v)),
+        limits: Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000, examLabs: o.maxExamLabs }).filter(([, v]) => v)),
       });
       process.stderr.write(`netdojo is serving on ${server.url}\n`);
       await new Promise<void>((resolve) => {

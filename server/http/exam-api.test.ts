@@ -201,7 +201,18 @@ describe('exam API', () => {
     const r = await me.call('POST', '/api/exams/practice/attempts', {});
     expect(r.status).toBe(503);
     expect(r.body.error).toMatchObject({ code: 'limit_exam_labs' });
-    expect(r.body.error.message).toMatch(/at most 1 exam labs at once .* this exam needs 2/);
+    expect(r.body.error.message).toMatch(/needs 2 labs at once, more than the 1 this server allows for exams.*--max-exam-labs 2/);
+  });
+
+  it('shares the exam allowance between learners, and frees it when an attempt ends', async () => {
+    const s = await start({ limits: { examLabs: 3 } });
+    const a = new Learner(s.url), b = new Learner(s.url);
+    const first = await started(a);
+    const full = await b.call('POST', '/api/exams/practice/attempts', {});
+    expect(full.status).toBe(503);
+    expect(full.body.error.message).toMatch(/at most 3 exam labs at once and 2 are in use; this exam needs 2/);
+    await a.call('POST', `/api/attempts/${first.id}/finish`);
+    expect((await b.call('POST', '/api/exams/practice/attempts', {})).status).toBe(202);
   });
 
   it('keeps the deadline across a restart: the tasks come back, or the attempt is graded from the last Checks', async () => {

@@ -23,7 +23,7 @@ export interface LabLimits {
   /** How often the reaper looks. */
   sweepMs: number;
   /** Labs of exam attempts on this server at once: an exam's own allowance, apart from `perUser`
-   * and `total` (a full exam needs a lab per task at once). */
+   * and `total` (an exam needs a lab per task at once; the full exam one per scenario). */
   examLabs: number;
 }
 
@@ -33,7 +33,7 @@ export const DEFAULT_LIMITS: LabLimits = {
   ttlMs: 2 * 60 * 60 * 1000,
   idleMs: 30 * 60 * 1000,
   sweepMs: 30 * 1000,
-  examLabs: 12,
+  examLabs: 16,
 };
 
 export type Phase = 'starting' | 'ready' | 'resetting' | 'failed' | 'ended';
@@ -157,6 +157,10 @@ export class LabManager {
   /** Every lab of an exam attempt at once, one per task, or none when the exam allowance lacks room. */
   createExamLabs(user: string, attempt: string, tasks: { scenario: string; seed: number }[], until: number): ManagedLab[] {
     const running = this.live().filter((l) => l.exam).length;
+    if (tasks.length > this.limits.examLabs) {
+      throw new UserError(503, 'limit_exam_labs',
+        `This exam needs ${tasks.length} labs at once, more than the ${this.limits.examLabs} this server allows for exams. Its operator can raise that (netdojo serve --max-exam-labs ${tasks.length}).`);
+    }
     if (running + tasks.length > this.limits.examLabs) {
       throw new UserError(503, 'limit_exam_labs',
         `This server runs at most ${this.limits.examLabs} exam labs at once and ${running} are in use; this exam needs ${tasks.length}. Try again when another attempt ends.`);
