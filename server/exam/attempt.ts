@@ -52,6 +52,7 @@ const newAttemptId = () => 'a' + randomBytes(8).toString('hex').slice(0, 11);
 export class ExamAttempts {
   private readonly timers = new Map<string, () => void>();
   private readonly finishing = new Map<string, Promise<AttemptRow>>();
+  private readonly waiting = new Map<string, ((a: AttemptRow) => void)[]>();
   private readonly now: () => number;
   private readonly schedule: Schedule;
   private readonly draw: Draw;
@@ -183,6 +184,13 @@ export class ExamAttempts {
     return p;
   }
 
+  /** Resolves with the result once the attempt has ended, however it ends (timer, finish). */
+  ended(id: string): Promise<AttemptRow> {
+    const a = this.store.attempt(id);
+    if (a && a.finishedAt !== null) return Promise.resolve(a);
+    return new Promise((resolve) => this.waiting.set(id, [...(this.waiting.get(id) ?? []), resolve]));
+  }
+
   private arm(id: string, deadline: number) {
     this.timers.get(id)?.();
     this.timers.set(id, this.schedule(deadline, () => {
@@ -211,7 +219,10 @@ export class ExamAttempts {
     const result: AttemptResult = { ...attemptScore(tasks, a.passMark), passMark: a.passMark, reason, finishedAt: this.now(), tasks };
     this.store.attemptFinished(id, result);
     await Promise.all(labs.map((m) => m && this.deps.manager.end(m, `the exam ended: ${reason}`)));
-    return this.store.attempt(id)!;
+    const done = this.store.attempt(id)!;
+    for (const w of this.waiting.get(id) ?? []) w(done);
+    this.waiting.delete(id);
+    return done;
   }
 
   private async gradeTask(a: AttemptRow, t: AttemptTaskRow, m: ManagedLab | undefined, extra: { title: string; timeMs: number | null }): Promise<TaskResult> {
