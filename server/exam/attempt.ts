@@ -160,7 +160,7 @@ export class ExamAttempts {
   /** Grades task n now, as Check does on a lab; the grade is recorded with the lab's grades. */
   async check(user: string, id: string, n: number): Promise<GradeReport> {
     const a = this.running(user, id);
-    const t = this.task(a, n);
+    this.task(a, n);
     this.switchTo(a, n);
     const m = this.lab(a, n);
     if (!m) throw new UserError(409, 'task_lab_gone', `Task ${n} of exam attempt ${id} has no running lab.`);

@@ -18,7 +18,7 @@ export interface ExamApiDeps {
 
 const ExamId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'an exam id (lower-case letters, digits and dashes)');
 export const AttemptId = z.string().regex(/^a[0-9a-f]{11}$/, 'an attempt id (a and 11 hex digits)');
-const TaskPath = z.object({ id: AttemptId, n: z.coerce.number().int().min(1).max(100) });
+export const TaskPath = z.object({ id: AttemptId, n: z.coerce.number().int().min(1).max(100) });
 const StartAttempt = z.strictObject({
   /** Time allowed, when not the exam's own (a shorter drill, a longer practice). */
   minutes: z.number({ error: 'a whole number of minutes, 1 to 1440' }).int().min(1).max(24 * 60).optional(),

@@ -3,7 +3,7 @@ import type { ExamAttempts } from '../exam/attempt.ts';
 import type { LabManager } from '../labs/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { parse } from './api.ts';
-import { AttemptId } from './exam-api.ts';
+import { AttemptId, TaskPath } from './exam-api.ts';
 import { attemptSummary, attemptView, examView } from './exam-views.ts';
 import type { loadViews } from './pages.ts';
 
@@ -47,8 +47,9 @@ export function examPageRouter(d: ExamPageDeps) {
 
   /** The parts of the attempt page that change after a Check, rendered by the same partials. */
   r.get('/attempts/:id/tasks/:n/parts', async (req, res) => {
+    const { n } = parse(TaskPath, req.params, 'path');
     const v = await view(attemptOf(req, res));
-    const t = v.tasks.find((x) => x.n === Number(req.params.n));
+    const t = v.tasks.find((x) => x.n === n);
     res.set('Cache-Control', 'no-store').json(t ? { results: results(t.grade), score: t.score, points: t.points } : {});
   });
 

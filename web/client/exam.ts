@@ -212,4 +212,5 @@ function attemptPage(root: HTMLElement) {
   };
   if (c.status === 'starting') void follow();
   else select(Number(/^#task-(\d+)$/.exec(location.hash)?.[1] ?? 1));
+  if (c.status === 'finishing') void timeUp('The exam has ended: grading every task…');
 }
