@@ -142,6 +142,7 @@ export function program(setExit: (code: number) => void): Command {
     .option('--labs-per-user <n>', 'labs one learner may run at once (default 2)', count('--labs-per-user'))
     .option('--max-labs <n>', 'labs this server runs at once (default 8)', count('--max-labs'))
     .option('--lab-ttl <minutes>', 'a lab ends after this long (default 120)', count('--lab-ttl'))
+    .option('--max-exam-labs <n>', 'labs of exam attempts at once, apart from --max-labs (default 16)', count('--max-exam-labs'))
     .action(act(async (o) => {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
@@ -158,7 +159,7 @@ export function program(setExit: (code: number) => void): Command {
       const server = await startServer({
         host: o.host, port, provider: o.provider, allowedHosts: o.publicHost, secureCookies: Boolean(o.secureCookies),
         // Only the limits given: an unset one keeps the server's default.
-        limits: Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000 }).filter(([, v]) => v)),
+        limits: Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000, examLabs: o.maxExamLabs }).filter(([, v]) => v)),
       });
       process.stderr.write(`netdojo is serving on ${server.url}\n`);
       await new Promise<void>((resolve) => {
@@ -168,6 +169,38 @@ export function program(setExit: (code: number) => void): Command {
       });
       return 0;
     }));
+
+  cli.command('exams').description('list the practice exams').option('--json', 'one JSON document').action(act(async (o) => {
+    const { libraryScenarios, loadExams } = await import('./exam/load.ts');
+    const { exams, errors } = await loadExams(await libraryScenarios());
+    if (o.json) {
+      json({ exams: exams.map(({ spec: e, tasks }) => ({ id: e.id, title: e.title, minutes: e.minutes, passMark: e.passMark,
+        tasks: tasks.map((t) => ({ scenario: t.scenario, weight: t.weight, variant: t.variant })) })), errors: errors.map((e) => e.message) });
+    } else {
+      print(formatTable([['ID', 'TASKS', 'MIN', 'PASS', 'TITLE'], ...exams.map(({ spec: e, tasks }) => [e.id, String(tasks.length), String(e.minutes), `${e.passMark} %`, e.title])]));
+      for (const e of errors) process.stderr.write(`\nexam not loaded: ${e.message}\n`);
+    }
+    return errors.length ? 1 : 0;
+  }));
+
+  const exam = cli.command('exam').description('a practice exam without the web server: every task\'s lab at once, graded when time is up');
+  const printResult = async (a: import('./store/exams.ts').AttemptRow, asJson: boolean) => {
+    const { formatResult, resultJson } = await import('./exam/headless.ts');
+    if (asJson) json(resultJson(a));
+    else print(formatResult(a, Boolean(process.stdout.isTTY)));
+    return a.result?.passed ? 0 : 1;
+  };
+  exam.command('start', { isDefault: true }).description('run an attempt: bring up the labs, print their ids, wait for the time (or `exam finish`, or Ctrl-C), grade, stop the labs; exit 0 iff passed')
+    .argument('<exam>', 'an exam id (netdojo exams)').option('--minutes <n>', 'time allowed instead of the exam\'s', count('--minutes'))
+    .addOption(providerOption()).option('--json', 'the result as one JSON document')
+    .action(act(async (id: string, o) => {
+      if (o.minutes > 24 * 60) throw new LabError(`--minutes must be at most 1440 (a day), got "${o.minutes}"`);
+      const { runExam } = await import('./exam/headless.ts');
+      return printResult(await runExam({ exam: id, minutes: o.minutes, provider: o.provider, log: (l) => process.stderr.write(`${l}\n`) }), Boolean(o.json));
+    }));
+  exam.command('finish').description('end a running `netdojo exam` attempt now (graded as it stands) and print its result')
+    .argument('<attempt>').option('--json', 'the result as one JSON document')
+    .action(act(async (id: string, o) => printResult(await (await import('./exam/headless.ts')).finishExam(id), Boolean(o.json))));
 
   cli.command('bench').description('benchmarks: lab lifecycle, scale, terminal, netns vs containers; writes bench/RESULTS.md')
     .option('--json', 'one JSON document').option('--quick', 'fewer runs').action(act(async (o) => {
@@ -263,8 +296,8 @@ function reportError(e: unknown): number {
     process.stderr.write(`netdojo: ${e.message}\n${e.hint ? `  (${e.hint})\n` : ''}`);
     return 1;
   }
-  if (e instanceof Error && (e.name === 'ScenarioError' || e.name === 'RenderError')) {
-    process.stderr.write(`netdojo: invalid scenario: ${e.message}\n`);
+  if (e instanceof Error && (e.name === 'ScenarioError' || e.name === 'RenderError' || e.name === 'ExamError')) {
+    process.stderr.write(`netdojo: invalid ${e.name === 'ExamError' ? 'exam' : 'scenario'}: ${e.message}\n`);
     return 1;
   }
   process.stderr.write(`netdojo: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -40,6 +40,7 @@ export function loadViews() {
   }
   const compile = (name: string) => hb.compile(readFileSync(join(VIEWS, `${name}.hbs`), 'utf8'), { strict: false });
   const layout = compile('layout');
+  const more = new Map<string, HandlebarsTemplateDelegate>();
   const pages = { catalog: compile('catalog'), lab: compile('lab'), error: compile('error'), progress: compile('progress') };
   const parts = {
     brief: hb.compile('{{> brief}}'), tasks: hb.compile('{{> tasks}}'), hints: hb.compile('{{> hints}}'),
@@ -51,6 +52,16 @@ export function loadViews() {
     },
     parts(ctx: Record<string, unknown>) {
       return Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, t(ctx)]));
+    },
+    /** A page of web/views beyond the ones above (pages of other routers), with the same helpers and partials. */
+    view(name: string, ctx: Record<string, unknown>) {
+      const t = more.get(name) ?? compile(name);
+      more.set(name, t);
+      return layout({ ...ctx, body: new hb.SafeString(t(ctx)) });
+    },
+    /** One partial on its own, with `ctx` as its root. */
+    partial(name: string, ctx: Record<string, unknown>) {
+      return hb.compile(`{{> ${name}}}`)(ctx);
     },
   };
 }

@@ -11,8 +11,12 @@ import { LabManager, UserError, type LabLimits } from '../labs/manager.ts';
 import { SqliteStore, type ProgressStore } from '../store/store.ts';
 import { PtyHost } from '../terminal/host.ts';
 import { attachRelay } from '../terminal/relay.ts';
+import { ExamAttempts, type Schedule } from '../exam/attempt.ts';
+import { libraryScenarios, loadExams, type ExamCatalog } from '../exam/load.ts';
 import { apiErrors, apiRouter } from './api.ts';
 import { CSRF_COOKIE, CSRF_HEADER, csrfTokens, loadKey } from './csrf.ts';
+import { examApiRouter } from './exam-api.ts';
+import { examPageRouter } from './exam-pages.ts';
 import { ensureUser, parseCookies, userOf } from './identity.ts';
 import { pageRouter } from './pages.ts';
 import { DEFAULT_RATES, rateLimiters, type RateLimits } from './rates.ts';
@@ -36,6 +40,12 @@ export interface ServerOptions {
   backend?: LabBackend;
   /** Per-learner rate limits (default DEFAULT_RATES). */
   rates?: Partial<RateLimits>;
+  /** Replaces the exams of exams/ (tests: exams over the stand-in's scenarios). */
+  exams?: () => Promise<ExamCatalog>;
+  /** Replaces the timer that ends exam attempts at their deadline (tests fire it). */
+  examTimer?: Schedule;
+  /** The exam attempts' clock (tests: a server restarting after an attempt's deadline). */
+  now?: () => number;
   /** Terminal connection idle limit. */
   terminalIdleMs?: number;
   log?: (line: string) => void;
@@ -45,6 +55,7 @@ export interface RunningServer {
   url: string;
   port: number;
   manager: LabManager;
+  attempts: ExamAttempts;
   close(): Promise<void>;
 }
 
@@ -85,6 +96,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     if (!catalogCache || Date.now() - catalogCache.at > 5000) catalogCache = { at: Date.now(), list: await backend.scenarios() };
     return catalogCache.list;
   };
+
+  let examCache: { at: number; catalog: ExamCatalog } | null = null;
+  const exams = opts.exams ?? (async () => {
+    if (!examCache || Date.now() - examCache.at > 5000) examCache = { at: Date.now(), catalog: await loadExams(await libraryScenarios()) };
+    return examCache.catalog;
+  });
+  const attempts = new ExamAttempts({ manager, store, exams, runner: 'web', schedule: opts.examTimer, now: opts.now, log });
 
   const allowed = hostAllowList(host, opts.allowedHosts ?? []);
   const hostOk = (req: IncomingMessage) => {
@@ -144,9 +162,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   });
   app.use('/static', express.static(join(WEB, 'dist'), { maxAge: '1h', fallthrough: true }));
   app.use('/static', express.static(join(WEB, 'public'), { maxAge: '1h' }));
-  app.use('/api', express.json({ limit: '16kb' }), apiRouter({ manager, store, catalog, user, csrf, rates }));
+  app.use('/api', express.json({ limit: '16kb' }), examApiRouter({ attempts, manager, user, rates }), apiRouter({ manager, store, catalog, user, csrf, rates }));
   const pages = pageRouter({ manager, store, catalog, user });
   app.use(pages.router);
+  app.use(examPageRouter({ attempts, manager, views: pages.views, user }));
   app.use((req, res) => {
     res.status(404).type('html').send(pages.views.page('error', { title: 'Not found', heading: 'Page not found', message: `Nothing at ${req.path}.` }));
   });
@@ -200,6 +219,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   // close the running one's lab records.
   const { closed, reaped } = await manager.startup();
   if (closed.length || reaped.length) log(`netdojo: cleaned up after the previous run: ${closed.length} lab record(s) closed, ${reaped.length} lab(s) reaped`);
+  const { resumed, finished } = await attempts.startup();
+  if (resumed.length || finished.length) log(`netdojo: exam attempts after the restart: ${resumed.length} resumed with fresh labs, ${finished.length} graded (time ran out)`);
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const url = `http://${shown}:${port}`;
@@ -209,8 +230,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     url,
     port,
     manager,
+    attempts,
     close() {
       closing ??= (async () => {
+        attempts.close();
         relay.close();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));

@@ -74,8 +74,9 @@ export function solutionView(s: { steps: { on: string; run: string; name?: strin
 }
 
 export function gradeView(r: GradeReport) {
-  return {
-    ...r,
-    checks: r.checks.map((c: CheckResult) => ({ ...c, titleHtml: renderInline(c.title), hintHtml: c.hint ? renderInline(c.hint) : null })),
-  };
+  return { ...r, checks: r.checks.map(checkView) };
+}
+
+export function checkView(c: CheckResult) {
+  return { ...c, titleHtml: renderInline(c.title), hintHtml: c.hint ? renderInline(c.hint) : null };
 }

@@ -22,6 +22,9 @@ export interface LabLimits {
   idleMs: number;
   /** How often the reaper looks. */
   sweepMs: number;
+  /** Labs of exam attempts on this server at once: an exam's own allowance, apart from `perUser`
+   * and `total` (an exam needs a lab per task at once; the full exam one per scenario). */
+  examLabs: number;
 }
 
 export const DEFAULT_LIMITS: LabLimits = {
@@ -30,6 +33,7 @@ export const DEFAULT_LIMITS: LabLimits = {
   ttlMs: 2 * 60 * 60 * 1000,
   idleMs: 30 * 60 * 1000,
   sweepMs: 30 * 1000,
+  examLabs: 16,
 };
 
 export type Phase = 'starting' | 'ready' | 'resetting' | 'failed' | 'ended';
@@ -44,8 +48,13 @@ export class UserError extends Error {
   }
 }
 
+/** A lab that is one task of an exam attempt: it lives until `until` whatever its activity, and
+ * offers no hints, solution or reset. */
+export interface ExamHold { attempt: string; until: number }
+
 export class ManagedLab {
   phase: Phase = 'starting';
+  exam: ExamHold | null = null;
   lab: Lab | null = null;
   rendered: RenderedScenario | null = null;
   error: string | null = null;
@@ -129,20 +138,42 @@ export class LabManager {
 
   /** Starts a lab for `user`; provisioning goes on in the background (see ManagedLab.events). */
   create(user: string, scenario: string, seed?: number): ManagedLab {
-    const mine = this.live().filter((l) => l.user === user);
+    const mine = this.practice().filter((l) => l.user === user);
     if (mine.length >= this.limits.perUser) {
       throw new UserError(429, 'limit_per_user',
         `You already have ${mine.length} lab${mine.length > 1 ? 's' : ''} running, the most one person may have at once (${this.limits.perUser}). Stop one (${mine.map((l) => l.id).join(', ')}) and try again.`);
     }
-    if (this.live().length >= this.limits.total) {
+    if (this.practice().length >= this.limits.total) {
       throw new UserError(503, 'limit_total',
         `This server is running its maximum of ${this.limits.total} labs. Try again when one ends (labs end after ${Math.round(this.limits.idleMs / 60000)} idle minutes).`);
     }
+    return this.launch(user, scenario, seed ?? randomBytes(4).readUInt32BE() % 100000, null);
+  }
+
+  private practice(): ManagedLab[] {
+    return this.live().filter((l) => !l.exam);
+  }
+
+  /** Every lab of an exam attempt at once, one per task, or none when the exam allowance lacks room. */
+  createExamLabs(user: string, attempt: string, tasks: { scenario: string; seed: number }[], until: number): ManagedLab[] {
+    const running = this.live().filter((l) => l.exam).length;
+    if (tasks.length > this.limits.examLabs) {
+      throw new UserError(503, 'limit_exam_labs',
+        `This exam needs ${tasks.length} labs at once, more than the ${this.limits.examLabs} this server allows for exams. Its operator can raise that (netdojo serve --max-exam-labs ${tasks.length}).`);
+    }
+    if (running + tasks.length > this.limits.examLabs) {
+      throw new UserError(503, 'limit_exam_labs',
+        `This server runs at most ${this.limits.examLabs} exam labs at once and ${running} are in use; this exam needs ${tasks.length}. Try again when another attempt ends.`);
+    }
+    return tasks.map((t) => this.launch(user, t.scenario, t.seed, { attempt, until }));
+  }
+
+  private launch(user: string, scenario: string, seed: number, exam: ExamHold | null): ManagedLab {
     const id = newLabId();
-    const s = seed ?? randomBytes(4).readUInt32BE() % 100000;
-    const m = new ManagedLab(id, user, scenario, this.opts.provider, s, randomBytes(24).toString('base64url'), this.now());
+    const m = new ManagedLab(id, user, scenario, this.opts.provider, seed, randomBytes(24).toString('base64url'), this.now());
+    m.exam = exam;
     this.labs.set(id, m);
-    this.opts.store.labStarted({ id, user, scenario, provider: m.provider, seed: s }, m.createdAt);
+    this.opts.store.labStarted({ id, user, scenario, provider: m.provider, seed }, m.createdAt);
     void this.provision(m);
     return m;
   }
@@ -178,8 +209,9 @@ export class LabManager {
 
   find(id: string) { return this.labs.get(id); }
 
+  /** The user's practice labs (an exam's labs are reached through its attempt). */
   of(user: string): ManagedLab[] {
-    return this.live().filter((l) => l.user === user);
+    return this.practice().filter((l) => l.user === user);
   }
 
   ready(user: string, id: string): ManagedLab & { lab: Lab; rendered: RenderedScenario } {
@@ -210,7 +242,7 @@ export class LabManager {
 
   /** Reveals the next hint (recorded); returns every hint revealed so far. */
   hint(user: string, id: string): { revealed: string[]; total: number } {
-    const m = this.ready(user, id);
+    const m = this.notExam(this.ready(user, id), 'hints');
     this.touch(m);
     const seen = this.opts.store.hints(m.id);
     const total = m.rendered.hints.length;
@@ -219,13 +251,18 @@ export class LabManager {
     return { revealed: m.rendered.hints.slice(0, seen.length + 1), total };
   }
 
+  private notExam<T extends ManagedLab>(m: T, what: string): T {
+    if (m.exam) throw new UserError(409, 'exam_lab', `Lab ${m.id} is a task of exam attempt ${m.exam.attempt}: no ${what} during an exam (the result shows each task's solution).`);
+    return m;
+  }
+
   hintsShown(m: ManagedLab): string[] {
     if (!m.rendered) return [];
     return this.opts.store.hints(m.id).map((i) => m.rendered!.hints[i]).filter((h) => h !== undefined);
   }
 
   reveal(user: string, id: string) {
-    const m = this.ready(user, id);
+    const m = this.notExam(this.ready(user, id), 'solution');
     this.touch(m);
     this.opts.store.recordReveal(m.id, m.user, this.now());
     return m.rendered.solution;
@@ -240,7 +277,7 @@ export class LabManager {
 
   /** Back to freshly broken. Terminals end (the page reconnects to new shells). */
   async reset(user: string, id: string): Promise<void> {
-    const m = this.ready(user, id);
+    const m = this.notExam(this.ready(user, id), 'reset');
     this.touch(m);
     m.setPhase('resetting');
     m.step({ action: 'Resetting the lab', status: 'start' });
@@ -287,7 +324,8 @@ export class LabManager {
     const ended: string[] = [];
     for (const m of this.live()) {
       if (m.phase === 'starting' || m.phase === 'resetting') continue;
-      if (now - m.createdAt >= this.limits.ttlMs) { await this.end(m, 'time limit reached'); ended.push(m.id); }
+      if (m.exam) { if (now >= m.exam.until) { await this.end(m, 'the exam time is over'); ended.push(m.id); } }
+      else if (now - m.createdAt >= this.limits.ttlMs) { await this.end(m, 'time limit reached'); ended.push(m.id); }
       else if (now - m.lastActive >= this.limits.idleMs) { await this.end(m, 'idle too long'); ended.push(m.id); }
     }
     for (const m of [...this.labs.values()]) if (m.phase === 'failed' && now - m.createdAt > 10 * 60 * 1000) this.labs.delete(m.id);
@@ -295,6 +333,7 @@ export class LabManager {
   }
 
   expiresAt(m: ManagedLab) {
+    if (m.exam) return m.exam.until;
     return Math.min(m.createdAt + this.limits.ttlMs, m.lastActive + this.limits.idleMs);
   }
 

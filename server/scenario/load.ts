@@ -2,8 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { describeIssue, parseSpecFile, SpecFileError, type Path } from '../util/spec-file.ts';
 import { checkRunsOn, isStepList, PROVIDERS, ScenarioSpec } from './schema.ts';
 
 // Scenario files are user input: every problem is reported with the file, the path inside it, the
@@ -22,31 +22,18 @@ export interface LoadedScenario {
   manifests: { file: string; text: string }[];
 }
 
-export class ScenarioError extends Error {
-  constructor(readonly file: string, readonly problems: string[]) {
-    super(`${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+export class ScenarioError extends SpecFileError {
+  constructor(file: string, problems: string[]) {
+    super(file, problems);
     this.name = 'ScenarioError';
   }
-}
-
-type Path = (string | number)[];
-const showPath = (path: Path) => path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '') || '(top level)';
-
-function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path): number | undefined {
-  // The deepest node that exists along the path: a missing field is reported where its parent is.
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as YamlNode | undefined;
-    if (node && typeof node === 'object' && 'range' in node && node.range) return lc.linePos(node.range[0]).line;
-  }
-  return undefined;
 }
 
 function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     return 'unknown or missing kind; expected one of: dns, tcp, http, icmp, mtu, negative, state';
   }
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  return issue.message;
+  return describeIssue(issue);
 }
 
 /** Template strings are checked when the file loads, not when a learner's lab renders them. */
@@ -126,17 +113,8 @@ export async function loadScenario(id: string, dir = SCENARIOS_DIR): Promise<Loa
     if (known.includes(id)) throw new ScenarioError(file, ['missing: every scenario directory needs a scenario.yaml']);
     throw new ScenarioError(file, [`no scenario "${id}"; available: ${known.join(', ') || '(none)'}`]);
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true });
-  if (doc.errors.length) throw new ScenarioError(file, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
-  if (!isMap(doc.contents)) throw new ScenarioError(file, ['expected a mapping of fields (id, title, checks, ...) at the top level']);
-  const at = (path: Path, message: string) => {
-    const line = lineOf(doc, lc, path);
-    return `${showPath(path)}${line ? ` (line ${line})` : ''}: ${message}`;
-  };
-  const parsed = ScenarioSpec.safeParse(doc.toJS());
-  if (!parsed.success) throw new ScenarioError(file, parsed.error.issues.map((i) => at(i.path as Path, describe(i))));
-  const spec = parsed.data;
+  const parsed = parseSpecFile(file, text, ScenarioSpec, { fields: 'id, title, checks, ...', error: ScenarioError, describe });
+  const spec = parsed.spec;
   const problems = crossReferences(spec);
   const manifests: { file: string; text: string }[] = [];
   for (const [i, f] of spec.manifests.entries()) {
@@ -146,7 +124,7 @@ export async function loadScenario(id: string, dir = SCENARIOS_DIR): Promise<Loa
   }
   templateProblems({ setup: spec.setup, break: spec.break, solution: spec.solution, checks: spec.checks, hints: spec.hints, accepts: spec.accepts, rejects: spec.rejects }, [], problems);
   if (spec.id !== id) problems.push({ path: ['id'], message: `"${spec.id}" must match its directory name "${id}"` });
-  if (problems.length) throw new ScenarioError(file, problems.map((p) => at(p.path, p.message)));
+  parsed.check(problems);
   const brief = await readFile(join(sdir, 'brief.md'), 'utf8').catch(() => { throw new ScenarioError(join(sdir, 'brief.md'), ['missing: every scenario needs a brief.md (the briefing learners read)']); });
   const solution = await readFile(join(sdir, 'solution.md'), 'utf8').catch(() => '');
   for (const [name, tpl] of [['brief.md', brief], ['solution.md', solution]]) {

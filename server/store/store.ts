@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { GradeReport } from '../../grader/types.ts';
+import { EXAM_TABLES, SqliteExamStore, type ExamStore } from './exams.ts';
 
 // Durable progress: who started which lab, every grade, every hint and solution reveal, time spent.
 // The interface is what the rest of the server uses; SqliteStore is the embedded default. A PostgreSQL
@@ -61,10 +62,13 @@ export interface ProgressStore {
   recordReveal(lab: string, user: string, at?: number): void;
   revealed(lab: string): boolean;
   progress(user: string): ScenarioProgress[];
+  /** Exam attempts (server/store/exams.ts). */
+  readonly exams: ExamStore;
   close(): void;
 }
 
-const MIGRATIONS = [
+/** Applied in order; the database's user_version counts those applied. */
+export const MIGRATIONS = [
   `CREATE TABLE users (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
    CREATE TABLE labs (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), scenario TEXT NOT NULL,
      provider TEXT NOT NULL, seed INTEGER NOT NULL, created_at INTEGER NOT NULL, ready_at INTEGER,
@@ -76,6 +80,7 @@ const MIGRATIONS = [
    CREATE TABLE hints (lab_id TEXT NOT NULL REFERENCES labs(id), user_id TEXT NOT NULL, idx INTEGER NOT NULL,
      at INTEGER NOT NULL, PRIMARY KEY (lab_id, idx));
    CREATE TABLE reveals (lab_id TEXT PRIMARY KEY REFERENCES labs(id), user_id TEXT NOT NULL, at INTEGER NOT NULL);`,
+  EXAM_TABLES,
 ];
 
 const now = () => Date.now();
@@ -88,6 +93,7 @@ const toLab = (r: LabSql): LabRow => ({ id: r.id, user: r.user_id, scenario: r.s
 
 export class SqliteStore implements ProgressStore {
   private readonly db: Database.Database;
+  readonly exams: ExamStore;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -102,6 +108,7 @@ export class SqliteStore implements ProgressStore {
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+    this.exams = new SqliteExamStore(this.db, (id) => this.ensureUser(id));
   }
 
   ensureUser(id: string) {

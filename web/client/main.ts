@@ -1,49 +1,16 @@
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { RelayTerminal, type TermStatus } from './terminal.ts';
+import { $, api, toast } from './dom.ts';
+import { exam } from './exam.ts';
+import { TerminalTabs, type Target } from './tabs.ts';
+import type { RelayTerminal } from './terminal.ts';
 
 // The page's behaviour. The server renders the markup (handlebars); this script adds what needs a
 // browser: starting labs, provisioning progress, terminals, and re-fetching the server-rendered parts
 // after Check, hints, reveal and reset.
 
-interface Target { target: string; kind: 'node' | 'pod'; node: string; ip: string }
-interface ApiError { error?: { message?: string } }
-
 declare global {
-  interface Window { netdojo?: { terminals: Map<string, RelayTerminal>; open(target: string): RelayTerminal; lab: string } }
-}
-
-const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel);
-
-/** The learner's token for state-changing requests, from the cookie the server sets beside the id. */
-const csrfToken = () => document.cookie.split('; ').find((c) => c.startsWith('netdojo_csrf='))?.slice('netdojo_csrf='.length) ?? '';
-
-async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(method === 'GET' ? {} : { 'X-CSRF-Token': csrfToken() }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-  });
-  if (res.status === 204) return undefined as T;
-  const data = (await res.json().catch(() => ({}))) as T & ApiError;
-  if (!res.ok) throw new Error(data.error?.message ?? `${res.status} ${res.statusText}`);
-  return data;
-}
-
-function toast(message: string, kind: 'error' | 'info' = 'error') {
-  let box = $('#toasts');
-  if (!box) {
-    box = document.createElement('div');
-    box.id = 'toasts';
-    box.setAttribute('role', 'status');
-    document.body.append(box);
-  }
-  const t = document.createElement('div');
-  t.className = `toast ${kind}`;
-  t.textContent = message;
-  box.append(t);
-  setTimeout(() => t.remove(), 8000);
+  interface Window { netdojo?: { terminals: Map<string, RelayTerminal>; open(target: string): RelayTerminal; lab: string; task?: number } }
 }
 
 // ---- catalog -------------------------------------------------------------------------------------
@@ -75,13 +42,13 @@ function lab(root: HTMLElement) {
   const created = Number(root.dataset.created);
   const expires = Number(root.dataset.expires);
   const targets = JSON.parse(root.dataset.targets || '[]') as Target[];
-  const terminals = new Map<string, RelayTerminal>();
-  const tabs = $('#term-tabs')!;
-  const stage = $('#term-stage')!;
-  const status = $('#term-status')!;
   const check = $<HTMLButtonElement>('#check')!;
   const reset = $<HTMLButtonElement>('#reset')!;
-  let active = '';
+  const term = new TerminalTabs({
+    tabs: $('#term-tabs')!, stage: $('#term-stage')!, status: $('#term-status')!,
+    onLabEnded: (reason) => labEnded(reason),
+    onActivate: (target) => history.replaceState(null, '', `#${encodeURIComponent(target)}`),
+  });
 
   // Timer: time in the lab; shows when the lab will end once that is near.
   const timer = $('#timer')!;
@@ -116,97 +83,7 @@ function lab(root: HTMLElement) {
     }
   }
 
-  // Terminals: a tab per node and pod, created on first use and kept while hidden.
-  const statusText: Record<TermStatus, string> = {
-    connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', ended: 'Shell ended', failed: 'Cannot connect',
-  };
-  function open(target: string): RelayTerminal {
-    let t = terminals.get(target);
-    if (!t) {
-      const el = document.createElement('div');
-      el.className = 'term';
-      el.dataset.target = target;
-      stage.append(el);
-      t = new RelayTerminal(el, {
-        lab: id, target, token,
-        onStatus: (s, detail) => {
-          tabs.querySelector(`[data-target="${CSS.escape(target)}"]`)?.setAttribute('data-status', s);
-          if (s === 'ended' && detail?.startsWith('the lab ended')) labEnded(detail.replace(/^the lab ended: /, ''));
-          if (active === target) status.textContent = `${target}: ${statusText[s]}${detail ? ` (${detail})` : ''}`;
-        },
-      });
-      terminals.set(target, t);
-    }
-    return t;
-  }
-  function activate(target: string) {
-    active = target;
-    for (const b of tabs.querySelectorAll<HTMLElement>('[role=tab]')) {
-      const on = b.dataset.target === target;
-      b.setAttribute('aria-selected', String(on));
-      if (on) b.scrollIntoView({ block: 'nearest', inline: 'nearest' });
-    }
-    const t = open(target);
-    for (const el of stage.querySelectorAll<HTMLElement>('.term')) el.hidden = el.dataset.target !== target;
-    t.refit();
-    t.focus();
-    status.textContent = `${target}: ${statusText[t.status]}`;
-    history.replaceState(null, '', `#${encodeURIComponent(target)}`);
-  }
-  function buildTabs() {
-    tabs.textContent = '';
-    const group = (label: string, list: Target[]) => {
-      if (!list.length) return;
-      const g = document.createElement('span');
-      g.className = 'tab-group';
-      g.textContent = label;
-      tabs.append(g);
-      for (const t of list) {
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.setAttribute('role', 'tab');
-        b.dataset.target = t.target;
-        b.title = `${t.target}${t.ip ? ` — ${t.ip}` : ''}${t.kind === 'pod' ? ` on ${t.node}` : ''}`;
-        b.innerHTML = `<span class="tab-dot"></span>`;
-        const slash = t.target.indexOf('/');
-        if (t.kind === 'pod' && slash > 0 && !t.target.startsWith('default/')) {
-          const ns = document.createElement('span');
-          ns.className = 'ns';
-          ns.textContent = t.target.slice(0, slash + 1);
-          b.append(ns);
-        }
-        b.append(t.kind === 'pod' ? t.target.slice(slash + 1) : t.target);
-        b.addEventListener('click', () => activate(t.target));
-        tabs.append(b);
-      }
-    };
-    group('Nodes', targets.filter((t) => t.kind === 'node'));
-    group('Pods', targets.filter((t) => t.kind === 'pod'));
-  }
-
-  // Copy / paste buttons for people who do not know the shortcuts; each acts on the active tab.
-  const termButton = (label: string, act: (t: NonNullable<ReturnType<typeof terminals.get>>) => Promise<void>) => {
-    const b = document.createElement('button');
-    b.className = 'btn tiny ghost';
-    b.type = 'button';
-    b.textContent = label;
-    b.addEventListener('click', async () => {
-      const t = terminals.get(active);
-      if (!t) return;
-      await act(t);
-      t.focus();
-    });
-    return b;
-  };
-  $('.term-foot')!.append(
-    termButton('Copy selection', async (t) => {
-      const ok = await t.copySelection().catch(() => false);
-      toast(ok ? 'Copied' : 'Select text in the terminal first', ok ? 'info' : 'error');
-    }),
-    termButton('Paste', async (t) => {
-      try { t.paste(await navigator.clipboard.readText()); } catch { toast('The browser did not allow reading the clipboard: use Ctrl+Shift+V'); }
-    }),
-  );
+  term.clipboardButtons($('.term-foot')!);
 
   /** The server ended the lab (time limit, idle, stopped elsewhere): say so instead of a dead terminal. */
   function labEnded(reason: string) {
@@ -226,10 +103,7 @@ function lab(root: HTMLElement) {
     $('#provision')!.hidden = true;
     check.disabled = false;
     reset.disabled = false;
-    buildTabs();
-    const wanted = decodeURIComponent(location.hash.slice(1));
-    const first = targets.find((t) => t.target === wanted) ?? targets.find((t) => t.kind === 'pod' && /client/.test(t.target)) ?? targets[0];
-    if (first) activate(first.target);
+    term.show({ id, token, targets }, decodeURIComponent(location.hash.slice(1)));
   }
 
   // Provisioning (and reset) progress over server-sent events.
@@ -297,7 +171,7 @@ function lab(root: HTMLElement) {
       await api('POST', `/api/labs/${id}/reset`);
       await refreshParts();
       showSide('brief');
-      for (const t of terminals.values()) t.connect();
+      term.reconnect();
       toast('The lab is broken again', 'info');
     } catch (e) {
       toast((e as Error).message);
@@ -323,9 +197,10 @@ function lab(root: HTMLElement) {
     }
   });
 
-  window.netdojo = { terminals, open: (t) => { activate(t); return terminals.get(t)!; }, lab: id };
+  window.netdojo = { get terminals() { return term.terminals; }, open: (t) => term.activate(t), lab: id };
 }
 
 const page = document.body.dataset.page;
 if (page === 'catalog') catalog();
 else if (page === 'lab') lab(document.querySelector<HTMLElement>('main.lab')!);
+else if (page === 'exams' || page === 'exam-attempt') exam(page);

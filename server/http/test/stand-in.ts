@@ -9,7 +9,8 @@ import type { CatalogEntry, LabBackend, StartedLab } from '../../labs/backend.ts
 // A stand-in backend for the HTTP layer's own tests ONLY: a "lab" is a temp directory, shells are local
 // bash with a prompt naming the target, and the one check passes once `fixed` exists in that directory.
 // It exercises the server (ownership, limits, records, relay) without kernel namespaces; the end-to-end
-// tests use the real scenarios, provider and grader.
+// tests use the real scenarios, provider and grader. The second scenario's labs have a second check
+// worth two points (`tidy` exists), so a half-done fix earns part of the points.
 
 export const STAND_IN_SCENARIO: CatalogEntry = {
   id: 'stand-in', title: 'Stand-in scenario', summary: 'A local shell whose "network" is a file.', difficulty: 'beginner',
@@ -28,9 +29,9 @@ export const STAND_IN_CATALOG: CatalogEntry[] = [
 
 export class LocalLab implements Lab {
   readonly facts: LabFacts;
-  constructor(readonly dir: string, id: string, seed: number) {
+  constructor(readonly dir: string, id: string, seed: number, scenario = 'stand-in') {
     this.facts = {
-      id, scenario: 'stand-in', provider: 'netns', seed,
+      id, scenario, provider: 'netns', seed,
       nodes: [{ name: 'control-plane', role: 'control-plane', ip: '172.18.0.2', podCIDR: '10.244.0.0/24' }, { name: 'worker', role: 'worker', ip: '172.18.0.3', podCIDR: '10.244.1.0/24' }],
       pods: [{ target: 'default/client-worker', node: 'worker', ip: '10.244.1.3', app: 'client' }],
       services: [], dns: { clusterIP: '10.96.0.10', domain: 'cluster.local' },
@@ -57,8 +58,10 @@ export function standInBackend(): StandIn {
   let n = 0;
   const labs = new Map<string, LocalLab>();
   const checks: Check[] = [{ id: 'fixed', title: 'The file `fixed` exists', kind: 'state', from: 'control-plane', run: 'test -f fixed', weight: 1, hints: { default: 'Create it: `touch fixed`' } } as Check];
-  const rendered = (dir: string) => ({
-    variant: {}, brief: `# Stand-in\nThe lab directory is \`${dir}\`.\n\n<script>alert(1)</script>`, hints: ['Look at the files.', 'Run `touch fixed`.'], checks,
+  const tidy = { id: 'tidy', title: 'The file `tidy` exists', kind: 'state', from: 'control-plane', run: 'test -f tidy', weight: 2, hints: { default: 'Create it: `touch tidy`' } } as Check;
+  const rendered = (dir: string, scenario: string) => ({
+    variant: {}, brief: `# Stand-in\nThe lab directory is \`${dir}\`.\n\n<script>alert(1)</script>`, hints: ['Look at the files.', 'Run `touch fixed`.'],
+    checks: scenario === 'stand-in-2' ? [...checks, tidy] : checks,
     solution: { steps: [{ on: 'control-plane', run: 'touch fixed', name: 'fix it' }], markdown: 'Create the file.' },
   });
   const b: StandIn = {
@@ -69,15 +72,15 @@ export function standInBackend(): StandIn {
       if (b.startGate) await b.startGate;
       if (b.failNext) { const m = b.failNext; b.failNext = undefined; throw new Error(m); }
       const dir = mkdtempSync(join(tmpdir(), 'netdojo-standin-'));
-      const lab = new LocalLab(dir, `s${++n}aaaaa`, o.seed ?? 1);
+      const lab = new LocalLab(dir, `s${++n}aaaaa`, o.seed ?? 1, o.scenario);
       labs.set(lab.facts.id, lab);
       o.onProgress?.({ action: 'Building nodes', status: 'done', ms: 1 });
-      return { lab, rendered: rendered(dir) };
+      return { lab, rendered: rendered(dir, o.scenario) };
     },
     async reset(id) {
       const lab = labs.get(id)!;
       rmSync(join(lab.dir, 'fixed'), { force: true });
-      return { lab, rendered: rendered(lab.dir) };
+      return { lab, rendered: rendered(lab.dir, lab.facts.scenario) };
     },
     async grade(lab, cs): Promise<GradeReport> {
       const t0 = Date.now();
@@ -86,11 +89,12 @@ export function standInBackend(): StandIn {
         const r = await lab.exec(c.from, ['sh', '-c', (c as { run: string }).run]);
         const pass = r.code === 0;
         results.push({ id: c.id, title: c.title, kind: c.kind, from: c.from, to: 'file', expected: 'exists', observed: pass ? 'exists' : 'missing',
-          state: pass ? 'PASS' : 'UNREACHABLE', pass, weight: 1, attempts: 1, ms: r.ms, evidence: { command: 'test -f fixed', output: `exit ${r.code}` },
+          state: pass ? 'PASS' : 'UNREACHABLE', pass, weight: c.weight, attempts: 1, ms: r.ms, evidence: { command: (c as { run: string }).run, output: `exit ${r.code}` },
           hint: pass ? undefined : c.hints.default });
       }
-      const earned = results.filter((r) => r.pass).length;
-      return { lab: lab.facts.id, scenario: 'stand-in', verdict: earned === results.length ? 'pass' : 'fail', score: { earned, possible: results.length }, checks: results,
+      const earned = results.reduce((s, r) => s + (r.pass ? r.weight : 0), 0);
+      const possible = results.reduce((s, r) => s + r.weight, 0);
+      return { lab: lab.facts.id, scenario: lab.facts.scenario, verdict: earned === possible ? 'pass' : 'fail', score: { earned, possible }, checks: results,
         matrix: { sources: ['control-plane'], targets: ['file'], cells: { 'control-plane': { file: { state: results[0].state, pass: results[0].pass, check: 'fixed' } } } }, ms: Date.now() - t0 };
     },
     async destroy(lab) { await lab.destroy(); },
