@@ -249,6 +249,7 @@ function toResult(s: Slot): CheckResult {
     state: outcome.state,
     pass: outcome.state === 'PASS',
     weight: check.weight ?? 1,
+    target: check.broken !== undefined,
     attempts: s.attempts,
     ms: s.ms,
     evidence: outcome.evidence,

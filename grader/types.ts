@@ -107,6 +107,8 @@ export interface CheckResult {
   state: State;
   pass: boolean;
   weight: number;
+  /** One of the scenario's targets: a check its break makes fail (`broken`), which fixing it mends. */
+  target: boolean;
   attempts: number;
   ms: number;
   evidence: { command: string; output: string };

@@ -6,7 +6,7 @@ import { reachabilityMatrix, score, verdict } from './verdict.ts';
 function result(id: string, from: string, to: string, state: State, over: Partial<CheckResult> = {}): CheckResult {
   return {
     id, title: `title of ${id}`, kind: 'tcp', from, to, expected: 'connected', observed: state === 'PASS' ? 'connected' : 'no answer',
-    state, pass: state === 'PASS', weight: 1, attempts: 1, ms: 10,
+    state, pass: state === 'PASS', weight: 1, target: false, attempts: 1, ms: 10,
     evidence: { command: `timeout 2 bash -c 'exec 3<>/dev/tcp/${to}'`, output: '' },
     hint: state === 'PASS' ? undefined : `hint for ${id}`,
     ...over,

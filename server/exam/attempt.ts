@@ -4,7 +4,7 @@ import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts'
 import type { AttemptRow, AttemptTaskRow, Runner } from '../store/exams.ts';
 import type { ProgressStore } from '../store/store.ts';
 import type { ExamCatalog, LoadedExam } from './load.ts';
-import { attemptScore, taskScore, timeOnTasks, type AttemptResult, type Graded, type TaskResult } from './score.ts';
+import { attemptScore, examPoints, taskScore, timeOnTasks, type AttemptResult, type Graded, type TaskResult } from './score.ts';
 import { randomDraw, seedsFor, type Draw } from './seeds.ts';
 
 // An exam attempt: every task's lab brought up at once through the lab manager (the exam's own
@@ -245,8 +245,8 @@ export class ExamAttempts {
     }
     if (!report) notes.push(m?.phase === 'failed' ? `its lab failed to start: ${m.error}` : 'its lab was not running at the end and it was never checked');
     return {
-      n: t.n, scenario: t.scenario, title: extra.title, weight: t.weight, score: taskScore(t.weight, report?.score ?? null),
-      points: report?.score ?? { earned: 0, possible: 0 }, graded, note: notes.length ? notes.join('; ') : null, checks: report?.checks ?? [],
+      n: t.n, scenario: t.scenario, title: extra.title, weight: t.weight, score: taskScore(t.weight, report ? examPoints(report.checks) : null),
+      points: report ? examPoints(report.checks) : { earned: 0, possible: 0 }, graded, note: notes.length ? notes.join('; ') : null, checks: report?.checks ?? [],
       matrix: report?.matrix ?? null, ms: report?.ms ?? null,
       timeMs: extra.timeMs, lab: t.lab, seed: t.seed, variant: m?.rendered?.variant ?? {}, solution: m?.rendered?.solution ?? null,
     };

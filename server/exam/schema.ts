@@ -9,7 +9,7 @@ const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digit
 export const ExamTask = z.strictObject({
   /** The id of a scenario in scenarios/. */
   scenario: Slug,
-  /** Its share of the exam's points; a task scores weight × (check points earned / possible). */
+  /** Its share of the exam's points; a task scores weight × (target check points mended / possible), see score.ts. */
   weight: z.number().positive(),
   /** Variant values this task always gets (keys and values from the scenario's `variants`). */
   variant: z.record(z.string(), z.union([z.string(), z.number()])).optional(),

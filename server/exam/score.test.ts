@@ -1,9 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { pickVariant } from '../scenario/render.ts';
-import { attemptScore, taskScore, timeOnTasks } from './score.ts';
+import { attemptScore, examPoints, taskScore, timeOnTasks } from './score.ts';
 import { seedFor, seedsFor } from './seeds.ts';
 
 describe('exam scoring', () => {
+  it('a task\'s points are its mended targets; the other checks earn nothing and, failing, gate it', () => {
+    const check = (pass: boolean, target: boolean, weight = 1) => ({ pass, target, weight });
+    // Untouched: the targets fail, the guards and what already worked pass: nothing earned.
+    expect(examPoints([check(false, true, 2), check(false, true), check(true, false), check(true, false, 3)])).toEqual({ earned: 0, possible: 3 });
+    // Half mended, by weight.
+    expect(examPoints([check(true, true, 2), check(false, true), check(true, false)])).toEqual({ earned: 2, possible: 3 });
+    expect(examPoints([check(true, true, 2), check(true, true), check(true, false)])).toEqual({ earned: 3, possible: 3 });
+    // A destructive "fix": the targets pass, a guard fails.
+    expect(examPoints([check(true, true, 2), check(true, true), check(false, false)])).toEqual({ earned: 0, possible: 3 });
+  });
+
   it('a task earns its weight times the share of check points it passes', () => {
     expect(taskScore(30, { earned: 9, possible: 9 })).toBe(30);
     expect(taskScore(30, { earned: 3, possible: 9 })).toBe(10);

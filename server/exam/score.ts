@@ -1,7 +1,10 @@
 import type { CheckResult, Matrix } from '../../grader/types.ts';
 
-// An exam's points. A task is worth its weight; it earns weight × (check points earned / possible),
-// the check points being the grader's own (each check's weight), so a half-fixed task earns half.
+// An exam's points. A task is worth its weight and earns it for what the learner mended: its target
+// checks (those the break makes fail), each by its own weight, so a half-fixed task earns half. The
+// other checks (guards, what must stay blocked, what already worked) pass in an untouched lab and
+// earn nothing; they are gates instead: a task with one of them failing earns nothing, as a
+// destructive "fix" grades fail in practice.
 
 export interface Points { earned: number; possible: number }
 
@@ -22,7 +25,7 @@ export interface TaskResult {
   weight: number;
   /** Points earned of `weight`. */
   score: number;
-  /** The checks' own points (earned / possible). */
+  /** Its target checks' points (earned / possible), gated by the others (examPoints). */
   points: Points;
   graded: Graded;
   note: string | null;
@@ -49,6 +52,14 @@ export interface AttemptResult {
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** A task's exam points from its grade: the target checks' weights earned of possible, gated by the others. */
+export function examPoints(checks: Pick<CheckResult, 'pass' | 'weight' | 'target'>[]): Points {
+  const targets = checks.filter((c) => c.target);
+  const possible = targets.reduce((s, c) => s + c.weight, 0);
+  const gated = checks.some((c) => !c.target && !c.pass);
+  return { earned: gated ? 0 : targets.filter((c) => c.pass).reduce((s, c) => s + c.weight, 0), possible };
+}
 
 /** weight × earned/possible; a grade with no points possible, or none at all, earns nothing. */
 export function taskScore(weight: number, points: Points | null): number {

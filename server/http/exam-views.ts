@@ -1,7 +1,7 @@
 import type { GradeReport } from '../../grader/types.ts';
 import type { AttemptStatus, ExamAttempts } from '../exam/attempt.ts';
 import type { LoadedExam } from '../exam/load.ts';
-import { taskScore, type Graded, type TaskResult } from '../exam/score.ts';
+import { examPoints, taskScore, type Graded, type TaskResult } from '../exam/score.ts';
 import type { LabManager } from '../labs/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { renderMarkdown } from './markdown.ts';
@@ -52,8 +52,8 @@ function runningTask(attempts: ExamAttempts, mgr: LabManager, a: AttemptRow, n: 
     phase: m?.phase ?? 'ended',
     lab: lab && { id: lab.id, token: lab.token, phase: lab.phase, error: lab.error, steps: lab.steps, targets: lab.targets, brief: lab.brief },
     /** From the last Check, until the attempt ends. */
-    score: last ? taskScore(t.weight, last.score) : null,
-    points: last?.score ?? null,
+    score: last ? taskScore(t.weight, examPoints(last.checks)) : null,
+    points: last ? examPoints(last.checks) : null,
     checks: last ? last.checks.map(checkView) : [],
     grade: last ? gradeOf(last.score, last.checks, last.matrix, last.ms) : null,
     graded: (last ? 'last-check' : 'none') as Graded,

@@ -57,8 +57,8 @@ export interface StandIn extends LabBackend { labs: Map<string, LocalLab>; start
 export function standInBackend(): StandIn {
   let n = 0;
   const labs = new Map<string, LocalLab>();
-  const checks: Check[] = [{ id: 'fixed', title: 'The file `fixed` exists', kind: 'state', from: 'control-plane', run: 'test -f fixed', weight: 1, hints: { default: 'Create it: `touch fixed`' } } as Check];
-  const tidy = { id: 'tidy', title: 'The file `tidy` exists', kind: 'state', from: 'control-plane', run: 'test -f tidy', weight: 2, hints: { default: 'Create it: `touch tidy`' } } as Check;
+  const checks: Check[] = [{ id: 'fixed', title: 'The file `fixed` exists', kind: 'state', from: 'control-plane', run: 'test -f fixed', weight: 1, broken: 'UNREACHABLE', hints: { default: 'Create it: `touch fixed`' } } as Check];
+  const tidy = { id: 'tidy', title: 'The file `tidy` exists', kind: 'state', from: 'control-plane', run: 'test -f tidy', weight: 2, broken: 'UNREACHABLE', hints: { default: 'Create it: `touch tidy`' } } as Check;
   const rendered = (dir: string, scenario: string) => ({
     variant: {}, brief: `# Stand-in\nThe lab directory is \`${dir}\`.\n\n<script>alert(1)</script>`, hints: ['Look at the files.', 'Run `touch fixed`.'],
     checks: scenario === 'stand-in-2' ? [...checks, tidy] : checks,
@@ -89,7 +89,7 @@ export function standInBackend(): StandIn {
         const r = await lab.exec(c.from, ['sh', '-c', (c as { run: string }).run]);
         const pass = r.code === 0;
         results.push({ id: c.id, title: c.title, kind: c.kind, from: c.from, to: 'file', expected: 'exists', observed: pass ? 'exists' : 'missing',
-          state: pass ? 'PASS' : 'UNREACHABLE', pass, weight: c.weight, attempts: 1, ms: r.ms, evidence: { command: (c as { run: string }).run, output: `exit ${r.code}` },
+          state: pass ? 'PASS' : 'UNREACHABLE', pass, weight: c.weight, target: c.broken !== undefined, attempts: 1, ms: r.ms, evidence: { command: (c as { run: string }).run, output: `exit ${r.code}` },
           hint: pass ? undefined : c.hints.default });
       }
       const earned = results.reduce((s, r) => s + (r.pass ? r.weight : 0), 0);
