@@ -42,7 +42,8 @@ describe.skipIf(why)(`every scenario proves itself, every variant, every listed 
         expect(r.attempts.every((a) => a.ok)).toBe(true);
         expect(r.cleanup.leaked).toEqual([]);
         expect(r.ok).toBe(true);
-      });
+        // A minute for the proof itself and one for each listed fix (each is a lab of its own).
+      }, 60_000 * (1 + s.spec.accepts.length + s.spec.rejects.length));
     }
   }
 });
