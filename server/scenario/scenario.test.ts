@@ -441,6 +441,30 @@ describe('what the kind steps do', async () => {
     expect(new Set(podSteps.map((s) => s.on))).toEqual(new Set(['default/client-control-plane', 'default/client-worker']));
   });
 
+  it('ip-forward-off: the break turns a forwarding setting off on the node, and the fix turns the same one on', () => {
+    for (const where of ['all', 'eth0']) {
+      const r = withVariant('ip-forward-off', (v) => v.where === where && v.node === 'worker');
+      const key = where === 'all' ? 'net.ipv4.ip_forward' : 'net.ipv4.conf.eth0.forwarding';
+      expect(r.break).toEqual([expect.objectContaining({ on: 'worker', run: expect.stringContaining(`sysctl -w ${key}=0`) })]);
+      expect(r.solution.steps).toEqual([expect.objectContaining({ on: 'worker', run: expect.stringContaining(`sysctl -w ${key}=1`) })]);
+    }
+  });
+
+  it('nodeport-firewalled: the fix deletes exactly the rule the break added, where it added it; the baseline is on both nodes', () => {
+    for (const [where, table, chain] of [['raw', 'raw', 'PREROUTING'], ['forward', 'filter', 'FORWARD']]) {
+      const r = withVariant('nodeport-firewalled', (v) => v.where === where && v.node === 'control-plane');
+      // The rule's matches and target: what follows the table, the operation, the chain (and position).
+      const rules = (script: string) => script.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('iptables ')).map((l) => l.replace(/^iptables (-t raw )?-[AID] \S+( 1)? /, ''));
+      const added = rules(r.break[0].run);
+      expect(added).toHaveLength(1);
+      expect(added[0]).toContain('30000:32767');
+      expect(rules(r.solution.steps[0].run)).toEqual(added);
+      expect(r.break[0].run).toMatch(new RegExp(`iptables ${table === 'raw' ? '-t raw -A' : '-I'} ${chain} `));
+      expect(r.solution.steps[0].run).toMatch(new RegExp(`iptables ${table === 'raw' ? '-t raw ' : ''}-D ${chain} `));
+      expect(r.setup.filter((s) => s.run.includes('--dports 10255,4194')).map((s) => s.on)).toEqual(['control-plane', 'worker']);
+    }
+  });
+
   it('coredns-down: scaled to zero or crash-looping on a broken Corefile, and back', () => {
     const z = withVariant('coredns-down', (v) => v.mode === 'scaled-to-zero');
     expect(z.break[0].run).toContain('kubectl -n kube-system scale deployment/coredns --replicas=0');
