@@ -280,10 +280,11 @@ describe('the seed scenarios', async () => {
 
   // Scenarios about the world outside the cluster need the netns lab's own: on kind, the outside is
   // whatever network the machine has. netpol-ipblock-except: its policy's ranges are the addresses
-  // of the lab's own internet sites.
-  const NETNS_ONLY = ['dns-upstream-dead', 'netpol-ipblock-except'];
+  // of the lab's own internet sites. hairpin-off is about a bridge port's hairpin mode: kind's
+  // kindnet gives every pod a routed veth of its own (ptp), no bridge.
+  const NETNS_ONLY = ['dns-upstream-dead', 'hairpin-off', 'netpol-ipblock-except', 'pod-egress-masquerade'];
 
-  it('all load without errors, and each runs on both providers unless it needs the lab\'s own outside world', () => {
+  it('all load without errors, and each runs on both providers unless it needs the lab\'s own outside world or bridge', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(scenarios.map((s) => s.spec.id)).toEqual(SCENARIO_IDS);
     for (const s of scenarios) expect(s.spec.providers, s.spec.id).toEqual(NETNS_ONLY.includes(s.spec.id) ? ['netns'] : ['netns', 'kind']);
@@ -439,6 +440,30 @@ describe('what the kind steps do', async () => {
     // In-pod fixes only where the pod may change its network (client pods have NET_ADMIN, web pods do not).
     const podSteps = stepsOf(r).filter((s) => s.on.includes('/'));
     expect(new Set(podSteps.map((s) => s.on))).toEqual(new Set(['default/client-control-plane', 'default/client-worker']));
+  });
+
+  it('ip-forward-off: the break turns a forwarding setting off on the node, and the fix turns the same one on', () => {
+    for (const where of ['all', 'eth0']) {
+      const r = withVariant('ip-forward-off', (v) => v.where === where && v.node === 'worker');
+      const key = where === 'all' ? 'net.ipv4.ip_forward' : 'net.ipv4.conf.eth0.forwarding';
+      expect(r.break).toEqual([expect.objectContaining({ on: 'worker', run: expect.stringContaining(`sysctl -w ${key}=0`) })]);
+      expect(r.solution.steps).toEqual([expect.objectContaining({ on: 'worker', run: expect.stringContaining(`sysctl -w ${key}=1`) })]);
+    }
+  });
+
+  it('nodeport-firewalled: the fix deletes exactly the rule the break added, where it added it; the baseline is on both nodes', () => {
+    for (const [where, table, chain] of [['raw', 'raw', 'PREROUTING'], ['forward', 'filter', 'FORWARD']]) {
+      const r = withVariant('nodeport-firewalled', (v) => v.where === where && v.node === 'control-plane');
+      // The rule's matches and target: what follows the table, the operation, the chain (and position).
+      const rules = (script: string) => script.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('iptables ')).map((l) => l.replace(/^iptables (-t raw )?-[AID] \S+( 1)? /, ''));
+      const added = rules(r.break[0].run);
+      expect(added).toHaveLength(1);
+      expect(added[0]).toContain('30000:32767');
+      expect(rules(r.solution.steps[0].run)).toEqual(added);
+      expect(r.break[0].run).toMatch(new RegExp(`iptables ${table === 'raw' ? '-t raw -A' : '-I'} ${chain} `));
+      expect(r.solution.steps[0].run).toMatch(new RegExp(`iptables ${table === 'raw' ? '-t raw ' : ''}-D ${chain} `));
+      expect(r.setup.filter((s) => s.run.includes('--dports 10255,4194')).map((s) => s.on)).toEqual(['control-plane', 'worker']);
+    }
   });
 
   it('coredns-down: scaled to zero or crash-looping on a broken Corefile, and back', () => {

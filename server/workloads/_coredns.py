@@ -29,6 +29,9 @@ RELOAD_POLL_SECONDS = float(os.environ.get("COREDNS_RELOAD_INTERVAL", "2"))
 RECORDS_POLL_SECONDS = 0.25
 # CoreDNS's forward gives up on an upstream read after 2 s; then `errors` reports an i/o timeout.
 FORWARD_READ_TIMEOUT = 2.0
+# Source ports dnsmasq may use for the tries of one forwarded query (see dnsmasq_config); its
+# random-socket pool holds 75 with the default dns-forward-max.
+UPSTREAM_PORTS_PER_QUERY = 64
 
 # core/dnsserver/zdirectives.go: every plugin CoreDNS 1.11.1 is built with, in execution order.
 DIRECTIVES = [
@@ -930,6 +933,12 @@ def dnsmasq_config(cfgs, listen, runtime):
     """The dnsmasq configuration for the server blocks on one port."""
     port = cfgs[0].port
     lines = ["no-resolv", "no-hosts", "no-poll", "log-queries=extra", "bind-interfaces", f"port={port}"]
+    # CoreDNS's forward closes an upstream connection whose read timed out and dials a new one for
+    # the next try: a new source port, so a new conntrack entry, NATed by the rules in force then.
+    # dnsmasq sends every retry of a query still waiting from the socket it first used, unless
+    # port-limit lets it take new ones; conntrack would then keep that flow's first translation
+    # (none, before a masquerade rule is restored) for as long as the retries keep coming.
+    lines.append(f"port-limit={UPSTREAM_PORTS_PER_QUERY}")
     lines += [f"listen-address={a}" for a in sorted({b for c in cfgs for b in c.bind} or listen)]
     caches = [c.cache for c in cfgs if c.cache]
     if caches:

@@ -207,4 +207,32 @@ describe.skipIf(!!whyNotReal)(`coredns.py serving from a network namespace${whyN
     expect(loop.output()).toMatch(/CoreDNS-1\.11\.1\n.*\n\[FATAL\] plugin\/loop: Loop \(127\.0\.0\.1:\d+ -> :53\) detected for zone "\.", see https:\/\/coredns\.io\/plugins\/loop#troubleshooting\. Query: "HINFO \d+\.\d+\."\n/);
     expect(code).toBe(1);
   });
+
+  it('sends a query it tries again from a new source port, as CoreDNS dials anew after a read timeout', async () => {
+    // An upstream that reads every query and answers none, printing each one's source port.
+    const upstream = spawn('ip', ['netns', 'exec', netns, 'python3', '-c',
+      'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(("127.0.0.1", 5300))\nprint("ready", flush=True)\nwhile True: print(s.recvfrom(512)[1][1], flush=True)',
+    ], { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let seen = '';
+    upstream.stdout!.on('data', (b: Buffer) => { seen += b.toString(); });
+    const silent = join(dir, 'Corefile.silent');
+    writeFileSync(silent, '.:1053 {\n    forward . 127.0.0.1:5300\n}\n');
+    const dns = start(silent);
+    try {
+      await waitFor('the upstream', () => seen.startsWith('ready\n'));
+      await waitFor('the banner', () => dns.output().includes('CoreDNS-1.11.1'));
+      // A query for a name already waiting on the upstream goes out again once that one is 2 s old.
+      for (let i = 0; i < 3; i++) {
+        inNetns(['dig', `@${ADDR}`, '-p', '1053', '+time=1', '+tries=1', 'example.com']);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      const ports = seen.split('\n').slice(1).filter(Boolean);
+      expect(ports.length, seen).toBe(3);
+      expect(new Set(ports).size, seen).toBe(3);
+    } finally {
+      dns.child.kill('SIGTERM');
+      await dns.exit;
+      upstream.kill('SIGKILL');
+    }
+  });
 });
