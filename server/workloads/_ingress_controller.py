@@ -250,16 +250,26 @@ class Controller:
         self.changed()
 
     def ingress_changed(self, old, cur):
-        """The store's Ingress handlers: a Sync event for every Ingress the controller takes on or
-        that changes while it is ours."""
+        """The store's Ingress handlers: what they log when an Ingress appears, or changes so that
+        it becomes ours or stops being ours (its class, judged against the classes as they are
+        now), and a Sync event for every Ingress the controller takes on or that changes while it
+        is ours."""
         cls = self.ingress_class(cur)
-        if cls is None:
-            if old is None:
+        if old is None:
+            if cls is None:
                 info("store.go:438", "Ignoring ingress because of error while validating ingress class", ingress=conf.key(cur),
                      error="ingress does not contain a valid IngressClass")
-            return
-        if old is None:
+                return
             info("store.go:440", "Found valid IngressClass", ingress=conf.key(cur), ingressclass=cls)
+        else:
+            was = self.ingress_class(old)
+            if was is not None and cls is None:
+                info("store.go:476", "removing ingress because of unknown ingressclass", ingress=conf.key(cur))
+                return
+            if cls is None:
+                return
+            if was is None:
+                info("store.go:469", "creating ingress", ingress=conf.key(cur), ingressclass=cls)
         self.event(cur, "networking.k8s.io/v1", "Ingress", "Normal", "Sync", "Scheduled for sync")
 
     def changed(self):
