@@ -279,11 +279,11 @@ describe('the seed scenarios', async () => {
   const byId = (id: string) => scenarios.find((s) => s.spec.id === id)!;
 
   // Scenarios about the world outside the cluster need the netns lab's own: on kind, the outside is
-  // whatever network the machine has. netpol-ipblock-except: its policy's ranges are the addresses
-  // of the lab's own internet sites. hairpin-off is about a bridge port's hairpin mode: kind's
-  // kindnet gives every pod a routed veth of its own (ptp), no bridge. The Gateway API is served by
-  // the netns lab's controller only: the real ingress-nginx image does not implement it.
-  const NETNS_ONLY = ['dns-upstream-dead', 'hairpin-off', 'httproute-not-accepted', 'netpol-ipblock-except', 'pod-egress-masquerade'];
+  // whatever network the machine has. netpol-ipblock-except and externalname-wrong-target: their
+  // ranges and names are the lab's own internet sites. hairpin-off is about a bridge port's hairpin
+  // mode: kind's kindnet gives every pod a routed veth of its own (ptp), no bridge. The Gateway API
+  // is served by the netns lab's controller only: the real ingress-nginx image does not implement it.
+  const NETNS_ONLY = ['dns-upstream-dead', 'externalname-wrong-target', 'hairpin-off', 'httproute-not-accepted', 'netpol-ipblock-except', 'pod-egress-masquerade'];
 
   it('all load without errors, and each runs on both providers unless it needs the lab\'s own outside world or bridge', () => {
     expect(errors.map((e) => e.message)).toEqual([]);
@@ -333,7 +333,7 @@ describe('the seed scenarios', async () => {
       for (const r of everyVariant(s, 'kind')) {
         expect(JSON.stringify([r.checks, stepsOf(r)]), s.spec.id).not.toMatch(/\b(web|coredns)-[01]\b/);
         // A backend named like a base pod is one kind generated; the others are identities a
-        // scenario's own workloads answer with, fixed by its manifests (orders-v1, api-0).
+        // scenario's own workloads answer with, fixed by its manifests (orders-v1, api-0) or a StatefulSet's members (db-0).
         for (const c of r.checks) if (c.kind === 'http') for (const b of c.backends.filter((x) => /^(web|coredns)-/.test(x))) expect(webNames, s.spec.id).toContain(b);
       }
     }
@@ -480,6 +480,46 @@ describe('what the kind steps do', async () => {
     expect(broken).toContain('        kubernets cluster.local in-addr.arpa');
     expect(spawnSync('sed', [sedOf(c.solution.steps[0].run)], { input: broken, encoding: 'utf8' }).stdout).toBe(corefile);
     expect(c.solution.steps[0].run).toContain('rollout restart deployment/coredns');
+  });
+  // The edits kubectl pipes through sed, applied to what kubectl prints (its YAML keys in order).
+  const sedOn = (run: string, input: string) => spawnSync('sed', [run.match(/\| sed '([^']*)'/)![1]], { input, encoding: 'utf8' }).stdout;
+
+  it('corefile-zone-typo: the zone mistyped on the kubernetes line only, and written back', () => {
+    const corefile = 'data:\n  Corefile: |\n    .:53 {\n        kubernetes cluster.local in-addr.arpa ip6.arpa {\n           pods insecure\n';
+    for (const zone of ['cluster.lcoal', 'clsuter.local', 'cluster.locl']) {
+      const r = withVariant('corefile-zone-typo', (v) => v.zone === zone);
+      const broken = sedOn(r.break[0].run, corefile);
+      expect(broken).toBe(corefile.replace('kubernetes cluster.local ', `kubernetes ${zone} `));
+      expect(sedOn(r.solution.steps[0].run, broken)).toBe(corefile);
+      expect(r.solution.steps[0].run).toContain('rollout restart deployment/coredns');
+    }
+  });
+
+  it('pod-dns-search-path: dnsPolicy None with the variant\'s search list, and back to ClusterFirst', () => {
+    const pod = 'spec:\n  containers:\n  - name: client\n  dnsPolicy: ClusterFirst\n  enableServiceLinks: false\n';
+    for (const [search, searches] of [['corp', ['corp.example.internal']], ['no-namespace', ['svc.cluster.local', 'cluster.local']]] as const) {
+      const r = withVariant('pod-dns-search-path', (v) => v.search === search && v.node === 'worker');
+      expect(r.break[0].run).toContain('kubectl get pod client-worker -o yaml');
+      const broken = sedOn(r.break[0].run, pod);
+      expect(parseYamlDocs(broken)[0].spec).toMatchObject({ dnsPolicy: 'None', dnsConfig: { nameservers: ['10.96.0.10'], searches }, enableServiceLinks: false });
+      expect(sedOn(r.solution.steps[0].run, broken)).toBe(pod);
+      const [corp, full] = r.accepts.map((a) => parseYamlDocs(sedOn(a.steps[0].run, broken))[0].spec);
+      expect(corp).toMatchObject({ dnsPolicy: 'ClusterFirst', dnsConfig: { searches: ['corp.example.internal'] } });
+      expect(full).toMatchObject({ dnsPolicy: 'None', dnsConfig: { searches: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], options: [{ name: 'ndots', value: '5' }] } });
+    }
+  });
+
+  it('statefulset-pod-dns: serviceName replaced, or the Service\'s selector moved off the pods\' label, and back', () => {
+    const sts = 'spec:\n  replicas: 2\n  serviceName: db\n  template:\n';
+    const named = withVariant('statefulset-pod-dns', (v) => v.mode === 'service-name');
+    const broken = sedOn(named.break[0].run, sts);
+    expect(broken).toBe(sts.replace('serviceName: db', 'serviceName: db-headless'));
+    expect(sedOn(named.solution.steps[0].run, broken)).toBe(sts);
+    expect(named.break[0].run).toContain('kubectl replace --force -f -');
+    const selector = withVariant('statefulset-pod-dns', (v) => v.mode === 'selector');
+    const patch = (run: string) => JSON.parse(run.match(/patch service db -p '(\{.*\})'/)![1]).spec.selector;
+    expect(patch(selector.break[0].run)).toEqual({ app: null, 'app.kubernetes.io/name': 'db' });
+    expect(patch(selector.solution.steps[0].run)).toEqual({ app: 'db', 'app.kubernetes.io/name': null });
   });
 });
 

@@ -929,9 +929,18 @@ def dname(zone):
     return zone.rstrip(".")
 
 
+def external_answers(c, rdir):
+    """The ExternalName targets outside the cluster's zones, each with the addresses this block's
+    upstreams give for it ([] where none answers)."""
+    upstreams = [u for f in c.forwards if f["from"] == "." for u in f["upstreams"]]
+    return [(t, query_a(t, upstreams, FORWARD_READ_TIMEOUT / 4)) for t in external_cname_targets(rdir, c.kubernetes["zones"])]
+
+
 def dnsmasq_config(cfgs, listen, runtime):
-    """The dnsmasq configuration for the server blocks on one port."""
+    """The dnsmasq configuration for the server blocks on one port, and the ExternalName answers
+    it was written with: [(block, external_answers)]."""
     port = cfgs[0].port
+    external = []
     lines = ["no-resolv", "no-hosts", "no-poll", "log-queries=extra", "bind-interfaces", f"port={port}"]
     # CoreDNS's forward closes an upstream connection whose read timed out and dials a new one for
     # the next try: a new source port, so a new conntrack entry, NATed by the rules in force then.
@@ -971,8 +980,8 @@ def dnsmasq_config(cfgs, listen, runtime):
                     # CoreDNS answers an ExternalName with the CNAME and the target's addresses, which
                     # it resolves through its own forward; dnsmasq only follows a CNAME to a name it
                     # knows, so the targets are resolved here, through this block's upstreams.
-                    upstreams = [u for f in c.forwards if f["from"] == "." for u in f["upstreams"]]
-                    known = [(t, query_a(t, upstreams, FORWARD_READ_TIMEOUT / 4)) for t in external_cname_targets(rdir, k["zones"])]
+                    known = external_answers(c, rdir)
+                    external.append((c, known))
                     if any(a for _, a in known):
                         p = os.path.join(runtime, f"external-{port}")
                         with open(p, "w") as fh:
@@ -992,7 +1001,7 @@ def dnsmasq_config(cfgs, listen, runtime):
                     fh.write("\n".join(inline) + "\n")
                 lines.append(f"addn-hosts={p}")
         lines += [f"cname={a},{b}" for a, b in c.rewrites]
-    return "\n".join(dict.fromkeys(lines)) + "\n"
+    return "\n".join(dict.fromkeys(lines)) + "\n", external
 
 
 def self_loop(cfgs, listen):
@@ -1324,12 +1333,14 @@ class App:
         by_port = {}
         for c in configs:
             by_port.setdefault(c.port, []).append(c)
-        children = []
+        children, external = [], []
         try:
             for port, cfgs in by_port.items():
                 conf = os.path.join(self.runtime, f"dnsmasq-{port}.conf")
+                text, answers = dnsmasq_config(cfgs, self.listen, self.runtime)
+                external += answers
                 with open(conf, "w") as f:
-                    f.write(dnsmasq_config(cfgs, self.listen, self.runtime))
+                    f.write(text)
                 child = Dnsmasq(self, cfgs, conf)
                 children.append(child)
                 child.wait_started()
@@ -1339,6 +1350,7 @@ class App:
             raise
         self.children, self.configs = children, configs
         self.records_state = self.records_fingerprint()
+        self.external, self.external_at = external, time.monotonic()
         self.serve_http(configs)
         self.ready = True
 
@@ -1454,9 +1466,19 @@ class App:
         reload_every = min([c.reload for c in self.configs if c.reload] or [0])
         return reload_every and min(reload_every, RELOAD_POLL_SECONDS)
 
+    def external_changed(self):
+        """CoreDNS resolves an ExternalName's target at each query, dnsmasq was given the answers
+        once: they are asked again, every second while a target has no address (a misspelled name,
+        or an upstream that did not answer in time), else every 30 s, the cache's TTL."""
+        wait = 1 if any(not a for _, known in self.external for _, a in known) else 30
+        if not self.external or time.monotonic() - self.external_at < wait:
+            return False
+        self.external_at = time.monotonic()
+        return [(c, external_answers(c, records_dir())) for c, _ in self.external] != self.external
+
     def check_records(self):
         state = self.records_fingerprint()
-        if state != self.records_state:
+        if state != self.records_state or self.external_changed():
             configs = self.configs
             self.stop_children()
             self.start(configs)

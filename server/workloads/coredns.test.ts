@@ -177,6 +177,23 @@ describe.skipIf(!!whyNotReal)(`coredns.py serving from a network namespace${whyN
     await waitFor('the SRV record', () => answer('_pg._tcp.db.default.svc.cluster.local', 'SRV') === '0 100 5432 db.default.svc.cluster.local.');
   });
 
+  it('answers an ExternalName with its target\'s address as soon as the upstream knows it, with no records change', async () => {
+    const mirror: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name: 'mirror' }, spec: { type: 'ExternalName', externalName: 'deb.debian.org' } };
+    await writeRecordFiles(records, renderRecordFiles(clusterRecords({ services: [web, mirror], endpointSlices: [webSlice(['10.244.1.5', '10.244.1.9'])], pods: [webPod] })));
+    // The upstream does not answer: the CNAME alone, as CoreDNS answers when the target has no address.
+    await waitFor('the CNAME', () => answer('mirror.default.svc.cluster.local') === 'deb.debian.org.');
+    expect(inNetns(['ip', 'addr', 'add', '10.244.0.99/32', 'dev', 'lo']).status).toBe(0);
+    const upstream = spawn('ip', ['netns', 'exec', netns, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=10.244.0.99',
+      '--host-record=deb.debian.org,203.0.113.30', '--user=root', '--group=', '--pid-file='], { env: { ...process.env, PATH }, stdio: 'ignore' });
+    try {
+      await waitFor('the target\'s address', () => answer('mirror.default.svc.cluster.local') === 'deb.debian.org.\n203.0.113.30', 4000);
+    } finally {
+      upstream.kill();
+      await new Promise((r) => upstream.once('exit', r));
+      inNetns(['ip', 'addr', 'del', '10.244.0.99/32', 'dev', 'lo']);
+    }
+  });
+
   it('reloads a valid Corefile edit and keeps the old one on an invalid edit', async () => {
     const original = readFileSync(corefile, 'utf8');
     writeFileSync(corefile, original.replace('    loadbalance', '    loadbalance\n    hosts {\n      10.1.2.3 reloaded.example\n    }'));

@@ -80,6 +80,11 @@ describe('clusterRecords', () => {
     expect(find(records.services, 'search.default.svc.cluster.local')).toEqual([{ type: 'CNAME', name: 'search.default.svc.cluster.local', target: 'search.example.com' }]);
   });
 
+  it('has no record for an ExternalName that is an IP address, as CoreDNS (the API accepts one)', () => {
+    const pinned = service('default', 'pinned', { type: 'ExternalName', externalName: '203.0.113.10' });
+    expect(find(clusterRecords({ services: [pinned], endpointSlices: [], pods: [] }).services, 'pinned.default.svc.cluster.local')).toEqual([]);
+  });
+
   it('has PTR for ClusterIPs and endpoint IPs (the endpoint name, as CoreDNS answers)', () => {
     expect(find(records.services, '34.12.96.10.in-addr.arpa', 'PTR')).toEqual([{ type: 'PTR', name: '34.12.96.10.in-addr.arpa', target: 'web.default.svc.cluster.local' }]);
     expect(find(records.services, '7.0.244.10.in-addr.arpa', 'PTR').map((r) => r.type === 'PTR' && r.target)).toEqual(['db-0.db.data.svc.cluster.local']);

@@ -1,4 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { KubeObject } from '../object.ts';
 
@@ -89,9 +90,11 @@ const srvLabel = (port: { name?: string; protocol?: string }) => `_${port.name}.
 function serviceRecords(svc: KubeObject, slices: KubeObject[], domain: string): DnsRecord[] {
   const spec = (svc.spec ?? {}) as ServiceSpec;
   const fqdn = `${svc.metadata.name}.${svc.metadata.namespace}.svc.${domain}`;
-  // ExternalName: a CNAME, no endpoints, no SRV.
+  // ExternalName: a CNAME, no endpoints, no SRV. The API accepts an IPv4 address there (it is a
+  // valid DNS subdomain), but CoreDNS answers only a name that does not parse as an IP (msg.Service
+  // HostType), so such a Service does not exist in DNS: NXDOMAIN.
   if (spec.type === 'ExternalName') {
-    return spec.externalName ? [{ type: 'CNAME', name: fqdn, target: spec.externalName.replace(/\.$/, '') }] : [];
+    return spec.externalName && !isIP(spec.externalName) ? [{ type: 'CNAME', name: fqdn, target: spec.externalName.replace(/\.$/, '') }] : [];
   }
   const records: DnsRecord[] = [];
   const { addresses, ports: slicePorts } = endpointAddresses(svc, slices);

@@ -170,13 +170,20 @@ function hostsFile(pod: KubeObject, spec: PodSpec, ip: string, domain: string): 
 }
 
 
-/** host-local IPAM: the lowest free address of the node's podCIDR after its gateway (.1). */
-function allocateIP(podCIDR: string, used: Set<string>): string {
+/**
+ * host-local IPAM: the first free address of the node's podCIDR after the one it reserved last
+ * (its last_reserved_ip), wrapping round after the broadcast address to the first after the gateway
+ * (.1). An address a pod just gave back is handed out again only once the range has come round, so
+ * no neighbour still holds the old pod's MAC for the new pod's address.
+ */
+export function allocateIP(podCIDR: string, used: Set<string>, lastReserved?: string): string {
   const [base, len] = podCIDR.split('/');
-  const size = 2 ** (32 - Number(len));
   const start = ipToInt(base);
-  for (let i = 2; i < size - 1; i++) {
-    const ip = intToIp(start + i);
+  const first = 2;
+  const count = 2 ** (32 - Number(len)) - 1 - first;
+  const after = lastReserved === undefined ? count - 1 : ipToInt(lastReserved) - start - first;
+  for (let k = 1; k <= count; k++) {
+    const ip = intToIp(start + first + ((after + k) % count + count) % count);
     if (!used.has(ip)) return ip;
   }
   throw new Error(`no free address in ${podCIDR}`);
@@ -196,6 +203,8 @@ export const containerLogPath = (dataDir: string, netns: string, container: stri
 export function kubelet(o: KubeletOptions): ControllerSpec {
   const pods = new Map<string, PodRun>();
   const byContainer = new Map<string, string>();
+  /** Per node: the address host-local reserved last. */
+  const lastReserved = new Map<string, string>();
 
   const podDir = (netns: string) => join(o.runtime.dataDir, 'pods', netns);
   const logPath = (netns: string, c: string) => containerLogPath(o.runtime.dataDir, netns, c);
@@ -320,7 +329,8 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
         .filter((p) => (p.spec as PodSpec).nodeName === node.name && !(p.spec as PodSpec).hostNetwork && p.metadata.uid !== pod.metadata.uid)
         .map((p) => (p.status as { podIP?: string } | undefined)?.podIP).filter((x): x is string => Boolean(x)));
       for (const r of pods.values()) if (r.node === node.name && r.ip) used.add(r.ip);
-      const ip = ps.hostNetwork ? node.ip : allocateIP(node.podCIDR, used);
+      const ip = ps.hostNetwork ? node.ip : allocateIP(node.podCIDR, used, lastReserved.get(node.name));
+      if (!ps.hostNetwork) lastReserved.set(node.name, ip);
       run = { uid: pod.metadata.uid!, netns, node: node.name, ip, hostNetwork: Boolean(ps.hostNetwork), containers: new Map(), initDone: !(ps.initContainers?.length) };
       pods.set(key, run);
       await mkdir(join(podDir(netns), 'logs'), { recursive: true });
