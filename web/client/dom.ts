@@ -34,3 +34,27 @@ export function toast(message: string, kind: 'error' | 'info' = 'error') {
   box.append(t);
   setTimeout(() => t.remove(), 8000);
 }
+
+/**
+ * Start buttons on a catalog's cards (`button[data-<key>]`): a click starts the thing and goes to its
+ * page, the button saying "Starting…" meanwhile; a failure is shown on the card (or as a toast) and
+ * the button comes back as it was.
+ */
+export function onStartButtons(key: string, start: (value: string) => Promise<string>) {
+  document.addEventListener('click', async (e) => {
+    const btn = (e.target as HTMLElement).closest<HTMLButtonElement>(`button[data-${key}]`);
+    if (!btn) return;
+    const card = btn.closest('.card');
+    const err = card ? $('.card-error', card) : null;
+    const label = btn.textContent;
+    btn.disabled = true;
+    btn.textContent = 'Starting…';
+    try {
+      location.assign(await start(btn.getAttribute(`data-${key}`) ?? ''));
+    } catch (x) {
+      btn.disabled = false;
+      btn.textContent = label;
+      if (err) { err.textContent = (x as Error).message; err.hidden = false; } else toast((x as Error).message);
+    }
+  });
+}

@@ -1,5 +1,5 @@
 import './exam.css';
-import { $, api, toast } from './dom.ts';
+import { $, api, onStartButtons, toast } from './dom.ts';
 import { TerminalTabs, type TabsLab } from './tabs.ts';
 
 // The exam pages in the browser: starting an attempt from the list, and the attempt itself: the task
@@ -20,22 +20,7 @@ export function exam(page: 'exams' | 'exam-attempt') {
 }
 
 function examList() {
-  document.addEventListener('click', async (e) => {
-    const btn = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-start-exam]');
-    if (!btn) return;
-    const card = btn.closest('.card');
-    const err = card ? $('.card-error', card) : null;
-    btn.disabled = true;
-    btn.textContent = 'Starting…';
-    try {
-      const { attempt } = await api<{ attempt: { id: string } }>('POST', `/api/exams/${btn.dataset.startExam}/attempts`, {});
-      location.assign(`/attempts/${attempt.id}`);
-    } catch (x) {
-      btn.disabled = false;
-      btn.textContent = 'Start the exam';
-      if (err) { err.textContent = (x as Error).message; err.hidden = false; } else toast((x as Error).message);
-    }
-  });
+  onStartButtons('start-exam', async (exam) => `/attempts/${(await api<{ attempt: { id: string } }>('POST', `/api/exams/${exam}/attempts`, {})).attempt.id}`);
 }
 
 const clock = (seconds: number) => {

@@ -1,6 +1,6 @@
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { $, api, toast } from './dom.ts';
+import { $, api, onStartButtons, toast } from './dom.ts';
 import { exam } from './exam.ts';
 import { TerminalTabs, type Target } from './tabs.ts';
 import type { RelayTerminal } from './terminal.ts';
@@ -16,22 +16,7 @@ declare global {
 // ---- catalog -------------------------------------------------------------------------------------
 
 function catalog() {
-  document.addEventListener('click', async (e) => {
-    const btn = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-start]');
-    if (!btn) return;
-    const card = btn.closest('.card');
-    const err = card ? $('.card-error', card) : null;
-    btn.disabled = true;
-    btn.textContent = 'Starting…';
-    try {
-      const { lab } = await api<{ lab: { id: string } }>('POST', '/api/labs', { scenario: btn.dataset.start });
-      location.assign(`/labs/${lab.id}`);
-    } catch (x) {
-      btn.disabled = false;
-      btn.textContent = 'Start lab';
-      if (err) { err.textContent = (x as Error).message; err.hidden = false; } else toast((x as Error).message);
-    }
-  });
+  onStartButtons('start', async (scenario) => `/labs/${(await api<{ lab: { id: string } }>('POST', '/api/labs', { scenario })).lab.id}`);
 }
 
 // ---- lab -----------------------------------------------------------------------------------------
