@@ -1,22 +1,23 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeLab } from '../../../grader/index.ts';
 import { netdojo } from '../../../test/support/cli.ts';
-import { kubectlMinors, labsUnavailable, tempHome } from '../../../test/support/env.ts';
+import { kubectlMinors, labsUnavailable, rootlessUnavailable, tempHome } from '../../../test/support/env.ts';
 import { untilPrints } from '../../../test/support/until.ts';
 import { ensurePki } from '../../cluster/pki.ts';
 import { newLabId, stateDir } from '../../lab/naming.ts';
 import { containerProcesses, DEFAULT_LAB_RESOURCES, type LabResources } from '../../lab/resources.ts';
 import { createLab, destroyLab, type LabSession } from '../../lab/session.ts';
 import { baseTopology } from '../../lab/topology.ts';
-import { child, existingLabCgroup, processesIn, SANDBOX_CGROUP, type Cgroup } from './cgroups.ts';
+import { child, existingLabCgroup, hostFacts, probeCgroups, processesIn, SANDBOX_CGROUP, type Cgroup } from './cgroups.ts';
 import { labHandle } from './handle.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
 import { kubeGet } from './lab.ts';
 import { probeHost } from './limits.ts';
+import { LAB_PATH } from './sandbox.ts';
 
 // A lab's limits on the real kernel: real processes in real cgroups, driven through the real
 // kubectl. One lab is held to small limits and pushed over them (a fork storm, a memory balloon);
@@ -237,5 +238,48 @@ describe.skipIf(why)(`lab limits (cgroup v${probe.ok ? probe.host.version : '?'}
     expect(await existingLabCgroup(host, small.facts.id)).toEqual([]);
     small = undefined!;
     other = undefined!;
+  });
+});
+
+// Where cgroups are not the user's (an unprivileged user on a cgroup v1 host), RLIMIT_NPROC holds a
+// rootless lab: counted per user namespace, so it is the lab's limit, not the user's.
+const rootlessProbe = await probeCgroups({ ...(await hostFacts()), uid: 65534 });
+const whyRlimit = rootlessUnavailable() ?? (rootlessProbe.ok ? 'cgroups limit rootless labs here: the rlimit path is not taken' : undefined);
+if (whyRlimit) console.warn(`skipping the rootless rlimit test: ${whyRlimit}`);
+
+describe.skipIf(whyRlimit)('lab limits without cgroups (rootless: RLIMIT_NPROC)', () => {
+  const home = tempHome();
+  const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+  beforeAll(() => { if (asUser !== undefined) chownSync(home.dir, asUser, asUser); });
+  afterAll(() => home.remove());
+
+  it('stops a fork storm at the lab\'s limit while the user\'s other processes and the lab\'s API carry on', async () => {
+    const up = await netdojo(home.dir, ['up', 'missing-route', '--healthy', '--json', '--lab-processes', '200'], { asUser });
+    expect(up.code, up.stderr).toBe(0);
+    const id = JSON.parse(up.stdout).lab.id as string;
+    const count = join(home.dir, 'labs', id, 'storm.count');
+    const storm = netdojo(home.dir, ['exec', id, 'worker', '--', 'python3', '-c', STORM, count], { asUser });
+    const stormPids = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(count) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('python3'); } catch { return false; }
+    });
+    try {
+      const got = await untilPrints(async () => (existsSync(count) ? read(count) : ''), /^forked \d+ EAGAIN$/, 'the storm on the worker', 60_000);
+      const n = Number(got.split(' ')[1]);
+      expect(n).toBeGreaterThan(50);
+      expect(n).toBeLessThan(200);
+      // The user is not held to the lab's limit: more processes than the lab may have start outside it.
+      const outside = spawnSync('setpriv', [...(asUser !== undefined ? [`--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups'] : []), 'python3', '-c',
+        'import os\npids = [os.fork() or os._exit(0) for _ in range(300)]\nfor p in pids: os.waitpid(p, 0)\nprint("ok")'], { encoding: 'utf8', env: { ...process.env, PATH: LAB_PATH } });
+      expect(outside.stdout.trim(), outside.stderr).toBe('ok');
+      // The lab's API answers the host's kubectl.
+      const config = await netdojo(home.dir, ['kubeconfig', id], { asUser });
+      writeFileSync(join(home.dir, 'kubeconfig'), config.stdout);
+      const pods = spawnSync('kubectl', ['--kubeconfig', join(home.dir, 'kubeconfig'), 'get', 'pods', '-A', '--no-headers'], { encoding: 'utf8' });
+      expect(pods.stdout.trim().split('\n').length, pods.stderr).toBeGreaterThanOrEqual(10);
+    } finally {
+      for (const p of stormPids()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      await storm;
+      expect((await netdojo(home.dir, ['down', id], { asUser })).code).toBe(0);
+    }
   });
 });
