@@ -83,6 +83,8 @@ export interface CreateOptions {
   addons?: AddonName[];
   /** What the lab may use of the machine (netns: enforced by cgroups or rlimits); defaults when absent. */
   resources?: LabResources;
+  /** No limits at all (no cgroup, no rlimit): what the bench compares limited labs with. */
+  unlimited?: boolean;
   onProgress?: ProgressFn;
 }
 

@@ -272,6 +272,14 @@ export async function oomKills(cg: Cgroup): Promise<number> {
   return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
+/** The memory the kernel charges the cgroup (its processes', page cache, kernel memory): what its limit is held to. */
+export async function memoryCharged(cg: Cgroup): Promise<number | undefined> {
+  const dir = cg.dirs.memory;
+  if (!dir) return undefined;
+  const text = await readFile(join(dir, cg.version === 2 ? 'memory.current' : 'memory.usage_in_bytes'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : Number(text.trim());
+}
+
 /** Every process in the cgroup and its descendants (PIDs as this process's PID namespace sees them). */
 export async function processesIn(cg: Cgroup): Promise<number[]> {
   const pids = new Set<number>();

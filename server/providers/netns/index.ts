@@ -168,11 +168,11 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
       });
       sandbox = await action('Creating the lab sandbox', async () => {
         // Its cgroup first: the holder starts in it, and all the lab starts after is born there.
-        limits = await prepareLimits(opts.id, resources, await probeHost());
+        if (!opts.unlimited) limits = await prepareLimits(opts.id, resources, await probeHost());
         return startSandbox(dir, limits);
       });
       const record: LabRecord = {
-        id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(), resources,
+        id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(), ...(opts.unlimited ? {} : { resources }),
         topology: topo, facts: { id: opts.id, scenario: opts.scenario, provider: 'netns', seed: opts.seed, nodes: topo.nodes, pods: [], services: [], dns: topo.dns },
         handle: { sandbox: { ...sandbox }, cluster, token, manifests: withNeeds(opts.addons ?? []).filter((a) => ADDONS[a].withCluster).flatMap((a) => ADDONS[a].manifests.netns.map((f) => `${MANIFESTS_DIR}${f}`)) },
       };
