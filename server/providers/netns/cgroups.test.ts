@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempHome } from '../../../test/support/env.ts';
-import { createCgroup, createLabCgroup, limitWrites, oomKills, probeCgroups, procsFiles, type HostFacts } from './cgroups.ts';
+import { child, createCgroup, createLabCgroup, limitWrites, oomKills, probeCgroups, procsFiles, type HostFacts } from './cgroups.ts';
 
 // The cgroup layout and limit files on stand-in cgroup file systems (plain directories named as
 // the kernel names them), for both interfaces: this machine cannot have both. What the kernel then
@@ -60,7 +60,8 @@ describe('cgroup v2', () => {
       .toEqual(['1024', String(2 ** 30), '0', '150000 100000']);
     expect(procsFiles({ version: 2, dirs: { pids: join(dir, 'sandbox'), memory: join(dir, 'sandbox') } })).toEqual([join(dir, 'sandbox', 'cgroup.procs')]);
     // A container: its memory limit, one OOM kill for all of it, requests.cpu as a weight.
-    const c = await createCgroup(lab, 'pod_default_x_app_0', { pids: 512, memoryBytes: 64 * 2 ** 20, cpuShares: 256, oomGroup: true });
+    expect(read(join(dir, 'kubepods', 'cgroup.subtree_control'))).toBe('+pids +memory +cpu');
+    const c = await createCgroup(child(lab, 'kubepods'), 'pod_default_x_app_0', { pids: 512, memoryBytes: 64 * 2 ** 20, cpuShares: 256, oomGroup: true });
     expect(read(join(c.dirs.memory!, 'memory.oom.group'))).toBe('1');
     expect(read(join(c.dirs.cpu!, 'cpu.weight'))).toBe('10');
   });

@@ -10,8 +10,8 @@ import { LABS_CGROUP, labCgroupName } from '../../lab/naming.ts';
 // - cgroup v2: one hierarchy (usually /sys/fs/cgroup). A controller works in a cgroup only when its
 //   parent lists it in cgroup.subtree_control, and a cgroup other than the root may not both hold
 //   processes and give controllers to children (the "no internal processes" rule). So a lab's
-//   cgroup holds no process itself: the sandbox's processes live in its `sandbox` child, each
-//   container in a child of its own. An unprivileged user may manage a subtree delegated to it
+//   cgroup holds no process itself: the sandbox's processes live in its `sandbox` child, the
+//   containers each in a child of its `kubepods` child. An unprivileged user may manage a subtree delegated to it
 //   (owned by its uid: systemd's Delegate=yes); moving a process needs write access to cgroup.procs
 //   of the common ancestor of where it is and where it goes, so netdojo must run inside it.
 // - cgroup v1: one hierarchy per controller (/sys/fs/cgroup/pids, .../memory, .../cpu or
@@ -32,8 +32,14 @@ export type Controller = 'pids' | 'memory' | 'cpu';
 const REQUIRED: readonly Controller[] = ['pids', 'memory'];
 const WANTED: readonly Controller[] = ['pids', 'memory', 'cpu'];
 
-/** The child of a lab's cgroup that holds its sandbox's processes (the rest are containers'). */
+/** The child of a lab's cgroup that holds its sandbox's processes: holder, nodes, shells. */
 export const SANDBOX_CGROUP = 'sandbox';
+/**
+ * The child that holds the containers, one cgroup each, as the kubelet's kubepods does: weighed
+ * against the sandbox as one (so pods without a CPU request, at Kubernetes' 2 shares, are not
+ * starved by a busy shell on a node), and against each other by their requests.
+ */
+export const PODS_CGROUP = 'kubepods';
 
 /** A cgroup as a directory per controller: in v2 one directory for all, in v1 one per hierarchy. */
 export interface Cgroup { version: 1 | 2; dirs: Partial<Record<Controller, string>> }
@@ -233,7 +239,7 @@ export async function createCgroup(parent: Cgroup, name: string, l: CgroupLimits
 }
 
 /**
- * Makes a lab's cgroup (`netdojo/<id>`, with its `sandbox` child) with the lab's limits. Another
+ * Makes a lab's cgroup (`netdojo/<id>`, with its `sandbox` and `kubepods` children) with the lab's limits. Another
  * lab's teardown may remove an empty `netdojo/` meanwhile: creating is tried again then.
  */
 export async function createLabCgroup(host: CgroupHost, id: string, l: CgroupLimits): Promise<Cgroup> {
@@ -248,6 +254,7 @@ export async function createLabCgroup(host: CgroupHost, id: string, l: CgroupLim
       }
       const lab = await createCgroup(host, labCgroupName(id), l, { parentOfChildren: true });
       await createCgroup(lab, SANDBOX_CGROUP, {});
+      await createCgroup(lab, PODS_CGROUP, {}, { parentOfChildren: true });
       return lab;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw e;

@@ -12,7 +12,7 @@ import { newLabId, stateDir } from '../../lab/naming.ts';
 import { containerProcesses, DEFAULT_LAB_RESOURCES, type LabResources } from '../../lab/resources.ts';
 import { createLab, destroyLab, type LabSession } from '../../lab/session.ts';
 import { baseTopology } from '../../lab/topology.ts';
-import { child, existingLabCgroup, hostFacts, probeCgroups, processesIn, SANDBOX_CGROUP, type Cgroup } from './cgroups.ts';
+import { child, existingLabCgroup, hostFacts, PODS_CGROUP, probeCgroups, processesIn, SANDBOX_CGROUP, type Cgroup } from './cgroups.ts';
 import { labHandle } from './handle.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
 import { kubeGet } from './lab.ts';
@@ -134,7 +134,7 @@ describe.skipIf(why)(`lab limits (cgroup v${probe.ok ? probe.host.version : '?'}
   it('stops a fork storm in a pod at the pod\'s share; the lab, its API and another lab carry on', async () => {
     expect((await kubectl('apply -f -', pod('storm', STORM))).code).toBe(0);
     const log = await untilPrints(async () => (await kubectl('logs storm')).out, /^forked \d+ \w+$/, 'the storm pod', 60_000);
-    const container = child(cg, 'pod_default_storm_storm_0');
+    const container = child(child(cg, PODS_CGROUP), 'pod_default_storm_storm_0');
     const share = containerProcesses(SMALL);
     // The kernel refused the fork that would have passed the container's pids.max: the storm
     // holds all of the container's share (itself and its children), and no more.
@@ -199,7 +199,7 @@ describe.skipIf(why)(`lab limits (cgroup v${probe.ok ? probe.host.version : '?'}
     expect(statuses.indexOf('OOMKilled')).toBeGreaterThanOrEqual(0);
     expect(statuses.indexOf('OOMKilled')).toBeLessThan(statuses.indexOf('CrashLoopBackOff'));
     // The kernel did it, in the container's cgroup, at its limit.
-    const container = child(cg, 'pod_default_balloon_balloon_0');
+    const container = child(child(cg, PODS_CGROUP), 'pod_default_balloon_balloon_0');
     if (probe.ok && probe.host.version === 1) expect(read(join(dirOf(container, 'memory'), 'memory.limit_in_bytes'))).toBe(String(64 * 2 ** 20));
     // describe shows the termination, with every kubectl minor this machine has from 1.30 on.
     const minors = [...kubectlMinors()].filter(([m]) => Number(m.split('.')[1]) >= 30);

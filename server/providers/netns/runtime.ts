@@ -7,7 +7,7 @@ import type { ExecResult } from '../../lab/types.ts';
 import { shq, sq } from '../../util/shell.ts';
 import { createInterface } from 'node:readline';
 import { enterPrefix, type SandboxHandle } from './sandbox.ts';
-import { child, createCgroup, killAll, oomKills, procsFiles, removeCgroup, type Cgroup } from './cgroups.ts';
+import { child, createCgroup, killAll, oomKills, PODS_CGROUP, procsFiles, removeCgroup, type Cgroup } from './cgroups.ts';
 
 // The container runtime and CNI of a netns lab: what the kubelet asks of a node. A pod sandbox is a
 // network namespace on a veth into the node's cni0 (kind's kindnet uses the ptp plugin; a bridge
@@ -220,9 +220,9 @@ export class NetnsRuntime implements PodRuntime {
     this.limits = sandbox.limits;
   }
 
-  /** A container's cgroup, when the lab has one: a child of the lab's named by the container's id. */
+  /** A container's cgroup, when the lab has one: named by the container's id, in the lab's kubepods. */
   private cgroupOf(id: string): Cgroup | undefined {
-    return this.limits?.cgroup && child(this.limits.cgroup, id);
+    return this.limits?.cgroup && child(child(this.limits.cgroup, PODS_CGROUP), id);
   }
 
   get dataDir() { return this.dir; }
@@ -295,7 +295,7 @@ fi`, `removing the network of ${netns}`);
       // requests.cpu as its weight against its siblings (Kubernetes' shares, 2 for none); and no
       // more tasks than a pod may have.
       const r = c.resources ?? {};
-      const cg = await createCgroup(this.limits.cgroup, c.id, {
+      const cg = await createCgroup(child(this.limits.cgroup, PODS_CGROUP), c.id, {
         pids: this.opts.containerPids, memoryBytes: r.memoryBytes, cpuQuotaMillis: r.cpuLimitMillis,
         cpuShares: Math.min(262144, Math.max(2, Math.floor(((r.cpuRequestMillis ?? 0) * 1024) / 1000))), oomGroup: true,
       });
