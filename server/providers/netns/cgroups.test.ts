@@ -50,11 +50,12 @@ describe('cgroup v2', () => {
   });
 
   it('makes netdojo/<id> with its limits and a sandbox child, each level giving the controllers to the next', async () => {
-    const lab = await createLabCgroup({ version: 2, dirs: { pids: root, memory: root, cpu: root } }, 'lab1', { pids: 1024, memoryBytes: 2 ** 30, cpuQuotaMillis: 1500 });
+    const lab = await createLabCgroup({ version: 2, dirs: { pids: root, memory: root, cpu: root } }, 'lab1', { pids: 1024, memoryBytes: 2 ** 30, cpuQuotaMillis: 1500 }, { cpuWeightOf: 2 });
     const dir = join(root, 'netdojo', 'lab1');
     expect(lab).toEqual({ version: 2, dirs: { pids: dir, memory: dir, cpu: dir } });
     expect(read(join(root, 'cgroup.subtree_control'))).toBe('+cpu');
     expect(read(join(root, 'netdojo', 'cgroup.subtree_control'))).toBe('+pids +memory +cpu');
+    expect(read(join(root, 'netdojo', 'cpu.weight'))).toBe('200');
     expect(read(join(dir, 'cgroup.subtree_control'))).toBe('+pids +memory +cpu');
     expect([read(join(dir, 'pids.max')), read(join(dir, 'memory.max')), read(join(dir, 'memory.swap.max')), read(join(dir, 'cpu.max'))])
       .toEqual(['1024', String(2 ** 30), '0', '150000 100000']);
@@ -94,7 +95,8 @@ describe('cgroup v1', () => {
 
   it('writes the same limits in v1\'s words, one hierarchy each', async () => {
     const host = { version: 1 as const, dirs: { pids: join(v1, 'pids'), memory: join(v1, 'memory'), cpu: join(v1, 'cpu,cpuacct') } };
-    const lab = await createLabCgroup(host, 'lab1', { pids: 300, memoryBytes: 2 ** 29, cpuQuotaMillis: 500 });
+    const lab = await createLabCgroup(host, 'lab1', { pids: 300, memoryBytes: 2 ** 29, cpuQuotaMillis: 500 }, { cpuWeightOf: 2 });
+    expect(read(join(v1, 'cpu,cpuacct', 'netdojo', 'cpu.shares'))).toBe('2048');
     expect(procsFiles(lab)).toEqual(['pids', 'memory', 'cpu,cpuacct'].map((h) => join(v1, h, 'netdojo', 'lab1', 'cgroup.procs')));
     expect(read(join(lab.dirs.pids!, 'pids.max'))).toBe('300');
     expect([read(join(lab.dirs.memory!, 'memory.limit_in_bytes')), read(join(lab.dirs.memory!, 'memory.memsw.limit_in_bytes'))]).toEqual([String(2 ** 29), String(2 ** 29)]);

@@ -167,6 +167,8 @@ export interface CgroupLimits {
   cpuQuotaMillis?: number;
   /** Relative weight against siblings when the CPU is contended, in v1 shares (2..262144, 1024 = default). */
   cpuShares?: number;
+  /** The same weight as that many siblings of the default weight (v1 1024 shares each, v2 a weight of 100). */
+  cpuWeightOf?: number;
   /** v2: an OOM kill takes every process of the cgroup, as the kubelet sets for containers. */
   oomGroup?: boolean;
 }
@@ -191,6 +193,7 @@ export function limitWrites(version: 1 | 2, l: CgroupLimits): LimitWrite[] {
     if (quota) w.push({ controller: 'cpu', file: 'cpu.max', value: `${quota} ${CFS_PERIOD_US}` });
     // Kubernetes' CpuSharesToCpuWeight: shares 2..262144 onto weights 1..10000.
     if (l.cpuShares !== undefined) w.push({ controller: 'cpu', file: 'cpu.weight', value: String(Math.floor(1 + ((l.cpuShares - 2) * 9999) / 262142)) });
+    if (l.cpuWeightOf !== undefined) w.push({ controller: 'cpu', file: 'cpu.weight', value: String(Math.min(10000, Math.max(1, Math.round(l.cpuWeightOf * 100)))) });
   } else {
     if (l.pids !== undefined) w.push({ controller: 'pids', file: 'pids.max', value: String(l.pids) });
     if (l.memoryBytes !== undefined) {
@@ -203,6 +206,7 @@ export function limitWrites(version: 1 | 2, l: CgroupLimits): LimitWrite[] {
       w.push({ controller: 'cpu', file: 'cpu.cfs_quota_us', value: String(quota) });
     }
     if (l.cpuShares !== undefined) w.push({ controller: 'cpu', file: 'cpu.shares', value: String(l.cpuShares) });
+    if (l.cpuWeightOf !== undefined) w.push({ controller: 'cpu', file: 'cpu.shares', value: String(Math.min(262144, Math.max(2, Math.round(l.cpuWeightOf * 1024)))) });
   }
   return w;
 }
@@ -239,20 +243,16 @@ export async function createCgroup(parent: Cgroup, name: string, l: CgroupLimits
 }
 
 /**
- * Makes a lab's cgroup (`netdojo/<id>`, with its `sandbox` and `kubepods` children) with the lab's limits. Another
- * lab's teardown may remove an empty `netdojo/` meanwhile: creating is tried again then.
+ * Makes a lab's cgroup (`netdojo/<id>`, with its `sandbox` and `kubepods` children) with the lab's
+ * limits, and `netdojo/` with `all` (what every lab together gets). Another lab's teardown may
+ * remove an empty `netdojo/` meanwhile: creating is tried again then.
  */
-export async function createLabCgroup(host: CgroupHost, id: string, l: CgroupLimits): Promise<Cgroup> {
-  const controllers = Object.keys(host.dirs) as Controller[];
+export async function createLabCgroup(host: CgroupHost, id: string, l: CgroupLimits, all: CgroupLimits = {}): Promise<Cgroup> {
   for (let attempt = 0; ; attempt++) {
     try {
-      if (host.version === 2) {
-        const parent = uniqueDirs(host)[0];
-        await enableControllers(parent, controllers);
-        await mkdir(join(parent, LABS_CGROUP), { recursive: true });
-        await enableControllers(join(parent, LABS_CGROUP), controllers);
-      }
-      const lab = await createCgroup(host, labCgroupName(id), l, { parentOfChildren: true });
+      if (host.version === 2) await enableControllers(uniqueDirs(host)[0], Object.keys(host.dirs) as Controller[]);
+      const labs = await createCgroup(host, LABS_CGROUP, all, { parentOfChildren: true });
+      const lab = await createCgroup(labs, id, l, { parentOfChildren: true });
       await createCgroup(lab, SANDBOX_CGROUP, {});
       await createCgroup(lab, PODS_CGROUP, {}, { parentOfChildren: true });
       return lab;

@@ -1,5 +1,6 @@
 import { describeResources, type LabResources } from '../../lab/resources.ts';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { child, createLabCgroup, hostFacts, labCgroupOf, probeCgroups, procsFiles, removeLabCgroup, SANDBOX_CGROUP, type Cgroup, type CgroupProbe } from './cgroups.ts';
 
 // How a netns lab's resource limits (server/lab/resources.ts) are enforced on this host, best first:
@@ -36,7 +37,13 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<C
 /** Makes what enforces a new lab's limits (its cgroup, if cgroups do), before its sandbox starts. */
 export async function prepareLimits(id: string, resources: LabResources, probe: CgroupProbe, uid = process.getuid?.() ?? 0): Promise<SandboxLimits> {
   if (probe.ok) {
-    const cgroup = await createLabCgroup(probe.host, id, { pids: resources.processes, memoryBytes: resources.memoryBytes, cpuQuotaMillis: resources.cpuMillis || undefined });
+    // Every lab weighs the same against the others; all of them together weigh against the rest of
+    // the machine as a task per core would (as the kubelet weighs kubepods by the node's CPUs), so
+    // that, in v1 where the labs compete with each process at the top, they are not left the share
+    // of one process under load.
+    const cgroup = await createLabCgroup(probe.host, id,
+      { pids: resources.processes, memoryBytes: resources.memoryBytes, cpuQuotaMillis: resources.cpuMillis || undefined },
+      { cpuWeightOf: availableParallelism() });
     return { cgroup };
   }
   return uid === 0 ? { why: probe.why } : { nproc: resources.processes, why: probe.why };
