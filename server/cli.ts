@@ -38,8 +38,12 @@ const labResourceOptions = (cmd: Command) => cmd
   .option('--lab-processes <n>', `tasks (processes and threads) a lab may run at once (default ${LAB.processes})`)
   .option('--lab-memory <quantity>', `memory of a lab, as Kubernetes writes it (default ${LAB.memoryBytes / 2 ** 30}Gi)`)
   .option('--lab-cpu <cores>', `CPU of a lab, in cores (default ${LAB.cpuMillis / 1000}; 0: no cap)`);
-const labResources = (o: { labProcesses?: string; labMemory?: string; labCpu?: string }) =>
-  parseLabResources({ processes: o.labProcesses, memory: o.labMemory, cpu: o.labCpu });
+function labResources(o: { provider: string; labProcesses?: string; labMemory?: string; labCpu?: string }) {
+  if (o.provider !== 'netns' && [o.labProcesses, o.labMemory, o.labCpu].some((v) => v !== undefined)) {
+    throw new LabError('--lab-processes, --lab-memory and --lab-cpu limit netns labs; a kind lab\'s nodes are Docker containers, limited as Docker limits them');
+  }
+  return parseLabResources({ processes: o.labProcesses, memory: o.labMemory, cpu: o.labCpu });
+}
 
 /** `setExit` receives each command's exit status: commands return it rather than exiting. */
 export function program(setExit: (code: number) => void): Command {
