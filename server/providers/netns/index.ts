@@ -246,11 +246,12 @@ async function reap(): Promise<string[]> {
   const removed: string[] = [];
   for (const s of await list()) {
     if (s.state !== 'dead') continue;
-    // Its cgroup (emptied by the kernel with its sandbox) goes with it.
+    // Its cgroup (emptied by the kernel with its sandbox) goes with it; a cgroup that cannot go
+    // yet keeps the lab listed, for the next reap.
     const rec = await tryReadRecord(s.id);
     let limits: SandboxLimits | undefined;
     try { limits = rec && labHandle(rec).sandbox.limits; } catch { /* a record that is not a netns lab's */ }
-    await releaseLimits(limits);
+    try { await releaseLimits(limits); } catch (e) { console.error(`netdojo: lab ${s.id}: ${(e as Error).message}`); continue; }
     await removeLabDir(s.id);
     removed.push(s.id);
   }
@@ -259,7 +260,7 @@ async function reap(): Promise<string[]> {
   // netdojo) are not ours.
   for (const [dir, pid] of await findHolders(labsDir())) {
     if (existsSync(dir)) continue;
-    if (await releaseOrphanLimits(pid)) removed.push(basename(dir));
+    if (await releaseOrphanLimits(pid).catch((e) => { console.error(`netdojo: ${basename(dir)}: ${(e as Error).message}`); return true; })) removed.push(basename(dir));
   }
   return removed;
 }

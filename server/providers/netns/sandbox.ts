@@ -21,7 +21,7 @@ export interface SandboxHandle {
   /** PID 1 of the sandbox, as seen from outside: what nsenter targets. */
   initPid: number;
   userns: boolean;
-  /** The lab's resource limits and what enforces them (absent in labs from before limits). */
+  /** What enforces the lab's resource limits (absent in labs from before limits, or made without). */
   limits?: SandboxLimits;
 }
 
