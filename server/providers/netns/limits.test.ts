@@ -190,7 +190,7 @@ describe.skipIf(why)(`lab limits (cgroup v${probe.ok ? probe.host.version : '?'}
       });
     });
     try {
-      await untilPrints(async () => (await kubectl('apply -f -', pod('balloon', BALLOON, { limits: { memory: '64Mi' } }))).out, /pod\/balloon created/, 'creating the balloon');
+      await untilPrints(async () => (await kubectl('apply -f -', pod('balloon', BALLOON, { limits: { memory: '64Mi', cpu: '250m' } }))).out, /pod\/balloon created/, 'creating the balloon');
       await watched;
     } finally {
       watcher.kill();
@@ -198,17 +198,19 @@ describe.skipIf(why)(`lab limits (cgroup v${probe.ok ? probe.host.version : '?'}
     const statuses = lines.map((l) => l.split(/\s+/)[2]);
     expect(statuses.indexOf('OOMKilled')).toBeGreaterThanOrEqual(0);
     expect(statuses.indexOf('OOMKilled')).toBeLessThan(statuses.indexOf('CrashLoopBackOff'));
-    // The kernel did it, in the container's cgroup, at its limit.
+    // The kernel did it, in the container's cgroup, at its limit (and its CPU is capped at a quarter core).
     const container = child(child(cg, PODS_CGROUP), 'pod_default_balloon_balloon_0');
-    if (probe.ok && probe.host.version === 1) expect(read(join(dirOf(container, 'memory'), 'memory.limit_in_bytes'))).toBe(String(64 * 2 ** 20));
+    const v2 = probe.ok && probe.host.version === 2;
+    expect(read(join(dirOf(container, 'memory'), v2 ? 'memory.max' : 'memory.limit_in_bytes'))).toBe(String(64 * 2 ** 20));
+    expect(read(join(dirOf(container, 'cpu'), v2 ? 'cpu.max' : 'cpu.cfs_quota_us'))).toBe(v2 ? '25000 100000' : '25000');
     // describe shows the termination, with every kubectl minor this machine has from 1.30 on.
     const minors = [...kubectlMinors()].filter(([m]) => Number(m.split('.')[1]) >= 30);
     expect(minors.length).toBeGreaterThan(0);
     for (const [minor, bin] of minors) {
       const d = await sh('admin', `${bin} describe pod balloon`);
       expect(d.out, minor).toMatch(/Last State:\s+Terminated\n\s+Reason:\s+OOMKilled\n\s+Exit Code:\s+137\n/);
-      expect(d.out, minor).toMatch(/Limits:\n\s+memory:\s+64Mi\n/);
-      expect(d.out, minor).toMatch(/QoS Class:\s+Burstable/);
+      expect(d.out, minor).toMatch(/Limits:\n\s+cpu:\s+250m\n\s+memory:\s+64Mi\n/);
+      expect(d.out, minor).toMatch(/QoS Class:\s+Guaranteed/);
     }
     expect((await kubectl('get pod balloon -o jsonpath={.status.containerStatuses[0].lastState.terminated.reason}/{.status.phase}')).out).toBe('OOMKilled/Running');
     // Nothing else was touched: the lab's other pods, the other lab, the API.
