@@ -11,6 +11,7 @@ import { benchContainers } from './containers.ts';
 import type { BenchContext } from './context.ts';
 import { benchKube } from './kube.ts';
 import { benchLifecycle } from './lifecycle.ts';
+import { benchLimits } from './limits.ts';
 import { benchNetpol } from './netpol.ts';
 import { benchOutside } from './outside.ts';
 import { machineFacts } from './machine.ts';
@@ -85,13 +86,14 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const netpol = await section('netpol', ctx, () => ran(benchNetpol(ctx)));
     const outside = await section('outside', ctx, () => ran(benchOutside(ctx)));
     const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
+    const limits = await section('limits', ctx, () => ran(benchLimits(ctx)));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
     const terminal = await section('terminal', ctx, () => benchTerminal(ctx));
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
       version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, outside, cleanup: [],
+      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, outside, limits, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -105,6 +107,6 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   writeFileSync(RESULTS_MD, formatMarkdown(result));
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
-  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside].some((s) => s.status === 'failed');
+  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

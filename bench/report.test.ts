@@ -75,6 +75,15 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         teardownErrors: ["ENOTEMPTY: directory not empty, rmdir '/tmp/x/labs/l1'"],
       },
     },
+    limits: {
+      status: 'ok',
+      data: {
+        runs: 10, mode: 'cgroup v1', enforcement: 'labs are limited by cgroup v1 (pids, memory, cpu): 1024 tasks, 1 GiB of memory, 1 CPU each',
+        limited: { up: s(1100, 1300, 10), down: s(180, 250, 10), pss: s(21 * 1024 ** 2, 22 * 1024 ** 2, 10) },
+        unlimited: { up: s(1050, 1250, 10), down: s(70, 90, 10), pss: s(21 * 1024 ** 2, 22 * 1024 ** 2, 10) },
+        charged: s(30 * 1024 ** 2, 32 * 1024 ** 2, 10), teardownErrors: [],
+      },
+    },
     cleanup: [],
     ...over,
   };
@@ -93,6 +102,15 @@ describe('headlines', () => {
   it('leaves out what did not run instead of printing zeros', () => {
     const h = headlines(doc());
     expect(h.some((l) => /terminal|batched/.test(l))).toBe(false);
+  });
+});
+
+describe('limits', () => {
+  it('puts what limits cost in one line, with the memory the kernel charges a lab, and a table of both sides', () => {
+    expect(headlines(doc())).toContain('what lab limits (cgroup v1) cost a lab: up p50 1.10 s vs 1.05 s without (+50.0 ms), down 180 ms vs 70.0 ms (+110 ms), PSS per lab 21.0 MiB vs 21.0 MiB (n=10 each); the kernel charges a lab\'s cgroup 30.0 MiB once it is up');
+    const t = tables(doc()).find((x) => x.title.startsWith('8.'))!;
+    expect(t.rows.map((r) => r[0])).toEqual(['up, with limits', 'up, without', 'down, with limits', 'down, without', 'PSS per lab, with limits', 'PSS per lab, without', 'charged to the lab\'s cgroup']);
+    expect(t.rows[6][2]).toBe('30.0 MiB');
   });
 });
 

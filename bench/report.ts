@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, Kube, Netpol, Outside, Scale, Section } from './types.ts';
+import type { BenchResult, Kube, Limits, Netpol, Outside, Scale, Section } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -55,6 +55,8 @@ export function headlines(r: BenchResult): string[] {
     const added = o.readyWithIngress.median - o.readyBare.median;
     out.push(`lab ready with the ingress-nginx add-on: p50 ${formatMs(o.readyWithIngress.median)} vs ${formatMs(o.readyBare.median)} without (n=${o.readyBare.n}), ${formatMs(added)} more; target within ${formatMs(WORLD_TARGET_MS)}: ${added <= WORLD_TARGET_MS ? 'met' : 'not met'}`);
   }
+  const lim = ok(r.limits);
+  if (lim) out.push(limitsHeadline(lim));
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -124,6 +126,28 @@ function netpolTable(n: Netpol): Table {
       row('delete → first connection through', n.deleted),
       row('connect, no policy', n.none),
       row(`connect, ${n.policies} policies over ${n.pods} pods`, n.withPolicies),
+    ],
+  };
+}
+
+function limitsHeadline(l: Limits): string {
+  const d = (a: number, b: number) => `${a >= b ? '+' : '−'}${formatMs(Math.abs(a - b))}`;
+  return `what lab limits (${l.mode}) cost a lab: up p50 ${formatMs(l.limited.up.median)} vs ${formatMs(l.unlimited.up.median)} without (${d(l.limited.up.median, l.unlimited.up.median)}), ` +
+    `down ${formatMs(l.limited.down.median)} vs ${formatMs(l.unlimited.down.median)} (${d(l.limited.down.median, l.unlimited.down.median)}), PSS per lab ${formatBytes(l.limited.pss.median)} vs ${formatBytes(l.unlimited.pss.median)} (n=${l.runs} each)` +
+    (l.charged ? `; the kernel charges a lab's cgroup ${formatBytes(l.charged.median)} once it is up` : '');
+}
+
+function limitsTable(l: Limits): Table {
+  const bytes = (what: string, x: Summary): string[] => [what, String(x.n), formatBytes(x.median), formatBytes(x.p95), formatBytes(x.min), formatBytes(x.max)];
+  return {
+    title: '8. What lab limits cost: labs with and without them',
+    note: `${l.enforcement}. Bare labs (the base topology) created with the default limits (a cgroup for the lab that its holder starts in and every entry into it joins, a child cgroup per container) and without any, alternately, ${SETTLE_MS / 1000} s apart. PSS: every process of the lab's sandbox, summed. Charged: the lab cgroup's memory usage (its processes, page cache and the kernel's memory for the lab), what its memory limit is held to.`,
+    head: SUMMARY_HEAD,
+    rows: [
+      srow('up, with limits', l.limited.up), srow('up, without', l.unlimited.up),
+      srow('down, with limits', l.limited.down), srow('down, without', l.unlimited.down),
+      bytes('PSS per lab, with limits', l.limited.pss), bytes('PSS per lab, without', l.unlimited.pss),
+      ...(l.charged ? [bytes('charged to the lab\'s cgroup', l.charged)] : []),
     ],
   };
 }
@@ -208,6 +232,8 @@ export function tables(r: BenchResult): Table[] {
   if (np) out.push(netpolTable(np));
   const o = ok(r.outside);
   if (o) out.push(outsideTable(o));
+  const lim = ok(r.limits);
+  if (lim) out.push(limitsTable(lim));
 
   const s = ok(r.scale);
   if (s) {
@@ -331,6 +357,7 @@ export function formatMarkdown(r: BenchResult): string {
     ...(r.netpol.status === 'ok' ? r.netpol.data.teardownErrors.map((e) => `6. netpol: ${oneLine(e)}`) : []),
     ...(r.containers.status === 'ok' ? r.containers.data.teardownErrors.map((e) => `4. containers: ${oneLine(e)}`) : []),
     ...(r.probes.status === 'ok' ? r.probes.data.teardownErrors.map((e) => `4b. probes: ${oneLine(e)}`) : []),
+    ...(r.limits.status === 'ok' ? r.limits.data.teardownErrors.map((e) => `8. limits: ${oneLine(e)}`) : []),
     ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),
   ];
   if (teardowns.length) lines.push('## Lab teardowns that failed (what they left went with the bench state directory)', '', ...teardowns.map((e) => `- ${e}`), '');

@@ -206,6 +206,26 @@ export interface Outside {
   teardownErrors: string[];
 }
 
+export interface LimitsSide {
+  up: Summary;
+  down: Summary;
+  /** PSS of the lab's processes (its sandbox's PID namespace and holder), bytes. */
+  pss: Summary;
+}
+
+export interface Limits {
+  runs: number;
+  /** What enforces labs' limits here, and the sentence `netdojo doctor` says it in. */
+  mode: 'cgroup v1' | 'cgroup v2' | 'rlimits' | 'nothing';
+  enforcement: string;
+  /** Labs with the default limits, and the same labs without any, alternately. */
+  limited: LimitsSide;
+  unlimited: LimitsSide;
+  /** With limits: the memory the kernel charges the lab's cgroup once it is up, bytes (none without cgroups). */
+  charged?: Summary;
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -221,6 +241,7 @@ export interface BenchResult {
   kube: Section<Kube>;
   netpol: Section<Netpol>;
   outside: Section<Outside>;
+  limits: Section<Limits>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }

@@ -20,6 +20,8 @@ describe('CLI input errors', () => {
     expect(seed.stderr).toContain('--seed must be a whole number ≥ 0, got "minus-one"');
     const provider = await netdojo(home.dir, ['up', 'coredns-down', '--provider', 'vagrant']);
     expect(provider.stderr).toMatch(/--provider <name>' argument 'vagrant' is invalid. Allowed choices are netns, kind/);
+    const memory = await netdojo(home.dir, ['up', 'coredns-down', '--lab-memory', '1GB']);
+    expect(memory.stderr).toContain('--lab-memory must be a quantity of at least 256Mi (a lab uses some 160 MiB), such as 1Gi or 512Mi; got "1GB"');
     const lab = await netdojo(home.dir, ['grade', 'lnosuchlab']);
     expect(lab.stderr).toMatch(/no lab "lnosuchlab"/);
     const id = await netdojo(home.dir, ['exec', '../../etc', 'worker', '--', 'true']);

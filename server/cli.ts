@@ -4,6 +4,7 @@ import { getProvider, PROVIDERS } from './providers/index.ts';
 import { LabError, type ProgressFn, type ProviderName } from './lab/types.ts';
 import { formatTable } from './util/table.ts';
 import { byTrackOrder } from './scenario/tracks.ts';
+import { DEFAULT_LAB_RESOURCES as LAB, describeResources, parseLabResources } from './lab/resources.ts';
 
 // `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
 // --json prints exactly one JSON document on stdout; progress and errors go to stderr.
@@ -32,6 +33,18 @@ const parseSeed = (v: string) => {
 
 const providerOption = () => new Option('--provider <name>', 'cluster provider').choices(PROVIDERS).default('netns');
 
+/** What each lab may use of the machine (netns labs): the same flags on `up` and `serve`. */
+const labResourceOptions = (cmd: Command) => cmd
+  .option('--lab-processes <n>', `tasks (processes and threads) a lab may run at once (default ${LAB.processes})`)
+  .option('--lab-memory <quantity>', `memory of a lab, as Kubernetes writes it (default ${LAB.memoryBytes / 2 ** 30}Gi)`)
+  .option('--lab-cpu <cores>', `CPU of a lab, in cores (default ${LAB.cpuMillis / 1000}; 0: no cap)`);
+function labResources(o: { provider: string; labProcesses?: string; labMemory?: string; labCpu?: string }) {
+  if (o.provider !== 'netns' && [o.labProcesses, o.labMemory, o.labCpu].some((v) => v !== undefined)) {
+    throw new LabError('--lab-processes, --lab-memory and --lab-cpu limit netns labs; a kind lab\'s nodes are Docker containers, limited as Docker limits them');
+  }
+  return parseLabResources({ processes: o.labProcesses, memory: o.labMemory, cpu: o.labCpu });
+}
+
 /** `setExit` receives each command's exit status: commands return it rather than exiting. */
 export function program(setExit: (code: number) => void): Command {
   const act = <A extends unknown[]>(fn: (...a: A) => Promise<number>) => async (...a: A) => setExit(await fn(...a));
@@ -52,11 +65,11 @@ export function program(setExit: (code: number) => void): Command {
     return errors.length ? 1 : 0;
   }));
 
-  cli.command('up').description('start a lab for a scenario, broken and ready to fix; prints the lab id')
+  labResourceOptions(cli.command('up').description('start a lab for a scenario, broken and ready to fix; prints the lab id')
     .argument('<scenario>').addOption(providerOption()).option('--seed <n>', 'variant seed', parseSeed)
-    .option('--healthy', 'do not break it (a working cluster to explore)').option('--json', 'one JSON document')
+    .option('--healthy', 'do not break it (a working cluster to explore)').option('--json', 'one JSON document'))
     .action(act(async (scenario: string, o) => {
-      const opts = { scenario, provider: o.provider as ProviderName, seed: o.seed, onProgress: progress(!o.json) };
+      const opts = { scenario, provider: o.provider as ProviderName, seed: o.seed, resources: labResources(o), onProgress: progress(!o.json) };
       const { createLab, startLab } = await session();
       const { lab, rendered } = o.healthy ? await createLab(opts) : await startLab(opts);
       if (o.json) json({ lab: { ...lab.facts, variant: rendered.variant } });
@@ -135,8 +148,8 @@ export function program(setExit: (code: number) => void): Command {
     if (!Number.isInteger(n) || n < 1) throw new LabError(`${name} must be a whole number ≥ 1, got "${v}"`);
     return n;
   };
-  cli.command('serve').description('the web app: catalog, labs, browser terminals')
-    .option('--host <host>', 'address to listen on', '127.0.0.1').option('--port <port>', 'port', '8080').addOption(providerOption())
+  labResourceOptions(cli.command('serve').description('the web app: catalog, labs, browser terminals')
+    .option('--host <host>', 'address to listen on', '127.0.0.1').option('--port <port>', 'port', '8080').addOption(providerOption()))
     .option('--public-host <name...>', 'host names the server is reached by behind a proxy (Host/Origin allow-list)')
     .option('--secure-cookies', 'mark cookies Secure (served over HTTPS by a proxy)')
     .option('--labs-per-user <n>', 'labs one learner may run at once (default 2)', count('--labs-per-user'))
@@ -147,6 +160,7 @@ export function program(setExit: (code: number) => void): Command {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LabError(`--port must be 0..65535, got "${o.port}"`);
+      const resources = labResources(o);
       if (o.provider === 'netns') await ensureLabTools();
       const { useWarmLabs, closeWarmLabs } = await session();
       const { poolSizeFromEnv, createKindWarmPool } = await import('./providers/kind/index.ts');
@@ -159,9 +173,9 @@ export function program(setExit: (code: number) => void): Command {
       const server = await startServer({
         host: o.host, port, provider: o.provider, allowedHosts: o.publicHost, secureCookies: Boolean(o.secureCookies),
         // Only the limits given: an unset one keeps the server's default.
-        limits: Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000, examLabs: o.maxExamLabs }).filter(([, v]) => v)),
+        limits: { ...Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000, examLabs: o.maxExamLabs }).filter(([, v]) => v)), resources },
       });
-      process.stderr.write(`netdojo is serving on ${server.url}\n`);
+      process.stderr.write(`netdojo is serving on ${server.url} (each lab: ${describeResources(resources)})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { Promise.all([server.close(), closeWarmLabs()]).then(() => resolve(), () => resolve()); };
         process.once('SIGINT', stop);

@@ -52,7 +52,7 @@ async function hostNetns(): Promise<string[]> {
   return r.code === 0 ? r.stdout.split('\n').filter(Boolean).sort() : [];
 }
 
-/** What a destroyed lab left behind: its record, its holder, or host network namespaces. */
+/** What a destroyed lab left behind: its record, its holder, host network namespaces, its cgroup. */
 async function leftovers(provider: ProviderName, id: string, netnsBefore: string[]): Promise<string[]> {
   const leaked: string[] = [];
   if (existsSync(labDir(id))) leaked.push(`lab directory ${labDir(id)}`);
@@ -62,6 +62,13 @@ async function leftovers(provider: ProviderName, id: string, netnsBefore: string
   // sandbox leaked. (Other programs' namespaces that come and go meanwhile are not ours to blame.)
   const ours = (ns: string) => /^(control-plane|worker|pod_)/.test(ns);
   for (const ns of await hostNetns()) if (!netnsBefore.includes(ns) && ours(ns)) leaked.push(`host network namespace ${ns}`);
+  if (provider === 'netns') {
+    // The lab was made by this process, so its cgroup would be where this process makes them.
+    const { probeHost } = await import('./providers/netns/limits.ts');
+    const { existingLabCgroup } = await import('./providers/netns/cgroups.ts');
+    const probe = await probeHost();
+    if (probe.ok) for (const dir of await existingLabCgroup(probe.host, id)) leaked.push(`cgroup ${dir}`);
+  }
   return leaked;
 }
 

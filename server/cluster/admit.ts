@@ -8,6 +8,7 @@ import { isBuiltin } from './kinds.ts';
 import { ApiError, type KubeObject } from './object.ts';
 import type { ResourceKind } from './registry.ts';
 import { intToIp, ipToInt } from '../util/ipv4.ts';
+import { podQOSClass } from './resources.ts';
 
 // The admission chain of a lab's API server, in kube-apiserver's order: decode checks, defaulting,
 // the mutating plugins that matter here (ServiceAccount; DefaultIngressClass; the registry's
@@ -110,7 +111,7 @@ export function admit(kind: ResourceKind, input: KubeObject, old: KubeObject | u
   if (kind === 'Pod' && !old) {
     addServiceAccountVolume(obj, api.tryGet('ServiceAccount', obj.metadata.namespace, String((obj.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default')));
     // A new pod is Pending until the kubelet reports otherwise.
-    obj.status = { phase: 'Pending', qosClass: 'BestEffort', ...(obj.status as object) };
+    obj.status = { phase: 'Pending', qosClass: podQOSClass(obj.spec as Parameters<typeof podQOSClass>[0]), ...(obj.status as object) };
   }
   if (kind === 'Ingress' && !old) admitIngressClass(obj, api.list('IngressClass', undefined).items);
   if (kind === 'CustomResourceDefinition') obj.status = preparedDefinitionStatus(obj, !old);

@@ -32,6 +32,13 @@ export function isLabId(id: string): boolean {
   return LAB_ID.test(id);
 }
 
+/**
+ * A lab's cgroup, under the cgroup that holds the labs (server/providers/netns/cgroups.ts decides
+ * where that is): `netdojo/<lab id>`, in each hierarchy it uses.
+ */
+export const LABS_CGROUP = PRODUCT;
+export const labCgroupName = (id: string) => `${LABS_CGROUP}/${id}`;
+
 /** kind cluster name for a lab; node containers become `<name>-control-plane`, `<name>-worker`. */
 export const kindClusterName = (id: string) => `${PRODUCT}-${id}`;
 /** Label put on every Docker object a lab creates, so a crashed server's leftovers are found. */

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { LabError, type LabFacts, type ProviderName, type Topology } from './types.ts';
 import { isLabId, labDir, labsDir } from './naming.ts';
+import type { LabResources } from './resources.ts';
 
 // A lab outlives the process that made it (`netdojo up` exits; `exec`, `grade`, `down` come later,
 // and a server may restart), so everything needed to find and re-attach to it is written here.
@@ -14,6 +15,8 @@ export interface LabRecord {
   createdAt: string;
   topology: Topology;
   facts: LabFacts;
+  /** What the lab may use of the machine, as it was created (a reset keeps it). */
+  resources?: LabResources;
   /** The provider's own handle: the sandbox holder (netns), the cluster and kubeconfig (kind). */
   handle: Record<string, unknown>;
   /** Owner-defined data (the session keeps the rendered scenario's variant here). */

@@ -6,6 +6,7 @@ import { newLabId } from './naming.ts';
 import { readRecord, removeLabDir, updateMeta } from './records.ts';
 import { baseTopology } from './topology.ts';
 import { LabError, type Lab, type ProgressFn, type ProviderName } from './types.ts';
+import type { LabResources } from './resources.ts';
 
 // A lab's life as a scenario sees it: create the cluster, set up the healthy starting point, break
 // it, and (for verify, or a learner who gives up) apply the reference solution. Each is a named
@@ -21,6 +22,8 @@ export interface StartOptions {
   id?: string;
   /** Create afresh even when warm labs are available: a reset must keep its lab's id. */
   fresh?: boolean;
+  /** What the lab may use of the machine (the defaults when absent). */
+  resources?: LabResources;
   onProgress?: ProgressFn;
 }
 
@@ -75,7 +78,7 @@ export async function createLab(opts: StartOptions): Promise<LabSession> {
   const source = opts.fresh ? undefined : warm.get(providerName);
   const lab = source
     ? await source.acquire(opts.scenario, seed)
-    : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, addons: loaded.spec.addons, onProgress: opts.onProgress });
+    : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, addons: loaded.spec.addons, resources: opts.resources, onProgress: opts.onProgress });
   try {
     const rendered = renderScenario(loaded, lab.facts, seed, providerName, lab.targets());
     await updateMeta(lab.facts.id, { variant: rendered.variant, phase: 'healthy' });
@@ -143,7 +146,7 @@ export async function resetLab(id: string, onProgress?: ProgressFn): Promise<Lab
     }
   }
   await provider.open(id).then(destroyLab, () => removeLabDir(id));
-  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, fresh: true, onProgress });
+  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, fresh: true, resources: rec.resources, onProgress });
 }
 
 /** Tears a lab down and forgets it: nothing of it is left. */

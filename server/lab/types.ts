@@ -1,4 +1,5 @@
 import type { AddonName } from './addons.ts';
+import type { LabResources } from './resources.ts';
 
 // The contract between the rest of netdojo and a cluster provider (netns replica or kind).
 // Targets are names a learner knows: nodes ("control-plane", "worker") and pods ("namespace/name").
@@ -80,6 +81,10 @@ export interface CreateOptions {
    * does: their pods start beside the base ones). The scenario's setup applies them either way.
    */
   addons?: AddonName[];
+  /** What the lab may use of the machine (netns: enforced by cgroups or rlimits); defaults when absent. */
+  resources?: LabResources;
+  /** No limits at all (no cgroup, no rlimit): what the bench compares limited labs with. */
+  unlimited?: boolean;
   onProgress?: ProgressFn;
 }
 

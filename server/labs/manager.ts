@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { GradeReport } from '../../grader/types.ts';
 import type { Lab, ProviderName } from '../lab/types.ts';
 import { newLabId } from '../lab/naming.ts';
+import { DEFAULT_LAB_RESOURCES, type LabResources } from '../lab/resources.ts';
 import type { ProgressStore } from '../store/store.ts';
 import type { PtyHost } from '../terminal/host.ts';
 import type { LabBackend, RenderedScenario } from './backend.ts';
@@ -25,6 +26,8 @@ export interface LabLimits {
   /** Labs of exam attempts on this server at once: an exam's own allowance, apart from `perUser`
    * and `total` (an exam needs a lab per task at once; the full exam one per scenario). */
   examLabs: number;
+  /** What each lab may use of the machine (processes, memory, CPU: server/lab/resources.ts). */
+  resources: LabResources;
 }
 
 export const DEFAULT_LIMITS: LabLimits = {
@@ -34,6 +37,7 @@ export const DEFAULT_LIMITS: LabLimits = {
   idleMs: 30 * 60 * 1000,
   sweepMs: 30 * 1000,
   examLabs: 16,
+  resources: DEFAULT_LAB_RESOURCES,
 };
 
 export type Phase = 'starting' | 'ready' | 'resetting' | 'failed' | 'ended';
@@ -182,7 +186,7 @@ export class LabManager {
     m.step({ action: 'Creating the cluster', status: 'start' });
     try {
       const { lab, rendered } = await this.opts.backend.start({
-        scenario: m.scenario, provider: m.provider, seed: m.seed, id: m.id, onProgress: (p) => m.step(p),
+        scenario: m.scenario, provider: m.provider, seed: m.seed, id: m.id, resources: this.limits.resources, onProgress: (p) => m.step(p),
       });
       if (m.phase === 'ended') { await this.opts.backend.destroy(lab).catch(() => {}); return; }
       m.lab = lab;

@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { KINDS, type KindInfo, type KindName } from '../kinds.ts';
 import { ApiError, type KubeObject } from '../object.ts';
 import { validateCustomResourceDefinition } from './crd.ts';
+import { quantityValue } from '../quantity.ts';
 
 export interface FieldError {
   // FieldValueNotFound is what upstream reports for a volumeMount naming no volume.
@@ -463,17 +464,6 @@ function validateVolumeMounts(mounts: unknown, volumes: Set<string>, path: strin
     seen.add(mountPath);
   });
   return errs;
-}
-
-// Kubernetes quantities, only as far as comparing requests with limits needs.
-const QUANTITY_SUFFIX: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-function quantityValue(q: unknown): number | undefined {
-  if (typeof q === 'number') return q;
-  const m = /^([+-]?[0-9.]+)(([eE][+-]?[0-9]+)|[a-zA-Z]*)$/.exec(str(q));
-  if (!m) return undefined;
-  if (m[3]) return Number(m[1] + m[3]);
-  const factor = QUANTITY_SUFFIX[m[2]];
-  return factor === undefined ? undefined : Number(m[1]) * factor;
 }
 
 function validateResources(resources: unknown, path: string): FieldError[] {

@@ -10,6 +10,7 @@ import type { KubeObject } from '../object.ts';
 import { containerEnv, EnvError } from './env.ts';
 import { runProbe, type Probe } from './probes.ts';
 import type { PodRuntime } from './runtime.ts';
+import { containerResources, podQOSClass } from '../resources.ts';
 import { containerMounts, materializeVolumes, referencedConfig, VolumeError } from './volumes.ts';
 import { gatewayOf, intToIp, ipToInt } from '../../util/ipv4.ts';
 
@@ -36,6 +37,7 @@ interface Container {
   ports?: { containerPort: number; name?: string; protocol?: string }[];
   stdin?: boolean;
   tty?: boolean;
+  resources?: { limits?: Record<string, unknown>; requests?: Record<string, unknown> };
 }
 
 interface ContainerStatus {
@@ -98,11 +100,21 @@ interface ContainerRun {
   probeFailures: { readiness: number; liveness: number; startup: number };
   probeSuccesses: { readiness: number };
   lastProbe: { readiness: number; liveness: number; startup: number };
-  lastTermination?: { exitCode: number; reason: string; startedAt?: Date; finishedAt?: Date; containerID: string };
+  lastTermination?: Termination_;
+  /**
+   * A container that ended and will restart shows as terminated until then (the kubelet reports a
+   * container's end before it decides on its restart), with the termination before in lastState;
+   * then it waits in CrashLoopBackOff.
+   */
+  terminatedShownUntil?: number;
+  previousTermination?: Termination_;
+  crashLoop?: { reason: string; message: string };
   waiting?: { reason: string; message?: string };
   program?: ImageProgram;
   done?: boolean;
 }
+
+interface Termination_ { exitCode: number; reason: string; startedAt?: Date; finishedAt?: Date; containerID: string }
 
 interface PodRun {
   uid: string;
@@ -118,12 +130,20 @@ interface PodRun {
 }
 
 const BACKOFF_START_MS = 10_000;
+/** How long a container's end shows before its back-off does: the kubelet's PLEG relists every second. */
+const TERMINATED_SHOWN_MS = 1000;
 const EARLY_PROBE_MS = 50;
 const BACKOFF_MAX_MS = 300_000;
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 const containerID = (id: string) => `containerd://${createHash('sha256').update(id).digest('hex')}`;
 const imageID = (ref: string) => `${ref.replace(/:[^:/]+$/, '')}@sha256:${createHash('sha256').update(ref).digest('hex')}`;
+
+/** Whether a container that ended with `exitCode` is started again: the pod's restartPolicy, as it applies to init and ephemeral containers. */
+function restarts(ps: PodSpec, kind: 'init' | 'ephemeral' | 'regular', exitCode: number): boolean {
+  const policy = kind === 'init' ? (ps.restartPolicy === 'Never' ? 'Never' : 'OnFailure') : kind === 'ephemeral' ? 'Never' : ps.restartPolicy ?? 'Always';
+  return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+}
 
 /** The sandbox name of a pod: its namespace and name, as a learner finds it with `ip netns`. */
 export const podNetns = (namespace: string, name: string) => `pod_${namespace}_${name}`;
@@ -250,18 +270,23 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       uid: pod.metadata.uid!, netns, node: node.name, ip: st.podIP, hostNetwork: Boolean(ps.hostNetwork), containers: new Map(),
       initDone: st.conditions?.some((c) => c.type === 'Initialized' && c.status === 'True') ?? !(ps.initContainers?.length),
     };
-    const specs = [...ps.containers, ...(ps.initContainers ?? []), ...(ps.ephemeralContainers ?? [])];
-    for (const cs of [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? []), ...(st.ephemeralContainerStatuses ?? [])]) {
+    const groups = [
+      { kind: 'regular' as const, specs: ps.containers, statuses: st.containerStatuses },
+      { kind: 'init' as const, specs: ps.initContainers ?? [], statuses: st.initContainerStatuses },
+      { kind: 'ephemeral' as const, specs: ps.ephemeralContainers ?? [], statuses: st.ephemeralContainerStatuses },
+    ];
+    for (const { kind, specs, statuses } of groups) for (const cs of statuses ?? []) {
       const c = specs.find((x) => x.name === cs.name);
       if (!c || !cs.containerID) continue;
       const id = `${netns}_${cs.name}_${cs.restartCount}`;
       const image = resolveImage(c.image, { path: o.imagePath });
-      const term = cs.lastState?.terminated ?? cs.state?.terminated;
+      const term = cs.state?.terminated ?? cs.lastState?.terminated;
       run.containers.set(cs.name, {
         id, restartCount: cs.restartCount, backoffUntil: 0, backoffMs: BACKOFF_START_MS, ready: cs.ready, wasReady: cs.ready, started: cs.started ?? true,
         probeFailures: { readiness: 0, liveness: 0, startup: 0 }, probeSuccesses: { readiness: cs.ready ? 1 : 0 }, lastProbe: { readiness: 0, liveness: 0, startup: 0 },
         startedAt: cs.state?.running ? new Date(cs.state.running.startedAt) : undefined,
-        done: Boolean(cs.state?.terminated),
+        // Terminated for good, or shown terminated before a restart.
+        done: Boolean(cs.state?.terminated) && !restarts(ps, kind, cs.state!.terminated!.exitCode),
         lastTermination: term ? { exitCode: term.exitCode, reason: term.reason ?? 'Error', startedAt: term.startedAt ? new Date(term.startedAt) : undefined, finishedAt: term.finishedAt ? new Date(term.finishedAt) : undefined, containerID: term.containerID ?? cs.containerID } : undefined,
         program: image.ok ? image.program : undefined,
       });
@@ -347,7 +372,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       const now = new Date();
       api.mutate('Pod', namespace, name, (p) => {
         const st = (p.status ?? {}) as Record<string, unknown>;
-        p.status = { ...st, phase: 'Pending', hostIP: node.ip, hostIPs: [{ ip: node.ip }], podIP: ip, podIPs: [{ ip }], startTime: iso(now), qosClass: 'BestEffort' };
+        p.status = { ...st, phase: 'Pending', hostIP: node.ip, hostIPs: [{ ip: node.ip }], podIP: ip, podIPs: [{ ip }], startTime: iso(now), qosClass: podQOSClass(ps) };
       }, { subresource: 'status' });
     }
 
@@ -397,23 +422,24 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     if (r.startedAt && !r.done) {
       const st = await o.runtime.containerState(r.id);
       if (st && !st.running) {
-        // The process ended: record the termination, then restart per policy.
+        // The process ended: record the termination (OOMKilled when the kernel killed it for its
+        // memory limit, as containerd reports it), then restart per policy.
         const exitCode = st.exitCode ?? 1;
-        r.lastTermination = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: r.startedAt, finishedAt: st.finishedAt ?? new Date(), containerID: containerID(r.id) };
+        r.previousTermination = r.lastTermination;
+        r.lastTermination = { exitCode, reason: st.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error', startedAt: r.startedAt, finishedAt: st.finishedAt ?? new Date(), containerID: containerID(r.id) };
         r.startedAt = undefined;
         r.ready = false;
         r.started = false;
-        const policy = init ? (ps.restartPolicy === 'Never' ? 'Never' : 'OnFailure') : ephemeral ? 'Never' : ps.restartPolicy ?? 'Always';
-        const restart = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
-        if (!restart) { r.done = true; return r; }
+        if (!restarts(ps, init ? 'init' : ephemeral ? 'ephemeral' : 'regular', exitCode)) { r.done = true; return r; }
         const ranMs = (r.lastTermination.finishedAt!.getTime() - (r.lastTermination.startedAt?.getTime() ?? 0));
         // A container that ran for 10 minutes without trouble starts its backoff afresh.
         if (ranMs > 600_000) r.backoffMs = BACKOFF_START_MS;
         r.backoffUntil = now + r.backoffMs;
-        r.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(r.backoffMs / 1000)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` };
-        event(ctx, pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`, fieldPath);
+        r.crashLoop = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(r.backoffMs / 1000)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` };
         r.backoffMs = Math.min(BACKOFF_MAX_MS, r.backoffMs * 2);
-        soon(r.backoffUntil - now);
+        r.waiting = undefined;
+        r.terminatedShownUntil = now + TERMINATED_SHOWN_MS;
+        soon(TERMINATED_SHOWN_MS);
         return r;
       }
       if (st?.running) {
@@ -425,6 +451,15 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       return r;
     }
     if (r.done) return r;
+    if (r.terminatedShownUntil !== undefined) {
+      if (now < r.terminatedShownUntil) { soon(r.terminatedShownUntil - now); return r; }
+      r.terminatedShownUntil = undefined;
+      r.previousTermination = undefined;
+      if (r.backoffUntil > now && r.crashLoop) {
+        r.waiting = r.crashLoop;
+        event(ctx, pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`, fieldPath);
+      }
+    }
     if (r.backoffUntil > now) { soon(r.backoffUntil - now); return r; }
 
     // Start (or restart) the container.
@@ -495,7 +530,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       argv = ['dtach', '-N', sock, '-E', '-z', '-r', 'winch', ...argv];
     }
     try {
-      await o.runtime.startContainer(run.netns, { id: r.id, argv, env: { ...env, ...(c.tty ? { TERM: env.TERM ?? 'xterm' } : {}), ...o.env, [POD_DIR_ENV]: podPrivate }, workingDir: c.workingDir ?? image.program.workingDir, mounts, logPath: log });
+      await o.runtime.startContainer(run.netns, { id: r.id, argv, env: { ...env, ...(c.tty ? { TERM: env.TERM ?? 'xterm' } : {}), ...o.env, [POD_DIR_ENV]: podPrivate }, workingDir: c.workingDir ?? image.program.workingDir, mounts, logPath: log, resources: containerResources(c) });
     } catch (e) {
       r.waiting = { reason: 'RunContainerError', message: (e as Error).message };
       event(ctx, pod, 'Warning', 'Failed', `Error: ${(e as Error).message}`, fieldPath);
@@ -570,6 +605,8 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     }
   }
 
+  const terminated = (t: Termination_) => ({ exitCode: t.exitCode, reason: t.reason, startedAt: t.startedAt && iso(t.startedAt), finishedAt: t.finishedAt && iso(t.finishedAt), containerID: t.containerID });
+
   function writeStatus(ctx: ControllerContext, pod: KubeObject, run: PodRun, next: number | ReconcileResult, creating?: { reason: string }): ReconcileResult {
     const ps = pod.spec as PodSpec;
     const now = iso(new Date());
@@ -579,10 +616,11 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       const base = { name: c.name, image, imageID: r?.startedAt || r?.lastTermination ? imageID(image) : '', ready: Boolean(r?.ready && r.startedAt), restartCount: r?.restartCount ?? 0, started: Boolean(r?.startedAt && r.started) } as Record<string, unknown>;
       if (r?.startedAt || r?.lastTermination) base.containerID = containerID(r.id);
       if (r?.startedAt) base.state = { running: { startedAt: iso(r.startedAt) } };
-      else if (r?.done && r.lastTermination) base.state = { terminated: { exitCode: r.lastTermination.exitCode, reason: r.lastTermination.reason, startedAt: r.lastTermination.startedAt && iso(r.lastTermination.startedAt), finishedAt: r.lastTermination.finishedAt && iso(r.lastTermination.finishedAt), containerID: r.lastTermination.containerID } };
+      else if (r?.lastTermination && (r.done || r.terminatedShownUntil !== undefined)) base.state = { terminated: terminated(r.lastTermination) };
       else base.state = { waiting: r?.waiting ?? { reason: init || !run.initDone ? 'PodInitializing' : creating?.reason ?? 'ContainerCreating' } };
       if (init && !r) base.state = { waiting: { reason: 'PodInitializing' } };
-      base.lastState = r?.lastTermination && !r.done ? { terminated: { exitCode: r.lastTermination.exitCode, reason: r.lastTermination.reason, startedAt: r.lastTermination.startedAt && iso(r.lastTermination.startedAt), finishedAt: r.lastTermination.finishedAt && iso(r.lastTermination.finishedAt), containerID: r.lastTermination.containerID } } : {};
+      const last = r?.terminatedShownUntil !== undefined ? r.previousTermination : r?.done ? undefined : r?.lastTermination;
+      base.lastState = last ? { terminated: terminated(last) } : {};
       return base;
     };
     const containerStatuses = ps.containers.map((c) => statusOf(c, false));
@@ -592,7 +630,9 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     const anyRunning = containerStatuses.some((s) => (s.state as Record<string, unknown>).running);
     const terminal = ps.containers.every((c) => run.containers.get(c.name)?.done);
     const failed = terminal && ps.containers.some((c) => (run.containers.get(c.name)?.lastTermination?.exitCode ?? 0) !== 0);
-    const phase = terminal ? (failed ? 'Failed' : 'Succeeded') : anyRunning ? 'Running' : 'Pending';
+    // As the kubelet's getPhase: containers that are running or restarting make a Running pod.
+    const runningOrRestarting = ps.containers.every((c) => { const r = run.containers.get(c.name); return r?.startedAt || (r?.lastTermination && !r.done); });
+    const phase = terminal ? (failed ? 'Failed' : 'Succeeded') : anyRunning || runningOrRestarting ? 'Running' : 'Pending';
     ctx.api.mutate('Pod', pod.metadata.namespace, pod.metadata.name!, (p) => {
       if (p.metadata.uid !== run.uid) return false;
       const st = (p.status ?? {}) as Record<string, unknown>;

@@ -30,6 +30,18 @@ export interface ContainerConfig {
   workingDir?: string;
   mounts: Mount[];
   logPath: string;
+  /** What the container's spec.resources asks for (absent: nothing beyond the lab's own limits). */
+  resources?: ContainerResources;
+}
+
+/** A container's resources as the runtime applies them (Kubernetes quantities, read). */
+export interface ContainerResources {
+  /** limits.memory: over it the kernel OOM-kills the container's processes. */
+  memoryBytes?: number;
+  /** limits.cpu: a cap on its CPU time. */
+  cpuLimitMillis?: number;
+  /** requests.cpu: its weight when the CPU is contended. */
+  cpuRequestMillis?: number;
 }
 
 export interface ContainerState {
@@ -37,6 +49,8 @@ export interface ContainerState {
   exitCode?: number;
   startedAt?: Date;
   finishedAt?: Date;
+  /** The kernel's OOM killer killed a process of the container (over its memory limit). */
+  oomKilled?: boolean;
 }
 
 export interface PodRuntime {

@@ -6,8 +6,14 @@ import type { SandboxHandle } from './sandbox.ts';
 // A netns lab's handle in its record, parsed when a lab is opened rather than cast: a record from
 // an older netdojo, or one edited by hand, fails with what is wrong instead of half-working.
 
+const limitsSchema = z.object({
+  cgroup: z.object({ version: z.union([z.literal(1), z.literal(2)]), dirs: z.partialRecord(z.enum(['pids', 'memory', 'cpu']), z.string()) }).optional(),
+  nproc: z.number().int().optional(),
+  why: z.string().optional(),
+});
+
 const handleSchema = z.object({
-  sandbox: z.object({ holderPid: z.number().int(), holderStart: z.string(), initPid: z.number().int(), userns: z.boolean() }),
+  sandbox: z.object({ holderPid: z.number().int(), holderStart: z.string(), initPid: z.number().int(), userns: z.boolean(), limits: limitsSchema.optional() }),
   /** The kind-style cluster name (contexts are `kind-<cluster>`). */
   cluster: z.string(),
   /** The admin bearer token of the lab's API. */

@@ -9,6 +9,7 @@ import type { KubeObject } from '../../cluster/object.ts';
 import { serveClusterd, type HostedLab, type LabHost } from './clusterd.ts';
 import { labHandle, type NetnsHandle } from './handle.ts';
 import { NetnsRuntime } from './runtime.ts';
+import { containerProcesses, DEFAULT_LAB_RESOURCES } from '../../lab/resources.ts';
 import { enterPrefix, isAlive, LAB_PATH } from './sandbox.ts';
 import { announceScript } from './world.ts';
 import { LOAD_BALANCER_POOL } from '../../lab/world.ts';
@@ -66,7 +67,8 @@ export function netnsLabHost(): LabHost {
     const h: NetnsHandle = labHandle(record);
     const dir = labDir(id);
     const pki = await ensurePki(stateDir());
-    const runtime = new NetnsRuntime(dir, h.sandbox, false, { ...process.env, PATH: `${join(dir, 'bin')}:${LAB_PATH}` });
+    const runtime = new NetnsRuntime(dir, h.sandbox, false, { ...process.env, PATH: `${join(dir, 'bin')}:${LAB_PATH}` },
+      { containerPids: containerProcesses(record.resources ?? DEFAULT_LAB_RESOURCES) });
     await mkdir(runtime.containersDir, { recursive: true });
     const nodes: ClusterNode[] = record.topology.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR, role: n.role }));
     const cluster = new Cluster({
@@ -82,7 +84,8 @@ export function netnsLabHost(): LabHost {
           const restarts = statuses.find((c) => c.name === container)?.restartCount ?? 0;
           const ctx = await runtime.containerContext(`${netns}_${container}_${restarts}`);
           return {
-            argv: [...enterPrefix(h.sandbox, false), join(dir, 'bin/enter'), netns],
+            // In the container's cgroup too: what kubectl exec runs counts against the container's limits.
+            argv: [...enterPrefix(h.sandbox, false, ctx.cgroup), join(dir, 'bin/enter'), netns],
             env: { PATH: LAB_PATH, TERM: 'xterm', ...ctx.env, ...(ctx.mounts ? { NETDOJO_MOUNTS: ctx.mounts } : {}) },
           };
         },

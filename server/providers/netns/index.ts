@@ -22,6 +22,8 @@ import { ADDONS, withNeeds } from '../../lab/addons.ts';
 import { MANIFESTS_DIR } from '../../lab/manifests.ts';
 import { CONTAINER_SCRIPT, enterScript } from './runtime.ts';
 import { findHolders, isAlive, LAB_PATH, runIn, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
+import { DEFAULT_LAB_RESOURCES } from '../../lab/resources.ts';
+import { describeEnforcement, prepareLimits, probeHost, releaseLimits, releaseOrphanLimits, type SandboxLimits } from './limits.ts';
 
 const COREDNS_PY = fileURLToPath(new URL('../../workloads/coredns.py', import.meta.url));
 
@@ -121,6 +123,8 @@ async function waitReady(lab: { record: LabRecord }, ca: string, timeoutMs = 120
 async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
   const dir = labDir(opts.id);
   let sandbox: SandboxHandle | undefined;
+  let limits: SandboxLimits | undefined;
+  const resources = opts.resources ?? DEFAULT_LAB_RESOURCES;
   const token = newToken();
   const cluster = kindClusterName(opts.id);
   try {
@@ -162,9 +166,13 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
         if (client) await symlink(client, join(dir, 'bin/kubectl'));
         return pki;
       });
-      sandbox = await action('Creating the lab sandbox', () => startSandbox(dir));
+      sandbox = await action('Creating the lab sandbox', async () => {
+        // Its cgroup first: the holder starts in it, and all the lab starts after is born there.
+        if (!opts.unlimited) limits = await prepareLimits(opts.id, resources, await probeHost());
+        return startSandbox(dir, limits);
+      });
       const record: LabRecord = {
-        id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(),
+        id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(), ...(opts.unlimited ? {} : { resources }),
         topology: topo, facts: { id: opts.id, scenario: opts.scenario, provider: 'netns', seed: opts.seed, nodes: topo.nodes, pods: [], services: [], dns: topo.dns },
         handle: { sandbox: { ...sandbox }, cluster, token, manifests: withNeeds(opts.addons ?? []).filter((a) => ADDONS[a].withCluster).flatMap((a) => ADDONS[a].manifests.netns.map((f) => `${MANIFESTS_DIR}${f}`)) },
       };
@@ -190,6 +198,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
     if (process.env.NETDOJO_KEEP_FAILED === '1') throw e;
     await unhostLab(opts.id).catch(() => undefined);
     if (sandbox) await stopSandbox(sandbox);
+    await releaseLimits(limits).catch(() => undefined);
     await removeLabDir(opts.id).catch(() => undefined);
     throw e;
   }
@@ -236,13 +245,22 @@ async function list(): Promise<LabStatus[]> {
 async function reap(): Promise<string[]> {
   const removed: string[] = [];
   for (const s of await list()) {
-    if (s.state === 'dead') { await removeLabDir(s.id); removed.push(s.id); }
+    if (s.state !== 'dead') continue;
+    // Its cgroup (emptied by the kernel with its sandbox) goes with it; a cgroup that cannot go
+    // yet keeps the lab listed, for the next reap.
+    const rec = await tryReadRecord(s.id);
+    let limits: SandboxLimits | undefined;
+    try { limits = rec && labHandle(rec).sandbox.limits; } catch { /* a record that is not a netns lab's */ }
+    try { await releaseLimits(limits); } catch (e) { console.error(`netdojo: lab ${s.id}: ${(e as Error).message}`); continue; }
+    await removeLabDir(s.id);
+    removed.push(s.id);
   }
   // Holders of this state directory whose lab directory is gone (removed by hand, or a crash in the
-  // middle of a teardown). Other state directories' labs (another user, another netdojo) are not ours.
+  // middle of a teardown), and their cgroups. Other state directories' labs (another user, another
+  // netdojo) are not ours.
   for (const [dir, pid] of await findHolders(labsDir())) {
     if (existsSync(dir)) continue;
-    try { process.kill(pid, 'SIGKILL'); removed.push(basename(dir)); } catch { /* another user's, or already gone */ }
+    if (await releaseOrphanLimits(pid).catch((e) => { console.error(`netdojo: ${basename(dir)}: ${(e as Error).message}`); return true; })) removed.push(basename(dir));
   }
   return removed;
 }
@@ -250,7 +268,7 @@ async function reap(): Promise<string[]> {
 const REQUIRED: [cmd: string, pkg: string][] = [
   ['ip', 'iproute2'], ['iptables', 'iptables'], ['iptables-restore', 'iptables'], ['conntrack', 'conntrack'],
   ['dnsmasq', 'dnsmasq-base'], ['python3', 'python3'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['setsid', 'util-linux'],
-  ['socat', 'socat'], ['openssl', 'openssl'], ['kubectl', 'kubectl'], ['dtach', 'dtach'], ['nginx', 'nginx-light'],
+  ['socat', 'socat'], ['openssl', 'openssl'], ['prlimit', 'util-linux'], ['kubectl', 'kubectl'], ['dtach', 'dtach'], ['nginx', 'nginx-light'],
   ['dig', 'dnsutils (bind9-dnsutils)'], ['curl', 'curl'], ['ping', 'iputils-ping'], ['tcpdump', 'tcpdump'], ['ss', 'iproute2'],
 ];
 
@@ -285,6 +303,7 @@ async function limitations(): Promise<string[]> {
   // A lab cannot load modules: what the machine's kernel has (built in or loaded) is what labs get.
   const ipvs = await run('sh', ['-c', 'test -e /proc/net/ip_vs || unshare --net test -e /proc/net/ip_vs 2>/dev/null']);
   if (ipvs.code !== 0) out.push("the kernel has no IP Virtual Server (ip_vs): kube-proxy's ipvs mode fails in labs, as on a node without it (load the module: modprobe ip_vs)");
+  out.push(describeEnforcement(await probeHost(), DEFAULT_LAB_RESOURCES));
   return out;
 }
 

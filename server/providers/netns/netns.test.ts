@@ -8,6 +8,8 @@ import { labDir, newLabId } from '../../lab/naming.ts';
 import { baseTopology } from '../../lab/topology.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
 import { untilPrints } from '../../../test/support/until.ts';
+import { existingLabCgroup } from './cgroups.ts';
+import { probeHost } from './limits.ts';
 
 // A real netns lab, driven the way a learner drives it: the real kubectl from a node tab, a pod tab
 // and the admin shell, and the real tools in pods, asserting both what kubectl prints and what the
@@ -336,5 +338,8 @@ spec:
     expect(await netnsProvider.reap()).toContain(victim.facts.id);
     expect(existsSync(dir)).toBe(false);
     expect(hostNetns()).toBe(hostBefore);
+    // Its cgroup, where cgroups limit labs here, went with the rest.
+    const probe = await probeHost();
+    if (probe.ok) expect(await existingLabCgroup(probe.host, victim.facts.id)).toEqual([]);
   });
 });

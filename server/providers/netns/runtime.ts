@@ -7,6 +7,7 @@ import type { ExecResult } from '../../lab/types.ts';
 import { shq, sq } from '../../util/shell.ts';
 import { createInterface } from 'node:readline';
 import { enterPrefix, type SandboxHandle } from './sandbox.ts';
+import { child, createCgroup, killAll, oomKills, PODS_CGROUP, procsFiles, removeCgroup, type Cgroup } from './cgroups.ts';
 
 // The container runtime and CNI of a netns lab: what the kubelet asks of a node. A pod sandbox is a
 // network namespace on a veth into the node's cni0 (kind's kindnet uses the ptp plugin; a bridge
@@ -14,21 +15,35 @@ import { enterPrefix, type SandboxHandle } from './sandbox.ts';
 // hostname, resolv.conf and hosts; a container is a process started in it through `bin/container`,
 // which records the process's PID and, when it ends, its exit code, in run/containers/, the way
 // containerd's shim keeps a task's state apart from the kubelet. So containers outlive the process
-// that hosts the controllers, and their exit is seen through the file system.
+// that hosts the controllers, and their exit is seen through the file system. Where the lab has a
+// cgroup, each container gets a child cgroup of it with the limits of its Pod spec; the kernel's
+// OOM kills there are what the kubelet reports as OOMKilled.
 
 const vethName = (netns: string) => `veth${Buffer.from(netns).reduce((h, b) => (Math.imul(h ^ b, 16777619) >>> 0), 2166136261).toString(16).padStart(8, '0')}`;
 
 /**
  * The wrapper every container runs under: records its PID, forwards TERM, records the exit code.
  * The start and end times are the mtimes of the `.start` and `.end` files (no `date` to run).
+ *
+ * Where the container has a cgroup (its cgroup.procs files, one a line, in `.cgroup`), `enter` has
+ * opened them as descriptors 7, 8, 9 (a pod's mount namespace has a sysfs of its own over /sys,
+ * without the host's cgroup file systems); the container's process writes 0 to each, which moves
+ * it there, closes them and becomes the container's command. The wrapper stays outside, so an OOM
+ * kill of the whole container (v2's memory.oom.group) leaves it there to record the exit.
  */
 export const CONTAINER_SCRIPT = `#!/bin/sh
 # container <state-prefix> <log> <workdir|-> <argv...>
 state=$1 log=$2 wd=$3; shift 3
 [ "$wd" = - ] || cd "$wd" 2>>"$log" || { echo 128 > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"; exit 128; }
+n=0; if [ -f "$state.cgroup" ]; then while IFS= read -r _; do n=$((n+1)); done < "$state.cgroup"; fi
 : > "$state.start"
-"$@" >>"$log" 2>&1 </dev/null &
+(
+  fd=7; while [ $fd -lt $((7 + n)) ]; do eval "echo 0 >&$fd" || exit 125; fd=$((fd + 1)); done
+  exec 7>&- 8>&- 9>&-
+  exec "$@"
+) >>"$log" 2>&1 </dev/null &
 pid=$!
+exec 7>&- 8>&- 9>&-
 echo $pid > "$state.pid"
 trap 'kill -TERM $pid 2>/dev/null' TERM
 trap 'kill -INT $pid 2>/dev/null' INT
@@ -63,6 +78,9 @@ export PATH="${dir}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 read -r NETDOJO_TARGET < "${dir}/etc/$ns/target" || :; export NETDOJO_TARGET
 ${kubectlEnv}
 netns=$ns; if [ -f "${dir}/etc/$ns/netns" ]; then read -r netns < "${dir}/etc/$ns/netns" || :; fi
+# A container's cgroup (NETDOJO_CGROUP: its cgroup.procs files), opened as descriptors 7, 8, 9 while
+# the host's cgroup file systems are in sight: ip netns exec mounts a sysfs of its own over /sys.
+if [ -n "$NETDOJO_CGROUP" ]; then fd=7; while IFS= read -r f; do eval "exec $fd>\\"\\$f\\""; fd=$((fd + 1)); done < "$NETDOJO_CGROUP"; fi
 exec ip netns exec "$netns" unshare --uts -- sh -c '
   d=$1; shift
   # In a user namespace /proc/sys is writable by the machine root only: there sethostname(2) works.
@@ -194,9 +212,17 @@ done`;
 export class NetnsRuntime implements PodRuntime {
   readonly shell: SandboxShell;
   private nodeScripts = 0;
+  private readonly limits: SandboxHandle['limits'];
 
-  constructor(readonly dir: string, sandbox: SandboxHandle, inside: boolean, env: NodeJS.ProcessEnv) {
+  /** `containerPids`: the tasks a container may have (where the lab has a cgroup). */
+  constructor(readonly dir: string, sandbox: SandboxHandle, inside: boolean, env: NodeJS.ProcessEnv, private readonly opts: { containerPids?: number } = {}) {
     this.shell = new SandboxShell(dir, sandbox, inside, env);
+    this.limits = sandbox.limits;
+  }
+
+  /** A container's cgroup, when the lab has one: named by the container's id, in the lab's kubepods. */
+  private cgroupOf(id: string): Cgroup | undefined {
+    return this.limits?.cgroup && child(child(this.limits.cgroup, PODS_CGROUP), id);
   }
 
   get dataDir() { return this.dir; }
@@ -263,20 +289,37 @@ fi`, `removing the network of ${netns}`);
   async startContainer(netns: string, c: ContainerConfig): Promise<void> {
     const state = this.stateOf(c.id);
     await mkdir(this.containersDir, { recursive: true });
-    await Promise.all(['pid', 'exit', 'start', 'end'].map((s) => rm(`${state}.${s}`, { force: true })));
+    await Promise.all(['pid', 'exit', 'start', 'end', 'cgroup'].map((s) => rm(`${state}.${s}`, { force: true })));
+    if (this.limits?.cgroup) {
+      // As the kubelet sizes a container's cgroup: limits.memory, limits.cpu as a CFS quota,
+      // requests.cpu as its weight against its siblings (Kubernetes' shares, 2 for none); and no
+      // more tasks than a pod may have.
+      const r = c.resources ?? {};
+      const cg = await createCgroup(child(this.limits.cgroup, PODS_CGROUP), c.id, {
+        pids: this.opts.containerPids, memoryBytes: r.memoryBytes, cpuQuotaMillis: r.cpuLimitMillis,
+        cpuShares: Math.min(262144, Math.max(2, Math.floor(((r.cpuRequestMillis ?? 0) * 1024) / 1000))), oomGroup: true,
+      });
+      await writeFile(`${state}.cgroup`, procsFiles(cg).join('\n') + '\n');
+    }
     const mounts = join(this.dir, 'run', 'containers', `${c.id}.mounts`);
     await writeFile(mounts, c.mounts.map((m) => `${m.source}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}`).join('\n') + '\n');
     // What `kubectl exec` into this container gets: its environment (and, through the mounts file, its volumes).
     await writeFile(`${state}.env`, JSON.stringify(c.env));
     const env = Object.entries(c.env).map(([k, v]) => shq(`${k}=${v}`)).join(' ');
     // enter returns once the container's mounts are made and its process started on its own.
-    const r = await this.shell.run(`NETDOJO_DETACH=1 NETDOJO_MOUNTS=${sq(mounts)} ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} env -i ${env} ${sq(join(this.dir, 'bin/container'))} ${sq(state)} ${sq(c.logPath)} ${shq(c.workingDir || '-')} ${c.argv.map(shq).join(' ')} >/dev/null </dev/null`);
+    const cgroup = this.limits?.cgroup ? `NETDOJO_CGROUP=${sq(`${state}.cgroup`)} ` : '';
+    const r = await this.shell.run(`${cgroup}NETDOJO_DETACH=1 NETDOJO_MOUNTS=${sq(mounts)} ${sq(join(this.dir, 'bin/enter'))} ${shq(netns)} env -i ${env} ${sq(join(this.dir, 'bin/container'))} ${sq(state)} ${sq(c.logPath)} ${shq(c.workingDir || '-')} ${c.argv.map(shq).join(' ')} >/dev/null </dev/null`);
     // As containerd reports a container whose mounts runc could not make.
     if (r.code !== 0) throw new Error(`failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: ${(r.stdout + r.stderr).trim().slice(-1500)}`);
   }
 
-  /** Sends a signal to a container's process (its PID as the sandbox sees it). */
+  /**
+   * Sends a signal to a container's process (its PID as the sandbox sees it); KILL takes every
+   * process of the container's cgroup with it, as a runtime's kill of a container does.
+   */
   async signalContainer(id: string, signal: 'TERM' | 'KILL'): Promise<void> {
+    const cg = this.cgroupOf(id);
+    if (signal === 'KILL' && cg) await killAll(cg);
     const pid = Number(await readFile(`${this.stateOf(id)}.pid`, 'utf8').catch(() => ''));
     if (!pid) return;
     await this.shell.run(`kill -${signal} ${pid} 2>/dev/null || true`);
@@ -287,17 +330,24 @@ fi`, `removing the network of ${netns}`);
     const mtime = (s: string) => stat(`${this.stateOf(id)}.${s}`).then((st) => st.mtime, () => undefined);
     const [pid, exit, startedAt, finishedAt] = await Promise.all([read('pid'), read('exit'), mtime('start'), mtime('end')]);
     if (pid === undefined && exit === undefined) return undefined;
-    return { running: exit === undefined, exitCode: exit !== undefined ? Number(exit) : undefined, startedAt, finishedAt };
+    const cg = exit !== undefined ? this.cgroupOf(id) : undefined;
+    // A container ends with its process, as a PID namespace does: what it left running is killed.
+    if (cg) await killAll(cg);
+    const oomKilled = cg ? (await oomKills(cg)) > 0 : undefined;
+    return { running: exit === undefined, exitCode: exit !== undefined ? Number(exit) : undefined, startedAt, finishedAt, ...(oomKilled ? { oomKilled } : {}) };
   }
 
   async forgetContainer(id: string): Promise<void> {
-    await Promise.all(['pid', 'exit', 'start', 'end', 'mounts', 'env'].map((s) => rm(`${this.stateOf(id)}.${s}`, { force: true })));
+    const cg = this.cgroupOf(id);
+    if (cg) await removeCgroup(cg);
+    await Promise.all(['pid', 'exit', 'start', 'end', 'mounts', 'env', 'cgroup'].map((s) => rm(`${this.stateOf(id)}.${s}`, { force: true })));
   }
 
-  /** How to run a command in a running container: its mounts file and environment, when it has them. */
-  async containerContext(id: string): Promise<{ mounts?: string; env?: Record<string, string> }> {
+  /** How to run a command in a running container: its mounts file, environment and cgroup, when it has them. */
+  async containerContext(id: string): Promise<{ mounts?: string; env?: Record<string, string>; cgroup?: Cgroup }> {
     const env = await readFile(`${this.stateOf(id)}.env`, 'utf8').then((t) => JSON.parse(t) as Record<string, string>, () => undefined);
-    return env ? { mounts: `${this.stateOf(id)}.mounts`, env } : {};
+    const cgroup = existsSync(`${this.stateOf(id)}.cgroup`) ? this.cgroupOf(id) : undefined;
+    return env ? { mounts: `${this.stateOf(id)}.mounts`, env, ...(cgroup ? { cgroup } : {}) } : {};
   }
 
   inPod(netns: string, argv: string[], timeoutMs: number): Promise<ExecResult> {

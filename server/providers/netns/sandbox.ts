@@ -4,12 +4,15 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { run, type RunOptions } from '../../util/run.ts';
 import type { ExecResult } from '../../lab/types.ts';
+import type { Cgroup } from './cgroups.ts';
+import { holderPrefix, limitPrefix, type SandboxLimits } from './limits.ts';
 
 // Each lab lives in a sandbox: its own network, mount and PID namespaces (plus a user namespace when
 // not root). The holder is `unshare`; the sandbox's PID 1 is a bash that reaps orphans and dies with
 // the holder (--kill-child), and when PID 1 dies the kernel kills every process in the sandbox, which
 // frees every namespace and mount inside. So nothing is created in the host's network namespace or
-// /run, and a lab cannot outlive its holder.
+// /run, and a lab cannot outlive its holder. The holder starts in the lab's cgroup, and everything
+// that enters the sandbox joins it first (limits.ts), so the lab's limits bound all of the lab.
 
 export interface SandboxHandle {
   holderPid: number;
@@ -18,6 +21,8 @@ export interface SandboxHandle {
   /** PID 1 of the sandbox, as seen from outside: what nsenter targets. */
   initPid: number;
   userns: boolean;
+  /** What enforces the lab's resource limits (absent in labs from before limits, or made without). */
+  limits?: SandboxLimits;
 }
 
 /** The PATH of everything run in a lab (the lab's own programs go in front of it). */
@@ -51,7 +56,7 @@ export async function isAlive(h: Pick<SandboxHandle, 'holderPid' | 'holderStart'
 const pause = () => new Promise((r) => setTimeout(r, 2));
 
 /** Starts a sandbox for the lab in `dir`; resolves once its PID 1 has mounted its private /run. */
-export async function startSandbox(dir: string): Promise<SandboxHandle> {
+export async function startSandbox(dir: string, limits?: SandboxLimits): Promise<SandboxHandle> {
   const userns = process.getuid?.() !== 0;
   const args = [
     ...(userns ? ['--user', '--map-root-user'] : []),
@@ -59,7 +64,8 @@ export async function startSandbox(dir: string): Promise<SandboxHandle> {
     'bash', '-c', INIT, `${HOLDER_MARK}${dir}`,
   ];
   // Detached: the lab must survive the CLI process that created it (`netdojo up` exits).
-  const child = spawn('unshare', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, ...rest] = [...holderPrefix(limits), 'unshare', ...args];
+  const child = spawn(file, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const holderPid = child.pid;
   let stderr = '';
   child.stderr!.on('data', (b) => { stderr += b; });
@@ -77,15 +83,19 @@ export async function startSandbox(dir: string): Promise<SandboxHandle> {
       (userns ? '; unprivileged user namespaces must be enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)' : ''));
   }
   const children = (await readFile(`/proc/${holderPid}/task/${holderPid}/children`, 'utf8')).trim().split(/\s+/);
-  return { holderPid, holderStart: (await procStartTime(holderPid))!, initPid: Number(children[0]), userns };
+  return { holderPid, holderStart: (await procStartTime(holderPid))!, initPid: Number(children[0]), userns, ...(limits ? { limits } : {}) };
 }
 
-/** argv prefix that runs a command inside the sandbox; empty when this process already is inside. */
-export function enterPrefix(h: SandboxHandle, inside: boolean): string[] {
+/**
+ * argv prefix that runs a command inside the sandbox, under the lab's limits (in `cgroup`, a
+ * container's, when given: `kubectl exec` runs in the container's); empty when this process
+ * already is inside.
+ */
+export function enterPrefix(h: SandboxHandle, inside: boolean, cgroup?: Cgroup): string[] {
   if (inside) return [];
   // In a user namespace our own uid is the one mapped to root, so keeping our credentials makes us
   // root inside; letting nsenter switch them fails, as setgroups is denied in such a namespace.
-  return ['nsenter', '-t', String(h.initPid), ...(h.userns ? ['--user', '--preserve-credentials'] : []), '--net', '--mount', '--pid', '--'];
+  return [...limitPrefix(h.limits, cgroup), 'nsenter', '-t', String(h.initPid), ...(h.userns ? ['--user', '--preserve-credentials'] : []), '--net', '--mount', '--pid', '--'];
 }
 
 export function runIn(h: SandboxHandle, inside: boolean, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
