@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from './server.ts';
 import { Learner } from './test/client.ts';
 import { TRACKS } from '../scenario/tracks.ts';
 import { standInBackend, type LocalLab, type StandIn } from './test/stand-in.ts';
+import { untilPrints } from '../../test/support/until.ts';
 
 // The HTTP API, the terminal relay and the pages through a real server on 127.0.0.1, port 0. The lab behind it is
 // the stand-in (a temp directory and local shells): these tests are about the server, not the network.
@@ -183,6 +184,8 @@ describe('JSON API', () => {
     t.type('cd "$LAB_DIR" && touch fixed && echo done-$((40+2))\r');
     await t.untilText(/^done-42$/m);
     await t.close();
+    const timeline = async () => (await me.call('GET', `/api/labs/${lab.id}/timeline`)).body.timeline;
+    await untilPrints(async () => JSON.stringify(await timeline()), /touch fixed/, 'the timeline');
     const g2 = await me.call('POST', `/api/labs/${lab.id}/grade`);
     expect(g2.body.report.verdict).toBe('pass');
     const sol = await me.call('POST', `/api/labs/${lab.id}/solution`);
@@ -201,6 +204,24 @@ describe('JSON API', () => {
     const after = (await me.call('GET', '/api/progress')).body.progress[0];
     expect(after).toMatchObject({ scenario: 'stand-in', attempts: 1, grades: 2, passed: true, hintsRevealed: 2, solutionRevealed: 1 });
     expect(after.timeSpentMs).toBeGreaterThanOrEqual(0);
+    // The lab on one time axis, after it ended: what was tried between the Checks, with where it ran.
+    const tl = (await me.call('GET', `/api/labs/${lab.id}/timeline`)).body.timeline;
+    expect(tl.entries.map((e: { kind: string; text: string; target?: string }) => [e.kind, e.target ?? '', e.text])).toEqual([
+      ['started', '', 'Lab started'],
+      ['ready', '', 'Lab ready'],
+      ['grade', '', 'Check: 0/1; still failing: The file `fixed` exists'],
+      ['hint', '', 'Hint 1 shown'],
+      ['hint', '', 'Hint 2 shown'],
+      ['command', 'control-plane', 'cd "$LAB_DIR" && touch fixed && echo done-$((40+2))'],
+      ['grade', '', 'Check: passed, 1/1'],
+      ['solution', '', 'Solution shown'],
+      ['ended', '', 'Lab ended (server stopped)'],
+    ]);
+    expect(tl.entries[0]).toMatchObject({ offsetMs: 0, clock: '0:00' });
+    expect(tl.entries.map((e: { offsetMs: number }) => e.offsetMs)).toEqual([...tl.entries.map((e: { offsetMs: number }) => e.offsetMs)].sort((a, b) => a - b));
+    // Someone else's lab, or none, is not theirs to read.
+    expect((await new Learner(srv!.url).call('GET', `/api/labs/${lab.id}/timeline`)).status).toBe(404);
+    expect((await me.call('GET', '/api/labs/nosuchlab1/timeline')).status).toBe(404);
     // The lab itself did not survive the restart: a clear 404 for the API, and the page says it ended.
     expect((await me.call('GET', `/api/labs/${lab.id}`)).status).toBe(404);
     const page = await me.call('GET', `/labs/${lab.id}`);
@@ -414,7 +435,8 @@ describe('catalog and lab pages', () => {
     fix(s, lab.id);
     expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
     const view = (await me.call('GET', `/api/labs/${lab.id}`)).body.lab;
-    expect(view.learned).toEqual({
+    expect(view.learned.timeline.entries.map((e: { kind: string }) => e.kind)).toEqual(['started', 'ready', 'grade', 'grade']);
+    expect(view.learned).toMatchObject({
       html: '<p>A stand-in teaches how the server drives a lab.</p>\n',
       competencies: [{ id: 'coredns', title: 'Understand and use CoreDNS' }],
       next: { id: 'stand-in-2', title: 'Second', href: '/#stand-in-2', sameTrack: true, track: { id: 'dns', title: 'DNS' } },
@@ -423,6 +445,8 @@ describe('catalog and lab pages', () => {
     expect(part).toContain('<h2 id="learned-title">What you learned</h2>');
     expect(part).toContain('A stand-in teaches how the server drives a lab.');
     expect(part).toContain('<li data-competency="coredns">Understand and use CoreDNS</li>');
+    expect(part).toMatch(/<summary>Your timeline: 4 steps in \d+:\d\d<\/summary>/);
+    expect(part).toMatch(/<li class="timeline-grade timeline-fail"><span class="timeline-clock">\d+:\d\d<\/span><span>Check: 0\/1; still failing: The file <code>fixed<\/code> exists<\/span><\/li>/);
     expect(part).toMatch(/Next in DNS<\/span>\s*<a class="btn primary next-link" href="\/#stand-in-2" data-next="stand-in-2">Second →<\/a>/);
     // A reload renders the same part into the page.
     expect((await me.call('GET', `/labs/${lab.id}`)).body).toContain(`<div data-part="learned">${part}</div>`);

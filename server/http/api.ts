@@ -9,7 +9,7 @@ import type { CsrfTokens } from './csrf.ts';
 import { renderMarkdown } from './markdown.ts';
 import type { rateLimiters } from './rates.ts';
 import { competencyView, inTrackOrder, trackList } from './tracks-view.ts';
-import { gradeView, labView, scenarioView, solutionView } from './views.ts';
+import { gradeView, labView, scenarioView, solutionView, timelineView } from './views.ts';
 
 // The JSON API. Every input is validated with zod; a bad request gets a 400 whose message names the field
 // and what was expected. Errors are { error: { code, message, fields? } }.
@@ -118,6 +118,12 @@ export function apiRouter(d: ApiDeps) {
     req.on('close', finish);
     send('phase', { phase: m.phase, error: m.error, endReason: m.endReason });
     if (m.phase !== 'starting' && m.phase !== 'resetting') finish();
+  });
+
+  // The lab on one time axis (commands, Checks, hints), while it runs and after it ended.
+  r.get('/labs/:id/timeline', (req, res) => {
+    const user = d.user(req, res);
+    res.json({ timeline: timelineView(d.manager.timeline(user, labParam(req))) });
   });
 
   r.post('/labs/:id/grade', d.rates.checks, async (req, res) => {

@@ -35,6 +35,7 @@ export function loadViews() {
   hb.registerHelper('cell', (cells: Record<string, Record<string, unknown>>, src: string, dst: string) => cells?.[src]?.[dst]);
   hb.registerHelper('json', (v: unknown) => new hb.SafeString(escapeHtml(JSON.stringify(v))));
   hb.registerHelper('plus1', (n: number) => n + 1);
+  hb.registerHelper('lastEntry', <T>(list: T[]) => list?.[list.length - 1]);
   for (const f of readdirSync(join(VIEWS, 'partials'))) {
     hb.registerPartial(f.replace(/\.hbs$/, ''), readFileSync(join(VIEWS, 'partials', f), 'utf8'));
   }

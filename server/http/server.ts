@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stateDir } from '../lab/naming.ts';
 import type { ProviderName } from '../lab/types.ts';
 import { realBackend, type CatalogEntry, type LabBackend } from '../labs/backend.ts';
-import { LabManager, UserError, type LabLimits } from '../labs/manager.ts';
+import { LabManager, UserError, terminalName, type LabLimits } from '../labs/manager.ts';
 import { SqliteStore, type ProgressStore } from '../store/store.ts';
 import { PtyHost } from '../terminal/host.ts';
 import { attachRelay } from '../terminal/relay.ts';
@@ -195,7 +195,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (m.phase !== 'ready' || !m.lab) return { status: 409, message: `lab is ${m.phase}` };
       const lab = m.lab;
       if (!lab.targets().includes(target)) return { status: 404, message: `no target "${target}" in this lab; one of: ${lab.targets().join(', ')}` };
-      return { term: `${m.id}:${target}`, spec: () => lab.shell(target), touch: () => manager.touch(m) };
+      return { term: terminalName(m.id, target), spec: () => lab.shell(target), touch: () => manager.touch(m) };
     },
   });
 

@@ -1,6 +1,7 @@
 import type { CheckResult, GradeReport } from '../../grader/types.ts';
 import type { CatalogEntry } from '../labs/backend.ts';
 import type { LabManager, ManagedLab } from '../labs/manager.ts';
+import type { Timeline, TimelineEntry } from '../labs/timeline.ts';
 import { renderInline, renderMarkdown } from './markdown.ts';
 import { competencyView, nextView } from './tracks-view.ts';
 
@@ -51,7 +52,41 @@ export function labView(mgr: LabManager, m: ManagedLab, catalog: readonly Catalo
     solution: ready && revealed ? solutionView(m.rendered!.solution) : null,
     lastGrade: last ? gradeView(last) : null,
     /** Once this lab's last grade passed. */
-    learned: entry && last?.verdict === 'pass' ? learnedView(entry, catalog) : null,
+    learned: entry && last?.verdict === 'pass' ? { ...learnedView(entry, catalog), timeline: timelineView(mgr.timeline(m.user, m.id)) } : null,
+  };
+}
+
+/** `m:ss` (or `h:mm:ss`) since the lab started. */
+function clock(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const [h, m, sec] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+
+function entryText(e: TimelineEntry): string {
+  switch (e.kind) {
+    case 'started': return 'Lab started';
+    case 'ready': return 'Lab ready';
+    case 'command': return e.command;
+    case 'grade': return e.verdict === 'pass' ? `Check: passed, ${e.earned}/${e.possible}` : `Check: ${e.earned}/${e.possible}; still failing: ${e.failing.join('; ')}`;
+    case 'hint': return `Hint ${e.number} shown`;
+    case 'solution': return 'Solution shown';
+    case 'ended': return `Lab ended (${e.reason})`;
+  }
+}
+
+/**
+ * The timeline as the API returns it and the page lists it: each entry with its clock and a line of
+ * text (check titles are markdown: `html` has them rendered; a command is shown as typed).
+ */
+export function timelineView(t: Timeline) {
+  return {
+    ...t,
+    entries: t.entries.map((e) => {
+      const text = entryText(e);
+      return { ...e, clock: clock(e.offsetMs), text, html: e.kind === 'command' ? null : renderInline(text) };
+    }),
   };
 }
 

@@ -7,6 +7,7 @@ import { DEFAULT_LAB_RESOURCES, type LabResources } from '../lab/resources.ts';
 import type { ProgressStore } from '../store/store.ts';
 import type { PtyHost } from '../terminal/host.ts';
 import type { LabBackend, RenderedScenario } from './backend.ts';
+import { labTimeline, type Timeline } from './timeline.ts';
 
 // Owns the labs the web server runs: who owns which, limits per user and in total, time limits (TTL
 // and idle), start-up clean-up after a crash, and the one teardown path per lab (terminals, lab,
@@ -107,15 +108,27 @@ export interface ManagerOptions {
   now?: () => number;
 }
 
+/** A lab's terminals in the pty host: `<lab>:<target>` (lab ids have no colon). */
+export const terminalName = (lab: string, target: string) => `${lab}:${target}`;
+const terminalsOf = (lab: string) => `${lab}:`;
+
 export class LabManager {
   readonly limits: LabLimits;
   private readonly labs = new Map<string, ManagedLab>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly now: () => number;
+  private readonly stopRecording: () => void;
 
   constructor(private readonly opts: ManagerOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.now = opts.now ?? Date.now;
+    // The timeline's commands: each one entered in a lab's terminal, kept with the lab's record.
+    this.stopRecording = opts.ptyHost.onCommand((term, command, at) => {
+      const sep = term.indexOf(':');
+      const m = this.labs.get(term.slice(0, sep));
+      if (!m || m.phase === 'ended') return;
+      this.opts.store.recordCommand(m.id, m.user, { at, target: term.slice(sep + 1), command });
+    });
   }
 
   /** After a crash: labs the store thinks are open are closed, and the providers' leftovers reaped. */
@@ -274,6 +287,13 @@ export class LabManager {
 
   revealed(m: ManagedLab) { return this.opts.store.revealed(m.id); }
 
+  /** A lab of `user`'s on one time axis, running or long ended (from the store). */
+  timeline(user: string, id: string): Timeline {
+    const row = this.opts.store.lab(id);
+    if (!row || row.user !== user) throw new UserError(404, 'lab_not_found', `No lab ${id} of yours is on record.`);
+    return labTimeline(row, this.opts.store.grades(id), this.opts.store.activity(id));
+  }
+
   lastGrade(m: ManagedLab): GradeReport | null {
     const g = this.opts.store.grades(m.id).filter((x) => x.at >= m.resetAt);
     return g.length ? g[g.length - 1].report : null;
@@ -286,7 +306,7 @@ export class LabManager {
     m.setPhase('resetting');
     m.step({ action: 'Resetting the lab', status: 'start' });
     const t0 = this.now();
-    this.opts.ptyHost.kill(`${m.id}:`, 'the lab was reset', true);
+    this.opts.ptyHost.kill(terminalsOf(m.id), 'the lab was reset', true);
     try {
       const { lab, rendered } = await this.opts.backend.reset(m.lab!.facts.id, (p) => m.step(p));
       m.lab = lab;
@@ -311,7 +331,7 @@ export class LabManager {
     if (m.phase === 'ended') return;
     m.endReason = reason;
     m.setPhase('ended');
-    this.opts.ptyHost.kill(`${m.id}:`, `the lab ended: ${reason}`, true);
+    this.opts.ptyHost.kill(terminalsOf(m.id), `the lab ended: ${reason}`, true);
     this.opts.store.labEnded(m.id, reason, this.now());
     const lab = m.lab;
     m.lab = null;
@@ -348,6 +368,7 @@ export class LabManager {
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.stopRecording();
     await Promise.all([...this.labs.values()].map((m) => this.end(m, 'server stopped')));
   }
 }

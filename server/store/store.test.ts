@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GradeReport } from '../../grader/types.ts';
-import { SqliteStore } from './store.ts';
+import Database from 'better-sqlite3';
+import { COMMANDS_KEPT_PER_LAB, MIGRATIONS, SqliteStore } from './store.ts';
 
 const dirs: string[] = [];
 const file = () => {
@@ -58,5 +59,40 @@ describe('progress store', () => {
     b.labEnded('lopen1', 'again'); // the first end reason stays
     expect(b.lab('lopen1')?.endReason).toBe('server restarted');
     b.close();
+  });
+
+  it('keeps a lab\'s commands, hints and reveal with their times, and only the first commands of a runaway', () => {
+    const s = new SqliteStore(file());
+    s.labStarted({ id: 'la', user: 'u1', scenario: 'dns', provider: 'netns', seed: 1 }, 1_000);
+    s.recordCommand('la', 'u1', { at: 3_000, target: 'worker', command: 'ip route' });
+    s.recordCommand('la', 'u1', { at: 2_000, target: 'control-plane', command: 'kubectl get pods -A' });
+    s.recordHint('la', 'u1', 1, 5_000);
+    s.recordHint('la', 'u1', 0, 4_000);
+    s.recordReveal('la', 'u1', 6_000);
+    expect(s.activity('la')).toEqual({
+      commands: [{ at: 2_000, target: 'control-plane', command: 'kubectl get pods -A' }, { at: 3_000, target: 'worker', command: 'ip route' }],
+      hints: [{ index: 0, at: 4_000 }, { index: 1, at: 5_000 }],
+      revealedAt: 6_000,
+    });
+    for (let i = 0; i < COMMANDS_KEPT_PER_LAB + 5; i++) s.recordCommand('la', 'u1', { at: 10_000 + i, target: 'worker', command: `echo ${i}` });
+    const kept = s.activity('la').commands;
+    expect(kept).toHaveLength(COMMANDS_KEPT_PER_LAB);
+    expect(kept.at(-1)?.command).toBe(`echo ${COMMANDS_KEPT_PER_LAB - 3}`);
+    expect(s.activity('nolab')).toEqual({ commands: [], hints: [], revealedAt: null });
+    s.close();
+  });
+
+  it('upgrades a database of an earlier version in place, keeping its rows', () => {
+    const f = file();
+    new SqliteStore(f).close(); // makes the directory
+    const old = new Database(f);
+    old.exec('DROP TABLE commands');
+    old.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    old.close();
+    const a = new SqliteStore(f);
+    a.labStarted({ id: 'la', user: 'u1', scenario: 'dns', provider: 'netns', seed: 1 }, 1_000);
+    a.recordCommand('la', 'u1', { at: 2_000, target: 'worker', command: 'ip route' });
+    expect(a.activity('la').commands).toHaveLength(1);
+    a.close();
   });
 });

@@ -30,6 +30,19 @@ export interface GradeRow {
   report: GradeReport;
 }
 
+/** A command entered in one of a lab's terminals (read off the screen: server/terminal/commands.ts). */
+export interface CommandRow { at: number; target: string; command: string }
+
+/** What a learner did in a lab besides grading, with times: the rows of its timeline. */
+export interface LabActivity {
+  commands: CommandRow[];
+  hints: { index: number; at: number }[];
+  revealedAt: number | null;
+}
+
+/** A lab keeps its first this-many commands: a runaway loop typing into a shell cannot fill the disk. */
+export const COMMANDS_KEPT_PER_LAB = 2000;
+
 export interface ScenarioProgress {
   scenario: string;
   /** Labs started for this scenario. */
@@ -61,6 +74,8 @@ export interface ProgressStore {
   hints(lab: string): number[];
   recordReveal(lab: string, user: string, at?: number): void;
   revealed(lab: string): boolean;
+  recordCommand(lab: string, user: string, row: CommandRow): void;
+  activity(lab: string): LabActivity;
   progress(user: string): ScenarioProgress[];
   /** Exam attempts (server/store/exams.ts). */
   readonly exams: ExamStore;
@@ -81,6 +96,9 @@ export const MIGRATIONS = [
      at INTEGER NOT NULL, PRIMARY KEY (lab_id, idx));
    CREATE TABLE reveals (lab_id TEXT PRIMARY KEY REFERENCES labs(id), user_id TEXT NOT NULL, at INTEGER NOT NULL);`,
   EXAM_TABLES,
+  `CREATE TABLE commands (id INTEGER PRIMARY KEY, lab_id TEXT NOT NULL REFERENCES labs(id), user_id TEXT NOT NULL,
+     at INTEGER NOT NULL, target TEXT NOT NULL, command TEXT NOT NULL);
+   CREATE INDEX commands_lab ON commands(lab_id);`,
 ];
 
 const now = () => Date.now();
@@ -172,6 +190,20 @@ export class SqliteStore implements ProgressStore {
 
   revealed(lab: string) {
     return !!this.db.prepare('SELECT 1 FROM reveals WHERE lab_id = ?').get(lab);
+  }
+
+  recordCommand(lab: string, user: string, r: CommandRow) {
+    this.db.prepare(`INSERT INTO commands (lab_id, user_id, at, target, command)
+      SELECT ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM commands WHERE lab_id = ?) < ?`)
+      .run(lab, user, r.at, r.target, r.command, lab, COMMANDS_KEPT_PER_LAB);
+  }
+
+  activity(lab: string): LabActivity {
+    const commands = this.db.prepare('SELECT at, target, command FROM commands WHERE lab_id = ? ORDER BY at, id').all(lab) as CommandRow[];
+    const hints = (this.db.prepare('SELECT idx, at FROM hints WHERE lab_id = ? ORDER BY at, idx').all(lab) as { idx: number; at: number }[])
+      .map((h) => ({ index: h.idx, at: h.at }));
+    const reveal = this.db.prepare('SELECT at FROM reveals WHERE lab_id = ?').get(lab) as { at: number } | undefined;
+    return { commands, hints, revealedAt: reveal?.at ?? null };
   }
 
   progress(user: string): ScenarioProgress[] {

@@ -20,6 +20,7 @@ function open(term: string, spec: ShellSpec, cols: number, rows: number) {
       for (const [cid, t] of conns) if (t === term) conns.delete(cid);
       post({ t: 'gone', term, code, reason });
     },
+    onCommand: (command, at) => post({ t: 'command', term, command, at }),
   });
   sessions.set(term, s);
 }

@@ -20,7 +20,11 @@ export type HostReply =
   | { t: 'reply'; req: number; error?: string }
   | { t: 'out'; conn: string; data: Uint8Array }
   | { t: 'close'; conn: string; code: number; reason: string }
-  | { t: 'gone'; term: string; code: number; reason: string };
+  | { t: 'gone'; term: string; code: number; reason: string }
+  | { t: 'command'; term: string; command: string; at: number };
+
+/** Told of every command entered in any of the host's shells. */
+export type CommandListener = (term: string, command: string, at: number) => void;
 
 interface Conn { term: string; send: (d: Uint8Array) => void; close: (code: number, reason: string) => void }
 
@@ -34,6 +38,7 @@ export class PtyHost {
   private readonly conns = new Map<string, Conn>();
   private readonly terms = new Set<string>();
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly commandListeners = new Set<CommandListener>();
   private req = 0;
   private closed = false;
 
@@ -85,6 +90,11 @@ export class PtyHost {
       case 'gone':
         this.terms.delete(m.term);
         break;
+      case 'command':
+        for (const l of this.commandListeners) {
+          try { l(m.term, m.command, m.at); } catch (e) { console.error('netdojo: a command listener failed:', e); }
+        }
+        break;
     }
   }
 
@@ -119,6 +129,12 @@ export class PtyHost {
   }
 
   has(term: string) { return this.terms.has(term); }
+
+  /** Listens to the commands entered in the shells; returns the way to stop. */
+  onCommand(l: CommandListener): () => void {
+    this.commandListeners.add(l);
+    return () => this.commandListeners.delete(l);
+  }
 
   /** The pty host process's pid, when it runs. */
   get pid(): number | undefined { return this.child?.pid; }

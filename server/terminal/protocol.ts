@@ -51,6 +51,8 @@ export const LIMITS = {
    * smaller output, such as a keystroke's echo, goes out at once. */
   OUTPUT_COALESCE_MS: 4,
   OUTPUT_BURST_BYTES: 4096,
+  /** A command read off the screen (the timeline) is kept up to this many characters. */
+  COMMAND_MAX_CHARS: 1000,
 } as const;
 
 /** WebSocket close codes the client acts on (4000–4999 are for applications). */

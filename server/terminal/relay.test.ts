@@ -27,7 +27,7 @@ beforeAll(async () => {
     authorize: (req, lab, target, token) => {
       if (!req.headers.cookie?.includes('uid=alice')) return { status: 401, message: 'no user' };
       if (token !== TOKEN) return { status: 403, message: 'bad token' };
-      if (lab !== 'lab1' || !['node-a', 'node-b'].includes(target)) return { status: 404, message: 'no such target' };
+      if (lab !== 'lab1' || !['node-a', 'node-b', 'node-c'].includes(target)) return { status: 404, message: 'no such target' };
       return {
         term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`,
         spec: () => ({ file: 'bash', args: ['--norc', '--noprofile', '-i'], env: { PS1: `[${target}]$ `, HOME: '/tmp', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: target }),
@@ -61,6 +61,43 @@ describe('terminal relay', () => {
     await c.untilText(/\[node-b\]\$ $/m);
     c.type('echo $((6*7))\r');
     await c.untilText(/^42$/m);
+    await c.close();
+  });
+
+  it('reads each command off the screen as the shell took it: edited, completed, recalled; not in full-screen programs or at a password prompt', async () => {
+    const seen: string[] = [];
+    let wake = () => {};
+    const stop = host.onCommand((term, command) => { if (term.startsWith('lab1:node-c:')) { seen.push(command); wake(); } });
+    const c = client('node-c');
+    await c.opened();
+    await c.untilText(/\[node-c\]\$ $/m);
+    c.type('echo one-$((1))\r');
+    await c.untilText(/^one-1$/m);
+    // Typed "ech", completed by readline, and the line edited before Enter: the screen has "echo two".
+    c.type('ech\t');
+    await c.untilTail(/\$ echo $/m);
+    c.type('twx\x7fo\r');
+    await c.untilText(/^two$/m);
+    c.type('\x1b[A\r');
+    await c.until(() => (c.text().match(/^two$/gm) ?? []).length === 2, 'the recalled command to run');
+    const long = `echo ${'x'.repeat(150)}`;
+    c.type(`${long}\r`);
+    // 150 characters of output on a 100-column screen: a row of 100 and one of 50.
+    await c.untilText(/^x{100}\nx{50}$/m);
+    c.type("printf '\\e[?1049h'; read -r line; printf '\\e[?1049l'\r");
+    await c.until(() => c.term.buffer.active.type === 'alternate', 'the alternate screen');
+    c.type('inside-a-full-screen-program # $ \r');
+    await c.until(() => c.term.buffer.active.type === 'normal', 'the normal screen again');
+    c.type("read -rs -p 'Password: ' pw; echo got-$pw\r");
+    await c.untilTail(/Password: $/m);
+    c.type('hunter2\r');
+    await c.untilText(/got-hunter2/);
+    c.type('echo last\r');
+    const expected = ['echo one-$((1))', 'echo two', 'echo two', long, "printf '\\e[?1049h'; read -r line; printf '\\e[?1049l'",
+      "read -rs -p 'Password: ' pw; echo got-$pw", 'echo last'];
+    await new Promise<void>((resolve) => { wake = () => { if (seen.includes('echo last')) resolve(); }; wake(); });
+    stop();
+    expect(seen).toEqual(expected);
     await c.close();
   });
 

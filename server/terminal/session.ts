@@ -2,6 +2,7 @@ import headless from '@xterm/headless';
 import serialize from '@xterm/addon-serialize';
 import pty from '@lydell/node-pty';
 import type { ShellSpec } from '../lab/types.ts';
+import { commandOnLine } from './commands.ts';
 import { FLOW, LIMITS, S2C, exitFrame, frame, parseClientFrame } from './protocol.ts';
 
 // One shell in a pty, mirrored into a headless xterm so that a (re)connecting client gets the screen back
@@ -23,6 +24,8 @@ interface Client {
 export interface SessionEvents {
   /** The session is gone (shell exited, killed, idle): the host forgets it. */
   onDispose(code: number, reason: string): void;
+  /** A command was entered at a prompt (read off the screen: server/terminal/commands.ts). */
+  onCommand?(command: string, at: number): void;
 }
 
 export class TermSession {
@@ -39,6 +42,8 @@ export class TermSession {
   private lastFlushBytes = 0;
   private detachedTimer: NodeJS.Timeout | null = null;
   private disposed = false;
+  /** The screen line Enter was last pressed on, until the cursor leaves it (the shell took the line). */
+  private entered: { line: headless.IMarker; at: number } | null = null;
 
   constructor(readonly id: string, spec: ShellSpec, cols: number, rows: number, private readonly events: SessionEvents) {
     this.term = new headless.Terminal({ cols, rows, scrollback: LIMITS.SCROLLBACK, allowProposedApi: true });
@@ -88,6 +93,7 @@ export class TermSession {
     this.term.write(text, () => {
       this.headlessPending -= n;
       if (this.headlessPending < FLOW.HEADLESS_LOW_WATERMARK) this.resume('headless');
+      if (this.entered && this.cursorLeft(this.entered.line)) this.takeCommand();
     });
     const data = new TextEncoder().encode(text);
     for (const [cid, c] of this.clients) {
@@ -146,7 +152,9 @@ export class TermSession {
     if (!c || this.disposed) return;
     const f = parseClientFrame(buf);
     if (f.type === 'input') {
-      this.pty.write(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength).toString('utf8'));
+      const text = Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength).toString('utf8');
+      if (text.includes('\r')) this.markEnter();
+      this.pty.write(text);
     } else if (f.type === 'resize') {
       this.pty.resize(f.cols, f.rows);
       this.term.resize(f.cols, f.rows);
@@ -154,6 +162,43 @@ export class TermSession {
       c.unacked = Math.max(0, c.unacked - f.bytes);
       if (c.unacked < FLOW.LOW_WATERMARK) this.resume(`client:${cid}`);
     }
+  }
+
+  /**
+   * Enter was pressed: once the mirror has parsed what the pty sent so far, the cursor's line is the
+   * one the shell is about to take. A marker follows that line as the screen scrolls. Full-screen
+   * programs (vim, less, top) run on the alternate screen, where Enter is no command.
+   */
+  private markEnter() {
+    const at = Date.now();
+    this.term.write('', () => {
+      if (this.disposed || this.term.buffer.active.type !== 'normal') return;
+      if (this.entered) this.takeCommand();
+      const line = this.term.registerMarker(0);
+      if (line) this.entered = { line, at };
+    });
+  }
+
+  /** The cursor is past the entered line and the rows it wraps onto: the shell echoed the newline. */
+  private cursorLeft(line: headless.IMarker): boolean {
+    const buf = this.term.buffer.active;
+    const row = buf.baseY + buf.cursorY;
+    return line.isDisposed || (row > line.line && !buf.getLine(row)?.isWrapped);
+  }
+
+  private takeCommand() {
+    const { line, at } = this.entered!;
+    this.entered = null;
+    if (line.isDisposed) return;
+    const buf = this.term.buffer.normal;
+    let first = line.line;
+    while (first > 0 && buf.getLine(first)?.isWrapped) first--;
+    // A long command wraps onto the rows below; each full row keeps its trailing blanks, the last is trimmed.
+    let text = buf.getLine(first)?.translateToString(false) ?? '';
+    for (let r = first + 1; buf.getLine(r)?.isWrapped; r++) text += buf.getLine(r)!.translateToString(false);
+    line.dispose();
+    const command = commandOnLine(text.trimEnd());
+    if (command) this.events.onCommand?.(command, at);
   }
 
   private armDetachedTimer() {

@@ -246,6 +246,12 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
       expect(await link.getAttribute('href')).toBe(`/#${next.id}`);
       expect(await link.textContent()).toContain(next.title);
       expect(await page.locator('.learned-next').textContent()).toContain(next.track === spec.track ? `Next in ${TRACKS.find((t) => t.id === next.track)!.title}` : 'Next track');
+      // The timeline: the fix as it was typed (a command longer than the terminal is wide), where it
+      // ran, and the Check that passed after it.
+      await page.locator('.learned .timeline summary').click();
+      const commands = await page.locator('.learned .timeline-command').allTextContents();
+      expect(commands.some((c) => c.includes(TARGET) && c.includes('kubectl -n kube-system scale deployment/coredns --replicas=2 && kubectl -n kube-system rollout status deployment/coredns'))).toBe(true);
+      expect(await page.locator('.learned .timeline-grade.timeline-pass').count()).toBeGreaterThan(0);
     };
     await learned();
     expect(await page.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
