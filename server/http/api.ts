@@ -123,7 +123,10 @@ export function apiRouter(d: ApiDeps) {
   // The lab on one time axis (commands, Checks, hints), while it runs and after it ended.
   r.get('/labs/:id/timeline', (req, res) => {
     const user = d.user(req, res);
-    res.json({ timeline: timelineView(d.manager.timeline(user, labParam(req))) });
+    const id = labParam(req);
+    const t = d.manager.timeline(user, id);
+    if (!t) throw new UserError(404, 'lab_not_found', `No lab ${id} of yours is on record.`);
+    res.json({ timeline: timelineView(t) });
   });
 
   r.post('/labs/:id/grade', d.rates.checks, async (req, res) => {

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { untilPrints } from '../../test/support/until.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Schedule } from '../exam/attempt.ts';
 import { loadExams, type ScenarioInfo } from '../exam/load.ts';
@@ -134,6 +135,7 @@ describe('exam API', () => {
     t.type('cd "$LAB_DIR" && touch fixed && echo done-$((40+2))\r');
     await t.untilText(/^done-42$/m);
     await t.close();
+    await untilPrints(async () => JSON.stringify((await me.call('GET', `/api/labs/${a.tasks[0].lab.id}/timeline`)).body), /touch fixed/, "task 1's timeline");
     const c1 = await me.call('POST', `/api/attempts/${a.id}/tasks/1/check`);
     expect(c1.status).toBe(200);
     expect(c1.body.task).toMatchObject({ n: 1, scenario: 'stand-in', weight: 30, score: 30, points: { earned: 1, possible: 1 } });
@@ -162,6 +164,11 @@ describe('exam API', () => {
       .toEqual([['stand-in', 30, 30, 'final'], ['stand-in-2', 70, 23.33, 'final']]);
     expect(r.tasks[1].checks[1]).toMatchObject({ id: 'tidy', pass: false, evidence: { command: 'test -f tidy', output: 'exit 1' } });
     expect(r.tasks[1].solution.steps[0].run).toBe('touch fixed');
+    // Each task's timeline: what was typed in its lab, and its Checks.
+    expect(r.tasks[0].timeline.entries.filter((e: { kind: string }) => e.kind !== 'started' && e.kind !== 'ready').map((e: { kind: string; target?: string; text: string }) => [e.kind, e.target ?? '', e.text]))
+      .toEqual([['command', 'control-plane', 'cd "$LAB_DIR" && touch fixed && echo done-$((40+2))'], ['grade', '', 'Check: passed, 1/1'],
+        // The grade that counts, taken as the attempt ended.
+        ['grade', '', 'Check: passed, 1/1'], ['ended', '', 'Lab ended (the exam ended: finished by the learner)']]);
     // Time per task: task 1 from its focus to task 2's check, task 2 from then to the end.
     expect(r.tasks.every((x: { timeMs: number }) => x.timeMs > 0)).toBe(true);
     // The exam's labs are stopped: their directories are gone.
@@ -177,6 +184,7 @@ describe('exam API', () => {
     expect(page.body).toContain('53.33 / 100');
     expect(page.body).toContain('test -f tidy');
     expect(page.body).toContain('Solution');
+    expect(page.body).toMatch(/<section class="panel exam-task-result" id="task-1"[\s\S]*?<li class="timeline-command"><span class="timeline-clock">\d+:\d\d<\/span><span class="timeline-target">control-plane<\/span><code>cd &quot;\$LAB_DIR&quot; &amp;&amp; touch fixed/);
     expect((await me.call('GET', `/attempts/${a.id}`)).status).toBe(200); // redirected to the result
   });
 

@@ -5,7 +5,7 @@ import { examPoints, taskScore, type Graded, type TaskResult } from '../exam/sco
 import type { LabManager } from '../labs/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { renderMarkdown } from './markdown.ts';
-import { checkView, labView, solutionView } from './views.ts';
+import { checkView, labView, solutionView, timelineOf } from './views.ts';
 
 // The JSON shapes of exams and attempts, which the API returns and the exam pages render.
 
@@ -33,9 +33,9 @@ function gradeOf(points: { earned: number; possible: number }, checks: TaskResul
   };
 }
 
-function finishedTask(r: TaskResult, difficulty: string | undefined) {
+function finishedTask(r: TaskResult, difficulty: string | undefined, timeline: ReturnType<typeof timelineOf>) {
   return {
-    ...r, difficulty, phase: 'ended' as const, lab: null, checks: r.checks.map(checkView),
+    ...r, difficulty, phase: 'ended' as const, lab: null, checks: r.checks.map(checkView), timeline,
     grade: r.graded === 'none' ? null : gradeOf(r.points, r.checks, r.matrix, r.ms),
     solution: r.solution ? solutionView(r.solution) : null,
   };
@@ -75,7 +75,7 @@ export function attemptView(attempts: ExamAttempts, mgr: LabManager, a: AttemptR
     instructions: exam ? { markdown: exam.spec.instructions, html: renderMarkdown(exam.spec.instructions) } : null,
     points: a.tasks.reduce((s, t) => s + t.weight, 0),
     tasks: r
-      ? r.tasks.map((t) => finishedTask(t, exam?.tasks[t.n - 1]?.difficulty))
+      ? r.tasks.map((t) => finishedTask(t, exam?.tasks[t.n - 1]?.difficulty, timelineOf(mgr, a.user, a.tasks.find((x) => x.n === t.n)?.lab ?? null)))
       : a.tasks.map((t) => runningTask(attempts, mgr, a, t.n, exam)),
   };
 }

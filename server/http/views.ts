@@ -52,7 +52,7 @@ export function labView(mgr: LabManager, m: ManagedLab, catalog: readonly Catalo
     solution: ready && revealed ? solutionView(m.rendered!.solution) : null,
     lastGrade: last ? gradeView(last) : null,
     /** Once this lab's last grade passed. */
-    learned: entry && last?.verdict === 'pass' ? { ...learnedView(entry, catalog), timeline: timelineView(mgr.timeline(m.user, m.id)) } : null,
+    learned: entry && last?.verdict === 'pass' ? { ...learnedView(entry, catalog), timeline: timelineOf(mgr, m.user, m.id) } : null,
   };
 }
 
@@ -74,6 +74,12 @@ function entryText(e: TimelineEntry): string {
     case 'solution': return 'Solution shown';
     case 'ended': return `Lab ended (${e.reason})`;
   }
+}
+
+/** A lab's timeline, as the pages list it (null when the lab is not the user's). */
+export function timelineOf(mgr: LabManager, user: string, lab: string | null) {
+  const t = lab ? mgr.timeline(user, lab) : null;
+  return t && timelineView(t);
 }
 
 /**

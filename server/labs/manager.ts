@@ -287,10 +287,10 @@ export class LabManager {
 
   revealed(m: ManagedLab) { return this.opts.store.revealed(m.id); }
 
-  /** A lab of `user`'s on one time axis, running or long ended (from the store). */
-  timeline(user: string, id: string): Timeline {
+  /** A lab of `user`'s on one time axis, running or long ended (from the store); null if none is theirs. */
+  timeline(user: string, id: string): Timeline | null {
     const row = this.opts.store.lab(id);
-    if (!row || row.user !== user) throw new UserError(404, 'lab_not_found', `No lab ${id} of yours is on record.`);
+    if (!row || row.user !== user) return null;
     return labTimeline(row, this.opts.store.grades(id), this.opts.store.activity(id));
   }
 
