@@ -59,10 +59,12 @@ function crossReferences(spec: ScenarioSpec): { path: Path; message: string }[] 
       if (!spec.providers.includes(p)) out.push({ path: ['checks', i, 'providers', j], message: `"${p}" is not one of the scenario's providers (${spec.providers.join(', ')})` });
     });
   });
-  const target = 'needs `broken: <STATE>` (what the break must cause)';
-  if (!spec.checks.some((c) => c.broken)) out.push({ path: ['checks'], message: `no target check: at least one check ${target}` });
+  const target = 'needs `broken: <STATE>` (what the break must cause), or a matrix `broken: ["<source> <target>"]`';
+  // A matrix's `broken` defaults to no pairs, which makes it no target.
+  const isTarget = (c: (typeof spec.checks)[number]) => (Array.isArray(c.broken) ? c.broken.length > 0 : c.broken !== undefined);
+  if (!spec.checks.some(isTarget)) out.push({ path: ['checks'], message: `no target check: at least one check ${target}` });
   for (const p of spec.providers) {
-    if (spec.checks.some((c) => c.broken) && !spec.checks.some((c) => c.broken && checkRunsOn(c, p))) {
+    if (spec.checks.some(isTarget) && !spec.checks.some((c) => isTarget(c) && checkRunsOn(c, p))) {
       out.push({ path: ['checks'], message: `no target check on ${p}: at least one check graded on ${p} ${target}` });
     }
     for (const k of ['setup', 'break', 'solution'] as const) {

@@ -175,10 +175,14 @@ variants: { x: [a] }`);
     expect(r.checks[0]).toMatchObject({ title: 'Policy: default/client-control-plane → web blocked', hints: { UNEXPECTED_ALLOW: expect.stringContaining('must not reach web') } });
     expect(r.checks[0]).not.toHaveProperty('broken');
 
-    write('matrix-bad-target', 'netns', matrix('{ client-worker: [db] }'));
+    // A matrix whose break makes no pair wrong is no target check.
+    write('matrix-no-target', 'netns', matrix('{ client-worker: [web] }'));
+    expect(await problems('matrix-no-target')).toMatch(/checks \(line \d+\): no target check: at least one check needs `broken: <STATE>`/);
+
+    write('matrix-bad-target', 'netns', matrix('{ client-worker: [db] }', "['client-worker web']"));
     const badTarget = await loadScenario('matrix-bad-target', dir);
     expect(() => renderScenario(badTarget, facts, 1, 'netns', targets)).toThrow(/checks\[0\]\.allow\.client-worker: unknown target "db"; expected one of: web, admin/);
-    write('matrix-bad-source', 'netns', matrix('{ web-6d94484b4b-d5fnx: [web] }'));
+    write('matrix-bad-source', 'netns', matrix('{ web-6d94484b4b-d5fnx: [web] }', "['client-worker web']"));
     const badSource = await loadScenario('matrix-bad-source', dir);
     expect(() => renderScenario(badSource, facts, 1, 'netns', targets)).toThrow(/"web-6d94484b4b-d5fnx" is not one of the matrix's sources/);
   });
