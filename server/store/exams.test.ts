@@ -74,4 +74,16 @@ describe('exam attempts in the progress store', () => {
     expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     check.close();
   });
+
+  it("leaves an exam task's lab out of the learner's practice progress", () => {
+    const s = new SqliteStore(file());
+    s.labStarted({ id: 'lone00001', user: 'u1', scenario: 'coredns-down', provider: 'netns', seed: 11 }, 1_000);
+    s.exams.attemptStarted({ id: 'a1', user: 'u1', exam: 'drill', title: 'Drill', runner: 'web', passMark: 66, startedAt: 1_000, deadline: 1_801_000, tasks: tasks.slice(0, 1) });
+    s.recordGrade('lone00001', 'u1', { lab: 'lone00001', scenario: 'coredns-down', verdict: 'pass', score: { earned: 3, possible: 3 }, checks: [], matrix: { sources: [], targets: [], cells: {} }, ms: 5 }, 2_000);
+    expect(s.progress('u1')).toEqual([]);
+    s.labStarted({ id: 'lprac0001', user: 'u1', scenario: 'coredns-down', provider: 'netns', seed: 12 }, 3_000);
+    s.labEnded('lprac0001', 'stopped', 13_000);
+    expect(s.progress('u1')).toEqual([expect.objectContaining({ scenario: 'coredns-down', attempts: 1, grades: 0, passed: false, timeSpentMs: 10_000 })]);
+    s.close();
+  });
 });

@@ -207,17 +207,20 @@ export class SqliteStore implements ProgressStore {
   }
 
   progress(user: string): ScenarioProgress[] {
+    // Practice only: an exam task's lab is scored in its attempt, and counting it here would mark a
+    // scenario solved (and its time spent) in the catalog from under exam conditions.
     const rows = this.db.prepare(`
+      WITH practice AS (SELECT * FROM labs WHERE user_id = ? AND id NOT IN (SELECT lab_id FROM exam_tasks WHERE lab_id IS NOT NULL))
       SELECT l.scenario AS scenario,
         COUNT(*) AS attempts,
         SUM(COALESCE(l.ended_at, l.last_active) - l.created_at) AS time_ms,
-        (SELECT COUNT(*) FROM grades g JOIN labs x ON x.id = g.lab_id WHERE x.user_id = l.user_id AND x.scenario = l.scenario) AS grades,
-        (SELECT MIN(g.at) FROM grades g JOIN labs x ON x.id = g.lab_id WHERE x.user_id = l.user_id AND x.scenario = l.scenario AND g.verdict = 'pass') AS first_pass,
-        (SELECT g.earned || '/' || g.possible FROM grades g JOIN labs x ON x.id = g.lab_id WHERE x.user_id = l.user_id AND x.scenario = l.scenario
+        (SELECT COUNT(*) FROM grades g JOIN practice x ON x.id = g.lab_id WHERE x.scenario = l.scenario) AS grades,
+        (SELECT MIN(g.at) FROM grades g JOIN practice x ON x.id = g.lab_id WHERE x.scenario = l.scenario AND g.verdict = 'pass') AS first_pass,
+        (SELECT g.earned || '/' || g.possible FROM grades g JOIN practice x ON x.id = g.lab_id WHERE x.scenario = l.scenario
            ORDER BY g.earned * 1.0 / g.possible DESC, g.at LIMIT 1) AS best,
-        (SELECT COUNT(*) FROM hints h JOIN labs x ON x.id = h.lab_id WHERE x.user_id = l.user_id AND x.scenario = l.scenario) AS hints,
-        (SELECT COUNT(*) FROM reveals r JOIN labs x ON x.id = r.lab_id WHERE x.user_id = l.user_id AND x.scenario = l.scenario) AS reveals
-      FROM labs l WHERE l.user_id = ? GROUP BY l.scenario ORDER BY l.scenario`).all(user) as
+        (SELECT COUNT(*) FROM hints h JOIN practice x ON x.id = h.lab_id WHERE x.scenario = l.scenario) AS hints,
+        (SELECT COUNT(*) FROM reveals r JOIN practice x ON x.id = r.lab_id WHERE x.scenario = l.scenario) AS reveals
+      FROM practice l GROUP BY l.scenario ORDER BY l.scenario`).all(user) as
       { scenario: string; attempts: number; time_ms: number; grades: number; first_pass: number | null; best: string | null; hints: number; reveals: number }[];
     return rows.map((r) => {
       const [earned, possible] = r.best ? r.best.split('/').map(Number) : [];
