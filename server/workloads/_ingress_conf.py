@@ -88,13 +88,18 @@ def upstream_name(namespace, backend):
 
 def endpoints(service, slices, port_ref):
     """getEndpointsFromSlices: the ready endpoint addresses of the Service port the backend names
-    (by number or by name), each with the target port its EndpointSlice gives that port."""
+    (by number, name or targetPort), each with the target port its EndpointSlice gives that port."""
     if service is None:
         return []
     spec = service.get("spec") or {}
     if spec.get("type") == "ExternalName":
         return []
-    port = next((p for p in spec.get("ports") or [] if p.get("port") == port_ref or (p.get("name") and p.get("name") == port_ref)), None)
+    # ingress-nginx (serviceEndpoints) takes the first Service port whose number, targetPort or name
+    # reads as the backend's port: a backend naming the container's port 8080 of a Service 80 -> 8080
+    # is served; a port the Service has in none of these ways leaves it without endpoints.
+    ref = str(port_ref)
+    port = next((p for p in spec.get("ports") or []
+                 if str(p.get("port")) == ref or str(p.get("targetPort", p.get("port"))) == ref or (p.get("name") or None) == ref), None)
     if port is None:
         return []
     out = []

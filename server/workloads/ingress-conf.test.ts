@@ -96,7 +96,15 @@ describe.skipIf(missing.length)('the ingress controller\'s nginx.conf', () => {
     expect(t.code).toBe(0);
   });
 
-  it('proxies to the ready endpoints of the Service port the backend names (by number or by name), not to the ClusterIP', () => {
+  it('proxies to the ready endpoints of the Service port the backend names (by number, name or targetPort), not to the ClusterIP', () => {
+    // The port's number and its targetPort both find the Service port (ingress-nginx's serviceEndpoints); a port it lacks, nothing.
+    const byNumber = render({ ...web, ingresses: [ingress('web', { rules: [rule('a.example.com', path('/', 'Prefix', 'web', 80))] })] });
+    expect(byNumber.conf).toMatch(/upstream default-web-80 \{\n {8}server 10\.244\.0\.4:8080 max_fails=0;\n {8}server 10\.244\.1\.4:8080 max_fails=0;/);
+    const byTarget = render({ ...web, ingresses: [ingress('web', { rules: [rule('a.example.com', path('/', 'Prefix', 'web', 8080))] })] });
+    expect(byTarget.conf).toMatch(/upstream default-web-8080 \{\n {8}server 10\.244\.0\.4:8080 max_fails=0;\n {8}server 10\.244\.1\.4:8080 max_fails=0;/);
+    const lacking = render({ ...web, ingresses: [ingress('web', { rules: [rule('a.example.com', path('/', 'Prefix', 'web', 443))] })] });
+    expect(locations(serverBlock(lacking.conf, 'a.example.com'))).toEqual([['"/"', 'default-web-443', '503']]);
+    expect(lacking.warnings).toEqual(['Service "default/web" does not have any active Endpoint.']);
     const r = render({ ...web, ingresses: [ingress('web', { rules: [rule('a.example.com', path('/', 'Prefix', 'web', 'http'))] })] });
     expect(r.conf).toMatch(/upstream default-web-http \{\n {8}server 10\.244\.0\.4:8080 max_fails=0;\n {8}server 10\.244\.1\.4:8080 max_fails=0;\n {8}keepalive 320;/);
     expect(r.conf).not.toContain('10.244.1.9');
