@@ -398,6 +398,10 @@ describe('catalog and lab pages', () => {
       { track: 'dns', solved: '0 of 2 solved', cards: ['stand-in:start', 'stand-in-2'] },
     ]);
     expect(page.body).toContain('<span class="badge next">Start here</span>');
+    // The client's URLs name its build, and what they serve is built from the current sources.
+    const css = /<link rel="stylesheet" href="(\/static\/main\.css\?v=[0-9a-z]+)">/.exec(page.body)?.[1];
+    expect(page.body).toMatch(/<script type="module" src="\/static\/main\.js\?v=[0-9a-z]+"><\/script>/);
+    expect((await me.call('GET', css!)).body).toContain('.timeline-list');
     expect(page.body).toMatch(/<h2 id="track-dns-title">DNS<\/h2>[\s\S]*?<p class="track-about">CoreDNS, the names it serves/);
     // Each card names the CKA competencies it trains, in the curriculum's words.
     expect(page.body).toMatch(/data-scenario="stand-in-svc"[\s\S]*?<li data-competency="service-types">Use ClusterIP, NodePort, LoadBalancer service types and endpoints<\/li>/);

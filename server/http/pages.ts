@@ -1,6 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import Handlebars from 'handlebars';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CatalogEntry } from '../labs/backend.ts';
@@ -26,6 +26,11 @@ export function loadViews() {
     if (ms < 60000) return `${Math.round(ms / 1000)} s`;
     return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
   };
+  // The bundle's URLs carry its build time: browsers cache /static for an hour, and a rebuilt client
+  // must not run against a cached stylesheet or script of the one before.
+  const bundle = join(WEB, 'dist', 'main.js');
+  const version = existsSync(bundle) ? Math.round(statSync(bundle).mtimeMs).toString(36) : '0';
+  hb.registerHelper('asset', (name: string) => new hb.SafeString(`/static/${encodeURIComponent(name)}?v=${version}`));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('lower', (s: string) => String(s ?? '').toLowerCase());
   hb.registerHelper('duration', (ms: number) => fmtMs(ms));

@@ -1,5 +1,4 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -82,8 +81,10 @@ function hostnameOf(hostHeader: string | undefined): string | null {
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? ((l: string) => console.log(l));
-  // A checkout without the install step's bundle still serves a working page.
-  if (!existsSync(join(WEB, 'dist', 'main.js'))) await import(new URL('../../web/build.mjs', import.meta.url).href);
+  // The install step builds the client; a checkout without it, or whose client changed since (a pull,
+  // an edit), is rebuilt rather than serving an old page.
+  const client = await import(new URL('../../web/build.mjs', import.meta.url).href) as { clientIsStale(): boolean; buildClient(): Promise<void> };
+  if (client.clientIsStale()) await client.buildClient();
 
   const dir = opts.stateDir ?? stateDir();
   const store: ProgressStore = new SqliteStore(join(dir, 'progress.db'));
