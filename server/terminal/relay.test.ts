@@ -73,6 +73,12 @@ describe('terminal relay', () => {
     await c.untilText(/\[node-c\]\$ $/m);
     c.type('echo one-$((1))\r');
     await c.untilText(/^one-1$/m);
+    // `clear` erases the screen and the entered line with it: the command is what the line showed
+    // (when the erase comes in the same output as the newline, the text last seen before it).
+    c.type('clear; echo cleared-$((2))');
+    await c.untilTail(/\$ clear; echo cleared-\$\(\(2\)\)$/m);
+    c.type('\r');
+    await c.untilText(/^cleared-2$/m);
     // Typed "ech", completed by readline, and the line edited before Enter: the screen has "echo two".
     c.type('ech\t');
     await c.untilTail(/\$ echo $/m);
@@ -93,7 +99,7 @@ describe('terminal relay', () => {
     c.type('hunter2\r');
     await c.untilText(/got-hunter2/);
     c.type('echo last\r');
-    const expected = ['echo one-$((1))', 'echo two', 'echo two', long, "printf '\\e[?1049h'; read -r line; printf '\\e[?1049l'",
+    const expected = ['echo one-$((1))', 'clear; echo cleared-$((2))', 'echo two', 'echo two', long, "printf '\\e[?1049h'; read -r line; printf '\\e[?1049l'",
       "read -rs -p 'Password: ' pw; echo got-$pw", 'echo last'];
     await new Promise<void>((resolve) => { wake = () => { if (seen.includes('echo last')) resolve(); }; wake(); });
     stop();
