@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { labsUnavailable } from '../../../test/support/env.ts';
+import type { KubeObject } from '../object.ts';
+import { proxyServices } from './controller.ts';
 import { ensureJumpsScript, extChain, fwChain, renderRules, sepChain, svcChain, svlChain, type ProxyEndpoint, type ProxyService } from './iptables.ts';
 
 // kube-proxy's iptables layout, per Service type and traffic policy, on one node of two.
@@ -104,6 +106,31 @@ describe("kube-proxy's iptables rules", () => {
     const sep = sepChain(svc, port, '10.244.0.4:8080');
     expect(lines(rules, svcChain(svc, port))).toContain(`-A ${svcChain(svc, port)} -m comment --comment "default/web -> 10.244.0.4:8080" -m recent --rcheck --seconds 10800 --reap --name ${sep} --mask 255.255.255.255 --rsource -j ${sep}`);
     expect(lines(rules, sep)[1]).toBe(`-A ${sep} -p tcp -m comment --comment "default/web" -m recent --set --name ${sep} --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.0.4:8080`);
+  });
+
+  it('under ClientIP affinity, look up every endpoint\'s client list before the random pick, for the Service\'s timeoutSeconds (10800 when unset)', () => {
+    const service = (spec: object): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name: 'web' }, spec: { clusterIP: '10.96.124.51', ports: [{ port: 80 }], ...spec } });
+    const slice: KubeObject = {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { namespace: 'default', name: 'web-abcde', labels: { 'kubernetes.io/service-name': 'web' } },
+      ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+      endpoints: ['10.244.0.4', '10.244.0.7', '10.244.1.4'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+    };
+    const seconds = (spec: object) => proxyServices([service(spec)], [slice])[0].affinitySeconds;
+    expect(seconds({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 1800 } } })).toBe(1800);
+    expect(seconds({ sessionAffinity: 'ClientIP' })).toBe(10800);
+    expect(seconds({ sessionAffinity: 'None' })).toBeUndefined();
+
+    const [svc] = proxyServices([service({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 1800 } } })], [slice]);
+    const chain = svcChain(svc, port);
+    const sep = (ip: string) => sepChain(svc, port, `${ip}:8080`);
+    const recent = (ip: string) => `-A ${chain} -m comment --comment "default/web -> ${ip}:8080" -m recent --rcheck --seconds 1800 --reap --name ${sep(ip)} --mask 255.255.255.255 --rsource -j ${sep(ip)}`;
+    expect(lines(renderRules([svc], worker).rules, chain)).toEqual([
+      `-A ${chain} ! -s 10.244.0.0/16 -d 10.96.124.51/32 -p tcp -m comment --comment "default/web cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`,
+      recent('10.244.0.4'), recent('10.244.0.7'), recent('10.244.1.4'),
+      `-A ${chain} -m comment --comment "default/web -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333333 -j ${sep('10.244.0.4')}`,
+      `-A ${chain} -m comment --comment "default/web -> 10.244.0.7:8080" -m statistic --mode random --probability 0.50000000000 -j ${sep('10.244.0.7')}`,
+      `-A ${chain} -m comment --comment "default/web -> 10.244.1.4:8080" -j ${sep('10.244.1.4')}`,
+    ]);
   });
 
   it('let only loadBalancerSourceRanges through a load-balancer address: the rest is never DNATed and is dropped', () => {
