@@ -42,8 +42,11 @@ export class TermSession {
   private lastFlushBytes = 0;
   private detachedTimer: NodeJS.Timeout | null = null;
   private disposed = false;
-  /** The screen line Enter was last pressed on, until the cursor leaves it (the shell took the line). */
-  private entered: { line: headless.IMarker; at: number } | null = null;
+  /**
+   * The screen line Enter was last pressed on, until the cursor leaves it (the shell took the line),
+   * with its text as last seen: `clear` erases the line before the cursor moves on.
+   */
+  private entered: { line: headless.IMarker; at: number; text: string } | null = null;
 
   constructor(readonly id: string, spec: ShellSpec, cols: number, rows: number, private readonly events: SessionEvents) {
     this.term = new headless.Terminal({ cols, rows, scrollback: LIMITS.SCROLLBACK, allowProposedApi: true });
@@ -94,6 +97,7 @@ export class TermSession {
       this.headlessPending -= n;
       if (this.headlessPending < FLOW.HEADLESS_LOW_WATERMARK) this.resume('headless');
       if (this.entered && this.cursorLeft(this.entered.line)) this.takeCommand();
+      else if (this.entered) this.entered.text = this.lineText(this.entered.line);
     });
     const data = new TextEncoder().encode(text);
     for (const [cid, c] of this.clients) {
@@ -175,7 +179,7 @@ export class TermSession {
       if (this.disposed || this.term.buffer.active.type !== 'normal') return;
       if (this.entered) this.takeCommand();
       const line = this.term.registerMarker(0);
-      if (line) this.entered = { line, at };
+      if (line) this.entered = { line, at, text: this.lineText(line) };
     });
   }
 
@@ -186,18 +190,22 @@ export class TermSession {
     return line.isDisposed || (row > line.line && !buf.getLine(row)?.isWrapped);
   }
 
-  private takeCommand() {
-    const { line, at } = this.entered!;
-    this.entered = null;
-    if (line.isDisposed) return;
+  /** The logical line a marker is on: a long command wraps onto the rows below (each full row keeps its trailing blanks). */
+  private lineText(line: headless.IMarker): string {
+    if (line.isDisposed) return '';
     const buf = this.term.buffer.normal;
     let first = line.line;
     while (first > 0 && buf.getLine(first)?.isWrapped) first--;
-    // A long command wraps onto the rows below; each full row keeps its trailing blanks, the last is trimmed.
     let text = buf.getLine(first)?.translateToString(false) ?? '';
     for (let r = first + 1; buf.getLine(r)?.isWrapped; r++) text += buf.getLine(r)!.translateToString(false);
+    return text.trimEnd();
+  }
+
+  private takeCommand() {
+    const { line, at, text } = this.entered!;
+    this.entered = null;
+    const command = commandOnLine(this.lineText(line)) ?? commandOnLine(text);
     line.dispose();
-    const command = commandOnLine(text.trimEnd());
     if (command) this.events.onCommand?.(command, at);
   }
 
