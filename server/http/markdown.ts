@@ -9,6 +9,12 @@ const safeUrl = (href: string) => /^(https?:|mailto:|\/|#|\.{0,2}\/)/i.test(href
 
 const md = new Marked({
   gfm: true,
+  tokenizer: {
+    // No bare-URL links (GFM's autolink literals): the URLs in briefings and check titles are the lab's
+    // (http://catalog, http://10.96.0.10), which mean nothing to the learner's browser. Written links,
+    // [text](url) or <url>, stay links.
+    url() { return undefined; },
+  },
   renderer: {
     html({ text }: Tokens.HTML | Tokens.Tag) {
       return esc(text);
