@@ -81,7 +81,12 @@ export function program(setExit: (code: number) => void): Command {
     .argument('<lab>').option('--json', 'one JSON document').action(act(async (id: string, o) => {
       const { lab, rendered } = await (await session()).openLab(id);
       const { gradeLab, formatReport } = await import('../grader/index.ts');
-      const report = await gradeLab(lab, rendered.checks, { scenario: rendered.id });
+      // Each check on stderr as it is final (at a terminal), the report at the end.
+      const shown = progress(!o.json);
+      const report = await gradeLab(lab, rendered.checks, {
+        scenario: rendered.id,
+        onProgress: (e) => { if (e.type === 'check') shown?.({ action: `${e.result.id}: ${e.result.state}`, status: e.result.pass ? 'done' : 'fail', ms: e.result.ms }); },
+      });
       if (o.json) json(report);
       else print(formatReport(report, { color: Boolean(process.stdout.isTTY) }));
       return report.verdict === 'pass' ? 0 : 1;
