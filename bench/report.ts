@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, Kube, Netpol, Outside, Scale, Section } from './types.ts';
+import type { BenchResult, CheckLatency, Kube, Netpol, Outside, Scale, Section } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['check', r.check], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -55,6 +55,8 @@ export function headlines(r: BenchResult): string[] {
     const added = o.readyWithIngress.median - o.readyBare.median;
     out.push(`lab ready with the ingress-nginx add-on: p50 ${formatMs(o.readyWithIngress.median)} vs ${formatMs(o.readyBare.median)} without (n=${o.readyBare.n}), ${formatMs(added)} more; target within ${formatMs(WORLD_TARGET_MS)}: ${added <= WORLD_TARGET_MS ? 'met' : 'not met'}`);
   }
+  const ch = ok(r.check);
+  if (ch) out.push(...checkHeadlines(ch));
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -110,6 +112,27 @@ function netpolHeadlines(n: Netpol): string[] {
     `NetworkPolicy applied → first connection blocked: p50 ${formatMs(n.applied.median)}, p95 ${formatMs(n.applied.p95)} (n=${n.applied.n}); target p95 ≤ ${formatMs(n.targets.enforcedP95Ms)}: ${n.applied.p95 <= n.targets.enforcedP95Ms ? 'met' : 'not met'}; deleted → first connection through: p50 ${formatMs(n.deleted.median)}, p95 ${formatMs(n.deleted.p95)}`,
     `pod-to-pod TCP connect with ${n.policies} policies over ${n.pods} pods: p50 ${formatMs(n.withPolicies.median)} vs ${formatMs(n.none.median)} with none (${cost.toFixed(2)}×); target within ${Math.round((n.targets.costRatio - 1) * 100)} %: ${cost <= n.targets.costRatio ? 'met' : 'not met'}`,
   ];
+}
+
+function checkHeadlines(c: CheckLatency): string[] {
+  const p95 = (what: string, x: Summary, target: number) => `${what}: p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)} (n=${x.n}, ${c.scenarios.length} scenarios); target p95 ≤ ${formatMs(target)}: ${x.p95 <= target ? 'met' : 'not met'}`;
+  return [
+    `${p95('Check on a broken lab', c.broken, c.targets.brokenP95Ms)}; before definite failures (every failure held for the whole window) p50 ${formatMs(c.brokenWindowOnly.median)}, p95 ${formatMs(c.brokenWindowOnly.p95)}; the first check shown after p50 ${formatMs(c.firstShown.median)}, p95 ${formatMs(c.firstShown.p95)}`,
+    `${p95('Check on a fixed lab', c.fixed, c.targets.fixedP95Ms)}; lab.exec of \`true\` alone p50 ${formatMs(c.execFloor.median)}, p95 ${formatMs(c.execFloor.p95)}`,
+  ];
+}
+
+function checkTable(c: CheckLatency): Table {
+  const cell = (x: Summary) => `${formatMs(x.median)} (${formatMs(x.p95)})`;
+  return {
+    title: '8. Check latency: a broken and a fixed lab',
+    note: `Check as a learner presses it (gradeLab expecting PASS) on a lab right after its break and right after its reference solution, ${c.runs} run${c.runs > 1 ? 's' : ''} per scenario (seeds 1..${c.runs}). ` +
+      'Medians, p95 in brackets. "before" is the same broken lab graded with every failure held for the whole retry window (the rule before definite failures; first run only); ' +
+      '"first shown" is when the first check was final, the first result the page shows; "waited for" is the failing check final last, with its state. ' +
+      `Over all: broken p50 ${formatMs(c.broken.median)}, p95 ${formatMs(c.broken.p95)}; fixed p50 ${formatMs(c.fixed.median)}, p95 ${formatMs(c.fixed.p95)}; lab.exec of \`true\` on a source pod p50 ${formatMs(c.execFloor.median)}.`,
+    head: ['scenario', 'broken', 'before', 'first shown', 'fixed', 'waited for'],
+    rows: c.scenarios.map((s) => [s.scenario, cell(s.broken), cell(s.brokenWindowOnly), cell(s.firstShown), cell(s.fixed), s.lastFinal ?? '']),
+  };
 }
 
 function netpolTable(n: Netpol): Table {
@@ -208,6 +231,9 @@ export function tables(r: BenchResult): Table[] {
   if (np) out.push(netpolTable(np));
   const o = ok(r.outside);
   if (o) out.push(outsideTable(o));
+
+  const ch = ok(r.check);
+  if (ch) out.push(checkTable(ch));
 
   const s = ok(r.scale);
   if (s) {
@@ -325,12 +351,15 @@ export function formatMarkdown(r: BenchResult): string {
     const notes = r.lifecycle.data.scenarios.flatMap((s) => (s.notes ?? []).map((n) => `${s.scenario}: ${n}`));
     if (notes.length) lines.push('## Unexpected grades', '', ...notes.map((n) => `- ${n}`), '');
   }
+  const checkNotes = r.check.status === 'ok' ? r.check.data.scenarios.flatMap((s) => (s.notes ?? []).map((n) => `${s.scenario}: ${n}`)) : [];
+  if (checkNotes.length) lines.push('## Unexpected Check results (section 8)', '', ...checkNotes.map((n) => `- ${n}`), '');
   const teardowns = [
     ...(r.lifecycle.status === 'ok' ? r.lifecycle.data.teardownErrors.map((e) => `1. lifecycle: ${oneLine(e)}`) : []),
     ...(r.kube.status === 'ok' ? r.kube.data.teardownErrors.map((e) => `5. kube: ${oneLine(e)}`) : []),
     ...(r.netpol.status === 'ok' ? r.netpol.data.teardownErrors.map((e) => `6. netpol: ${oneLine(e)}`) : []),
     ...(r.containers.status === 'ok' ? r.containers.data.teardownErrors.map((e) => `4. containers: ${oneLine(e)}`) : []),
     ...(r.probes.status === 'ok' ? r.probes.data.teardownErrors.map((e) => `4b. probes: ${oneLine(e)}`) : []),
+    ...(r.check.status === 'ok' ? r.check.data.teardownErrors.map((e) => `8. check: ${oneLine(e)}`) : []),
     ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),
   ];
   if (teardowns.length) lines.push('## Lab teardowns that failed (what they left went with the bench state directory)', '', ...teardowns.map((e) => `- ${e}`), '');
