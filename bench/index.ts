@@ -115,7 +115,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   // A run of some sections only would replace the others' figures with nothing.
   if (!opts.only) writeFileSync(RESULTS_MD, formatMarkdown(result));
-  process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
+  process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result, !opts.only));
   const failed = [result.lifecycle, result.check, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

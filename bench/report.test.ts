@@ -293,6 +293,7 @@ describe('markdown and text', () => {
 
   it('cleanup problems are never hidden', () => {
     expect(formatText(doc({ cleanup: ['lab lx: holder already gone'] }))).toContain('cleanup problems:\n  lab lx: holder already gone');
+    expect(formatText(doc(), false)).toContain('some sections only: bench/RESULTS.md left as it is');
     expect(formatMarkdown(doc({ cleanup: ['lab lx: holder already gone'] }))).toContain('## Cleanup problems\n\n- lab lx: holder already gone');
   });
 });

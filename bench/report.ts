@@ -297,7 +297,8 @@ export function tables(r: BenchResult): Table[] {
   return out;
 }
 
-export function formatText(r: BenchResult): string {
+/** `written`: whether bench/RESULTS.md got this run (a run of some sections only leaves it as it is). */
+export function formatText(r: BenchResult, written = true): string {
   const parts: string[] = [];
   const h = headlines(r);
   if (h.length) parts.push(h.map((l) => `* ${l}`).join('\n'));
@@ -307,7 +308,7 @@ export function formatText(r: BenchResult): string {
   const nr = notRun(r);
   if (nr.length) parts.push(nr.join('\n'));
   if (r.cleanup.length) parts.push(`cleanup problems:\n${r.cleanup.map((c) => `  ${c}`).join('\n')}`);
-  parts.push(`total ${formatMs(r.totalMs)}; results written to bench/RESULTS.md`);
+  parts.push(`total ${formatMs(r.totalMs)}; ${written ? 'results written to bench/RESULTS.md' : 'some sections only: bench/RESULTS.md left as it is'}`);
   return `${parts.join('\n\n')}\n`;
 }
 
