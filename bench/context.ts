@@ -13,6 +13,8 @@ export interface BenchContext {
   runId: string;
   /** The temporary NETDOJO_HOME every bench lab lives under. */
   home: string;
+  /** Sections asked for with --only (all when absent). */
+  only?: readonly string[];
 }
 
 /** Registers a lab with the cleanup path; the returned function tears it down now (and unregisters it). */

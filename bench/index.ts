@@ -7,6 +7,7 @@ import { labsDir } from '../server/lab/naming.ts';
 import { findHolders } from '../server/providers/netns/sandbox.ts';
 import { Cleanup } from './cleanup.ts';
 import { clusterHostPid, stopClusterHost } from './clusterhost.ts';
+import { benchCheck } from './check.ts';
 import { benchContainers } from './containers.ts';
 import type { BenchContext } from './context.ts';
 import { benchKube } from './kube.ts';
@@ -29,7 +30,14 @@ import type { BenchResult, Section } from './types.ts';
 
 export const RESULTS_MD = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
-export interface BenchOptions { json: boolean; quick: boolean }
+export interface BenchOptions {
+  json: boolean;
+  quick: boolean;
+  /** Run only these sections; the others are skipped and bench/RESULTS.md is left as it is. */
+  only?: string[];
+}
+
+export const SECTIONS = ['kube', 'netpol', 'outside', 'lifecycle', 'limits', 'check', 'containers', 'probes', 'terminal', 'scale'] as const;
 
 /** Kills the holder of every lab still in the bench's state directory (each takes its sandbox with it). */
 async function sweepLabs(): Promise<void> {
@@ -42,7 +50,8 @@ async function sweepLabs(): Promise<void> {
   while (Date.now() < deadline && [...holders.values()].some((p) => !gone(p))) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function section<T>(name: string, ctx: BenchContext, fn: () => Promise<Section<T>>): Promise<Section<T>> {
+async function section<T>(name: typeof SECTIONS[number], ctx: BenchContext, fn: () => Promise<Section<T>>): Promise<Section<T>> {
+  if (ctx.only && !ctx.only.includes(name)) return { status: 'skipped', reason: `not selected (--only ${ctx.only.join(' ')})` };
   const t0 = performance.now();
   ctx.log(`${name}: start`);
   try {
@@ -75,7 +84,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   cleanup.add('labs left in the bench state directory', sweepLabs);
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const offSignals = cleanup.onSignals(log);
-  const ctx: BenchContext = { quick: opts.quick, cleanup, log, runId: randomBytes(4).toString('hex'), home };
+  const ctx: BenchContext = { quick: opts.quick, cleanup, log, runId: randomBytes(4).toString('hex'), home, only: opts.only };
 
   let result: BenchResult;
   let cleanupProblems: string[] = [];
@@ -87,13 +96,14 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const outside = await section('outside', ctx, () => ran(benchOutside(ctx)));
     const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
     const limits = await section('limits', ctx, () => ran(benchLimits(ctx)));
+    const check = await section('check', ctx, () => ran(benchCheck(ctx)));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
     const terminal = await section('terminal', ctx, () => benchTerminal(ctx));
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
-      version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, outside, limits, cleanup: [],
+      version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}${opts.only ? ` --only ${opts.only.join(' ')}` : ''}`,
+      startedAt, totalMs: 0, machine, lifecycle, check, scale, terminal, containers, probes, kube, netpol, outside, limits, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -105,8 +115,9 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   result.machine.load.end = loadavg();
   result.totalMs = performance.now() - t0;
 
-  writeFileSync(RESULTS_MD, formatMarkdown(result));
-  process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
-  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits].some((s) => s.status === 'failed');
+  // A run of some sections only would replace the others' figures with nothing.
+  if (!opts.only) writeFileSync(RESULTS_MD, formatMarkdown(result));
+  process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result, !opts.only));
+  const failed = [result.lifecycle, result.check, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

@@ -84,10 +84,35 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         charged: s(30 * 1024 ** 2, 32 * 1024 ** 2, 10), teardownErrors: [],
       },
     },
+    check: {
+      status: 'ok',
+      data: {
+        runs: 2, targets: { brokenP95Ms: 4000, fixedP95Ms: 500 }, teardownErrors: [],
+        broken: s(2100, 8600, 4), brokenWindowOnly: s(8900, 9400, 2), firstShown: s(300, 420, 4), fixed: s(240, 610, 4), execFloor: s(60, 90, 4),
+        scenarios: [
+          { scenario: 'coredns-down', broken: s(1900, 2000, 2), brokenWindowOnly: s(9100, 9100, 1), firstShown: s(250, 260, 2), fixed: s(230, 250, 2), lastFinal: 'dns-udp@client-worker REFUSED', samples: { broken: [1800, 2000], brokenWindowOnly: [9100], firstShown: [240, 260], fixed: [210, 250], execFloor: [60, 61] } },
+          { scenario: 'missing-route', broken: s(8500, 8600, 2), brokenWindowOnly: s(8700, 8700, 1), firstShown: s(350, 420, 2), fixed: s(300, 610, 2), notes: ['seed 2: the fixed lab was graded fail (cross-node TIMEOUT)'], samples: { broken: [8400, 8600], brokenWindowOnly: [8700], firstShown: [300, 420], fixed: [290, 610], execFloor: [60, 90] } },
+        ],
+      },
+    },
     cleanup: [],
     ...over,
   };
 }
+
+describe('check latency', () => {
+  it('headlines give p50 and p95 against the targets, the rule before, and the exec floor', () => {
+    const h = headlines(doc());
+    expect(h).toContain('Check on a broken lab: p50 2.10 s, p95 8.60 s (n=4, 2 scenarios); target p95 ≤ 4.00 s: not met; before definite failures (every failure held for the whole window) p50 8.90 s, p95 9.40 s; the first check shown after p50 300 ms, p95 420 ms');
+    expect(h).toContain('Check on a fixed lab: p50 240 ms, p95 610 ms (n=4, 2 scenarios); target p95 ≤ 500 ms: not met; lab.exec of `true` alone p50 60.0 ms, p95 90.0 ms');
+  });
+
+  it('has a row per scenario with what the broken lab waited for, and lists unexpected results', () => {
+    const t = tables(doc()).find((x) => x.title.startsWith('9.'))!;
+    expect(t.rows[0]).toEqual(['coredns-down', '1.90 s (2.00 s)', '9.10 s (9.10 s)', '250 ms (260 ms)', '230 ms (250 ms)', 'dns-udp@client-worker REFUSED']);
+    expect(formatMarkdown(doc())).toContain('- missing-route: seed 2: the fixed lab was graded fail (cross-node TIMEOUT)');
+  });
+});
 
 describe('headlines', () => {
   it('puts the side-by-side ratios in words, with the medians behind them', () => {
@@ -286,6 +311,7 @@ describe('markdown and text', () => {
 
   it('cleanup problems are never hidden', () => {
     expect(formatText(doc({ cleanup: ['lab lx: holder already gone'] }))).toContain('cleanup problems:\n  lab lx: holder already gone');
+    expect(formatText(doc(), false)).toContain('some sections only: bench/RESULTS.md left as it is');
     expect(formatMarkdown(doc({ cleanup: ['lab lx: holder already gone'] }))).toContain('## Cleanup problems\n\n- lab lx: holder already gone');
   });
 });

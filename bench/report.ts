@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, Kube, Limits, Netpol, Outside, Scale, Section } from './types.ts';
+import type { BenchResult, CheckLatency, Kube, Limits, Netpol, Outside, Scale, Section } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['check', r.check], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -57,6 +57,8 @@ export function headlines(r: BenchResult): string[] {
   }
   const lim = ok(r.limits);
   if (lim) out.push(limitsHeadline(lim));
+  const ch = ok(r.check);
+  if (ch) out.push(...checkHeadlines(ch));
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -112,6 +114,27 @@ function netpolHeadlines(n: Netpol): string[] {
     `NetworkPolicy applied → first connection blocked: p50 ${formatMs(n.applied.median)}, p95 ${formatMs(n.applied.p95)} (n=${n.applied.n}); target p95 ≤ ${formatMs(n.targets.enforcedP95Ms)}: ${n.applied.p95 <= n.targets.enforcedP95Ms ? 'met' : 'not met'}; deleted → first connection through: p50 ${formatMs(n.deleted.median)}, p95 ${formatMs(n.deleted.p95)}`,
     `pod-to-pod TCP connect with ${n.policies} policies over ${n.pods} pods: p50 ${formatMs(n.withPolicies.median)} vs ${formatMs(n.none.median)} with none (${cost.toFixed(2)}×); target within ${Math.round((n.targets.costRatio - 1) * 100)} %: ${cost <= n.targets.costRatio ? 'met' : 'not met'}`,
   ];
+}
+
+function checkHeadlines(c: CheckLatency): string[] {
+  const p95 = (what: string, x: Summary, target: number) => `${what}: p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)} (n=${x.n}, ${c.scenarios.length} scenarios); target p95 ≤ ${formatMs(target)}: ${x.p95 <= target ? 'met' : 'not met'}`;
+  return [
+    `${p95('Check on a broken lab', c.broken, c.targets.brokenP95Ms)}; before definite failures (every failure held for the whole window) p50 ${formatMs(c.brokenWindowOnly.median)}, p95 ${formatMs(c.brokenWindowOnly.p95)}; the first check shown after p50 ${formatMs(c.firstShown.median)}, p95 ${formatMs(c.firstShown.p95)}`,
+    `${p95('Check on a fixed lab', c.fixed, c.targets.fixedP95Ms)}; lab.exec of \`true\` alone p50 ${formatMs(c.execFloor.median)}, p95 ${formatMs(c.execFloor.p95)}`,
+  ];
+}
+
+function checkTable(c: CheckLatency): Table {
+  const cell = (x: Summary) => `${formatMs(x.median)} (${formatMs(x.p95)})`;
+  return {
+    title: '9. Check latency: a broken and a fixed lab',
+    note: `Check as a learner presses it (gradeLab expecting PASS) on a lab right after its break and right after its reference solution, ${c.runs} run${c.runs > 1 ? 's' : ''} per scenario (seeds 1..${c.runs}). ` +
+      'Medians, p95 in brackets. "before" is the same broken lab graded with every failure held for the whole retry window (the rule before definite failures; first run only); ' +
+      '"first shown" is when the first check was final, the first result the page shows; "waited for" is the failing check final last, with its state. ' +
+      `Over all: broken p50 ${formatMs(c.broken.median)}, p95 ${formatMs(c.broken.p95)}; fixed p50 ${formatMs(c.fixed.median)}, p95 ${formatMs(c.fixed.p95)}; lab.exec of \`true\` on a source pod p50 ${formatMs(c.execFloor.median)}.`,
+    head: ['scenario', 'broken', 'before', 'first shown', 'fixed', 'waited for'],
+    rows: c.scenarios.map((s) => [s.scenario, cell(s.broken), cell(s.brokenWindowOnly), cell(s.firstShown), cell(s.fixed), s.lastFinal ?? '']),
+  };
 }
 
 function netpolTable(n: Netpol): Table {
@@ -235,6 +258,9 @@ export function tables(r: BenchResult): Table[] {
   const lim = ok(r.limits);
   if (lim) out.push(limitsTable(lim));
 
+  const ch = ok(r.check);
+  if (ch) out.push(checkTable(ch));
+
   const s = ok(r.scale);
   if (s) {
     const p = pssPerLab(s);
@@ -297,7 +323,8 @@ export function tables(r: BenchResult): Table[] {
   return out;
 }
 
-export function formatText(r: BenchResult): string {
+/** `written`: whether bench/RESULTS.md got this run (a run of some sections only leaves it as it is). */
+export function formatText(r: BenchResult, written = true): string {
   const parts: string[] = [];
   const h = headlines(r);
   if (h.length) parts.push(h.map((l) => `* ${l}`).join('\n'));
@@ -307,7 +334,7 @@ export function formatText(r: BenchResult): string {
   const nr = notRun(r);
   if (nr.length) parts.push(nr.join('\n'));
   if (r.cleanup.length) parts.push(`cleanup problems:\n${r.cleanup.map((c) => `  ${c}`).join('\n')}`);
-  parts.push(`total ${formatMs(r.totalMs)}; results written to bench/RESULTS.md`);
+  parts.push(`total ${formatMs(r.totalMs)}; ${written ? 'results written to bench/RESULTS.md' : 'some sections only: bench/RESULTS.md left as it is'}`);
   return `${parts.join('\n\n')}\n`;
 }
 
@@ -351,6 +378,8 @@ export function formatMarkdown(r: BenchResult): string {
     const notes = r.lifecycle.data.scenarios.flatMap((s) => (s.notes ?? []).map((n) => `${s.scenario}: ${n}`));
     if (notes.length) lines.push('## Unexpected grades', '', ...notes.map((n) => `- ${n}`), '');
   }
+  const checkNotes = r.check.status === 'ok' ? r.check.data.scenarios.flatMap((s) => (s.notes ?? []).map((n) => `${s.scenario}: ${n}`)) : [];
+  if (checkNotes.length) lines.push('## Unexpected Check results (section 9)', '', ...checkNotes.map((n) => `- ${n}`), '');
   const teardowns = [
     ...(r.lifecycle.status === 'ok' ? r.lifecycle.data.teardownErrors.map((e) => `1. lifecycle: ${oneLine(e)}`) : []),
     ...(r.kube.status === 'ok' ? r.kube.data.teardownErrors.map((e) => `5. kube: ${oneLine(e)}`) : []),
@@ -358,6 +387,7 @@ export function formatMarkdown(r: BenchResult): string {
     ...(r.containers.status === 'ok' ? r.containers.data.teardownErrors.map((e) => `4. containers: ${oneLine(e)}`) : []),
     ...(r.probes.status === 'ok' ? r.probes.data.teardownErrors.map((e) => `4b. probes: ${oneLine(e)}`) : []),
     ...(r.limits.status === 'ok' ? r.limits.data.teardownErrors.map((e) => `8. limits: ${oneLine(e)}`) : []),
+    ...(r.check.status === 'ok' ? r.check.data.teardownErrors.map((e) => `9. check: ${oneLine(e)}`) : []),
     ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),
   ];
   if (teardowns.length) lines.push('## Lab teardowns that failed (what they left went with the bench state directory)', '', ...teardowns.map((e) => `- ${e}`), '');

@@ -226,6 +226,38 @@ export interface Limits {
   teardownErrors: string[];
 }
 
+export interface CheckScenario {
+  scenario: string;
+  /** gradeLab expecting PASS right after the break, as Check on a broken lab. */
+  broken: Summary;
+  /** The same grade under the rule before definite failures: every failure held for the whole window (first run only). */
+  brokenWindowOnly: Summary;
+  /** From pressing Check on the broken lab to its first check final (the first result the page shows). */
+  firstShown: Summary;
+  /** gradeLab right after the reference solution, as Check on a fixed lab. */
+  fixed: Summary;
+  /** The failing check of the broken lab that was final last, with its state: what the Check waited for. */
+  lastFinal?: string;
+  /** The raw samples (ms), pooled over scenarios for the section's figures. */
+  samples: { broken: number[]; brokenWindowOnly: number[]; firstShown: number[]; fixed: number[]; execFloor: number[] };
+  /** Grades that did not come out as expected (a broken lab passing, a fixed one failing). */
+  notes?: string[];
+}
+
+export interface CheckLatency {
+  runs: number;
+  targets: { brokenP95Ms: number; fixedP95Ms: number };
+  scenarios: CheckScenario[];
+  /** Over every scenario's samples. */
+  broken: Summary;
+  brokenWindowOnly: Summary;
+  firstShown: Summary;
+  fixed: Summary;
+  /** `true` through lab.exec on a check's source pod, on the fixed labs: what exec alone costs a Check. */
+  execFloor: Summary;
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -242,6 +274,7 @@ export interface BenchResult {
   netpol: Section<Netpol>;
   outside: Section<Outside>;
   limits: Section<Limits>;
+  check: Section<CheckLatency>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }

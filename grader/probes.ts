@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   CURL_MARK, classifyConnect, classifyDig, classifyDownload, classifyHttp, classifyNegative, classifyPing,
-  classifyState, classifyUpload, worstState,
+  classifyState, classifyUpload, worst,
   type Classification, type ProbeOutput,
 } from './classify.ts';
 import type { Check, CheckKind, CheckOf } from './types.ts';
@@ -145,8 +145,7 @@ const KINDS: { [K in CheckKind]: KindSpec<CheckOf<K>> } = {
       let i = 0;
       if (c.direction !== 'upload') parts.push(classifyDownload(outputs[i++], c.bytes));
       if (c.direction !== 'download') parts.push(classifyUpload(outputs[i++], c.bytes));
-      const state = worstState(parts.map((p) => p.state));
-      return { state, observed: parts.map((p) => p.observed).join('; ') };
+      return { ...worst(parts), observed: parts.map((p) => p.observed).join('; ') };
     },
   },
   negative: {

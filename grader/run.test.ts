@@ -112,6 +112,34 @@ describe('gradeLab', () => {
     expect(a.evidence.output).toContain('[exit 124');
   });
 
+  it('a definite failure is final once confirmed, in batches of its own, before the converging ones', async () => {
+    const lab = new ReplayLab();
+    const refused = check('tcp-refused');
+    const timeout = check('tcp-timeout');
+    const finals: string[] = [];
+    const report = await gradeLab(lab, [refused, timeout], {
+      policy: { ...POLICY, windowMs: 1000, intervalMs: 250, confirmMs: 30, confirmIntervalMs: 10 },
+      onProgress: (e) => { if (e.type === 'check') finals.push(e.result.id); },
+    });
+    expect(finals).toEqual([refused.id, timeout.id]);
+    const [r, t] = report.checks;
+    expect(r).toMatchObject({ state: 'REFUSED', pass: false });
+    expect(r.attempts).toBeGreaterThan(1);
+    expect(t).toMatchObject({ state: 'TIMEOUT', pass: false });
+    expect(t.attempts).toBeGreaterThan(1);
+    // After the first batch, the two cadences run apart: no batch holds both checks again.
+    const [tcpRefused, tcpTimeout] = [fx('tcp-refused'), fx('tcp-timeout')].map((f) => f.commands[0].script);
+    expect(lab.calls[0].scripts.sort()).toEqual([tcpRefused, tcpTimeout].sort());
+    expect(lab.calls.slice(1).every((c) => c.scripts.length === 1)).toBe(true);
+  });
+
+  it('a definite failure that turns into a pass while it is being confirmed passes (a fix converging)', async () => {
+    const tcp = fx('tcp-pass').commands[0].script;
+    const lab = new ReplayLab((s, n) => (s === tcp && n === 1 ? fx('tcp-refused').outputs[0] : byScript(s)));
+    const report = await gradeLab(lab, [check('tcp-pass')], { policy: { ...POLICY, confirmMs: 1000, confirmIntervalMs: 10 } });
+    expect(report.checks[0]).toMatchObject({ state: 'PASS', attempts: 2 });
+  });
+
   it('with expectBroken, a target check failing as intended is not retried', async () => {
     const lab = new ReplayLab();
     const report = await gradeLab(lab, [check('dig-udp-noreply', { broken: 'DNS_NOREPLY' })], { policy: POLICY, expect: expectBroken });

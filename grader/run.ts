@@ -2,21 +2,29 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Lab } from '../server/lab/types.ts';
 import type { Classification, ProbeOutput } from './classify.ts';
 import { hintFor } from './hints.ts';
+import { finalityOf, isFinal, type Seen } from './settle.ts';
 import { buildBatch, describeCheck, displayCommand, parseBatch, planCheck, type ProbePlan, type ProbeTimeouts } from './probes.ts';
 import type { Check, CheckResult, GradeReport, State } from './types.ts';
 import { reachabilityMatrix, score, verdict } from './verdict.ts';
 
 // Executes checks against a lab: one batch exec per source pod per attempt, sources in parallel,
 // and expectation-aware retries (the upstream netpol e2e pattern): only checks whose observed
-// state is not yet the expected one are probed again, every intervalMs, until windowMs has passed.
-// A network that is still converging (conntrack, a restarted DNS server) gets time to settle,
-// a check that already matches is never re-run, and nothing here can turn an error into a pass.
+// state is not yet the expected one are probed again, until windowMs has passed. A network that is
+// still converging (conntrack, a restarted DNS server) gets time to settle, a check that already
+// matches is never re-run, and nothing here can turn an error into a pass. A definite failure (a
+// refusal, NXDOMAIN, an ICMP error at once: grader/settle.ts) is probed again every
+// confirmIntervalMs and is final once it has held for confirmMs, in a batch of its own beside the
+// converging checks' batch, so it is not held for the whole window.
 
 export interface RetryPolicy {
   /** No new attempt starts after this long (from a source's first attempt). 0: one attempt only. */
   windowMs: number;
-  /** Attempts start at most this often. */
+  /** Attempts of checks that may be converging start at most this often. */
   intervalMs: number;
+  /** A definite failure (settle.ts) is final once it has shown on every attempt for this long. */
+  confirmMs: number;
+  /** Attempts of checks whose failure is definite start at most this often. */
+  confirmIntervalMs: number;
   /** Per-attempt network timeout of a probe: connect, DNS query, ping wait (seconds). */
   netTimeoutS: number;
   /** Whole-transfer timeout of the mtu probes (seconds). */
@@ -30,6 +38,10 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   windowMs: 8000,
   intervalMs: 1000,
+  // Longer than the data plane takes to follow a change in a lab (bench/RESULTS.md, section 5:
+  // CoreDNS scaled up → first answer about 1 s; NetworkPolicy → enforced in under 400 ms).
+  confirmMs: 1500,
+  confirmIntervalMs: 500,
   netTimeoutS: 2,
   transferTimeoutS: 5,
   stateTimeoutS: 10,
@@ -39,7 +51,7 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
 export type GradeProgress =
   /** A batch is about to run on a source. */
   | { type: 'attempt'; source: string; attempt: number; checks: string[] }
-  /** A check is final (matched its expectation, or the retry window is over). */
+  /** A check is final (matched its expectation, a definite failure confirmed, or the retry window is over). */
   | { type: 'check'; result: CheckResult };
 
 export interface GradeOptions {
@@ -78,6 +90,8 @@ interface Slot {
   check: Check;
   plan?: ProbePlan;
   outcome: Outcome;
+  /** Every attempt's observation, `at` from the source's first attempt. */
+  seen: Seen[];
   attempts: number;
   ms: number;
 }
@@ -96,9 +110,9 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
 
   const slots: Slot[] = checks.map((check) => {
     try {
-      return { check, plan: planCheck(check, probeTimeouts(policy)), outcome: notRun(), attempts: 0, ms: 0 };
+      return { check, plan: planCheck(check, probeTimeouts(policy)), outcome: notRun(), seen: [], attempts: 0, ms: 0 };
     } catch (e) {
-      return { check, outcome: errorOutcome(`the check could not be turned into probes: ${message(e)}`), attempts: 0, ms: 0 };
+      return { check, outcome: errorOutcome(`the check could not be turned into probes: ${message(e)}`), seen: [], attempts: 0, ms: 0 };
     }
   });
 
@@ -130,28 +144,39 @@ async function gradeSource(
   expect: (c: Check) => readonly State[], emit: (e: GradeProgress) => void,
 ): Promise<void> {
   const start = performance.now();
-  let pending = slots;
-  for (let attempt = 1; ; attempt++) {
+  let batches = 0;
+  const interval = (s: Slot) => (finalityOf(s.outcome.cause) === 'definite' ? policy.confirmIntervalMs : policy.intervalMs);
+
+  // One lane: a batch for `pending`, then a lane per retry cadence for what is not final yet.
+  const lane = async (pending: Slot[]): Promise<void> => {
     const attemptStart = performance.now();
-    emit({ type: 'attempt', source, attempt, checks: pending.map((s) => s.check.id) });
+    emit({ type: 'attempt', source, attempt: ++batches, checks: pending.map((s) => s.check.id) });
     const outcomes = await runBatch(lab, source, pending.map((s) => s.plan!), policy);
     const now = performance.now();
+    const open: Slot[] = [];
     pending.forEach((s, i) => {
       s.outcome = outcomes[i];
-      s.attempts = attempt;
+      s.seen.push({ state: s.outcome.state, cause: s.outcome.cause, at: attemptStart - start });
+      s.attempts++;
       s.ms = Math.round(now - start);
+      if (isFinal(s.seen, expectedStates(expect, s.check), policy.confirmMs)) emit({ type: 'check', result: toResult(s) });
+      else open.push(s);
     });
-    const settled = pending.filter((s) => expectedStates(expect, s.check).includes(s.outcome.state));
-    for (const s of settled) emit({ type: 'check', result: toResult(s) });
-    pending = pending.filter((s) => !settled.includes(s));
-    if (pending.length === 0) break;
-    // The next attempt starts one interval after this one started, or now if this one took longer.
-    const next = Math.max(attemptStart + policy.intervalMs, performance.now());
-    if (next - start >= policy.windowMs) break;
-    const wait = next - performance.now();
-    if (wait > 0) await delay(wait);
-  }
-  for (const s of pending) emit({ type: 'check', result: toResult(s) });
+    const cadences = [...new Set(open.map(interval))];
+    await Promise.all(cadences.map(async (ms) => {
+      const next = open.filter((s) => interval(s) === ms);
+      // The next attempt starts one interval after this one started, or now if this one took longer.
+      const at = Math.max(attemptStart + ms, performance.now());
+      if (at - start >= policy.windowMs) {
+        for (const s of next) emit({ type: 'check', result: toResult(s) });
+        return;
+      }
+      const wait = at - performance.now();
+      if (wait > 0) await delay(wait);
+      await lane(next);
+    }));
+  };
+  await lane(slots);
 }
 
 function expectedStates(expect: (c: Check) => readonly State[], check: Check): readonly State[] {
@@ -195,7 +220,7 @@ export async function runBatch(lab: Lab, source: string, plans: readonly ProbePl
     if (outputs.some((o) => o === undefined)) return errorOutcome('a probe of this check reported no result', evidence);
     try {
       const c = plan.classify(outputs as ProbeOutput[]);
-      return { state: c.state, observed: c.observed, evidence };
+      return { state: c.state, observed: c.observed, cause: c.cause, evidence };
     } catch (e) {
       return errorOutcome(`could not classify the probe output: ${message(e)}`, evidence);
     }
@@ -258,7 +283,7 @@ function toResult(s: Slot): CheckResult {
 }
 
 function errorOutcome(why: string, evidence: Outcome['evidence'] = { command: '', output: why }): Outcome {
-  return { state: 'ERROR', observed: why, evidence };
+  return { state: 'ERROR', observed: why, cause: 'grader-error', evidence };
 }
 
 const notRun = () => errorOutcome('not probed');

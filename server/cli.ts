@@ -94,7 +94,12 @@ export function program(setExit: (code: number) => void): Command {
     .argument('<lab>').option('--json', 'one JSON document').action(act(async (id: string, o) => {
       const { lab, rendered } = await (await session()).openLab(id);
       const { gradeLab, formatReport } = await import('../grader/index.ts');
-      const report = await gradeLab(lab, rendered.checks, { scenario: rendered.id });
+      // Each check on stderr as it is final (at a terminal), the report at the end.
+      const shown = progress(!o.json);
+      const report = await gradeLab(lab, rendered.checks, {
+        scenario: rendered.id,
+        onProgress: (e) => { if (e.type === 'check') shown?.({ action: `${e.result.id}: ${e.result.state}`, status: e.result.pass ? 'done' : 'fail', ms: e.result.ms }); },
+      });
       if (o.json) json(report);
       else print(formatReport(report, { color: Boolean(process.stdout.isTTY) }));
       return report.verdict === 'pass' ? 0 : 1;
@@ -217,9 +222,13 @@ export function program(setExit: (code: number) => void): Command {
     .action(act(async (id: string, o) => printResult(await (await import('./exam/headless.ts')).finishExam(id), Boolean(o.json))));
 
   cli.command('bench').description('benchmarks: lab lifecycle, scale, terminal, netns vs containers; writes bench/RESULTS.md')
-    .option('--json', 'one JSON document').option('--quick', 'fewer runs').action(act(async (o) => {
-      const { runBench } = await import('../bench/index.ts');
-      return runBench({ json: Boolean(o.json), quick: Boolean(o.quick) });
+    .option('--json', 'one JSON document').option('--quick', 'fewer runs')
+    .option('--only <section...>', 'run only these sections (kube, netpol, outside, lifecycle, check, containers, probes, terminal, scale); bench/RESULTS.md is then left as it is')
+    .action(act(async (o) => {
+      const { runBench, SECTIONS } = await import('../bench/index.ts');
+      const unknown = (o.only as string[] | undefined)?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
+      if (unknown.length) throw new LabError(`--only: no section ${unknown.join(', ')}`, `one of: ${SECTIONS.join(', ')}`);
+      return runBench({ json: Boolean(o.json), quick: Boolean(o.quick), only: o.only });
     }));
 
   cli.command('doctor').description('what this host can run, and what to install when it cannot').option('--json', 'one JSON document')

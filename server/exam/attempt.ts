@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { GradeReport } from '../../grader/types.ts';
+import type { CheckResult, GradeReport } from '../../grader/types.ts';
 import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts';
 import type { AttemptRow, AttemptTaskRow, Runner } from '../store/exams.ts';
 import type { ProgressStore } from '../store/store.ts';
@@ -158,13 +158,13 @@ export class ExamAttempts {
   }
 
   /** Grades task n now, as Check does on a lab; the grade is recorded with the lab's grades. */
-  async check(user: string, id: string, n: number): Promise<GradeReport> {
+  async check(user: string, id: string, n: number, onCheck?: (result: CheckResult) => void): Promise<GradeReport> {
     const a = this.running(user, id);
     this.task(a, n);
     this.switchTo(a, n);
     const m = this.lab(a, n);
     if (!m) throw new UserError(409, 'task_lab_gone', `Task ${n} of exam attempt ${id} has no running lab.`);
-    return this.deps.manager.grade(user, m.id);
+    return this.deps.manager.grade(user, m.id, onCheck);
   }
 
   /** Ends the learner's attempt now (an ended one is returned as it is). */

@@ -229,6 +229,38 @@ describe('JSON API', () => {
     expect(page.body).toContain('This lab has ended');
   });
 
+  it('streams a Check: each check as it is final, before the report, to every page asking meanwhile', async () => {
+    await start();
+    const me = new Learner(srv!.url);
+    const lab = await readyLab(me, 'stand-in-2');
+    let open!: () => void;
+    backend.checkGate = new Promise<void>((r) => { open = r; });
+    const s = await me.events('POST', `/api/labs/${lab.id}/grade`);
+    expect(s.status).toBe(200);
+    expect((await s.next())).toMatchObject({ event: 'start', data: { html: expect.stringContaining('data-live-checks') } });
+    const first = await s.next();
+    expect(first).toMatchObject({ event: 'check', data: { check: { id: 'fixed', pass: false, hintHtml: expect.stringContaining('<code>touch fixed</code>') } } });
+    expect(first!.data.html).toMatch(/^<li class="check fail" data-check-id="fixed">/);
+    // A second page pressing Check meanwhile joins this grade and gets what is final so far.
+    const joined = await me.events('POST', `/api/labs/${lab.id}/grade`);
+    expect((await joined.next())?.event).toBe('start');
+    expect((await joined.next())?.data.check.id).toBe('fixed');
+    // The grade is held after its first check: nothing else has been sent yet.
+    open();
+    for (const stream of [s, joined]) {
+      expect((await stream.next())?.data.check.id).toBe('tidy');
+      const end = await stream.next();
+      expect(end).toMatchObject({ event: 'result', data: { report: { verdict: 'fail', score: { earned: 0, possible: 3 } } } });
+      expect(await stream.next()).toBeNull();
+    }
+    // One grade was run and recorded for both.
+    expect((await me.call('GET', '/api/progress')).body.progress[0]).toMatchObject({ grades: 1 });
+    // Refused before any check: the status and the JSON error, not a stream.
+    const other = new Learner(srv!.url);
+    const refused = await other.events('POST', `/api/labs/${lab.id}/grade`);
+    expect(refused).toMatchObject({ status: 404, json: { error: { code: 'lab_not_found' } } });
+  });
+
   it('resets a lab to broken and ends its shells', async () => {
     const s = await start();
     const me = new Learner(s.url);

@@ -5,6 +5,7 @@ import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts'
 import { COMPETENCY_IDS } from '../scenario/tracks.ts';
 import type { ProgressStore } from '../store/store.ts';
 import { CatalogQuery, filterCatalog } from './catalog-query.ts';
+import { answerCheck, type Views } from './check-stream.ts';
 import type { CsrfTokens } from './csrf.ts';
 import { renderMarkdown } from './markdown.ts';
 import type { rateLimiters } from './rates.ts';
@@ -21,6 +22,7 @@ export interface ApiDeps {
   user: (req: Request, res: Response) => string;
   csrf: CsrfTokens;
   rates: ReturnType<typeof rateLimiters>;
+  views: Views;
 }
 
 const LabId = z.string().regex(/^[a-z][a-z0-9]{5,11}$/, 'a lab id (lower-case letters and digits)');
@@ -129,10 +131,11 @@ export function apiRouter(d: ApiDeps) {
     res.json({ timeline: timelineView(t) });
   });
 
+  // Check: each check as it is final, then the report (check-stream.ts).
   r.post('/labs/:id/grade', d.rates.checks, async (req, res) => {
     const user = d.user(req, res);
-    const report = await d.manager.grade(user, labParam(req));
-    res.json({ report: gradeView(report) });
+    const id = labParam(req);
+    await answerCheck(req, res, d.views, (onCheck) => d.manager.grade(user, id, onCheck), async (report) => ({ report: gradeView(report) }));
   });
 
   r.post('/labs/:id/hints', (req, res) => {

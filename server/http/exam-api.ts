@@ -4,6 +4,7 @@ import type { ExamAttempts } from '../exam/attempt.ts';
 import type { LabManager } from '../labs/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { parse } from './api.ts';
+import { answerCheck, type Views } from './check-stream.ts';
 import type { rateLimiters } from './rates.ts';
 import { attemptSummary, attemptView, examView } from './exam-views.ts';
 import { gradeView } from './views.ts';
@@ -16,6 +17,7 @@ export interface ExamApiDeps {
   manager: LabManager;
   user: (req: Request, res: Response) => string;
   rates: ReturnType<typeof rateLimiters>;
+  views: Views;
 }
 
 const ExamId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'an exam id (lower-case letters, digits and dashes)');
@@ -56,9 +58,10 @@ export function examApiRouter(d: ExamApiDeps) {
   r.post('/attempts/:id/tasks/:n/check', d.rates.checks, async (req, res) => {
     const user = d.user(req, res);
     const { id, n } = parse(TaskPath, req.params, 'path');
-    const report = await d.attempts.check(user, id, n);
-    const task = (await view(d.attempts.get(user, id))).tasks[n - 1];
-    res.json({ task, report: gradeView(report) });
+    await answerCheck(req, res, d.views, (onCheck) => d.attempts.check(user, id, n, onCheck), async (report) => {
+      const task = (await view(d.attempts.get(user, id))).tasks[n - 1];
+      return { task, report: gradeView(report) };
+    });
   });
 
   r.post('/attempts/:id/tasks/:n/focus', (req, res) => {

@@ -163,8 +163,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   });
   app.use('/static', express.static(join(WEB, 'dist'), { maxAge: '1h', fallthrough: true }));
   app.use('/static', express.static(join(WEB, 'public'), { maxAge: '1h' }));
-  app.use('/api', express.json({ limit: '16kb' }), examApiRouter({ attempts, manager, user, rates }), apiRouter({ manager, store, catalog, user, csrf, rates }));
   const pages = pageRouter({ manager, store, catalog, user });
+  app.use('/api', express.json({ limit: '16kb' }), examApiRouter({ attempts, manager, user, rates, views: pages.views }), apiRouter({ manager, store, catalog, user, csrf, rates, views: pages.views }));
   app.use(pages.router);
   app.use(examPageRouter({ attempts, manager, views: pages.views, user }));
   app.use((req, res) => {

@@ -1,5 +1,5 @@
 import { gradeLab } from '../../grader/index.ts';
-import type { Check, GradeReport } from '../../grader/types.ts';
+import type { Check, CheckResult, GradeReport } from '../../grader/types.ts';
 import { destroyLab, resetLab, startLab, type StartOptions } from '../lab/session.ts';
 import { getProvider } from '../providers/index.ts';
 import { loadScenarios } from '../scenario/load.ts';
@@ -24,7 +24,8 @@ export interface LabBackend {
   start(opts: StartOptions): Promise<StartedLab>;
   /** Back to freshly broken: same scenario and seed. */
   reset(labId: string, onProgress?: ProgressFn): Promise<StartedLab>;
-  grade(lab: Lab, checks: Check[]): Promise<GradeReport>;
+  /** `onCheck` gets each check's result the moment it is final, before the report. */
+  grade(lab: Lab, checks: Check[], onCheck?: (result: CheckResult) => void): Promise<GradeReport>;
   /** Tears the lab down and removes its records: nothing of it is left. */
   destroy(lab: Lab): Promise<void>;
   /** Removes labs of this provider whose holder died (a crashed server); returns their ids. */
@@ -48,8 +49,8 @@ export function realBackend(): LabBackend {
     async reset(labId, onProgress) {
       return resetLab(labId, onProgress);
     },
-    async grade(lab, checks) {
-      return gradeLab(lab, checks);
+    async grade(lab, checks, onCheck) {
+      return gradeLab(lab, checks, { onProgress: (e) => { if (e.type === 'check') onCheck?.(e.result); } });
     },
     async destroy(lab) {
       return destroyLab(lab);

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { GradeReport } from '../../grader/types.ts';
+import type { CheckResult, GradeReport } from '../../grader/types.ts';
 import type { Lab, ProviderName } from '../lab/types.ts';
 import { newLabId } from '../lab/naming.ts';
 import { DEFAULT_LAB_RESOURCES, type LabResources } from '../lab/resources.ts';
@@ -68,6 +68,8 @@ export class ManagedLab {
   readonly events = new EventEmitter();
   lastActive: number;
   grading: Promise<GradeReport> | null = null;
+  /** The running grade's checks that are final so far (each also emitted as a `check` event). */
+  graded: CheckResult[] = [];
   /** Grades before this moment describe a lab state that a reset replaced. */
   resetAt = 0;
   private lastStored = 0;
@@ -241,20 +243,32 @@ export class LabManager {
 
   touch(m: ManagedLab) { m.touch(this.opts.store, this.now()); }
 
-  async grade(user: string, id: string): Promise<GradeReport> {
+  /**
+   * Grades the lab, or joins the grade already running. `onCheck` gets each check as it is final,
+   * those final before a late caller joined first.
+   */
+  async grade(user: string, id: string, onCheck?: (result: CheckResult) => void): Promise<GradeReport> {
     const m = this.ready(user, id);
     this.touch(m);
-    if (m.grading) return m.grading;
-    m.grading = (async () => {
+    m.grading ??= (async () => {
+      m.graded = [];
+      const final = (r: CheckResult) => { m.graded.push(r); m.events.emit('check', r); };
       try {
-        const report = await this.opts.backend.grade(m.lab, m.rendered.checks);
+        const report = await this.opts.backend.grade(m.lab, m.rendered.checks, final);
         this.opts.store.recordGrade(m.id, m.user, report, this.now());
         return report;
       } finally {
         m.grading = null;
       }
     })();
-    return m.grading;
+    if (!onCheck) return m.grading;
+    for (const r of m.graded) onCheck(r);
+    m.events.on('check', onCheck);
+    try {
+      return await m.grading;
+    } finally {
+      m.events.off('check', onCheck);
+    }
   }
 
   /** Reveals the next hint (recorded); returns every hint revealed so far. */

@@ -7,17 +7,58 @@ export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: Parent
 /** The learner's token for state-changing requests, from the cookie the server sets beside the id. */
 const csrfToken = () => document.cookie.split('; ').find((c) => c.startsWith('netdojo_csrf='))?.slice('netdojo_csrf='.length) ?? '';
 
-export async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const res = await fetch(url, {
+function request(method: string, url: string, body?: unknown, accept?: string): Promise<Response> {
+  return fetch(url, {
     method,
-    headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(method === 'GET' ? {} : { 'X-CSRF-Token': csrfToken() }) },
+    headers: {
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(method === 'GET' ? {} : { 'X-CSRF-Token': csrfToken() }),
+      ...(accept ? { Accept: accept } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: 'same-origin',
   });
+}
+
+async function json<T>(res: Response): Promise<T> {
   if (res.status === 204) return undefined as T;
   const data = (await res.json().catch(() => ({}))) as T & ApiError;
   if (!res.ok) throw new Error(data.error?.message ?? `${res.status} ${res.statusText}`);
   return data;
+}
+
+export async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+  return json<T>(await request(method, url, body));
+}
+
+/**
+ * A Check (POST url) read as server-sent events: the results frame is put into `box`, each check's
+ * markup appended to its list the moment the check is final; resolves with the final document
+ * (the one the JSON answer would be). A Check refused at once comes back as a JSON error.
+ */
+export async function streamCheck<T>(url: string, box: HTMLElement | null): Promise<T> {
+  const res = await request('POST', url, undefined, 'text/event-stream');
+  if (!res.headers.get('Content-Type')?.startsWith('text/event-stream')) return json<T>(res);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the connection ended before the result');
+    buf += value;
+    // Events are separated by a blank line; each of ours is one `event:` and one `data:` line.
+    for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as { html?: string } & ApiError;
+      if (event === 'start' && box) box.innerHTML = data.html ?? '';
+      else if (event === 'check' && box) {
+        $('[data-live-checks]', box)?.insertAdjacentHTML('beforeend', data.html ?? '');
+        const count = $('[data-final-count]', box);
+        if (count) count.textContent = String(box.querySelectorAll('[data-live-checks] > li').length);
+      } else if (event === 'result') return data as T;
+      else if (event === 'error') throw new Error(data.error?.message ?? 'the check failed');
+    }
+  }
 }
 
 export function toast(message: string, kind: 'error' | 'info' = 'error') {

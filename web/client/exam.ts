@@ -1,5 +1,5 @@
 import './exam.css';
-import { $, api, onStartButtons, toast } from './dom.ts';
+import { $, api, onStartButtons, streamCheck, toast } from './dom.ts';
 import { TerminalTabs, type TabsLab } from './tabs.ts';
 
 // The exam pages in the browser: starting an attempt from the list, and the attempt itself: the task
@@ -92,9 +92,9 @@ function attemptPage(root: HTMLElement) {
     btn.classList.add('busy');
     btn.textContent = 'Checking…';
     try {
-      await api('POST', `/api/attempts/${c.id}/tasks/${n}/check`);
-      const part = await api<{ results?: string; score?: number | null }>('GET', `/attempts/${c.id}/tasks/${n}/parts`);
       const box = document.querySelector<HTMLElement>(`[data-results="${n}"]`);
+      await streamCheck(`/api/attempts/${c.id}/tasks/${n}/check`, box);
+      const part = await api<{ results?: string; score?: number | null }>('GET', `/attempts/${c.id}/tasks/${n}/parts`);
       if (box && part.results !== undefined) box.innerHTML = part.results;
       const status = document.querySelector<HTMLElement>(`[data-status-of="${n}"]`);
       const weight = document.querySelector<HTMLElement>(`.exam-task[data-task="${n}"] .exam-task-weight`)?.textContent?.replace(/ pts$/, '');

@@ -1,6 +1,6 @@
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { $, api, onStartButtons, toast } from './dom.ts';
+import { $, api, onStartButtons, streamCheck, toast } from './dom.ts';
 import { exam } from './exam.ts';
 import { TerminalTabs, type Target } from './tabs.ts';
 import type { RelayTerminal } from './terminal.ts';
@@ -133,9 +133,9 @@ function lab(root: HTMLElement) {
     check.classList.add('busy');
     check.textContent = 'Checking…';
     try {
-      await api('POST', `/api/labs/${id}/grade`);
-      await refreshParts();
       showSide('results');
+      await streamCheck(`/api/labs/${id}/grade`, $('[data-part="results"]'));
+      await refreshParts();
       const v = $('.verdict');
       const score = v?.querySelector('span')?.textContent?.split('·')[0]?.trim();
       $('#results-count')!.textContent = score ? ` ${score.replace(/ points/, '')}` : '';

@@ -83,7 +83,8 @@ describe.skipIf(!!missing)(`practice exam in Chromium${missing ? ` (skipped: ${m
     await page.keyboard.type("kubectl -n kube-system get configmap coredns -o yaml | sed 's/kubernets cluster/kubernetes cluster/' | kubectl replace -f - && kubectl -n kube-system scale deployment/coredns --replicas=2 && kubectl -n kube-system rollout restart deployment/coredns && kubectl -n kube-system rollout status deployment/coredns --timeout=90s; echo fixed-$((5+5))\n");
     await untilScreen((l) => l.includes('fixed-10'), 'the fix to run', 120_000);
     await page.click('[data-check="1"]');
-    await page.waitForSelector('[data-results="1"] .verdict', { timeout: 120_000 });
+    // Busy from the click until the result is on the page.
+    await page.waitForSelector('[data-check="1"]:not(.busy)', { timeout: 120_000 });
     expect(await page.locator('[data-results="1"] .verdict').textContent()).toContain('All checks pass');
     expect(await page.locator('[data-status-of="1"]').textContent()).toBe('30 / 30');
   }, 300_000);

@@ -218,6 +218,30 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     expect(m.throughput.bytes).toBeGreaterThanOrEqual(10 * 1024 * 1024);
   });
 
+  it('Check on the broken lab shows each check the moment it is final, before the verdict', async () => {
+    // What the results pane held when the first check appeared, recorded by the page itself.
+    await page.evaluate(() => {
+      const w = window as unknown as { firstCheck?: { verdict: string | null; checks: number } };
+      const seen = new MutationObserver(() => {
+        const li = document.querySelector('[data-live-checks] > li');
+        if (!li || w.firstCheck) return;
+        w.firstCheck = { verdict: document.querySelector('[data-part="results"] .verdict')?.className ?? null, checks: document.querySelectorAll('[data-live-checks] > li').length };
+        seen.disconnect();
+      });
+      seen.observe(document.body, { childList: true, subtree: true });
+    });
+    await page.click('#check');
+    await page.waitForSelector('#check:not(.busy)', { timeout: 120_000 });
+    const first = await page.evaluate(() => (window as unknown as { firstCheck?: { verdict: string | null; checks: number } }).firstCheck);
+    // The Service IP check passes on its first attempt, while the lookups by name are still being
+    // retried: it was shown under "Checking…", before any verdict.
+    expect(first).toMatchObject({ verdict: 'verdict pending' });
+    expect(first!.checks).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('.verdict').textContent()).toContain('Not fixed yet');
+    expect(await page.locator('.check.fail').count()).toBeGreaterThan(0);
+    await page.click('[data-side="brief"]');
+  });
+
   it('typing the fix and pressing Check passes every check, and "What you learned" points to the next scenario', async () => {
     const { specs } = await catalogOrder();
     const spec = specs.find((x) => x.id === 'coredns-down')!;
@@ -229,7 +253,8 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.keyboard.type('echo fixed-$((5+5))\n');
     await untilScreen((l) => l.includes('fixed-10'), 'the fix to run');
     await page.click('#check');
-    await page.waitForSelector('.verdict', { timeout: 120_000 });
+    // Busy from the click until the result is on the page.
+    await page.waitForSelector('#check:not(.busy)', { timeout: 120_000 });
     const verdict = await page.locator('.verdict').textContent();
     expect(verdict).toContain('All checks pass');
     expect(await page.locator('.check.fail').count()).toBe(0);

@@ -35,6 +35,42 @@ export class Learner {
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
 
+  /**
+   * A state-changing request answered with server-sent events (a Check): `next()` gives each event
+   * as it arrives, null once the stream ended; a JSON answer (an error) is in `json`.
+   */
+  async events(method: string, path: string): Promise<{ status: number; json?: any; next(): Promise<{ event: string; data: any } | null> }> {
+    if (!this.withoutToken && !this.jar.has('netdojo_csrf')) await this.call('GET', '/api/session');
+    const headers: Record<string, string> = { origin: this.base, accept: 'text/event-stream', cookie: this.cookie };
+    if (!this.withoutToken) headers['x-csrf-token'] = this.jar.get('netdojo_csrf')!;
+    const res = await fetch(this.base + path, { method, headers });
+    if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
+      const json = await res.json();
+      return { status: res.status, json, next: async () => null };
+    }
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    return {
+      status: res.status,
+      async next() {
+        for (;;) {
+          const end = buf.indexOf('\n\n');
+          if (end >= 0) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            const event = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (event && data !== undefined) return { event, data: JSON.parse(data) };
+            continue;
+          }
+          const { value, done } = await reader.read();
+          if (done) return null;
+          buf += value;
+        }
+      },
+    };
+  }
+
   /** Follows the lab's progress events until it is no longer starting; returns the event names seen. */
   async waitReady(id: string): Promise<{ events: string[]; phase: string }> {
     const res = await fetch(`${this.base}/api/labs/${id}/events`, { headers: { cookie: this.cookie } });

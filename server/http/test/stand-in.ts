@@ -52,7 +52,13 @@ export class LocalLab implements Lab {
   async destroy() { rmSync(this.dir, { recursive: true, force: true }); }
 }
 
-export interface StandIn extends LabBackend { labs: Map<string, LocalLab>; startGate?: Promise<void>; failNext?: string }
+export interface StandIn extends LabBackend {
+  labs: Map<string, LocalLab>;
+  startGate?: Promise<void>;
+  failNext?: string;
+  /** While set, a grade waits here after its first check is final (and reported). */
+  checkGate?: Promise<void>;
+}
 
 export function standInBackend(): StandIn {
   let n = 0;
@@ -82,7 +88,7 @@ export function standInBackend(): StandIn {
       rmSync(join(lab.dir, 'fixed'), { force: true });
       return { lab, rendered: rendered(lab.dir, lab.facts.scenario) };
     },
-    async grade(lab, cs): Promise<GradeReport> {
+    async grade(lab, cs, onCheck): Promise<GradeReport> {
       const t0 = Date.now();
       const results: CheckResult[] = [];
       for (const c of cs) {
@@ -91,6 +97,8 @@ export function standInBackend(): StandIn {
         results.push({ id: c.id, title: c.title, kind: c.kind, from: c.from, to: 'file', expected: 'exists', observed: pass ? 'exists' : 'missing',
           state: pass ? 'PASS' : 'UNREACHABLE', pass, weight: c.weight, target: c.broken !== undefined, attempts: 1, ms: r.ms, evidence: { command: (c as { run: string }).run, output: `exit ${r.code}` },
           hint: pass ? undefined : c.hints.default });
+        onCheck?.(results.at(-1)!);
+        if (results.length === 1 && b.checkGate) await b.checkGate;
       }
       const earned = results.reduce((s, r) => s + (r.pass ? r.weight : 0), 0);
       const possible = results.reduce((s, r) => s + r.weight, 0);
