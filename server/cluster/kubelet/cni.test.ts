@@ -20,7 +20,7 @@ describe('a node\'s CNI config, as containerd loads it', () => {
   it('gives pods kindnet\'s network: the node\'s podCIDR through host-local, the gateway at .1, the MTU kindnet wrote', async () => {
     expect(JSON.parse(kindnetConflist('10.244.1.0/24', 1500))).toMatchObject({ name: 'kindnet', plugins: [{ type: 'ptp' }, { type: 'portmap' }] });
     expect(await loadCni(node({ '10-kindnet.conflist': kindnetConflist('10.244.1.0/24', 1400) })))
-      .toEqual({ ready: true, add: { ok: true, network: { subnet: '10.244.1.0/24', gateway: '10.244.1.1', mtu: 1400 } } });
+      .toEqual({ ready: true, add: { ok: true, network: { subnet: '10.244.1.0/24', gateway: '10.244.1.1', routes: ['0.0.0.0/0'], mtu: 1400 } } });
   });
 
   it('has no network without a config file, or with one it cannot parse, whatever comes after it', async () => {
@@ -42,9 +42,9 @@ describe('a node\'s CNI config, as containerd loads it', () => {
       .toEqual({ ready: true, add: { ok: false, error: 'plugin type="bridge" failed (add): failed to find plugin "bridge" in path [/opt/cni/bin]' } });
   });
 
-  it('takes a single .conf as a list of one, with its own gateway', async () => {
+  it('takes a single .conf as a list of one, with its own gateway and no routes beyond its subnet', async () => {
     const conf = JSON.stringify({ cniVersion: '0.3.1', name: 'single', type: 'ptp', ipam: { type: 'host-local', subnet: '10.244.1.0/24', gateway: '10.244.1.254' } });
     expect(await loadCni(node({ '05-single.conf': conf, '10-kindnet.conflist': kindnetConflist('10.244.0.0/24', 1500) })))
-      .toEqual({ ready: true, add: { ok: true, network: { subnet: '10.244.1.0/24', gateway: '10.244.1.254', mtu: 1500 } } });
+      .toEqual({ ready: true, add: { ok: true, network: { subnet: '10.244.1.0/24', gateway: '10.244.1.254', routes: [], mtu: 1500 } } });
   });
 });

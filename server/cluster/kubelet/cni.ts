@@ -25,6 +25,8 @@ export interface PodNetwork {
   /** The host-local range the pod's address comes from. */
   subnet: string;
   gateway: string;
+  /** The IPAM's routes, through the gateway (kindnet's: the default route). */
+  routes: string[];
   mtu: number;
 }
 
@@ -66,7 +68,9 @@ function add(plugins: Obj[]): CniAdd {
   const cidr = parseCIDR(subnet);
   if (!cidr) return fail('ptp', `invalid CIDR ${subnet}`);
   const network = `${intToIp(cidr.net)}/${subnet.split('/')[1]}`;
-  return { ok: true, network: { subnet: network, gateway: typeof range.gateway === 'string' ? range.gateway : gatewayOf(network), mtu: typeof main.mtu === 'number' ? main.mtu : 1500 } };
+  const routes = (Array.isArray(ipam.routes) ? ipam.routes : []).filter(isObj).map((r) => String(r.dst));
+  if (routes.some((r) => !parseCIDR(r))) return fail('ptp', `invalid route dst in ${JSON.stringify(ipam.routes)}`);
+  return { ok: true, network: { subnet: network, gateway: typeof range.gateway === 'string' ? range.gateway : gatewayOf(network), routes, mtu: typeof main.mtu === 'number' ? main.mtu : 1500 } };
 }
 
 /** Loads a node's CNI config directory (given inside the node's root) as containerd does. */

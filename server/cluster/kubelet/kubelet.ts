@@ -413,7 +413,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       await mkdir(join(podDir(netns), 'logs'), { recursive: true });
       try {
         await o.runtime.runPodSandbox({
-          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: net?.gateway, prefixLen: net && Number(net.subnet.split('/')[1]),
+          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: net?.gateway, prefixLen: net && Number(net.subnet.split('/')[1]), routes: net?.routes,
           mtu: net?.mtu, hostname: ps.hostNetwork ? node.name : (ps.hostname ?? name).slice(0, 63), resolvConf: resolvConf(ps, namespace!, o), hosts: hostsFile(pod, ps, ip, o.clusterDomain),
         });
       } catch (e) {

@@ -15,9 +15,11 @@ export interface PodSandboxConfig {
   node: string;
   hostNetwork: boolean;
   ip?: string;
-  /** The node's cni0 address: the pod's default gateway. */
+  /** The node's cni0 address: the pod's gateway, for its own subnet's addresses beyond the node and for its routes. */
   gateway?: string;
   prefixLen?: number;
+  /** Destinations the pod routes through its gateway ("0.0.0.0/0": the default route). */
+  routes?: string[];
   /** The pod's eth0 MTU, from the CNI config. */
   mtu?: number;
   hostname: string;

@@ -238,7 +238,7 @@ export class NetnsRuntime implements PodRuntime {
       'link set lo up',
       `addr add ${p.ip}/${p.prefixLen} dev eth0`,
       'link set eth0 up',
-      `route add default via ${p.gateway} dev eth0`,
+      ...(p.routes ?? []).map((dst) => `route add ${dst} via ${p.gateway} dev eth0`),
       'EOF',
       // An address freed by another pod may still be in the node's neighbour table with that pod's
       // MAC: forget it, or the node reaches the new pod only once the entry goes stale (~30 s).
