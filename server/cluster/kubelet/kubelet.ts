@@ -15,7 +15,7 @@ import { containerMounts, materializeVolumes, referencedConfig, VolumeError } fr
 import { intToIp, ipToInt } from '../../util/ipv4.ts';
 
 // The kubelet of every node of a lab, as one controller: a Pod bound to a node becomes a sandbox
-// (network namespace, IP from the node's podCIDR, hostname, hosts, resolv.conf per dnsPolicy) and
+// (network namespace, IP from the node's CNI config, hostname, hosts, resolv.conf per dnsPolicy) and
 // containers (processes from the image catalog) that it restarts per restartPolicy with
 // CrashLoopBackOff's doubling delay, probes (readiness, liveness, startup), and reports back as the
 // pod's status, conditions and Events, as `kubectl describe pod` shows them. A pod being deleted is
@@ -26,7 +26,7 @@ import { intToIp, ipToInt } from '../../util/ipv4.ts';
 // node is NotReady and no pod on the pod network gets a sandbox: each attempt is a NetworkNotReady
 // event and another try a second later (hostNetwork pods start). A network the runtime has loaded
 // but cannot add a pod to fails the sandbox (FailedCreatePodSandBox), retried after 10 s. Pods
-// already running keep their network: nothing is asked of the CNI config once a sandbox exists.
+// already running keep their network: the CNI config is asked again only to remove their sandbox.
 
 interface Container {
   name: string;
@@ -219,7 +219,6 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
   const lastReserved = new Map<string, string>();
   /** Per node: why the runtime's network is not ready, as its last status said. */
   const networkErrors = new Map<string, string>();
-
 
   const podDir = (netns: string) => join(o.runtime.dataDir, 'pods', netns);
   const logPath = (netns: string, c: string) => containerLogPath(o.runtime.dataDir, netns, c);

@@ -15,7 +15,7 @@ export interface PodSandboxConfig {
   node: string;
   hostNetwork: boolean;
   ip?: string;
-  /** The node's cni0 address: the pod's gateway, for its own subnet's addresses beyond the node and for its routes. */
+  /** The gateway of the pod's IPAM range (kindnet's: the node's cni0 address), through which its routes go. */
   gateway?: string;
   prefixLen?: number;
   /** Destinations the pod routes through its gateway ("0.0.0.0/0": the default route). */
