@@ -33,7 +33,7 @@ describe('CLI input errors', () => {
     expect(r.code).toBe(0);
     const { scenarios } = JSON.parse(r.stdout);
     expect(scenarios.map((s: { id: string }) => s.id)).toEqual(SCENARIO_IDS);
-    expect(scenarios[0]).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'] });
+    expect(scenarios.find((s: { id: string }) => s.id === 'coredns-down')).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'] });
   });
 });
 

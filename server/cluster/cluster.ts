@@ -20,6 +20,7 @@ import { ApiError, type KubeObject } from './object.ts';
 import { applyPatch } from './patch.ts';
 import { hostArgv, resolveImage } from './images.ts';
 import { networkPolicies } from './netpol/controller.ts';
+import { kindnetCniConfig } from './kindnet/cniconfig.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { loadBalancers, type LoadBalancerNetwork } from './loadbalancer/controller.ts';
 import { RestHandler } from './rest.ts';
@@ -44,7 +45,6 @@ export interface DataPlane {
   clusterDNS: string;
   clusterDomain: string;
   podCIDR: string;
-  mtu: number;
   nodeResolvConf: string;
   /** Where CoreDNS's records live (handed to the CoreDNS pods). */
   dnsDir: string;
@@ -280,11 +280,12 @@ export class Cluster {
     const dp = this.opts.dataPlane;
     if (dp) {
       const kubeletOpts: KubeletOptions = {
-        runtime: dp.runtime, nodes: () => this.opts.nodes, clusterDNS: dp.clusterDNS, clusterDomain: dp.clusterDomain, mtu: dp.mtu,
+        runtime: dp.runtime, nodes: () => this.opts.nodes, clusterDNS: dp.clusterDNS, clusterDomain: dp.clusterDomain,
         tokenFor: (pod) => serviceAccountToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
       };
       const nodes = () => this.opts.nodes.map((n) => n.name);
-      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes, clusterCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
+      specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes, clusterCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }),
+        kindnetCniConfig({ runtime: dp.runtime, nodes: () => this.opts.nodes }), dnsRecords({ dir: dp.dnsDir, domain: dp.clusterDomain }));
       if (dp.loadBalancers) specs.push(loadBalancers({ network: dp.loadBalancers, nodes }));
     }
     this.running = specs.map((spec) => ({ spec, run: runController(spec, ctx) }));

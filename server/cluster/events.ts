@@ -27,8 +27,8 @@ export function eventRecorder(api: ClusterApi) {
     const now = api.now().toISOString().replace(/\.\d+Z$/, 'Z');
     const seen = recent.get(key);
     if (seen && api.mutate('Event', seen.namespace, seen.name, (e) => { e.count = Number(e.count ?? 1) + 1; e.lastTimestamp = now; })) return;
-    // A kubelet reports from its node.
-    const host = component === 'kubelet' ? (object.spec as { nodeName?: string } | undefined)?.nodeName : undefined;
+    // A kubelet reports from its node (about its pods, or the node itself).
+    const host = component === 'kubelet' ? (object.kind === 'Node' ? object.metadata.name : (object.spec as { nodeName?: string } | undefined)?.nodeName) : undefined;
     const event: KubeObject = {
       apiVersion: 'v1', kind: 'Event',
       metadata: { name: eventName(object), namespace },

@@ -6,6 +6,7 @@ import { endpointsController } from './endpoints.ts';
 import { endpointSliceController } from './endpointslice.ts';
 import { garbageCollector } from './garbagecollector.ts';
 import { namespaceController } from './namespace.ts';
+import { nodeLifecycleController, taintEvictionController } from './nodelifecycle.ts';
 import { replicaSetController } from './replicaset.ts';
 import { scheduler } from './scheduler.ts';
 import { rootCACertPublisher, serviceAccountController } from './serviceaccount.ts';
@@ -28,6 +29,8 @@ export function controllerManager(opts: { caCert: string }): ControllerSpec[] {
     endpointSliceController(),
     garbageCollector(),
     namespaceController(),
+    nodeLifecycleController(),
+    taintEvictionController(),
     serviceAccountController(),
     rootCACertPublisher(opts.caCert),
     customResourceDefinitions(),

@@ -31,6 +31,7 @@ export interface Taint {
   key: string;
   value?: string;
   effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  timeAdded?: string;
 }
 
 export interface NodeSelectorRequirement { key: string; operator: string; values?: string[] }

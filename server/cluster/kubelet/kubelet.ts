@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,19 +7,27 @@ import type { ControllerContext, ControllerSpec, ReconcileResult } from '../cont
 import { objectKey, splitKey } from '../controllers/controller.ts';
 import { POD_DIR_ENV, resolveImage, containerArgv, type ImageProgram } from '../images.ts';
 import type { KubeObject } from '../object.ts';
+import { CNI_NOT_INITIALIZED, loadCni, type PodNetwork } from './cni.ts';
 import { containerEnv, EnvError } from './env.ts';
 import { runProbe, type Probe } from './probes.ts';
-import type { PodRuntime } from './runtime.ts';
+import { nodeRoot, type PodRuntime } from './runtime.ts';
 import { containerResources, podQOSClass } from '../resources.ts';
 import { containerMounts, materializeVolumes, referencedConfig, VolumeError } from './volumes.ts';
-import { gatewayOf, intToIp, ipToInt } from '../../util/ipv4.ts';
+import { intToIp, ipToInt } from '../../util/ipv4.ts';
 
 // The kubelet of every node of a lab, as one controller: a Pod bound to a node becomes a sandbox
-// (network namespace, IP from the node's podCIDR, hostname, hosts, resolv.conf per dnsPolicy) and
+// (network namespace, IP from the node's CNI config, hostname, hosts, resolv.conf per dnsPolicy) and
 // containers (processes from the image catalog) that it restarts per restartPolicy with
 // CrashLoopBackOff's doubling delay, probes (readiness, liveness, startup), and reports back as the
 // pod's status, conditions and Events, as `kubectl describe pod` shows them. A pod being deleted is
 // stopped (TERM, then KILL after its grace period) and removed from the API.
+//
+// The pod network is the node's CNI config as containerd loads it (./cni.ts): the kubelet asks the
+// runtime for its status every 5 s, and while the runtime has no network (NetworkReady=false) the
+// node is NotReady and no pod on the pod network gets a sandbox: each attempt is a NetworkNotReady
+// event and another try a second later (hostNetwork pods start). A network the runtime has loaded
+// but cannot add a pod to fails the sandbox (FailedCreatePodSandBox), retried after 10 s. Pods
+// already running keep their network: the CNI config is asked again only to remove their sandbox.
 
 interface Container {
   name: string;
@@ -74,7 +82,6 @@ export interface KubeletOptions {
   nodes: () => NodeInfo[];
   clusterDNS: string;
   clusterDomain: string;
-  mtu: number;
   /** The service account token a pod's projected volume carries. */
   tokenFor(pod: KubeObject): string;
   caCert: string;
@@ -126,12 +133,17 @@ interface PodRun {
   initDone: boolean;
   volumes?: Map<string, string>;
   configVersion?: string;
-  killing?: Promise<void>;
+  killing?: Promise<boolean>;
 }
 
 const BACKOFF_START_MS = 10_000;
 /** How long a container's end shows before its back-off does: the kubelet's PLEG relists every second. */
 const TERMINATED_SHOWN_MS = 1000;
+/** The kubelet's runtime status poll. */
+const RUNTIME_STATUS_MS = 5_000;
+/** The pod workers' retry after a sync that found the network not ready, and after any other failure. */
+const NETWORK_NOT_READY_RETRY_MS = 1_000;
+const SYNC_ERROR_RETRY_MS = 10_000;
 const EARLY_PROBE_MS = 50;
 const BACKOFF_MAX_MS = 300_000;
 
@@ -223,8 +235,10 @@ export const containerLogPath = (dataDir: string, netns: string, container: stri
 export function kubelet(o: KubeletOptions): ControllerSpec {
   const pods = new Map<string, PodRun>();
   const byContainer = new Map<string, string>();
-  /** Per node: the address host-local reserved last. */
+  /** Per node and range: the address host-local reserved last. */
   const lastReserved = new Map<string, string>();
+  /** Per node: why the runtime's network is not ready, as its last status said. */
+  const networkErrors = new Map<string, string>();
 
   const podDir = (netns: string) => join(o.runtime.dataDir, 'pods', netns);
   const logPath = (netns: string, c: string) => containerLogPath(o.runtime.dataDir, netns, c);
@@ -244,8 +258,9 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
         return (e.kind === 'ConfigMap' ? r.configMaps : r.secrets).includes(e.object.metadata.name!);
       }).map(objectKey);
     },
+    // Pods by namespace/name; each node by its name, for the runtime's status.
     initialKeys(ctx) {
-      return ctx.api.list('Pod', undefined).items.map(objectKey);
+      return [...o.nodes().map((n) => n.name), ...ctx.api.list('Pod', undefined).items.map(objectKey)];
     },
     // A container's process ending is seen through its state files, not the store.
     onStart(_ctx, enqueue) {
@@ -254,8 +269,39 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
         if (key) enqueue(key);
       });
     },
-    reconcile: (key, ctx) => reconcilePod(key, ctx),
+    reconcile: (key, ctx) => (key.includes('/') ? reconcilePod(key, ctx) : syncNodeStatus(key, ctx)),
   };
+
+  /**
+   * The runtime's status and the node's Ready condition from it, as the kubelet posts it: NotReady
+   * with the runtime's NetworkReady condition while containerd has no CNI network, with a
+   * NodeNotReady (or NodeReady) event when it changes. Kubelets report node events under the node's
+   * name as its uid.
+   */
+  async function syncNodeStatus(name: string, ctx: ControllerContext): Promise<ReconcileResult> {
+    const cni = await loadCni(nodeRoot(o.runtime.dataDir, name));
+    const error = cni.ready ? undefined : `container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: ${CNI_NOT_INITIALIZED}`;
+    if (!cni.ready && !networkErrors.has(name)) ctx.log(`containerd on ${name}: failed to reload cni configuration: ${cni.reason}`);
+    if (error) networkErrors.set(name, error); else networkErrors.delete(name);
+    const want = error ? { status: 'False', reason: 'KubeletNotReady', message: error } : { status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' };
+    const now = iso(new Date());
+    let changed = false;
+    const node = ctx.api.mutate('Node', undefined, name, (n) => {
+      const conditions = ((n.status as { conditions?: Record<string, unknown>[] } | undefined)?.conditions ?? []);
+      const i = conditions.findIndex((c) => c.type === 'Ready');
+      const prev = conditions[i];
+      if (prev && prev.status === want.status && prev.message === want.message) return false;
+      changed = prev?.status !== want.status;
+      const ready = { type: 'Ready', ...want, lastHeartbeatTime: now, lastTransitionTime: changed ? now : prev.lastTransitionTime };
+      if (i < 0) conditions.push(ready); else conditions[i] = ready;
+      n.status = { ...n.status as object, conditions };
+    }, { subresource: 'status' });
+    if (node && changed) {
+      const status = error ? 'NodeNotReady' : 'NodeReady';
+      ctx.event({ ...node, metadata: { ...node.metadata, uid: name } }, 'Normal', status, `Node ${name} status is now: ${status}`, 'kubelet');
+    }
+    return { requeueAfterMs: RUNTIME_STATUS_MS };
+  }
 
   /**
    * A pod this kubelet ran before its host restarted: its sandbox and containers are still there
@@ -296,7 +342,12 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     return run;
   }
 
-  async function teardown(key: string, run: PodRun, grace: number, ctx: ControllerContext, pod?: KubeObject): Promise<void> {
+  /**
+   * Stops a pod's containers and removes its sandbox. Removing the sandbox of a pod being deleted
+   * is a CNI DEL with the network containerd has loaded: while it has none, the sandbox stays (and
+   * the pod Terminating, its containers stopped) and false comes back, to be tried again.
+   */
+  async function teardown(key: string, run: PodRun, grace: number, ctx: ControllerContext, pod?: KubeObject): Promise<boolean> {
     const live = [...run.containers.values()].filter((c) => c.startedAt && !c.done);
     for (const c of live) {
       if (pod) event(ctx, pod, 'Normal', 'Killing', `Stopping container ${c.id.split('_').at(-2) ?? ''}`.trim());
@@ -310,11 +361,14 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
         if (Date.now() >= deadline) { await o.runtime.signalContainer(c.id, 'KILL'); break; }
         await new Promise((r) => setTimeout(r, 50));
       }
+      c.done = true;
     }
+    if (pod && !run.hostNetwork && !(await loadCni(nodeRoot(o.runtime.dataDir, run.node))).ready) return false;
     await o.runtime.stopPodSandbox(run.netns, run.hostNetwork);
     for (const c of run.containers.values()) { await o.runtime.forgetContainer(c.id); byContainer.delete(c.id); }
     await rm(podDir(run.netns), { recursive: true, force: true });
     pods.delete(key);
+    return true;
   }
 
   async function reconcilePod(key: string, ctx: ControllerContext): Promise<ReconcileResult> {
@@ -339,7 +393,12 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     if (pod.metadata.deletionTimestamp) {
       if (run) {
         if (!run.killing) run.killing = teardown(key, run, pod.metadata.deletionGracePeriodSeconds ?? ps.terminationGracePeriodSeconds ?? 30, ctx, pod);
-        await run.killing;
+        if (!(await run.killing)) {
+          run.killing = undefined;
+          const sandbox = createHash('sha256').update(run.uid).digest('hex');
+          event(ctx, pod, 'Warning', 'FailedKillPod', `error killing pod: failed to "KillPodSandbox" for "${run.uid}" with KillPodSandboxError: "rpc error: code = Unknown desc = failed to destroy network for sandbox \\"${sandbox}\\": ${CNI_NOT_INITIALIZED}"`);
+          return { requeueAfterMs: SYNC_ERROR_RETRY_MS };
+        }
       }
       // The kubelet's final delete: with the containers stopped, the pod leaves the API.
       if (!pod.metadata.finalizers?.length) api.forget('Pod', namespace, name);
@@ -350,29 +409,44 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     if (!run) {
       // Every pod has a sandbox of its own; a hostNetwork pod's uses its node's network namespace.
       const netns = podNetns(namespace!, name);
+      let net: PodNetwork | undefined;
+      if (!ps.hostNetwork) {
+        const notReady = networkErrors.get(node.name);
+        if (notReady) {
+          event(ctx, pod, 'Warning', 'NetworkNotReady', `network is not ready: ${notReady}`);
+          return waitForSandbox(ctx, pod, node, NETWORK_NOT_READY_RETRY_MS);
+        }
+        // containerd's RunPodSandbox: CNI ADD with the network it has loaded now.
+        const cni = await loadCni(nodeRoot(o.runtime.dataDir, node.name));
+        const added = cni.ready ? cni.add : { ok: false as const, error: CNI_NOT_INITIALIZED };
+        if (!added.ok) {
+          event(ctx, pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "${randomBytes(32).toString('hex')}": ${added.error}`);
+          return waitForSandbox(ctx, pod, node, SYNC_ERROR_RETRY_MS);
+        }
+        net = added.network;
+      }
       const used = new Set(api.list('Pod', undefined).items
         .filter((p) => (p.spec as PodSpec).nodeName === node.name && !(p.spec as PodSpec).hostNetwork && p.metadata.uid !== pod.metadata.uid)
         .map((p) => (p.status as { podIP?: string } | undefined)?.podIP).filter((x): x is string => Boolean(x)));
       for (const r of pods.values()) if (r.node === node.name && r.ip) used.add(r.ip);
-      const ip = ps.hostNetwork ? node.ip : allocateIP(node.podCIDR, used, lastReserved.get(node.name));
-      if (!ps.hostNetwork) lastReserved.set(node.name, ip);
+      const range = net && `${node.name} ${net.subnet}`;
+      const ip = net ? allocateIP(net.subnet, used, lastReserved.get(range!)) : node.ip;
+      if (range) lastReserved.set(range, ip);
       run = { uid: pod.metadata.uid!, netns, node: node.name, ip, hostNetwork: Boolean(ps.hostNetwork), containers: new Map(), initDone: !(ps.initContainers?.length) };
       pods.set(key, run);
       await mkdir(join(podDir(netns), 'logs'), { recursive: true });
       try {
         await o.runtime.runPodSandbox({
-          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: gatewayOf(node.podCIDR), prefixLen: Number(node.podCIDR.split('/')[1]),
-          mtu: o.mtu, hostname: ps.hostNetwork ? node.name : (ps.hostname ?? name).slice(0, 63), resolvConf: resolvConf(ps, namespace!, o), hosts: hostsFile(pod, ps, ip, o.clusterDomain),
+          netns, target: key, node: node.name, hostNetwork: run.hostNetwork, ip, gateway: net?.gateway, prefixLen: net && Number(net.subnet.split('/')[1]), routes: net?.routes,
+          mtu: net?.mtu, hostname: ps.hostNetwork ? node.name : (ps.hostname ?? name).slice(0, 63), resolvConf: resolvConf(ps, namespace!, o), hosts: hostsFile(pod, ps, ip, o.clusterDomain),
         });
       } catch (e) {
         pods.delete(key);
         event(ctx, pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
         return { requeueAfterMs: 2000 };
       }
-      const now = new Date();
       api.mutate('Pod', namespace, name, (p) => {
-        const st = (p.status ?? {}) as Record<string, unknown>;
-        p.status = { ...st, phase: 'Pending', hostIP: node.ip, hostIPs: [{ ip: node.ip }], podIP: ip, podIPs: [{ ip }], startTime: iso(now), qosClass: podQOSClass(ps) };
+        p.status = { ...startedStatus(p, node), podIP: ip, podIPs: [{ ip }] };
       }, { subresource: 'status' });
     }
 
@@ -381,7 +455,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
     const version = JSON.stringify([...refs.configMaps.map((n) => api.tryGet('ConfigMap', namespace, n)?.metadata.resourceVersion), ...refs.secrets.map((n) => api.tryGet('Secret', namespace, n)?.metadata.resourceVersion)]);
     if (!run.volumes || run.configVersion !== version) {
       try {
-        run.volumes = await materializeVolumes({ api, pod, podDir: podDir(run.netns), nodeRoot: join(o.runtime.dataDir, 'nodes', node.name), token: o.tokenFor(pod), caCert: o.caCert });
+        run.volumes = await materializeVolumes({ api, pod, podDir: podDir(run.netns), nodeRoot: nodeRoot(o.runtime.dataDir, node.name), token: o.tokenFor(pod), caCert: o.caCert });
         run.configVersion = version;
       } catch (e) {
         if (!(e instanceof VolumeError)) throw e;
@@ -406,6 +480,23 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       if (g.init) { run.initDone = true; return { requeueAfterMs: 0 }; }
     }
     return writeStatus(ctx, pod, run, nextMs);
+  }
+
+  /** The status a pod has from its first sync on the node: Pending there, since then. */
+  function startedStatus(p: KubeObject, node: NodeInfo): Record<string, unknown> {
+    const st = (p.status ?? {}) as Record<string, unknown>;
+    return { ...st, phase: 'Pending', hostIP: node.ip, hostIPs: [{ ip: node.ip }], startTime: st.startTime ?? iso(new Date()), qosClass: podQOSClass(p.spec as PodSpec) };
+  }
+
+  /** A pod whose sandbox could not be made yet: its containers wait in ContainerCreating, tried again later. */
+  function waitForSandbox(ctx: ControllerContext, pod: KubeObject, node: NodeInfo, retryMs: number): ReconcileResult {
+    const ps = pod.spec as PodSpec;
+    const updated = ctx.api.mutate('Pod', pod.metadata.namespace, pod.metadata.name!, (p) => {
+      if (p.metadata.uid !== pod.metadata.uid) return false;
+      p.status = startedStatus(p, node);
+    }, { subresource: 'status' }) ?? pod;
+    const waiting: PodRun = { uid: pod.metadata.uid!, netns: podNetns(pod.metadata.namespace!, pod.metadata.name!), node: node.name, hostNetwork: false, containers: new Map(), initDone: !(ps.initContainers?.length) };
+    return writeStatus(ctx, updated, waiting, { requeueAfterMs: retryMs }, { reason: 'ContainerCreating', sandbox: false });
   }
 
   async function syncContainer(ctx: ControllerContext, pod: KubeObject, run: PodRun, node: NodeInfo, c: Container, init: boolean, ephemeral: boolean, soon: (ms: number) => void): Promise<ContainerRun> {
@@ -607,7 +698,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
 
   const terminated = (t: Termination_) => ({ exitCode: t.exitCode, reason: t.reason, startedAt: t.startedAt && iso(t.startedAt), finishedAt: t.finishedAt && iso(t.finishedAt), containerID: t.containerID });
 
-  function writeStatus(ctx: ControllerContext, pod: KubeObject, run: PodRun, next: number | ReconcileResult, creating?: { reason: string }): ReconcileResult {
+  function writeStatus(ctx: ControllerContext, pod: KubeObject, run: PodRun, next: number | ReconcileResult, creating?: { reason: string; sandbox?: false }): ReconcileResult {
     const ps = pod.spec as PodSpec;
     const now = iso(new Date());
     const statusOf = (c: Container, init: boolean) => {
@@ -644,7 +735,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       };
       const scheduled = old.get('PodScheduled') ?? { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now };
       const conditions = [
-        cond('PodReadyToStartContainers', !terminal),
+        cond('PodReadyToStartContainers', !terminal && creating?.sandbox !== false),
         cond('Initialized', run.initDone, 'ContainersNotInitialized'),
         cond('Ready', allReady && !terminal, terminal ? 'PodCompleted' : 'ContainersNotReady'),
         cond('ContainersReady', allReady && !terminal, terminal ? 'PodCompleted' : 'ContainersNotReady'),

@@ -1,7 +1,11 @@
+import { join } from 'node:path';
 import type { ExecResult } from '../../lab/types.ts';
 
 // What the kubelet asks of a node's container runtime and CNI. The netns provider implements it
 // with network namespaces and processes; the kubelet knows nothing of how.
+
+/** A node's own file system (hostPath volumes, /etc/cni/net.d), in the directory the kubelet keeps its pods in. */
+export const nodeRoot = (dataDir: string, node: string) => join(dataDir, 'nodes', node);
 
 export interface PodSandboxConfig {
   /** The pod's sandbox name (its network namespace, the directory of its files). */
@@ -11,10 +15,13 @@ export interface PodSandboxConfig {
   node: string;
   hostNetwork: boolean;
   ip?: string;
-  /** The node's cni0 address: the pod's default gateway. */
+  /** The gateway of the pod's IPAM range (kindnet's: the node's cni0 address), through which its routes go. */
   gateway?: string;
   prefixLen?: number;
-  mtu: number;
+  /** Destinations the pod routes through its gateway ("0.0.0.0/0": the default route). */
+  routes?: string[];
+  /** The pod's eth0 MTU, from the CNI config. */
+  mtu?: number;
   hostname: string;
   resolvConf: string;
   hosts: string;

@@ -90,7 +90,7 @@ export function netnsLabHost(): LabHost {
           };
         },
         clusterDNS: record.topology.dns.clusterIP, clusterDomain: record.topology.dns.domain, podCIDR: record.topology.podCIDR,
-        mtu: record.topology.underlay.mtu, nodeResolvConf: NODE_RESOLV_CONF, dnsDir: join(dir, 'dns'),
+        nodeResolvConf: NODE_RESOLV_CONF, dnsDir: join(dir, 'dns'),
         env: { COREDNS_RECORDS_DIR: join(dir, 'dns') },
         imagePath: `${join(dir, 'bin')}:${LAB_PATH}`,
         loadBalancers: {

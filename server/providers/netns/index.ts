@@ -1,7 +1,10 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { SERVED_VERSION } from '../../cluster/cluster.ts';
+import { KINDNET_CONFLIST, kindnetConflist } from '../../cluster/kindnet/cniconfig.ts';
+import { CNI_CONF_DIR } from '../../cluster/kubelet/cni.ts';
+import { nodeRoot } from '../../cluster/kubelet/runtime.ts';
 import type { KubeObject } from '../../cluster/object.ts';
 import { ensurePki, kubeconfig, newToken } from '../../cluster/pki.ts';
 import { kindClusterName, labDir, labsDir, stateDir } from '../../lab/naming.ts';
@@ -146,6 +149,10 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
           files[`etc/${n.name}/hostname`] = n.name;
           files[`etc/${n.name}/resolv.conf`] = NODE_RESOLV_CONF;
           files[`etc/${n.name}/hosts`] = nodeHosts(n.name, n.ip);
+          // The node's own /etc/cni/net.d, with the config kindnet wrote when the node came up.
+          const root = nodeRoot(dir, n.name);
+          files[`etc/${n.name}/mounts`] = `${join(root, CNI_CONF_DIR)}\t/${CNI_CONF_DIR}\trw\n`;
+          files[relative(dir, join(root, KINDNET_CONFLIST))] = kindnetConflist(n.podCIDR, topo.underlay.mtu);
         }
         // The laptop: a host outside the cluster, with the lab's kubeconfig, as a learner's machine has it.
         files[`etc/${LAPTOP.name}/target`] = LAPTOP.name;
@@ -154,7 +161,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
         files[`etc/${LAPTOP.name}/hosts`] = nodeHosts(LAPTOP.name, LAPTOP.ip);
         files['world/dnsmasq.conf'] = dnsmasqConf(topo, worldDir(dir));
         files['world/nginx.conf'] = nginxConf(worldDir(dir));
-        await Promise.all(['run/containers', 'dns', 'pods', 'kube-cache', ...topo.nodes.map((n) => `nodes/${n.name}`)].map((d) => mkdir(join(dir, d), { recursive: true })));
+        await Promise.all(['run/containers', 'dns', 'pods', 'kube-cache', ...topo.nodes.map((n) => relative(dir, nodeRoot(dir, n.name)))].map((d) => mkdir(join(dir, d), { recursive: true })));
         await Promise.all(Object.entries(files).map(async ([rel, content]) => {
           await mkdir(dirname(join(dir, rel)), { recursive: true });
           await writeFile(join(dir, rel), content);

@@ -210,6 +210,33 @@ spec:
     expect((await sh('default/client-worker', 'curl -sS -m2 http://web/hostname')).out).toMatch(/^web-/);
   });
 
+  it('a node that loses its CNI config goes NotReady: new pods wait for their network, running ones keep theirs, and kindnet restarted writes it back', async () => {
+    const conflist = (await sh('worker', 'cat /etc/cni/net.d/10-kindnet.conflist')).out;
+    expect(JSON.parse(conflist).plugins[0]).toMatchObject({ type: 'ptp', ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.1.0/24' }]] } });
+    await sh('worker', 'rm /etc/cni/net.d/10-kindnet.conflist');
+    expect((await kubectl('admin', 'wait --for=condition=Ready=false node/worker --timeout=30s')).out).toBe('node/worker condition met');
+    const notReady = 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized';
+    const node = await kubectl('admin', 'describe node worker');
+    expect(node.out).toMatch(new RegExp(`Ready\\s+False\\s+.*KubeletNotReady\\s+${notReady}`));
+    expect(node.out).toMatch(/Taints:\s+node\.kubernetes\.io\/not-ready:NoExecute\n\s+node\.kubernetes\.io\/not-ready:NoSchedule\n/);
+    expect(node.out).toMatch(/Normal\s+NodeNotReady\s+\S+\s+kubelet\s+Node worker status is now: NodeNotReady/);
+    expect((await kubectl('admin', 'get nodes worker --no-headers')).out).toMatch(/^worker\s+NotReady\s/);
+    // A pod that tolerates the not-ready taint gets there, and waits for its network.
+    await kubectl('admin', `run stuck --image=busybox --overrides='{"spec":{"nodeName":"worker","tolerations":[{"operator":"Exists"}]}}' -- sleep 3600`);
+    await until('admin', 'kubectl describe pod stuck', new RegExp(`Warning\\s+NetworkNotReady\\s+.*kubelet\\s+network is not ready: ${notReady}`));
+    expect((await kubectl('admin', 'get pod stuck -o wide --no-headers')).out).toMatch(/^stuck\s+0\/1\s+ContainerCreating\s+0\s+\S+\s+<none>\s+worker\s/);
+    // Pods that ran there keep their network.
+    const web = lab.facts.pods.find((p) => p.app === 'web' && p.node === 'control-plane')!;
+    expect((await sh('default/client-worker', `curl -sS -m2 http://${web.ip}:8080/hostname`)).out).toBe(web.target.split('/')[1]);
+    await kubectl('admin', '-n kube-system delete pod -l app=kindnet --field-selector spec.nodeName=worker');
+    expect((await kubectl('admin', 'wait --for=condition=Ready node/worker --timeout=30s')).out).toBe('node/worker condition met');
+    expect((await kubectl('admin', 'wait --for=condition=Ready pod/stuck --timeout=30s')).out).toBe('pod/stuck condition met');
+    expect((await kubectl('admin', 'get pod stuck -o jsonpath={.status.podIP}')).out).toMatch(/^10\.244\.1\.\d+$/);
+    expect((await sh('worker', 'cat /etc/cni/net.d/10-kindnet.conflist')).out).toBe(conflist);
+    expect((await kubectl('admin', 'get node worker -o jsonpath={.spec.taints}')).out).toBe('');
+    await kubectl('admin', 'delete pod stuck --grace-period=0');
+  });
+
   /** kubectl on the host under a terminal, through `netdojo kubeconfig`: types `input` once `ready` shows, returns the screen. */
   const interactive = async (args: string[], ready: RegExp, input: string, done: RegExp) => {
     const dir = mkdtempSync(join(tmpdir(), 'netdojo-tty-'));

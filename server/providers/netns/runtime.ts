@@ -57,8 +57,8 @@ echo $rc > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"
 
 /**
  * The one way into a target: its network namespace, its hostname, resolv.conf and hosts, and the
- * volume mounts of NETDOJO_MOUNTS (lines "source<TAB>target<TAB>ro|rw"), in a mount namespace of its
- * own. A mount target that does not exist is made in a private layer over its parent directory, so
+ * volume mounts of NETDOJO_MOUNTS (lines "source<TAB>target<TAB>ro|rw"; by default the target's own
+ * `mounts`: a node's directories of its own file system), in a mount namespace of its own. A mount target that does not exist is made in a private layer over its parent directory, so
  * the host's file system is never written. With NETDOJO_DETACH set, the command starts in a session
  * of its own once every mount is made, and enter returns: a failed mount is enter's error, as a
  * container runtime's task creation fails before the container's process exists.
@@ -99,7 +99,8 @@ exec ip netns exec "$netns" unshare --uts -- sh -c '
     for e in "$l/l"/* "$l/l"/.[!.]*; do if [ -e "$e" ] || [ -L "$e" ]; then set -- "$@" "$e"; fi; done
     [ $# -eq 0 ] || ln -s "$@" "$p"/
   }
-  if [ -n "$NETDOJO_MOUNTS" ] && [ -f "$NETDOJO_MOUNTS" ]; then
+  mounts=\${NETDOJO_MOUNTS:-$d/mounts}
+  if [ -f "$mounts" ]; then
     mkdir -p "${dir}/ovl"
     while IFS="$(printf "\t")" read -r src dst mode; do
       [ -n "$dst" ] || continue
@@ -114,7 +115,7 @@ exec ip netns exec "$netns" unshare --uts -- sh -c '
       fi
       if [ "$mode" = ro ]; then err=$(mount --bind -o ro "$src" "$dst" 2>&1); else err=$(mount --bind "$src" "$dst" 2>&1); fi ||
         fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": $err"
-    done < "$NETDOJO_MOUNTS"
+    done < "$mounts"
   fi
   # After the volumes: a volume under /etc is mounted on a layer over /etc, which would hide these.
   mount --bind "$d/resolv.conf" /etc/resolv.conf
@@ -263,7 +264,7 @@ export class NetnsRuntime implements PodRuntime {
       'link set lo up',
       `addr add ${p.ip}/${p.prefixLen} dev eth0`,
       'link set eth0 up',
-      `route add default via ${p.gateway} dev eth0`,
+      ...(p.routes ?? []).map((dst) => `route add ${dst} via ${p.gateway} dev eth0`),
       'EOF',
       // An address freed by another pod may still be in the node's neighbour table with that pod's
       // MAC: forget it, or the node reaches the new pod only once the entry goes stale (~30 s).
