@@ -26,6 +26,9 @@ describe('CLI input errors', () => {
     expect(lab.stderr).toMatch(/no lab "lnosuchlab"/);
     const id = await netdojo(home.dir, ['exec', '../../etc', 'worker', '--', 'true']);
     expect(id.stderr).toMatch(/"..\/..\/etc" is not a lab id/);
+    const record = await netdojo(home.dir, ['verify', 'coredns-down', '--thorough', '--record']);
+    expect(record.code).toBe(1);
+    expect(record.stderr).toContain('--record writes proofs on kind, and a proof is a --thorough one');
   });
 
   it('lists scenarios as one JSON document', async () => {
@@ -33,7 +36,7 @@ describe('CLI input errors', () => {
     expect(r.code).toBe(0);
     const { scenarios } = JSON.parse(r.stdout);
     expect(scenarios.map((s: { id: string }) => s.id)).toEqual(SCENARIO_IDS);
-    expect(scenarios.find((s: { id: string }) => s.id === 'coredns-down')).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'] });
+    expect(scenarios.find((s: { id: string }) => s.id === 'coredns-down')).toMatchObject({ difficulty: 'beginner', providers: ['netns', 'kind'], unproven: ['kind'] });
   });
 });
 

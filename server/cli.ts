@@ -55,11 +55,14 @@ export function program(setExit: (code: number) => void): Command {
 
   cli.command('scenarios').description('list the scenarios').option('--json', 'one JSON document').action(act(async (o) => {
     const { loadCatalog } = await import('./scenario/load.ts');
-    const { scenarios, errors } = await loadCatalog();
+    const { catalogEntry } = await import('./labs/backend.ts');
+    const { scenarios, errors, kindProofs } = await loadCatalog();
+    const specs = scenarios.map((l) => l.spec);
     if (o.json) {
-      json({ scenarios: scenarios.map(({ spec: s }) => ({ id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags, concepts: s.concepts, track: s.track, competencies: s.competencies, learned: s.learned, providers: s.providers, variants: s.variants })), errors: errors.map((e) => e.message) });
+      json({ scenarios: specs.map((s) => ({ ...catalogEntry(s, kindProofs), variants: s.variants })), errors: errors.map((e) => e.message) });
     } else {
-      print(formatTable([['ID', 'TRACK', 'DIFFICULTY', 'MIN', 'TITLE'], ...[...scenarios].map((l) => l.spec).sort(byTrackOrder).map((s) => [s.id, s.track, s.difficulty, String(s.minutes), s.title])]));
+      const providers = (s: (typeof specs)[number]) => { const u = catalogEntry(s, kindProofs).unproven; return s.providers.map((p) => (u.includes(p) ? `${p} (unproven)` : p)).join(', '); };
+      print(formatTable([['ID', 'TRACK', 'DIFFICULTY', 'MIN', 'PROVIDERS', 'TITLE'], ...[...specs].sort(byTrackOrder).map((s) => [s.id, s.track, s.difficulty, String(s.minutes), providers(s), s.title])]));
       for (const e of errors) process.stderr.write(`\nscenario not loaded: ${e.message}\n`);
     }
     return errors.length ? 1 : 0;
@@ -70,6 +73,14 @@ export function program(setExit: (code: number) => void): Command {
     .option('--healthy', 'do not break it (a working cluster to explore)').option('--json', 'one JSON document'))
     .action(act(async (scenario: string, o) => {
       const opts = { scenario, provider: o.provider as ProviderName, seed: o.seed, resources: labResources(o), onProgress: progress(!o.json) };
+      if (opts.provider === 'kind') {
+        const { loadCatalog, unprovenOn } = await import('./scenario/load.ts');
+        const { scenarios, kindProofs } = await loadCatalog();
+        const spec = scenarios.find((l) => l.spec.id === scenario)?.spec;
+        if (spec && unprovenOn(spec, kindProofs).includes('kind')) {
+          process.stderr.write(`netdojo: note: ${scenario}'s kind steps have not been proven on a real kind cluster yet (scenarios/kind-proofs.yaml); \`netdojo verify ${scenario} --provider kind --thorough --record\` proves and records them\n`);
+        }
+      }
       const { createLab, startLab } = await session();
       const { lab, rendered } = o.healthy ? await createLab(opts) : await startLab(opts);
       if (o.json) json({ lab: { ...lab.facts, variant: rendered.variant } });
@@ -139,12 +150,17 @@ export function program(setExit: (code: number) => void): Command {
   cli.command('verify').description('prove scenarios: healthy → broken (target checks fail) → solved (all pass) → nothing left')
     .argument('[scenarios...]').addOption(providerOption())
     .option('--seed <n...>', 'seeds to prove (default: three)').option('--thorough', 'also grade every listed alternative fix and destructive "fix"')
+    .option('--record', 'on kind, with --thorough: write each scenario proven on every seed into scenarios/kind-proofs.yaml')
     .option('--json', 'one JSON document').action(act(async (ids: string[], o) => {
       const seeds = o.seed ? (o.seed as string[]).map(parseSeed) : [1, 2, 3];
-      const { verify, formatVerify } = await import('./verify.ts');
+      if (o.record && (o.provider !== 'kind' || !o.thorough)) {
+        throw new LabError('--record writes proofs on kind, and a proof is a --thorough one: netdojo verify <scenario...> --provider kind --thorough --record (netns is proven in every CI run)');
+      }
+      const { verify, formatVerify, recordKindProofs } = await import('./verify.ts');
       const result = await verify({ scenarios: ids, provider: o.provider, seeds, thorough: Boolean(o.thorough), onProgress: progress(!o.json) });
       if (o.json) json(result);
       else print(formatVerify(result));
+      if (o.record) for (const id of await recordKindProofs(result.results, seeds)) process.stderr.write(`netdojo: recorded ${id} as proven on kind\n`);
       return result.results.every((r) => r.ok) ? 0 : 1;
     }));
 

@@ -4,7 +4,8 @@ import { labDir } from './lab/naming.ts';
 import { breakLab, createLab, destroyLab, runSteps, solveLab, type LabSession } from './lab/session.ts';
 import type { ProgressFn, ProviderName } from './lab/types.ts';
 import { getProvider } from './providers/index.ts';
-import { loadCatalog, loadScenario } from './scenario/load.ts';
+import { loadCatalog, loadScenario, SCENARIOS_DIR } from './scenario/load.ts';
+import { recordKindProof } from './scenario/proofs.ts';
 import { run } from './util/run.ts';
 import { formatTable } from './util/table.ts';
 
@@ -181,4 +182,19 @@ export function formatVerify({ results }: { results: VerifyResult[] }): string {
   const problems = results.flatMap((r) => r.problems.map((p) => `  ${r.id} seed ${r.seed}: ${p}`));
   const proven = results.filter((r) => r.ok).length;
   return `${table}\n${problems.length ? `\n${problems.join('\n')}\n` : ''}\n${proven}/${results.length} proven`;
+}
+
+/**
+ * Writes a kind proof for every scenario whose every seed was proven (scenarios/kind-proofs.yaml),
+ * with today's date and the host's `kind version`; returns their ids.
+ */
+export async function recordKindProofs(results: readonly VerifyResult[], seeds: number[]): Promise<string[]> {
+  const ids = [...new Set(results.map((r) => r.id))].filter((id) => results.filter((r) => r.id === id).every((r) => r.ok && r.provider === 'kind'));
+  if (!ids.length) return [];
+  const { kindBin } = await import('./providers/kind/docker.ts');
+  const v = await run(kindBin(), ['version'], { timeoutMs: 15_000 });
+  const kind = v.stdout.trim() || 'unknown';
+  const at = new Date().toISOString().slice(0, 10);
+  for (const id of ids) await recordKindProof(SCENARIOS_DIR, id, { at, kind, seeds });
+  return ids;
 }

@@ -9,7 +9,7 @@ import { competencyView, inTrackOrder, nextScenario, nextView, trackSections } f
 
 const entry = (id: string, track: CatalogEntry['track'], difficulty: CatalogEntry['difficulty'], minutes: number, more: Partial<CatalogEntry> = {}): CatalogEntry => ({
   id, title: id, summary: `${id} summary`, difficulty, minutes, tags: [track], concepts: ['c'], track,
-  competencies: ['troubleshoot-networking'], learned: `${id} learned`, providers: ['netns'], ...more,
+  competencies: ['troubleshoot-networking'], learned: `${id} learned`, providers: ['netns'], unproven: [], ...more,
 });
 
 // Deliberately out of order: tracks mixed, harder before easier, a tie on difficulty and minutes.

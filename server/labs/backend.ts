@@ -2,7 +2,8 @@ import { gradeLab } from '../../grader/index.ts';
 import type { Check, CheckResult, GradeReport } from '../../grader/types.ts';
 import { destroyLab, resetLab, startLab, type StartOptions } from '../lab/session.ts';
 import { getProvider } from '../providers/index.ts';
-import { loadScenarios } from '../scenario/load.ts';
+import { loadCatalog, unprovenOn } from '../scenario/load.ts';
+import type { KindProof } from '../scenario/proofs.ts';
 import type { Lab, ProgressFn, ProviderName } from '../lab/types.ts';
 import type { RenderedScenario as FullRendering } from '../scenario/render.ts';
 import type { ScenarioSpec } from '../scenario/schema.ts';
@@ -12,7 +13,10 @@ export type { StartOptions };
 // The one place where the web server meets the rest of netdojo: scenario catalog, lab lifecycle and
 // grading. The server only ever talks to a LabBackend; realBackend() wires the project's modules.
 
-export type CatalogEntry = Pick<ScenarioSpec, 'id' | 'title' | 'summary' | 'difficulty' | 'minutes' | 'tags' | 'concepts' | 'track' | 'competencies' | 'learned' | 'providers'>;
+export type CatalogEntry = Pick<ScenarioSpec, 'id' | 'title' | 'summary' | 'difficulty' | 'minutes' | 'tags' | 'concepts' | 'track' | 'competencies' | 'learned' | 'providers'> & {
+  /** Providers whose steps for it are not proven yet (kind, until a real cluster passed them). */
+  unproven: ProviderName[];
+};
 
 /** What the web server uses of a rendered scenario (test backends provide just this). */
 export type RenderedScenario = Pick<FullRendering, 'variant' | 'brief' | 'hints' | 'checks' | 'solution'>;
@@ -32,16 +36,19 @@ export interface LabBackend {
   reap(provider: ProviderName): Promise<string[]>;
 }
 
-const pick = (s: ScenarioSpec): CatalogEntry => ({
+/** A scenario as the catalog lists it (the CLI's `scenarios --json` and the web app's). */
+export const catalogEntry = (s: ScenarioSpec, kindProofs: ReadonlyMap<string, KindProof>): CatalogEntry => ({
   id: s.id, title: s.title, summary: s.summary, difficulty: s.difficulty, minutes: s.minutes, tags: s.tags,
   concepts: s.concepts, track: s.track, competencies: s.competencies, learned: s.learned, providers: s.providers,
+  unproven: unprovenOn(s, kindProofs),
 });
 
 /** The project's scenario loader, lab session and grader. */
 export function realBackend(): LabBackend {
   return {
     async scenarios() {
-      return (await loadScenarios()).map((s) => pick(s.spec));
+      const { scenarios, kindProofs } = await loadCatalog();
+      return scenarios.map((s) => catalogEntry(s.spec, kindProofs));
     },
     async start(opts) {
       return startLab(opts);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { z } from 'zod';
 import { describeIssue, parseSpecFile, SpecFileError, type Path } from '../util/spec-file.ts';
+import { loadKindProofs, ProofsError, type KindProof } from './proofs.ts';
 import { checkRunsOn, isStepList, PROVIDERS, ScenarioSpec } from './schema.ts';
 
 // Scenario files are user input: every problem is reported with the file, the path inside it, the
@@ -140,15 +141,25 @@ async function listScenarioDirs(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')).map((e) => e.name).sort();
 }
 
-export interface Catalog { scenarios: LoadedScenario[]; errors: ScenarioError[] }
+export interface Catalog {
+  scenarios: LoadedScenario[];
+  errors: SpecFileError[];
+  /** Scenarios proven on a real kind cluster (server/scenario/proofs.ts). */
+  kindProofs: Map<string, KindProof>;
+}
 
-/** Every scenario that loads, and the errors of those that do not. */
+/** Every scenario that loads, and the errors of those that do not (and of the kind proofs' file). */
 export async function loadCatalog(dir = SCENARIOS_DIR): Promise<Catalog> {
-  const results = await Promise.allSettled((await listScenarioDirs(dir)).map((id) => loadScenario(id, dir)));
-  return {
-    scenarios: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
-    errors: results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof ScenarioError ? r.reason : new ScenarioError(dir, [String(r.reason)])] : [])),
-  };
+  const ids = await listScenarioDirs(dir);
+  const results = await Promise.allSettled(ids.map((id) => loadScenario(id, dir)));
+  const errors: SpecFileError[] = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof ScenarioError ? r.reason : new ScenarioError(dir, [String(r.reason)])] : []));
+  const kindProofs = await loadKindProofs(dir, ids).catch((e) => { errors.push(e instanceof SpecFileError ? e : new ProofsError(dir, [String(e)])); return new Map<string, KindProof>(); });
+  return { scenarios: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])), errors, kindProofs };
+}
+
+/** The providers a scenario runs on whose steps have not been proven there (kind until recorded). */
+export function unprovenOn(spec: Pick<ScenarioSpec, 'id' | 'providers'>, kindProofs: ReadonlyMap<string, KindProof>): ('netns' | 'kind')[] {
+  return spec.providers.filter((p) => p === 'kind' && !kindProofs.has(spec.id));
 }
 
 export async function loadScenarios(dir = SCENARIOS_DIR): Promise<LoadedScenario[]> {

@@ -14,7 +14,7 @@ import type { CatalogEntry, LabBackend, StartedLab } from '../../labs/backend.ts
 
 export const STAND_IN_SCENARIO: CatalogEntry = {
   id: 'stand-in', title: 'Stand-in scenario', summary: 'A local shell whose "network" is a file.', difficulty: 'beginner',
-  minutes: 5, tags: ['dns'], concepts: ['testing'], track: 'dns', competencies: ['coredns'], learned: 'A stand-in teaches how the server drives a lab.', providers: ['netns'],
+  minutes: 5, tags: ['dns'], concepts: ['testing'], track: 'dns', competencies: ['coredns'], learned: 'A stand-in teaches how the server drives a lab.', providers: ['netns'], unproven: [],
 };
 
 /** The catalog the stand-in serves: across tracks, and not in catalog order (the server sorts it). */
