@@ -12,6 +12,7 @@ import type { BenchContext } from './context.ts';
 import { benchKube } from './kube.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchLimits } from './limits.ts';
+import { benchUserns } from './userns.ts';
 import { benchNetpol } from './netpol.ts';
 import { benchOutside } from './outside.ts';
 import { machineFacts } from './machine.ts';
@@ -87,13 +88,14 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const outside = await section('outside', ctx, () => ran(benchOutside(ctx)));
     const lifecycle = await section('lifecycle', ctx, () => ran(benchLifecycle(ctx)));
     const limits = await section('limits', ctx, () => ran(benchLimits(ctx)));
+    const userns = await section('userns', ctx, () => benchUserns(ctx));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
     const terminal = await section('terminal', ctx, () => benchTerminal(ctx));
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
       version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, outside, limits, cleanup: [],
+      startedAt, totalMs: 0, machine, lifecycle, scale, terminal, containers, probes, kube, netpol, outside, limits, userns, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -107,6 +109,6 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   writeFileSync(RESULTS_MD, formatMarkdown(result));
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result));
-  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits].some((s) => s.status === 'failed');
+  const failed = [result.lifecycle, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits, result.userns].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

@@ -226,6 +226,14 @@ export interface Limits {
   teardownErrors: string[];
 }
 
+export interface Userns {
+  runs: number;
+  /** As root: labs in a user namespace with a uid range of their own, and labs whose root is the host's, alternately. */
+  userns: LimitsSide;
+  hostRoot: LimitsSide;
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -242,6 +250,7 @@ export interface BenchResult {
   netpol: Section<Netpol>;
   outside: Section<Outside>;
   limits: Section<Limits>;
+  userns: Section<Userns>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }

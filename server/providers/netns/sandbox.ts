@@ -66,13 +66,18 @@ export type SandboxIds = { range: { base: number; count: number; view: string } 
  * the lab only its own part of the state directory, userns.ts), then the sandbox's namespaces in it.
  */
 export async function startSandbox(dir: string, ids: SandboxIds, limits?: SandboxLimits): Promise<SandboxHandle> {
-  const namespaces = ['--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', 'bash', '-c', INIT, `${HOLDER_MARK}${dir}`];
+  const namespaces = ['--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private'];
+  const init = ['bash', '-c', INIT, `${HOLDER_MARK}${dir}`];
   const argv = 'range' in ids
-    // --setuid/--setgid 0: the holder becomes the namespace's root (the range's first id) before
-    // anything runs in it; the maps written by root leave setgroups allowed, so it drops its groups.
+    // The sandbox's PID 1 becomes the namespace's root (the range's first id) before it runs
+    // anything; the maps written by root leave setgroups allowed, so it drops its groups. Until
+    // then it runs as our uid 0, which the namespace does not map, and an exec would drop the
+    // capabilities it has there: --keep-caps keeps them for setpriv. The kernel clears the
+    // parent-death signal (--kill-child) when a process's uids or gids change: setpriv sets it again.
     ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', ids.range.view, 'view',
-      'unshare', `--map-users=${ids.range.base},0,${ids.range.count}`, `--map-groups=${ids.range.base},0,${ids.range.count}`, '--setuid', '0', '--setgid', '0', ...namespaces]
-    : ['unshare', ...('caller' in ids ? ['--user', '--map-root-user'] : []), ...namespaces];
+      'unshare', `--map-users=${ids.range.base},0,${ids.range.count}`, `--map-groups=${ids.range.base},0,${ids.range.count}`, '--keep-caps', ...namespaces,
+      'setpriv', '--reuid=0', '--regid=0', '--clear-groups', '--pdeathsig=keep', '--no-new-privs', ...init]
+    : ['unshare', ...('caller' in ids ? ['--user', '--map-root-user'] : []), ...namespaces, ...init];
   const userns = !('none' in ids);
   // Detached: the lab must survive the CLI process that created it (`netdojo up` exits).
   const [file, ...rest] = [...holderPrefix(limits), ...argv];
