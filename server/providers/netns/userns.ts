@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, readdir, readlink, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabError } from '../../lab/types.ts';
@@ -13,7 +13,7 @@ import { sq } from '../../util/shell.ts';
 // unreadable, the checkout unwritable, and a 0700 directory (root's home) cannot even be searched.
 // (Unprivileged, a lab maps the caller's own uid to root instead: the caller has no other ids.)
 //
-// Ranges are the machine's, not a state directory's: a claim is a symlink, named by the range's
+// Ranges are the machine's, not a state directory's (and never one /etc/subuid gives a user): a claim is a symlink, named by the range's
 // number, to the lab's directory, in /run (emptied at boot, as the labs are). symlink(2) fails with
 // EEXIST when another process, of any state directory, holds the number: no lock to take. The lab's
 // teardown removes its claim; a claim whose lab directory is gone (a lab removed by hand, a crash in
@@ -31,13 +31,28 @@ const PROJECT = fileURLToPath(new URL('../../..', import.meta.url));
 
 const claimOf = (base: number) => join(CLAIMS, String((base - FIRST) / RANGE));
 
-/** Claims a free range for the lab in `labDir`: the host uid (and gid) its root is. */
+/** Host ids that /etc/subuid and /etc/subgid give users for user namespaces of their own: [start, end). */
+async function delegated(): Promise<[number, number][]> {
+  const out: [number, number][] = [];
+  for (const f of ['/etc/subuid', '/etc/subgid']) {
+    for (const line of (await readFile(f, 'utf8').catch(() => '')).split('\n')) {
+      const [, start, count] = line.trim().split(':');
+      if (/^\d+$/.test(start ?? '') && /^\d+$/.test(count ?? '')) out.push([Number(start), Number(start) + Number(count)]);
+    }
+  }
+  return out;
+}
+
+/** Claims a free range for the lab in `labDir` (none that users were given): the host uid (and gid) its root is. */
 export async function claimRange(labDir: string): Promise<number> {
   await mkdir(CLAIMS, { recursive: true, mode: 0o700 });
+  const taken = await delegated();
   for (let n = 0; n < RANGES; n++) {
+    const base = FIRST + n * RANGE;
+    if (taken.some(([start, end]) => start < base + RANGE && base < end)) continue;
     try {
       await symlink(labDir, join(CLAIMS, String(n)));
-      return FIRST + n * RANGE;
+      return base;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
