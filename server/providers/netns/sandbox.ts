@@ -8,10 +8,11 @@ import type { Cgroup } from './cgroups.ts';
 import { holderPrefix, limitPrefix, type SandboxLimits } from './limits.ts';
 import { IDMAP_DIR } from './userns.ts';
 
-// Each lab lives in a sandbox: its own user, network, mount and PID namespaces. The holder is `unshare`; the sandbox's PID 1 is a bash that reaps orphans and dies with
-// the holder (--kill-child), and when PID 1 dies the kernel kills every process in the sandbox, which
-// frees every namespace and mount inside. So nothing is created in the host's network namespace or
-// /run, and a lab cannot outlive its holder. The holder starts in the lab's cgroup, and everything
+// Each lab lives in a sandbox: its own user, network, mount and PID namespaces. The holder is
+// `unshare`; the sandbox's PID 1 is a bash that reaps orphans and dies with the holder
+// (--kill-child), and when PID 1 dies the kernel kills every process in the sandbox, which frees
+// every namespace and mount inside. So nothing is created in the host's network namespace or /run,
+// and a lab cannot outlive its holder. The holder starts in the lab's cgroup, and everything
 // that enters the sandbox joins it first (limits.ts), so the lab's limits bound all of the lab.
 
 export interface SandboxHandle {
