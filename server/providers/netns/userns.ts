@@ -13,11 +13,12 @@ import { sq } from '../../util/shell.ts';
 // unreadable, the checkout unwritable, and a 0700 directory (root's home) cannot even be searched.
 // (Unprivileged, a lab maps the caller's own uid to root instead: the caller has no other ids.)
 //
-// Ranges are the machine's, not a state directory's (and never one /etc/subuid gives a user): a claim is a symlink, named by the range's
-// number, to the lab's directory, in /run (emptied at boot, as the labs are). symlink(2) fails with
-// EEXIST when another process, of any state directory, holds the number: no lock to take. The lab's
-// teardown removes its claim; a claim whose lab directory is gone (a lab removed by hand, a crash in
-// the middle of a teardown) goes with the next reap of that state directory.
+// Ranges are the machine's, not a state directory's (and never one /etc/subuid gives a user): a
+// claim is a symlink, named by the range's number, to the lab's directory, in /run (emptied at
+// boot, as the labs are). symlink(2) fails with EEXIST when another process, of any state
+// directory, holds the number: no lock to take. The lab's teardown removes its claim; a claim whose
+// lab directory is gone (a lab removed by hand, a crash in the middle of a teardown) goes with the
+// next reap of that state directory.
 
 /** Ids per lab: uid and gid 0..65535 inside, so nobody (65534), which dnsmasq and nginx drop to, is mapped. */
 export const RANGE = 65536;
