@@ -95,6 +95,15 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         ],
       },
     },
+    userns: {
+      status: 'ok',
+      data: {
+        runs: 10,
+        userns: { up: s(1150, 1350, 10), down: s(190, 260, 10), pss: s(21 * 1024 ** 2, 22 * 1024 ** 2, 10) },
+        hostRoot: { up: s(1100, 1300, 10), down: s(180, 250, 10), pss: s(21 * 1024 ** 2, 22 * 1024 ** 2, 10) },
+        teardownErrors: [],
+      },
+    },
     cleanup: [],
     ...over,
   };
@@ -136,6 +145,14 @@ describe('limits', () => {
     const t = tables(doc()).find((x) => x.title.startsWith('8.'))!;
     expect(t.rows.map((r) => r[0])).toEqual(['up, with limits', 'up, without', 'down, with limits', 'down, without', 'PSS per lab, with limits', 'PSS per lab, without', 'charged to the lab\'s cgroup']);
     expect(t.rows[6][2]).toBe('30.0 MiB');
+  });
+});
+
+describe('userns', () => {
+  it('puts what a lab\'s user namespace costs as root in one line, and a table of both sides', () => {
+    expect(headlines(doc())).toContain('what a lab\'s user namespace costs as root: up p50 1.15 s vs 1.10 s as host root (+50.0 ms), down 190 ms vs 180 ms (+10.0 ms) (n=10 each)');
+    const t = tables(doc()).find((x) => x.title.startsWith('10.'))!;
+    expect(t.rows.map((r) => r[0])).toEqual(['up, user namespace', 'up, host root', 'down, user namespace', 'down, host root', 'PSS per lab, user namespace', 'PSS per lab, host root']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, CheckLatency, Kube, Limits, Netpol, Outside, Scale, Section } from './types.ts';
+import type { BenchResult, CheckLatency, Kube, Limits, Netpol, Outside, Scale, Section, Userns } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['check', r.check], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['userns', r.userns], ['check', r.check], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -57,6 +57,8 @@ export function headlines(r: BenchResult): string[] {
   }
   const lim = ok(r.limits);
   if (lim) out.push(limitsHeadline(lim));
+  const u = ok(r.userns);
+  if (u) out.push(usernsHeadline(u));
   const ch = ok(r.check);
   if (ch) out.push(...checkHeadlines(ch));
   const c = ok(r.containers);
@@ -160,8 +162,28 @@ function limitsHeadline(l: Limits): string {
     (l.charged ? `; the kernel charges a lab's cgroup ${formatBytes(l.charged.median)} once it is up` : '');
 }
 
+const bytesRow = (what: string, x: Summary): string[] => [what, String(x.n), formatBytes(x.median), formatBytes(x.p95), formatBytes(x.min), formatBytes(x.max)];
+
+function usernsHeadline(u: Userns): string {
+  const d = (a: number, b: number) => `${a >= b ? '+' : '−'}${formatMs(Math.abs(a - b))}`;
+  return `what a lab's user namespace costs as root: up p50 ${formatMs(u.userns.up.median)} vs ${formatMs(u.hostRoot.up.median)} as host root (${d(u.userns.up.median, u.hostRoot.up.median)}), ` +
+    `down ${formatMs(u.userns.down.median)} vs ${formatMs(u.hostRoot.down.median)} (${d(u.userns.down.median, u.hostRoot.down.median)}) (n=${u.runs} each)`;
+}
+
+function usernsTable(u: Userns): Table {
+  return {
+    title: '10. What a lab\'s user namespace costs as root: labs with and without it',
+    note: `As root, bare labs (the base topology) in a user namespace with a uid range of their own (the range claimed, the lab's directory handed to its root, the state directory covered in the sandbox's mount namespace, every entry no_new_privs) and labs whose root is the host's, alternately, ${SETTLE_MS / 1000} s apart. PSS: every process of the lab's sandbox, summed.`,
+    head: SUMMARY_HEAD,
+    rows: [
+      srow('up, user namespace', u.userns.up), srow('up, host root', u.hostRoot.up),
+      srow('down, user namespace', u.userns.down), srow('down, host root', u.hostRoot.down),
+      bytesRow('PSS per lab, user namespace', u.userns.pss), bytesRow('PSS per lab, host root', u.hostRoot.pss),
+    ],
+  };
+}
+
 function limitsTable(l: Limits): Table {
-  const bytes = (what: string, x: Summary): string[] => [what, String(x.n), formatBytes(x.median), formatBytes(x.p95), formatBytes(x.min), formatBytes(x.max)];
   return {
     title: '8. What lab limits cost: labs with and without them',
     note: `${l.enforcement}. Bare labs (the base topology) created with the default limits (a cgroup for the lab that its holder starts in and every entry into it joins, a child cgroup per container) and without any, alternately, ${SETTLE_MS / 1000} s apart. PSS: every process of the lab's sandbox, summed. Charged: the lab cgroup's memory usage (its processes, page cache and the kernel's memory for the lab), what its memory limit is held to.`,
@@ -169,8 +191,8 @@ function limitsTable(l: Limits): Table {
     rows: [
       srow('up, with limits', l.limited.up), srow('up, without', l.unlimited.up),
       srow('down, with limits', l.limited.down), srow('down, without', l.unlimited.down),
-      bytes('PSS per lab, with limits', l.limited.pss), bytes('PSS per lab, without', l.unlimited.pss),
-      ...(l.charged ? [bytes('charged to the lab\'s cgroup', l.charged)] : []),
+      bytesRow('PSS per lab, with limits', l.limited.pss), bytesRow('PSS per lab, without', l.unlimited.pss),
+      ...(l.charged ? [bytesRow('charged to the lab\'s cgroup', l.charged)] : []),
     ],
   };
 }
@@ -257,6 +279,8 @@ export function tables(r: BenchResult): Table[] {
   if (o) out.push(outsideTable(o));
   const lim = ok(r.limits);
   if (lim) out.push(limitsTable(lim));
+  const un = ok(r.userns);
+  if (un) out.push(usernsTable(un));
 
   const ch = ok(r.check);
   if (ch) out.push(checkTable(ch));
@@ -388,6 +412,7 @@ export function formatMarkdown(r: BenchResult): string {
     ...(r.probes.status === 'ok' ? r.probes.data.teardownErrors.map((e) => `4b. probes: ${oneLine(e)}`) : []),
     ...(r.limits.status === 'ok' ? r.limits.data.teardownErrors.map((e) => `8. limits: ${oneLine(e)}`) : []),
     ...(r.check.status === 'ok' ? r.check.data.teardownErrors.map((e) => `9. check: ${oneLine(e)}`) : []),
+    ...(r.userns.status === 'ok' ? r.userns.data.teardownErrors.map((e) => `10. userns: ${oneLine(e)}`) : []),
     ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),
   ];
   if (teardowns.length) lines.push('## Lab teardowns that failed (what they left went with the bench state directory)', '', ...teardowns.map((e) => `- ${e}`), '');

@@ -258,6 +258,14 @@ export interface CheckLatency {
   teardownErrors: string[];
 }
 
+export interface Userns {
+  runs: number;
+  /** As root: labs in a user namespace with a uid range of their own, and labs whose root is the host's, alternately. */
+  userns: LimitsSide;
+  hostRoot: LimitsSide;
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -275,6 +283,7 @@ export interface BenchResult {
   outside: Section<Outside>;
   limits: Section<Limits>;
   check: Section<CheckLatency>;
+  userns: Section<Userns>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }

@@ -85,6 +85,8 @@ export interface CreateOptions {
   resources?: LabResources;
   /** No limits at all (no cgroup, no rlimit): what the bench compares limited labs with. */
   unlimited?: boolean;
+  /** As root, a sandbox without a user namespace (the lab's root is the host's): what the bench compares with. */
+  hostRoot?: boolean;
   onProgress?: ProgressFn;
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterApi } from '../api.ts';
 import type { ControllerContext, ControllerSpec, ReconcileResult } from '../controllers/controller.ts';
@@ -230,6 +230,19 @@ export const attachSocket = (dataDir: string, netns: string, container: string) 
   join(dataDir, 'run', 'attach', `${createHash('sha1').update(`${netns}/${container}`).digest('hex').slice(0, 16)}.sock`);
 
 /** Where a container's log is kept (and `<path>.previous`, the run before its last restart). */
+/**
+ * A copy is made with its source's modes (0755, 0644): the copy, the container's, becomes writable by
+ * its group too, which its directory gave it. The runtime's containers may run as another uid than
+ * the kubelet's with that group (a netns lab's root when netdojo runs as root), and directories keep
+ * the setgid bit (a chmod to the source's mode cleared it) so that what is made in them later is too.
+ */
+async function groupWritable(path: string): Promise<void> {
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) return;
+  await chmod(path, (st.mode & 0o7777) | (st.isDirectory() ? 0o2020 : 0o020));
+  if (st.isDirectory()) await Promise.all((await readdir(path)).map((e) => groupWritable(join(path, e))));
+}
+
 export const containerLogPath = (dataDir: string, netns: string, container: string) => join(dataDir, 'pods', netns, 'logs', `${container}.log`);
 
 export function kubelet(o: KubeletOptions): ControllerSpec {
@@ -588,6 +601,7 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
         if (mounts.some((m) => m.target === d.path)) continue;
         const copy = join(podDir(run.netns), 'containers', c.name, 'image', String(i));
         await cp(d.source, copy, { recursive: true, force: false, errorOnExist: false });
+        await groupWritable(copy);
         mounts.unshift({ source: copy, target: d.path, readOnly: false });
       }
     } catch (e) {

@@ -119,5 +119,8 @@ export function netnsLabHost(): LabHost {
 
 /** `netdojo __clusterd`: the cluster host's main. */
 export function runClusterd(): Promise<void> {
+  // As root, what the cluster host creates in a lab's directories must be the lab's to write: they
+  // are setgid with the lab's group (userns.ts handOver), and this umask leaves new entries group writable.
+  if (process.getuid?.() === 0) process.umask(0o002);
   return serveClusterd(netnsLabHost());
 }

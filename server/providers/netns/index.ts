@@ -1,5 +1,5 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { SERVED_VERSION } from '../../cluster/cluster.ts';
 import { KINDNET_CONFLIST, kindnetConflist } from '../../cluster/kindnet/cniconfig.ts';
@@ -26,6 +26,8 @@ import { MANIFESTS_DIR } from '../../lab/manifests.ts';
 import { CONTAINER_SCRIPT, enterScript } from './runtime.ts';
 import { findHolders, isAlive, LAB_PATH, runIn, startSandbox, stopSandbox, type SandboxHandle } from './sandbox.ts';
 import { DEFAULT_LAB_RESOURCES } from '../../lab/resources.ts';
+import { claimRange, handOver, RANGE, releaseOrphanRanges, releaseRange, viewScript } from './userns.ts';
+import { procsFiles } from './cgroups.ts';
 import { describeEnforcement, prepareLimits, probeHost, releaseLimits, releaseOrphanLimits, type SandboxLimits } from './limits.ts';
 
 const COREDNS_PY = fileURLToPath(new URL('../../workloads/coredns.py', import.meta.url));
@@ -127,6 +129,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
   const dir = labDir(opts.id);
   let sandbox: SandboxHandle | undefined;
   let limits: SandboxLimits | undefined;
+  let uidBase: number | undefined;
   const resources = opts.resources ?? DEFAULT_LAB_RESOURCES;
   const token = newToken();
   const cluster = kindClusterName(opts.id);
@@ -161,7 +164,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
         files[`etc/${LAPTOP.name}/hosts`] = nodeHosts(LAPTOP.name, LAPTOP.ip);
         files['world/dnsmasq.conf'] = dnsmasqConf(topo, worldDir(dir));
         files['world/nginx.conf'] = nginxConf(worldDir(dir));
-        await Promise.all(['run/containers', 'dns', 'pods', 'kube-cache', ...topo.nodes.map((n) => relative(dir, nodeRoot(dir, n.name)))].map((d) => mkdir(join(dir, d), { recursive: true })));
+        await Promise.all(['run/containers', 'dns', 'pods', 'kube-cache', 'ovl', ...topo.nodes.map((n) => relative(dir, nodeRoot(dir, n.name)))].map((d) => mkdir(join(dir, d), { recursive: true })));
         await Promise.all(Object.entries(files).map(async ([rel, content]) => {
           await mkdir(dirname(join(dir, rel)), { recursive: true });
           await writeFile(join(dir, rel), content);
@@ -176,7 +179,14 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
       sandbox = await action('Creating the lab sandbox', async () => {
         // Its cgroup first: the holder starts in it, and all the lab starts after is born there.
         if (!opts.unlimited) limits = await prepareLimits(opts.id, resources, await probeHost());
-        return startSandbox(dir, limits);
+        if (process.getuid?.() !== 0) return startSandbox(dir, { caller: true }, limits);
+        if (opts.hostRoot) return startSandbox(dir, { none: true }, limits);
+        uidBase = await claimRange(dir);
+        await handOver(dir, uidBase);
+        // cgroup v2 moves a process only with write access to cgroup.procs of the common ancestor of
+        // where it is and where it goes: the lab's own cgroup, for a container started from a node.
+        if (limits?.cgroup?.version === 2) await Promise.all(procsFiles(limits.cgroup).map((f) => chown(f, uidBase!, uidBase!)));
+        return startSandbox(dir, { range: { base: uidBase, count: RANGE, view: viewScript(stateDir(), dir) } }, limits);
       });
       const record: LabRecord = {
         id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(), ...(opts.unlimited ? {} : { resources }),
@@ -206,6 +216,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
     await unhostLab(opts.id).catch(() => undefined);
     if (sandbox) await stopSandbox(sandbox);
     await releaseLimits(limits).catch(() => undefined);
+    await releaseRange(uidBase, dir).catch(() => undefined);
     await removeLabDir(opts.id).catch(() => undefined);
     throw e;
   }
@@ -256,9 +267,10 @@ async function reap(): Promise<string[]> {
     // Its cgroup (emptied by the kernel with its sandbox) goes with it; a cgroup that cannot go
     // yet keeps the lab listed, for the next reap.
     const rec = await tryReadRecord(s.id);
-    let limits: SandboxLimits | undefined;
-    try { limits = rec && labHandle(rec).sandbox.limits; } catch { /* a record that is not a netns lab's */ }
-    try { await releaseLimits(limits); } catch (e) { console.error(`netdojo: lab ${s.id}: ${(e as Error).message}`); continue; }
+    let sandbox: SandboxHandle | undefined;
+    try { sandbox = rec && labHandle(rec).sandbox; } catch { /* a record that is not a netns lab's */ }
+    try { await releaseLimits(sandbox?.limits); } catch (e) { console.error(`netdojo: lab ${s.id}: ${(e as Error).message}`); continue; }
+    await releaseRange(sandbox?.uidBase, labDir(s.id));
     await removeLabDir(s.id);
     removed.push(s.id);
   }
@@ -269,13 +281,14 @@ async function reap(): Promise<string[]> {
     if (existsSync(dir)) continue;
     if (await releaseOrphanLimits(pid).catch((e) => { console.error(`netdojo: ${basename(dir)}: ${(e as Error).message}`); return true; })) removed.push(basename(dir));
   }
+  await releaseOrphanRanges(labsDir());
   return removed;
 }
 
 const REQUIRED: [cmd: string, pkg: string][] = [
   ['ip', 'iproute2'], ['iptables', 'iptables'], ['iptables-restore', 'iptables'], ['conntrack', 'conntrack'],
   ['dnsmasq', 'dnsmasq-base'], ['python3', 'python3'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['setsid', 'util-linux'],
-  ['socat', 'socat'], ['openssl', 'openssl'], ['prlimit', 'util-linux'], ['kubectl', 'kubectl'], ['dtach', 'dtach'], ['nginx', 'nginx-light'],
+  ['socat', 'socat'], ['openssl', 'openssl'], ['prlimit', 'util-linux'], ['setpriv', 'util-linux'], ['kubectl', 'kubectl'], ['dtach', 'dtach'], ['nginx', 'nginx-light'],
   ['dig', 'dnsutils (bind9-dnsutils)'], ['curl', 'curl'], ['ping', 'iputils-ping'], ['tcpdump', 'tcpdump'], ['ss', 'iproute2'],
 ];
 

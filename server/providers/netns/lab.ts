@@ -12,6 +12,7 @@ import { labHandle, type NetnsHandle } from './handle.ts';
 import { NO_TARGET } from './runtime.ts';
 import { enterPrefix, LAB_PATH, runIn, stopSandbox } from './sandbox.ts';
 import { releaseLimits } from './limits.ts';
+import { releaseRange } from './userns.ts';
 
 // A netns lab as the rest of netdojo sees it: targets (nodes, `admin`, pods), exec and shells
 // through the lab's `enter`, and facts read from the lab's own Kubernetes API, so they name the
@@ -159,5 +160,6 @@ export class NetnsLab implements Lab {
     await unhostLab(this.record.id).catch(() => undefined);
     await stopSandbox(this.handle.sandbox);
     await releaseLimits(this.handle.sandbox.limits);
+    await releaseRange(this.handle.sandbox.uidBase, this.dir);
   }
 }

@@ -16,7 +16,7 @@ import { child, createLabCgroup, hostFacts, labCgroupOf, probeCgroups, procsFile
 //   process after so many seconds of CPU. So memory and CPU go unbounded, and `netdojo doctor` says so.
 // - as root without cgroups, nothing: the kernel never holds root to RLIMIT_NPROC.
 // Disk is bounded by none of these: a lab writes where its processes may write on the host's file
-// systems (as root, anywhere), and a quota per lab would take project quotas on the state
+// systems (its own directory, and what the host lets anyone write), and a quota per lab would take project quotas on the state
 // directory's file system or a file system of its own per lab.
 
 /** What a lab's sandbox records about its limits (in its handle), so every entry into it applies them. */

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, watch } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, ContainerState, PodRuntime, PodSandboxConfig } from '../../cluster/kubelet/runtime.ts';
 import type { ExecResult } from '../../lab/types.ts';
@@ -214,11 +214,13 @@ export class NetnsRuntime implements PodRuntime {
   readonly shell: SandboxShell;
   private nodeScripts = 0;
   private readonly limits: SandboxHandle['limits'];
+  private readonly uidBase: number | undefined;
 
   /** `containerPids`: the tasks a container may have (where the lab has a cgroup). */
   constructor(readonly dir: string, sandbox: SandboxHandle, inside: boolean, env: NodeJS.ProcessEnv, private readonly opts: { containerPids?: number } = {}) {
     this.shell = new SandboxShell(dir, sandbox, inside, env);
     this.limits = sandbox.limits;
+    this.uidBase = sandbox.uidBase;
   }
 
   /** A container's cgroup, when the lab has one: named by the container's id, in the lab's kubepods. */
@@ -300,6 +302,9 @@ fi`, `removing the network of ${netns}`);
         pids: this.opts.containerPids, memoryBytes: r.memoryBytes, cpuQuotaMillis: r.cpuLimitMillis,
         cpuShares: Math.min(262144, Math.max(2, Math.floor(((r.cpuRequestMillis ?? 0) * 1024) / 1000))), oomGroup: true,
       });
+      // Joined from inside the lab (enter opens these files): as root, by the lab's root, whose uid
+      // owns them as a delegated cgroup's are (a cgroup's processes move with write access to it).
+      if (this.uidBase !== undefined) await Promise.all(procsFiles(cg).map((f) => chown(f, this.uidBase!, this.uidBase!)));
       await writeFile(`${state}.cgroup`, procsFiles(cg).join('\n') + '\n');
     }
     const mounts = join(this.dir, 'run', 'containers', `${c.id}.mounts`);

@@ -6,12 +6,13 @@ import { run, type RunOptions } from '../../util/run.ts';
 import type { ExecResult } from '../../lab/types.ts';
 import type { Cgroup } from './cgroups.ts';
 import { holderPrefix, limitPrefix, type SandboxLimits } from './limits.ts';
+import { IDMAP_DIR } from './userns.ts';
 
-// Each lab lives in a sandbox: its own network, mount and PID namespaces (plus a user namespace when
-// not root). The holder is `unshare`; the sandbox's PID 1 is a bash that reaps orphans and dies with
-// the holder (--kill-child), and when PID 1 dies the kernel kills every process in the sandbox, which
-// frees every namespace and mount inside. So nothing is created in the host's network namespace or
-// /run, and a lab cannot outlive its holder. The holder starts in the lab's cgroup, and everything
+// Each lab lives in a sandbox: its own user, network, mount and PID namespaces. The holder is
+// `unshare`; the sandbox's PID 1 is a bash that reaps orphans and dies with the holder
+// (--kill-child), and when PID 1 dies the kernel kills every process in the sandbox, which frees
+// every namespace and mount inside. So nothing is created in the host's network namespace or /run,
+// and a lab cannot outlive its holder. The holder starts in the lab's cgroup, and everything
 // that enters the sandbox joins it first (limits.ts), so the lab's limits bound all of the lab.
 
 export interface SandboxHandle {
@@ -21,6 +22,8 @@ export interface SandboxHandle {
   /** PID 1 of the sandbox, as seen from outside: what nsenter targets. */
   initPid: number;
   userns: boolean;
+  /** As root: the host uid and gid the lab's root is, the first of the lab's range (userns.ts). */
+  uidBase?: number;
   /** What enforces the lab's resource limits (absent in labs from before limits, or made without). */
   limits?: SandboxLimits;
 }
@@ -55,17 +58,32 @@ export async function isAlive(h: Pick<SandboxHandle, 'holderPid' | 'holderStart'
 
 const pause = () => new Promise((r) => setTimeout(r, 2));
 
-/** Starts a sandbox for the lab in `dir`; resolves once its PID 1 has mounted its private /run. */
-export async function startSandbox(dir: string, limits?: SandboxLimits): Promise<SandboxHandle> {
-  const userns = process.getuid?.() !== 0;
-  const args = [
-    ...(userns ? ['--user', '--map-root-user'] : []),
-    '--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
-    'bash', '-c', INIT, `${HOLDER_MARK}${dir}`,
-  ];
+/** How a sandbox maps its ids: root's uid range for the lab, the caller's uid, or none (root as root). */
+export type SandboxIds = { range: { base: number; count: number; view: string } } | { caller: true } | { none: true };
+
+/**
+ * Starts a sandbox for the lab in `dir`; resolves once its PID 1 has mounted its private /run. With
+ * a range, the holder first makes a mount namespace of root's with `view` (the script that shows
+ * the lab only its own part of the state directory, userns.ts), then the sandbox's namespaces in it.
+ */
+export async function startSandbox(dir: string, ids: SandboxIds, limits?: SandboxLimits): Promise<SandboxHandle> {
+  const namespaces = ['--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private'];
+  const init = ['bash', '-c', INIT, `${HOLDER_MARK}${dir}`];
+  const argv = 'range' in ids
+    // The sandbox's PID 1 becomes the namespace's root (the range's first id) before it runs
+    // anything; the maps written by root leave setgroups allowed, so it drops its groups. Until
+    // then it runs as our uid 0, which the namespace does not map, and an exec would drop the
+    // capabilities it has there: --keep-caps keeps them for setpriv. The kernel clears the
+    // parent-death signal (--kill-child) when a process's uids or gids change: setpriv sets it again.
+    ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', ids.range.view, 'view',
+      'unshare', `--map-users=${ids.range.base},0,${ids.range.count}`, `--map-groups=${ids.range.base},0,${ids.range.count}`, '--keep-caps', ...namespaces,
+      'setpriv', '--reuid=0', '--regid=0', '--clear-groups', '--pdeathsig=keep', '--no-new-privs', ...init]
+    : ['unshare', ...('caller' in ids ? ['--user', '--map-root-user'] : []), ...namespaces, ...init];
+  const userns = !('none' in ids);
   // Detached: the lab must survive the CLI process that created it (`netdojo up` exits).
-  const [file, ...rest] = [...holderPrefix(limits), 'unshare', ...args];
-  const child = spawn(file, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, ...rest] = [...holderPrefix(limits), ...argv];
+  const env = 'range' in ids ? { ...process.env, PATH: `${IDMAP_DIR}:${process.env.PATH ?? LAB_PATH}` } : process.env;
+  const child = spawn(file, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   const holderPid = child.pid;
   let stderr = '';
   child.stderr!.on('data', (b) => { stderr += b; });
@@ -79,11 +97,14 @@ export async function startSandbox(dir: string, limits?: SandboxLimits): Promise
   child.stderr!.destroy();
   child.unref();
   if (!ready || !holderPid) {
-    throw new Error(`could not create the lab sandbox (unshare ${userns ? 'with a user namespace' : 'as root'}): ${stderr.trim() || 'it exited'}` +
-      (userns ? '; unprivileged user namespaces must be enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)' : ''));
+    throw new Error(`could not create the lab sandbox (unshare ${'range' in ids ? `with host uids ${ids.range.base}+` : userns ? 'with a user namespace' : 'as root'}): ${stderr.trim() || 'it exited'}` +
+      ('caller' in ids ? '; unprivileged user namespaces must be enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)' : ''));
   }
   const children = (await readFile(`/proc/${holderPid}/task/${holderPid}/children`, 'utf8')).trim().split(/\s+/);
-  return { holderPid, holderStart: (await procStartTime(holderPid))!, initPid: Number(children[0]), userns, ...(limits ? { limits } : {}) };
+  return {
+    holderPid, holderStart: (await procStartTime(holderPid))!, initPid: Number(children[0]), userns,
+    ...('range' in ids ? { uidBase: ids.range.base } : {}), ...(limits ? { limits } : {}),
+  };
 }
 
 /**
@@ -93,9 +114,14 @@ export async function startSandbox(dir: string, limits?: SandboxLimits): Promise
  */
 export function enterPrefix(h: SandboxHandle, inside: boolean, cgroup?: Cgroup): string[] {
   if (inside) return [];
-  // In a user namespace our own uid is the one mapped to root, so keeping our credentials makes us
-  // root inside; letting nsenter switch them fails, as setgroups is denied in such a namespace.
-  return [...limitPrefix(h.limits, cgroup), 'nsenter', '-t', String(h.initPid), ...(h.userns ? ['--user', '--preserve-credentials'] : []), '--net', '--mount', '--pid', '--'];
+  // Unprivileged, our own uid is the one mapped to root, so keeping our credentials makes us root
+  // inside; letting nsenter switch them fails, as setgroups is denied in such a namespace. As root,
+  // our uid 0 is not mapped in the lab's namespace: nsenter switches to the lab's root (the range's
+  // first uid, no groups), and starts in / (our working directory may be one the lab must not see).
+  // no_new_privs: no exec in the lab gains privileges (setuid and setgid bits, file capabilities are
+  // ignored), so a host's setuid program (su, mount) runs as whoever runs it, in the lab's namespaces.
+  const user = h.uidBase !== undefined ? ['--user', '--wd=/'] : h.userns ? ['--user', '--preserve-credentials'] : [];
+  return [...limitPrefix(h.limits, cgroup), ...(h.userns ? ['setpriv', '--no-new-privs'] : []), 'nsenter', '-t', String(h.initPid), ...user, '--net', '--mount', '--pid', '--'];
 }
 
 export function runIn(h: SandboxHandle, inside: boolean, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {

@@ -15,7 +15,7 @@ describe.skipIf(why)(`the sandbox shell${why ? ` (skipped: ${why})` : ''}`, () =
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'netdojo-shell-'));
-    sandbox = await startSandbox(dir);
+    sandbox = await startSandbox(dir, process.getuid?.() === 0 ? { none: true } : { caller: true });
     shell = new SandboxShell(dir, sandbox, false, { PATH: LAB_PATH }, 5_000);
   });
   afterAll(async () => {
