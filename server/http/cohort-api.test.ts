@@ -165,6 +165,7 @@ describe('cohorts', () => {
     const refused = await forged.call('POST', '/api/trainer/cohorts', cohortBody());
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('csrf');
+    expect(refused.body.error.message).toMatch(/header with the trainer's token \(the page's netdojo_csrf_trainer cookie/);
 
     const c = await t.call('POST', '/api/trainer/cohorts', cohortBody());
     expect(c.status).toBe(201);

@@ -22,7 +22,7 @@ import { examPageRouter } from './exam-pages.ts';
 import { ensureUser, parseCookies, userOf } from './identity.ts';
 import { pageRouter } from './pages.ts';
 import { DEFAULT_RATES, rateLimiters, type RateLimits } from './rates.ts';
-import { csrfSubject, trainerSessions } from './trainer-session.ts';
+import { TRAINER_CSRF_COOKIE, csrfSubject, trainerSessions } from './trainer-session.ts';
 
 // `netdojo serve`: the web server. One HTTP port carries the pages, the JSON API and the terminal
 // WebSockets. Everything it starts (store, pty host, relay, labs, timers) is released by close().
@@ -133,9 +133,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const csrf = csrfTokens(key);
   const sessions = trainerSessions(key, store.cohorts, csrf, !!opts.secureCookies);
   const cohorts = new Cohorts({ store, manager, attempts, catalog, now: opts.now });
-  /** Whose token a state-changing request must carry: the trainer's on trainer routes once signed in. */
+  /** Trainer routes past signing in: their requests carry the trainer's token, not the learner's. */
+  const trainerRoute = (req: Request) => req.path.startsWith('/api/trainer/') && !TRAINER_SIGN_IN.has(req.path);
   const csrfOwner = (req: Request) => {
-    if (!req.path.startsWith('/api/trainer/') || TRAINER_SIGN_IN.has(req.path)) return userOf(req);
+    if (!trainerRoute(req)) return userOf(req);
     const t = sessions.trainerOf(req);
     return t && csrfSubject(t.id);
   };
@@ -171,7 +172,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         return;
       }
       if (!csrf.check(csrfOwner(req), req.get(CSRF_HEADER))) {
-        res.status(403).json({ error: { code: 'csrf', message: `this request needs the ${CSRF_HEADER} header with the learner's token (the page's ${CSRF_COOKIE} cookie, or csrfToken from GET /api/session): reload the page` } });
+        const whose = trainerRoute(req)
+          ? `the trainer's token (the page's ${TRAINER_CSRF_COOKIE} cookie, or csrfToken from GET /api/trainer/session)`
+          : `the learner's token (the page's ${CSRF_COOKIE} cookie, or csrfToken from GET /api/session)`;
+        res.status(403).json({ error: { code: 'csrf', message: `this request needs the ${CSRF_HEADER} header with ${whose}: reload the page` } });
         return;
       }
     }
