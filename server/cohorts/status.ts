@@ -1,4 +1,5 @@
 import type { ExamAttempts } from '../exam/attempt.ts';
+import { examPoints, taskScore } from '../exam/score.ts';
 import type { LabManager } from '../labs/manager.ts';
 import type { AssignmentItem, CohortRow } from '../store/cohorts.ts';
 import type { ProgressStore } from '../store/store.ts';
@@ -79,8 +80,13 @@ export function learnerStatus(d: StatusDeps, cohort: CohortRow, user: string): I
     const tasks = a.tasks.map((t) => ({ t, m: d.attempts.lab(a, t.n) }));
     const examLabs = tasks.filter(({ m }) => m && m.phase !== 'ended')
       .map(({ t, m }) => ({ id: m!.id, title: `${title}, task ${t.n}: ${d.titles.get(`scenario:${t.scenario}`) ?? t.scenario}`, phase: m!.phase }));
-    return { ...base, state: 'working', timeMs: now - a.startedAt, attempt: { id: a.id, status }, labs: examLabs,
-      summary: `exam ${status}: ${minutes(Math.max(0, a.deadline - now))} left` };
+    // So far: each task scored by its last Check, as the attempt's page scores it.
+    const score = tasks.reduce((s, { t, m }) => {
+      const last = m && m.phase === 'ready' ? d.manager.lastGrade(m) : null;
+      return { earned: s.earned + (last ? taskScore(t.weight, examPoints(last.checks)) : 0), possible: s.possible + t.weight };
+    }, { earned: 0, possible: 0 });
+    return { ...base, state: 'working', score, timeMs: now - a.startedAt, attempt: { id: a.id, status }, labs: examLabs,
+      summary: `exam ${status}: ${points(score)} so far, ${minutes(Math.max(0, a.deadline - now))} left` };
   });
 }
 
