@@ -49,9 +49,11 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 export function learnerStatus(d: StatusDeps, cohort: CohortRow, user: string): ItemStatus[] {
   const now = (d.now ?? Date.now)();
   const progress = new Map(d.store.progress(user).map((p) => [p.scenario, p]));
-  const labs = d.store.labsOf(user);
-  const running = d.manager.of(user);
   const attempts = d.attempts.list(user);
+  // Practice labs, as progress counts them: an exam's tasks are scored in their attempt.
+  const examLabs = new Set(attempts.flatMap((a) => a.tasks.map((t) => t.lab)));
+  const labs = d.store.labsOf(user).filter((l) => !examLabs.has(l.id));
+  const running = d.manager.of(user);
   return cohort.items.map((item): ItemStatus => {
     const title = d.titles.get(`${item.kind}:${item.ref}`) ?? item.ref;
     const base = { kind: item.kind, ref: item.ref, title, score: null, percent: null, passed: null, timeMs: null, hints: 0, labs: [], attempt: null };
@@ -78,14 +80,14 @@ export function learnerStatus(d: StatusDeps, cohort: CohortRow, user: string): I
         attempt: { id: a.id, status }, summary: `${a.passed ? 'passed' : 'not passed'}: ${a.percent ?? 0} % (${a.score ? points(a.score) : '0'})` };
     }
     const tasks = a.tasks.map((t) => ({ t, m: d.attempts.lab(a, t.n) }));
-    const examLabs = tasks.filter(({ m }) => m && m.phase !== 'ended')
+    const watchable = tasks.filter(({ m }) => m && m.phase !== 'ended')
       .map(({ t, m }) => ({ id: m!.id, title: `${title}, task ${t.n}: ${d.titles.get(`scenario:${t.scenario}`) ?? t.scenario}`, phase: m!.phase }));
     // So far: each task scored by its last Check, as the attempt's page scores it.
     const score = tasks.reduce((s, { t, m }) => {
       const last = m && m.phase === 'ready' ? d.manager.lastGrade(m) : null;
       return { earned: s.earned + (last ? taskScore(t.weight, examPoints(last.checks)) : 0), possible: s.possible + t.weight };
     }, { earned: 0, possible: 0 });
-    return { ...base, state: 'working', score, timeMs: now - a.startedAt, attempt: { id: a.id, status }, labs: examLabs,
+    return { ...base, state: 'working', score, timeMs: now - a.startedAt, attempt: { id: a.id, status }, labs: watchable,
       summary: `exam ${status}: ${points(score)} so far, ${minutes(Math.max(0, a.deadline - now))} left` };
   });
 }
