@@ -205,6 +205,39 @@ export function program(setExit: (code: number) => void): Command {
       return 0;
     }));
 
+  // Trainers are made here, on the server's machine, never from the web: whoever runs this owns the state directory.
+  const trainer = cli.command('trainer').description('trainer accounts for cohorts: a one-time login link, and optionally a password');
+  const linkOptions = (cmd: Command) => cmd
+    .option('--host <host>', 'the host `netdojo serve` listens on', '127.0.0.1').option('--port <port>', 'its port', '8080')
+    .option('--url <url>', 'the server\'s public URL instead (behind a proxy: https://labs.example.com)');
+  const printLink = async (name: string, o: { host: string; port: string; url?: string }) => {
+    const { openTrainerStore, linkBase } = await import('./cohorts/cli.ts');
+    const base = linkBase(o);
+    const { newLoginLink } = await import('./cohorts/trainers.ts');
+    const store = openTrainerStore();
+    try {
+      const link = newLoginLink(store.cohorts, name);
+      print(`${base}${link.path}`);
+      if (process.stderr.isTTY) process.stderr.write(`\nA one-time login link for ${name}: it works once, until ${new Date(link.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.\n  netdojo trainer link ${name}    makes a new one (the old one stops working)\n`);
+    } finally {
+      store.close();
+    }
+  };
+  linkOptions(trainer.command('add').description('make a trainer account; prints a one-time login link').argument('<name>')
+    .option('--password-stdin', 'also set a password, read from standard input (e.g. from a password manager\'s output)'))
+    .action(act(async (name: string, o) => {
+      const { openTrainerStore, linkBase, readPassword } = await import('./cohorts/cli.ts');
+      const { addTrainer } = await import('./cohorts/trainers.ts');
+      linkBase(o); // a bad --url or --port is said before anything is made
+      const password = o.passwordStdin ? await readPassword(process.stdin) : null;
+      const store = openTrainerStore();
+      try { await addTrainer(store.cohorts, name, password); } finally { store.close(); }
+      await printLink(name, o);
+      return 0;
+    }));
+  linkOptions(trainer.command('link').description('a new one-time login link for a trainer (earlier unused ones stop working)').argument('<name>'))
+    .action(act(async (name: string, o) => { await printLink(name, o); return 0; }));
+
   cli.command('exams').description('list the practice exams').option('--json', 'one JSON document').action(act(async (o) => {
     const { libraryScenarios, loadExams } = await import('./exam/load.ts');
     const { exams, errors } = await loadExams(await libraryScenarios());

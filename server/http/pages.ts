@@ -3,6 +3,7 @@ import Handlebars from 'handlebars';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Cohorts } from '../cohorts/service.ts';
 import type { CatalogEntry } from '../labs/backend.ts';
 import { UserError, type LabManager } from '../labs/manager.ts';
 import type { ProgressStore, ScenarioProgress } from '../store/store.ts';
@@ -77,6 +78,7 @@ export interface PageDeps {
   store: ProgressStore;
   catalog: () => Promise<CatalogEntry[]>;
   user: (req: Request, res: Response) => string;
+  cohorts: Cohorts;
 }
 
 export function pageRouter(d: PageDeps) {
@@ -100,7 +102,7 @@ export function pageRouter(d: PageDeps) {
     const solved = [...progress.values()].filter((p) => p.passed).length;
     res.type('html').send(views.page('catalog', {
       title: 'Scenarios', page: 'catalog', tracks, filters, running, total: all.length,
-      solved, filtered: isFiltered(q), shown: shown.size,
+      solved, filtered: isFiltered(q), shown: shown.size, cohorts: await d.cohorts.memberships(user),
     }));
   });
 

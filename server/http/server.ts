@@ -12,13 +12,17 @@ import { PtyHost } from '../terminal/host.ts';
 import { attachRelay } from '../terminal/relay.ts';
 import { ExamAttempts, type Schedule } from '../exam/attempt.ts';
 import { libraryScenarios, loadExams, type ExamCatalog } from '../exam/load.ts';
+import { Cohorts } from '../cohorts/service.ts';
 import { apiErrors, apiRouter } from './api.ts';
+import { cohortApiRouter } from './cohort-api.ts';
+import { cohortPageRouter } from './cohort-pages.ts';
 import { CSRF_COOKIE, CSRF_HEADER, csrfTokens, loadKey } from './csrf.ts';
 import { examApiRouter } from './exam-api.ts';
 import { examPageRouter } from './exam-pages.ts';
 import { ensureUser, parseCookies, userOf } from './identity.ts';
 import { pageRouter } from './pages.ts';
 import { DEFAULT_RATES, rateLimiters, type RateLimits } from './rates.ts';
+import { TRAINER_CSRF_COOKIE, csrfSubject, trainerSessions } from './trainer-session.ts';
 
 // `netdojo serve`: the web server. One HTTP port carries the pages, the JSON API and the terminal
 // WebSockets. Everything it starts (store, pty host, relay, labs, timers) is released by close().
@@ -68,6 +72,9 @@ function hostAllowList(listenHost: string, extra: string[]): Set<string> {
   else if (listenHost !== '0.0.0.0' && listenHost !== '::') hosts.add(listenHost.toLowerCase());
   return hosts;
 }
+
+/** Trainer routes a browser calls before it has a trainer session: they carry the learner's token. */
+const TRAINER_SIGN_IN = new Set(['/api/trainer/login', '/api/trainer/login/link']);
 
 function hostnameOf(hostHeader: string | undefined): string | null {
   if (!hostHeader) return null;
@@ -122,7 +129,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
   };
 
-  const csrf = csrfTokens(loadKey(join(dir, 'csrf.key')));
+  const key = loadKey(join(dir, 'csrf.key'));
+  const csrf = csrfTokens(key);
+  const sessions = trainerSessions(key, store.cohorts, csrf, !!opts.secureCookies);
+  const cohorts = new Cohorts({ store, manager, attempts, catalog, now: opts.now });
+  /** Trainer routes past signing in: their requests carry the trainer's token, not the learner's. */
+  const trainerRoute = (req: Request) => req.path.startsWith('/api/trainer/') && !TRAINER_SIGN_IN.has(req.path);
+  const csrfOwner = (req: Request) => {
+    if (!trainerRoute(req)) return userOf(req);
+    const t = sessions.trainerOf(req);
+    return t && csrfSubject(t.id);
+  };
   const rates = rateLimiters({ ...DEFAULT_RATES, ...opts.rates });
   const user = (req: Request, res: Response) => {
     const id = ensureUser(req, res, !!opts.secureCookies);
@@ -154,8 +171,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         res.status(403).json({ error: { code: 'forbidden', message: `origin ${req.headers.origin} may not change labs here` } });
         return;
       }
-      if (!csrf.check(userOf(req), req.get(CSRF_HEADER))) {
-        res.status(403).json({ error: { code: 'csrf', message: `this request needs the ${CSRF_HEADER} header with the learner's token (the page's ${CSRF_COOKIE} cookie, or csrfToken from GET /api/session): reload the page` } });
+      if (!csrf.check(csrfOwner(req), req.get(CSRF_HEADER))) {
+        const whose = trainerRoute(req)
+          ? `the trainer's token (the page's ${TRAINER_CSRF_COOKIE} cookie, or csrfToken from GET /api/trainer/session)`
+          : `the learner's token (the page's ${CSRF_COOKIE} cookie, or csrfToken from GET /api/session)`;
+        res.status(403).json({ error: { code: 'csrf', message: `this request needs the ${CSRF_HEADER} header with ${whose}: reload the page` } });
         return;
       }
     }
@@ -163,10 +183,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   });
   app.use('/static', express.static(join(WEB, 'dist'), { maxAge: '1h', fallthrough: true }));
   app.use('/static', express.static(join(WEB, 'public'), { maxAge: '1h' }));
-  const pages = pageRouter({ manager, store, catalog, user });
-  app.use('/api', express.json({ limit: '16kb' }), examApiRouter({ attempts, manager, user, rates, views: pages.views }), apiRouter({ manager, store, catalog, user, csrf, rates, views: pages.views }));
+  const pages = pageRouter({ manager, store, catalog, user, cohorts });
+  app.use('/api', express.json({ limit: '16kb' }), examApiRouter({ attempts, manager, user, rates, views: pages.views }),
+    cohortApiRouter({ cohorts, manager, store, catalog, user, sessions, csrf, rates }), apiRouter({ manager, store, catalog, user, csrf, rates, views: pages.views }));
   app.use(pages.router);
   app.use(examPageRouter({ attempts, manager, views: pages.views, user }));
+  app.use(cohortPageRouter({ cohorts, manager, store, catalog, views: pages.views, user, sessions }));
   app.use((req, res) => {
     res.status(404).type('html').send(pages.views.page('error', { title: 'Not found', heading: 'Page not found', message: `Nothing at ${req.path}.` }));
   });
@@ -185,9 +207,20 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     host: ptyHost,
     idleMs: opts.terminalIdleMs,
     allowedOrigin: (o) => originOk(o),
-    authorize: (req, labId, target, token) => {
+    authorize: (req, labId, target, token, watch) => {
       if (!hostOk(req)) return { status: 403, message: 'host not allowed' };
       if (!originOk(req.headers.origin ?? '', req)) return { status: 403, message: 'origin not allowed' };
+      if (watch) {
+        // A trainer watches with their own session, whatever token is offered: a member's lab, for
+        // one of the trainer's cohorts, on a terminal the learner has open.
+        const t = sessions.trainerOf(req);
+        if (!t) return { status: 401, message: 'sign in as a trainer first' };
+        const m = manager.find(labId);
+        if (!m || !cohorts.watchable(t.id, labId)) return { status: 404, message: `no lab ${labId} of a member of your cohorts` };
+        if (m.phase !== 'ready' || !m.lab) return { status: 409, message: `lab is ${m.phase}` };
+        if (!manager.terminals(m).includes(target)) return { status: 404, message: `the learner has no terminal open on "${target}"` };
+        return { term: terminalName(m.id, target), readOnly: true };
+      }
       const uid = userOf(req);
       if (!uid) return { status: 401, message: 'no learner cookie: open the lab page first' };
       const m = manager.find(labId);

@@ -308,6 +308,11 @@ export class LabManager {
     return labTimeline(row, this.opts.store.grades(id), this.opts.store.activity(id));
   }
 
+  /** The lab's targets whose shell is running (someone opened its terminal). */
+  terminals(m: ManagedLab): string[] {
+    return m.lab ? m.lab.targets().filter((t) => this.opts.ptyHost.has(terminalName(m.id, t))) : [];
+  }
+
   lastGrade(m: ManagedLab): GradeReport | null {
     const g = this.opts.store.grades(m.id).filter((x) => x.at >= m.resetAt);
     return g.length ? g[g.length - 1].report : null;

@@ -34,7 +34,7 @@ describe('progress store', () => {
     s.labActive('lb', 130_000);
     s.labStarted({ id: 'lc', user: 'u2', scenario: 'dns', provider: 'netns', seed: 3 }, 1_000);
     expect(s.progress('u1')).toEqual([{
-      scenario: 'dns', attempts: 2, grades: 3, passed: true, firstPassAt: 120_000, bestScore: { earned: 4, possible: 4 },
+      scenario: 'dns', attempts: 2, grades: 3, passed: true, firstPassAt: 120_000, bestScore: { earned: 4, possible: 4 }, lastScore: { earned: 4, possible: 4 },
       hintsRevealed: 1, solutionRevealed: 1, timeSpentMs: 60_000 + 30_000,
     }]);
     expect(s.progress('u2')[0]).toMatchObject({ attempts: 1, grades: 0, passed: false, bestScore: null });
@@ -85,14 +85,19 @@ describe('progress store', () => {
   it('upgrades a database of an earlier version in place, keeping its rows', () => {
     const f = file();
     new SqliteStore(f).close(); // makes the directory
+    // As migration 2 (the exams) left it: no commands, no trainers or cohorts yet.
     const old = new Database(f);
-    old.exec('DROP TABLE commands');
-    old.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    old.exec('DROP TABLE commands; DROP TABLE cohort_members; DROP TABLE cohort_items; DROP TABLE cohorts; DROP TABLE trainer_links; DROP TABLE trainers');
+    old.prepare('INSERT INTO users (id, created_at) VALUES (?, ?)').run('u0', 1);
+    old.pragma('user_version = 2');
     old.close();
     const a = new SqliteStore(f);
+    expect(a.progress('u0')).toEqual([]);
     a.labStarted({ id: 'la', user: 'u1', scenario: 'dns', provider: 'netns', seed: 1 }, 1_000);
     a.recordCommand('la', 'u1', { at: 2_000, target: 'worker', command: 'ip route' });
     expect(a.activity('la').commands).toHaveLength(1);
+    a.cohorts.addTrainer({ id: 't000000000001', name: 'ada', password: null });
+    expect(a.cohorts.trainerByName('ada')?.id).toBe('t000000000001');
     a.close();
   });
 });

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { GradeReport } from '../../grader/types.ts';
+import { COHORT_TABLES, SqliteCohortStore, type CohortStore } from './cohorts.ts';
 import { EXAM_TABLES, SqliteExamStore, type ExamStore } from './exams.ts';
 
 // Durable progress: who started which lab, every grade, every hint and solution reveal, time spent.
@@ -51,6 +52,8 @@ export interface ScenarioProgress {
   passed: boolean;
   firstPassAt: number | null;
   bestScore: { earned: number; possible: number } | null;
+  /** The most recent grade's. */
+  lastScore: { earned: number; possible: number } | null;
   hintsRevealed: number;
   solutionRevealed: number;
   /** Sum over labs of (end or last activity) − start. */
@@ -79,6 +82,8 @@ export interface ProgressStore {
   progress(user: string): ScenarioProgress[];
   /** Exam attempts (server/store/exams.ts). */
   readonly exams: ExamStore;
+  /** Trainers and cohorts (server/store/cohorts.ts). */
+  readonly cohorts: CohortStore;
   close(): void;
 }
 
@@ -99,6 +104,7 @@ export const MIGRATIONS = [
   `CREATE TABLE commands (id INTEGER PRIMARY KEY, lab_id TEXT NOT NULL REFERENCES labs(id), user_id TEXT NOT NULL,
      at INTEGER NOT NULL, target TEXT NOT NULL, command TEXT NOT NULL);
    CREATE INDEX commands_lab ON commands(lab_id);`,
+  COHORT_TABLES,
 ];
 
 const now = () => Date.now();
@@ -112,6 +118,7 @@ const toLab = (r: LabSql): LabRow => ({ id: r.id, user: r.user_id, scenario: r.s
 export class SqliteStore implements ProgressStore {
   private readonly db: Database.Database;
   readonly exams: ExamStore;
+  readonly cohorts: CohortStore;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -127,6 +134,7 @@ export class SqliteStore implements ProgressStore {
       })();
     }
     this.exams = new SqliteExamStore(this.db, (id) => this.ensureUser(id));
+    this.cohorts = new SqliteCohortStore(this.db, (id) => this.ensureUser(id));
   }
 
   ensureUser(id: string) {
@@ -218,17 +226,21 @@ export class SqliteStore implements ProgressStore {
         (SELECT MIN(g.at) FROM grades g JOIN practice x ON x.id = g.lab_id WHERE x.scenario = l.scenario AND g.verdict = 'pass') AS first_pass,
         (SELECT g.earned || '/' || g.possible FROM grades g JOIN practice x ON x.id = g.lab_id WHERE x.scenario = l.scenario
            ORDER BY g.earned * 1.0 / g.possible DESC, g.at LIMIT 1) AS best,
+        (SELECT g.earned || '/' || g.possible FROM grades g JOIN practice x ON x.id = g.lab_id WHERE x.scenario = l.scenario
+           ORDER BY g.at DESC, g.id DESC LIMIT 1) AS last,
         (SELECT COUNT(*) FROM hints h JOIN practice x ON x.id = h.lab_id WHERE x.scenario = l.scenario) AS hints,
         (SELECT COUNT(*) FROM reveals r JOIN practice x ON x.id = r.lab_id WHERE x.scenario = l.scenario) AS reveals
       FROM practice l GROUP BY l.scenario ORDER BY l.scenario`).all(user) as
-      { scenario: string; attempts: number; time_ms: number; grades: number; first_pass: number | null; best: string | null; hints: number; reveals: number }[];
-    return rows.map((r) => {
-      const [earned, possible] = r.best ? r.best.split('/').map(Number) : [];
-      return {
-        scenario: r.scenario, attempts: r.attempts, grades: r.grades, passed: r.first_pass !== null, firstPassAt: r.first_pass,
-        bestScore: r.best ? { earned, possible } : null, hintsRevealed: r.hints, solutionRevealed: r.reveals, timeSpentMs: r.time_ms ?? 0,
-      };
-    });
+      { scenario: string; attempts: number; time_ms: number; grades: number; first_pass: number | null; best: string | null; last: string | null; hints: number; reveals: number }[];
+    const points = (s: string | null) => {
+      if (!s) return null;
+      const [earned, possible] = s.split('/').map(Number);
+      return { earned, possible };
+    };
+    return rows.map((r) => ({
+      scenario: r.scenario, attempts: r.attempts, grades: r.grades, passed: r.first_pass !== null, firstPassAt: r.first_pass,
+      bestScore: points(r.best), lastScore: points(r.last), hintsRevealed: r.hints, solutionRevealed: r.reveals, timeSpentMs: r.time_ms ?? 0,
+    }));
   }
 
   close() {

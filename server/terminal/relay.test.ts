@@ -24,7 +24,9 @@ beforeAll(async () => {
   relay = attachRelay(server, {
     host,
     allowedOrigin: (o) => o === origin,
-    authorize: (req, lab, target, token) => {
+    authorize: (req, lab, target, token, watch) => {
+      // A watcher (uid=trainer, the read-only path) needs no token and gets no shell of its own.
+      if (watch) return req.headers.cookie?.includes('uid=trainer') ? { term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`, readOnly: true } : { status: 401, message: 'no trainer' };
       if (!req.headers.cookie?.includes('uid=alice')) return { status: 401, message: 'no user' };
       if (token !== TOKEN) return { status: 403, message: 'bad token' };
       if (lab !== 'lab1' || !['node-a', 'node-b', 'node-c'].includes(target)) return { status: 404, message: 'no such target' };
@@ -174,6 +176,30 @@ describe('terminal relay', () => {
     expect(breaks).toEqual([]);
     await a.close();
     await b.close();
+  });
+
+  it('attaches a watcher read-only: snapshot and live output, but its input and resize frames never reach the shell', async () => {
+    const c = client('node-a');
+    await c.opened();
+    await c.untilText(/\[node-a\]\$ $/m);
+    c.type('stty size; echo seen-$((2*3))\r');
+    await c.untilText(/^seen-6$/m);
+    const w = new TermClient({ url: `${base.replace('/api/labs/', '/api/trainer/labs/')}?target=node-a`, origin, cookie: 'uid=trainer' });
+    clients.push(w);
+    await w.opened();
+    await w.untilText(/^seen-6$/m);
+    c.type('echo live-$((3*3))\r');
+    await w.untilText(/^live-9$/m);
+    w.type('echo typed-by-$((1+1))-watcher\r');
+    w.resize(40, 10);
+    // Frames of one socket are handled in order: once its close is answered, anything passed on is in.
+    await w.close();
+    c.type('stty size; echo end-$((4*4))\r');
+    await c.untilText(/^end-16$/m);
+    expect(c.text()).not.toMatch(/typed-by/);
+    const sizes = [...c.text().matchAll(/^(\d+ \d+)$/gm)].map((m) => m[1]);
+    expect(sizes).toEqual(['30 100', '30 100']);
+    await c.close();
   });
 
   it('refuses an upgrade without the cookie, without the token, with a wrong token, or from a foreign Origin', async () => {

@@ -9,18 +9,27 @@ import { C2S, CLOSE, LIMITS, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from './protoc
 // The WebSocket side of the terminal: authenticates the upgrade, then pipes frames between one socket
 // and one shell in the pty host. It never interprets keystrokes and never takes a command line: what
 // runs is decided by the lab (`lab.shell(target)`), looked up by `authorize`.
+//
+// A watcher (a trainer, at /api/trainer/labs/:id/terminal) attaches read-only to a shell that already
+// runs: it gets the snapshot and the live output as the learner does, and acknowledges it (so flow
+// control counts it like any client), but its INPUT and RESIZE frames are dropped here and never
+// reach the shell or change its size.
 
-export const TERMINAL_PATH = /^\/api\/labs\/([a-z0-9]+)\/terminal$/;
+export const TERMINAL_PATH = /^\/api\/(trainer\/)?labs\/([a-z0-9]+)\/terminal$/;
 
-export interface TerminalGrant {
-  /** Names the shell in the pty host; the same lab and target reattach to the same shell. */
-  term: string;
-  spec: () => ShellSpec;
-  /** Called on input: the lab is in use (idle reaping). */
-  touch: () => void;
-}
+export type TerminalGrant =
+  | {
+    /** Names the shell in the pty host; the same lab and target reattach to the same shell. */
+    term: string;
+    readOnly?: false;
+    spec: () => ShellSpec;
+    /** Called on input: the lab is in use (idle reaping). */
+    touch: () => void;
+  }
+  | { term: string; readOnly: true };
 
-export type Authorize = (req: IncomingMessage, lab: string, target: string, token: string)
+/** `watch`: the read-only path; `token` is the lab's (only the owner's path has one). */
+export type Authorize = (req: IncomingMessage, lab: string, target: string, token: string, watch: boolean)
   => TerminalGrant | { status: number; message: string };
 
 export interface RelayOptions {
@@ -63,7 +72,7 @@ export function attachRelay(server: Server, opts: RelayOptions) {
     if (!protocols.includes(SUBPROTOCOL)) return refuse(socket, 400, `subprotocol ${SUBPROTOCOL} required`);
     const token = protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length) ?? '';
     const target = url.searchParams.get('target') ?? '';
-    const grant = opts.authorize(req, m[1], target, token);
+    const grant = opts.authorize(req, m[2], target, token, m[1] !== undefined);
     if ('status' in grant) return refuse(socket, grant.status, grant.message);
     const cols = clampInt(url.searchParams.get('cols'), 80, 2, LIMITS.MAX_COLS);
     const rows = clampInt(url.searchParams.get('rows'), 24, 2, LIMITS.MAX_ROWS);
@@ -102,12 +111,14 @@ export function attachRelay(server: Server, opts: RelayOptions) {
       if (!isBinary) return ws.close(CLOSE.PROTOCOL, 'binary frames only');
       bump();
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      if (buf[0] === C2S.INPUT) grant.touch();
+      if (grant.readOnly) { if (buf[0] !== C2S.ACK) return; }
+      else if (buf[0] === C2S.INPUT) grant.touch();
       if (queue) queue.push(buf); else opts.host.input(conn, buf);
     });
     bump();
     try {
-      await opts.host.open(grant.term, grant.spec, cols, rows);
+      // A watcher never starts a shell: attaching to one that is gone closes with EXITED.
+      if (!grant.readOnly) await opts.host.open(grant.term, grant.spec, cols, rows);
     } catch (e) {
       ws.close(1011, `could not start the shell: ${(e as Error).message}`.slice(0, 120));
       return;

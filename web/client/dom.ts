@@ -1,17 +1,27 @@
 // What every page's script uses: element lookup, the JSON API, toasts.
 
-export interface ApiError { error?: { message?: string } }
+export interface ApiError { error?: { message?: string; fields?: { path: string; message: string }[] } }
+
+/** An API error with the fields it names (a 400's `fields`), for forms to show beside their inputs. */
+export class ApiFailure extends Error {
+  constructor(message: string, readonly fields: { path: string; message: string }[]) { super(message); }
+}
 
 export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector<T>(sel);
 
-/** The learner's token for state-changing requests, from the cookie the server sets beside the id. */
-const csrfToken = () => document.cookie.split('; ').find((c) => c.startsWith('netdojo_csrf='))?.slice('netdojo_csrf='.length) ?? '';
+const cookie = (name: string) => document.cookie.split('; ').find((c) => c.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
+
+/**
+ * The token for state-changing requests, from the cookie the server sets beside the id: the learner's,
+ * or on trainer routes (past signing in) the trainer's.
+ */
+const csrfToken = (url: string) => cookie(url.startsWith('/api/trainer/') && !/^\/api\/trainer\/login(\/link)?$/.test(url) ? 'netdojo_csrf_trainer' : 'netdojo_csrf');
 
 function request(method: string, url: string, body?: unknown, accept?: string): Promise<Response> {
   return fetch(url, {
     method,
     headers: {
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(method === 'GET' ? {} : { 'X-CSRF-Token': csrfToken() }),
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(method === 'GET' ? {} : { 'X-CSRF-Token': csrfToken(url) }),
       ...(accept ? { Accept: accept } : {}),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -22,7 +32,7 @@ function request(method: string, url: string, body?: unknown, accept?: string): 
 async function json<T>(res: Response): Promise<T> {
   if (res.status === 204) return undefined as T;
   const data = (await res.json().catch(() => ({}))) as T & ApiError;
-  if (!res.ok) throw new Error(data.error?.message ?? `${res.status} ${res.statusText}`);
+  if (!res.ok) throw new ApiFailure(data.error?.message ?? `${res.status} ${res.statusText}`, data.error?.fields ?? []);
   return data;
 }
 

@@ -1,8 +1,8 @@
 import './exam.css';
-import { $, api, onStartButtons, streamCheck, toast } from './dom.ts';
+import { $, api, streamCheck, toast } from './dom.ts';
 import { TerminalTabs, type TabsLab } from './tabs.ts';
 
-// The exam pages in the browser: starting an attempt from the list, and the attempt itself: the task
+// The exam attempt's page in the browser (the list's start buttons are start.ts'): the task
 // list (flags, status), the current task's briefing, Check and terminals (switching tasks switches
 // the terminals to that task's cluster), a notepad and flags kept in this browser, and a timer that
 // counts down to the server's deadline, warns at 15 and 5 minutes and, at zero, waits for the
@@ -14,13 +14,8 @@ interface AttemptJson { attempt: { status: string; tasks: { n: number; phase: st
 
 const WARN_MINUTES = [5, 15];
 
-export function exam(page: 'exams' | 'exam-attempt') {
-  if (page === 'exams') examList();
-  else attemptPage($('main.exam')!);
-}
-
-function examList() {
-  onStartButtons('start-exam', async (exam) => `/attempts/${(await api<{ attempt: { id: string } }>('POST', `/api/exams/${exam}/attempts`, {})).attempt.id}`);
+export function exam() {
+  attemptPage($('main.exam')!);
 }
 
 const clock = (seconds: number) => {

@@ -1,7 +1,9 @@
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { $, api, onStartButtons, streamCheck, toast } from './dom.ts';
+import { $, api, streamCheck, toast } from './dom.ts';
+import { cohorts } from './cohorts.ts';
 import { exam } from './exam.ts';
+import { startButtons } from './start.ts';
 import { TerminalTabs, type Target } from './tabs.ts';
 import type { RelayTerminal } from './terminal.ts';
 
@@ -11,12 +13,6 @@ import type { RelayTerminal } from './terminal.ts';
 
 declare global {
   interface Window { netdojo?: { terminals: Map<string, RelayTerminal>; open(target: string): RelayTerminal; lab: string; task?: number } }
-}
-
-// ---- catalog -------------------------------------------------------------------------------------
-
-function catalog() {
-  onStartButtons('start', async (scenario) => `/labs/${(await api<{ lab: { id: string } }>('POST', '/api/labs', { scenario })).lab.id}`);
 }
 
 // ---- lab -----------------------------------------------------------------------------------------
@@ -186,6 +182,7 @@ function lab(root: HTMLElement) {
 }
 
 const page = document.body.dataset.page;
-if (page === 'catalog') catalog();
+if (page === 'catalog' || page === 'exams' || page === 'cohort') startButtons();
 else if (page === 'lab') lab(document.querySelector<HTMLElement>('main.lab')!);
-else if (page === 'exams' || page === 'exam-attempt') exam(page);
+else if (page === 'exam-attempt') exam();
+else if (page) cohorts(page);

@@ -6,7 +6,7 @@ import { RelayTerminal, type TermStatus } from './terminal.ts';
 // lab keeps its own terminals, and showing a lab brings back its tabs and its shells.
 
 export interface Target { target: string; kind: 'node' | 'pod'; node: string; ip: string }
-export interface TabsLab { id: string; token: string; targets: Target[] }
+export interface TabsLab { id: string; token: string; targets: Target[]; readOnly?: boolean }
 
 export interface TerminalTabsOptions {
   tabs: HTMLElement;
@@ -54,7 +54,7 @@ export class TerminalTabs {
       el.dataset.target = target;
       this.o.stage.append(el);
       t = new RelayTerminal(el, {
-        lab: lab.id, target, token: lab.token,
+        lab: lab.id, target, token: lab.token, readOnly: lab.readOnly,
         onStatus: (s, detail) => {
           if (this.lab?.id !== lab.id) return;
           this.o.tabs.querySelector(`[data-target="${CSS.escape(target)}"]`)?.setAttribute('data-status', s);

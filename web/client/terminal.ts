@@ -1,7 +1,7 @@
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import {
-  CLOSE, FLOW, LIMITS, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, ackFrame, inputFrame, parseServerFrame, resizeFrame,
+  C2S, CLOSE, FLOW, LIMITS, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, ackFrame, inputFrame, parseServerFrame, resizeFrame,
 } from '../../server/terminal/protocol.ts';
 
 // One browser terminal bound to one shell in the lab, through the relay's WebSocket. Acknowledges output
@@ -14,6 +14,8 @@ export interface RelayTerminalOptions {
   lab: string;
   target: string;
   token: string;
+  /** A trainer watching: the read-only path, no keystrokes or sizes sent (the relay drops them anyway). */
+  readOnly?: boolean;
   onStatus?: (s: TermStatus, detail?: string) => void;
 }
 
@@ -39,6 +41,7 @@ export class RelayTerminal {
       lineHeight: 1.15,
       scrollback: 5000,
       allowProposedApi: true,
+      disableStdin: !!opts.readOnly,
       theme: {
         background: '#0f1420', foreground: '#d7dde8', cursor: '#7cc4ff', selectionBackground: '#33507a',
         black: '#1b2230', red: '#ff7b72', green: '#7ee787', yellow: '#e3b341', blue: '#79c0ff', magenta: '#d2a8ff', cyan: '#76e3ea', white: '#d7dde8',
@@ -96,6 +99,7 @@ export class RelayTerminal {
   }
 
   private send(f: Uint8Array) {
+    if (this.opts.readOnly && f[0] !== C2S.ACK) return;
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(f as Uint8Array<ArrayBuffer>);
   }
 
@@ -106,8 +110,9 @@ export class RelayTerminal {
     this.unacked = 0;
     const { lab, target, token } = this.opts;
     const q = new URLSearchParams({ target, cols: String(this.term.cols), rows: String(this.term.rows) });
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/labs/${lab}/terminal?${q}`;
-    const ws = new WebSocket(url, [SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX + token]);
+    const path = this.opts.readOnly ? `/api/trainer/labs/${lab}/terminal` : `/api/labs/${lab}/terminal`;
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}?${q}`;
+    const ws = new WebSocket(url, this.opts.readOnly ? [SUBPROTOCOL] : [SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX + token]);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.setStatus(this.attempts ? 'reconnecting' : 'connecting');
@@ -139,6 +144,11 @@ export class RelayTerminal {
     ws.onclose = (ev) => {
       if (this.ws !== ws || this.disposed) return;
       this.ws = null;
+      if ((ev.code === CLOSE.EXITED || exit) && this.opts.readOnly) {
+        this.term.write(`\r\n\x1b[2m[${exit ?? ev.reason ?? 'the shell ended'}]\x1b[0m\r\n`);
+        this.setStatus('ended', exit ?? ev.reason);
+        return;
+      }
       if (ev.code === CLOSE.EXITED || exit) {
         this.term.write(`\r\n\x1b[2m[${exit ?? ev.reason ?? 'shell ended'} — press Enter for a new shell]\x1b[0m\r\n`);
         this.setStatus('ended', exit ?? ev.reason);

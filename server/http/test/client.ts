@@ -1,7 +1,8 @@
 import { TermClient } from '../../terminal/testing.ts';
 
 // A learner for API tests: keeps its cookies like a browser, sends the page's Origin, and sends the
-// token from its CSRF cookie on state-changing requests as the page's script does.
+// token from its CSRF cookie on state-changing requests as the page's script does (on trainer routes
+// past signing in, the trainer's token from its own cookie, as the trainer pages' script does).
 
 export class Learner {
   private readonly jar = new Map<string, string>();
@@ -21,7 +22,8 @@ export class Learner {
     if (changes && !this.withoutToken && !this.jar.has('netdojo_csrf')) await this.call('GET', '/api/session');
     const headers: Record<string, string> = { origin: this.base };
     if (this.jar.size) headers.cookie = this.cookie;
-    if (changes && !this.withoutToken) headers['x-csrf-token'] = this.jar.get('netdojo_csrf')!;
+    const trainerToken = path.startsWith('/api/trainer/') && !/^\/api\/trainer\/login(\/link)?$/.test(path);
+    if (changes && !this.withoutToken) headers['x-csrf-token'] = this.jar.get(trainerToken ? 'netdojo_csrf_trainer' : 'netdojo_csrf') ?? '';
     if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(this.base + path, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
     for (const set of res.headers.getSetCookie()) {
@@ -82,5 +84,10 @@ export class Learner {
 
   terminal(id: string, target: string, token: string, extra: Partial<ConstructorParameters<typeof TermClient>[0]> = {}) {
     return new TermClient({ url: `${this.base.replace(/^http/, 'ws')}/api/labs/${id}/terminal?target=${encodeURIComponent(target)}`, token, origin: this.base, cookie: this.cookie, ...extra });
+  }
+
+  /** A trainer's read-only terminal on a member's lab (their session authorizes it; no lab token). */
+  watch(id: string, target: string, extra: Partial<ConstructorParameters<typeof TermClient>[0]> = {}) {
+    return new TermClient({ url: `${this.base.replace(/^http/, 'ws')}/api/trainer/labs/${id}/terminal?target=${encodeURIComponent(target)}`, origin: this.base, cookie: this.cookie, ...extra });
   }
 }

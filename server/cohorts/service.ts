@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type { ExamAttempts } from '../exam/attempt.ts';
+import type { CatalogEntry } from '../labs/backend.ts';
+import { UserError, type LabManager } from '../labs/manager.ts';
+import { NameTaken, type AssignmentItem, type CohortRow } from '../store/cohorts.ts';
+import type { ProgressStore } from '../store/store.ts';
+import { formatAccessCode, newAccessCode, normalizeAccessCode } from './secrets.ts';
+import { cohortLab, learnerStatus, type StatusDeps } from './status.ts';
+
+// Cohorts as the web server runs them: a trainer makes one (its assignment checked against the
+// catalog and the exams), learners join it with its code while it is open, and each side sees only
+// what is theirs: a trainer their own cohorts and their members' labs, a learner the cohorts they
+// are in.
+
+export interface CohortDeps {
+  store: ProgressStore;
+  manager: LabManager;
+  attempts: ExamAttempts;
+  catalog: () => Promise<CatalogEntry[]>;
+  now?: () => number;
+}
+
+export interface NewCohortInput { name: string; opensAt: number; closesAt: number; scenarios: string[]; exams: string[] }
+
+/** A field the caller got wrong: the API makes it a 400 naming the field. */
+export class FieldError extends Error {
+  constructor(readonly path: string, message: string) { super(message); }
+}
+
+export type Window = 'upcoming' | 'open' | 'closed';
+
+export class Cohorts {
+  constructor(private readonly d: CohortDeps) {}
+
+  private get store() { return this.d.store.cohorts; }
+  private now() { return (this.d.now ?? Date.now)(); }
+
+  window(c: CohortRow): Window {
+    const now = this.now();
+    return now < c.opensAt ? 'upcoming' : now >= c.closesAt ? 'closed' : 'open';
+  }
+
+  exams() { return this.d.attempts.exams(); }
+
+  /** Scenario and exam titles by `kind:id`, for the status lines. */
+  async titles(): Promise<Map<string, string>> {
+    const m = new Map<string, string>();
+    for (const s of await this.d.catalog()) m.set(`scenario:${s.id}`, s.title);
+    for (const e of await this.exams()) m.set(`exam:${e.spec.id}`, e.spec.title);
+    return m;
+  }
+
+  async statusDeps(): Promise<StatusDeps> {
+    return { store: this.d.store, manager: this.d.manager, attempts: this.d.attempts, titles: await this.titles(), now: this.d.now };
+  }
+
+  async create(trainer: string, input: NewCohortInput): Promise<CohortRow> {
+    const scenarios = new Set((await this.d.catalog()).map((s) => s.id));
+    const exams = new Set((await this.exams()).map((e) => e.spec.id));
+    input.scenarios.forEach((id, i) => {
+      if (!scenarios.has(id)) throw new FieldError(`body.scenarios.${i}`, `no scenario "${id}"; one of: ${[...scenarios].join(', ')}`);
+    });
+    input.exams.forEach((id, i) => {
+      if (!exams.has(id)) throw new FieldError(`body.exams.${i}`, `no exam "${id}"; one of: ${[...exams].join(', ') || '(none)'}`);
+    });
+    if (input.scenarios.length + input.exams.length === 0) throw new FieldError('body.scenarios', 'the assignment needs at least one scenario or exam');
+    if (input.closesAt <= input.opensAt) throw new FieldError('body.closesAt', 'must be after opensAt');
+    const items: AssignmentItem[] = [
+      ...[...new Set(input.scenarios)].map((ref) => ({ kind: 'scenario' as const, ref })),
+      ...[...new Set(input.exams)].map((ref) => ({ kind: 'exam' as const, ref })),
+    ];
+    // 60 random bits: a collision is all but impossible, and would only cost a new draw.
+    let code = newAccessCode();
+    while (this.store.cohortByCode(code)) code = newAccessCode();
+    return this.store.createCohort({ id: 'c' + randomBytes(6).toString('hex'), trainer, name: input.name, code, opensAt: input.opensAt, closesAt: input.closesAt, items }, this.now());
+  }
+
+  /** A trainer's own cohort, or a 404 that does not say whether another trainer's exists. */
+  ofTrainer(trainer: string, id: string): CohortRow {
+    const c = this.store.cohort(id);
+    if (!c || c.trainer !== trainer) throw new UserError(404, 'cohort_not_found', `No cohort ${id} of yours. /trainer/cohorts lists yours.`);
+    return c;
+  }
+
+  /** A cohort the learner is in, or a 404. */
+  ofMember(user: string, id: string): CohortRow {
+    const c = this.store.cohort(id);
+    if (!c || !this.store.member(id, user)) throw new UserError(404, 'cohort_not_found', `You are not in a cohort ${id}. Join one at /join with the code your trainer gave you.`);
+    return c;
+  }
+
+  join(user: string, typedCode: string, name: string): CohortRow {
+    const code = normalizeAccessCode(typedCode);
+    const c = code ? this.store.cohortByCode(code) : undefined;
+    if (!c) throw new FieldError('body.code', `no cohort has the code "${typedCode}": check it with your trainer (three groups of four letters and digits, like 7KQ2-M9XD-4T1R)`);
+    const w = this.window(c);
+    const when = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    if (w === 'upcoming') throw new UserError(409, 'cohort_not_open', `The cohort "${c.name}" opens on ${when(c.opensAt)}: join it then.`);
+    if (w === 'closed') throw new UserError(409, 'cohort_closed', `The cohort "${c.name}" closed on ${when(c.closesAt)}: ask your trainer.`);
+    try {
+      this.store.join({ cohort: c.id, user, name, joinedAt: this.now() });
+    } catch (e) {
+      if (e instanceof NameTaken) throw new FieldError('body.name', `someone in "${c.name}" already goes by "${name}": choose another name`);
+      throw e;
+    }
+    return c;
+  }
+
+  /** The cohorts a learner is in, with their window and their status on each item. */
+  async memberships(user: string) {
+    const deps = await this.statusDeps();
+    return this.store.memberships(user).map(({ cohort, member }) => this.memberView(deps, cohort, member.name, user));
+  }
+
+  memberView(deps: StatusDeps, c: CohortRow, name: string, user: string) {
+    const items = learnerStatus(deps, c, user);
+    return { id: c.id, name: c.name, you: name, window: this.window(c), opensAt: c.opensAt, closesAt: c.closesAt, items,
+      done: items.filter((i) => i.state === 'solved' || (i.state === 'finished' && i.passed)).length };
+  }
+
+  /** The trainer's dashboard: every member × every item. */
+  async dashboard(c: CohortRow) {
+    const deps = await this.statusDeps();
+    return {
+      id: c.id, name: c.name, code: formatAccessCode(c.code), window: this.window(c), opensAt: c.opensAt, closesAt: c.closesAt,
+      items: c.items.map((i) => ({ ...i, title: deps.titles.get(`${i.kind}:${i.ref}`) ?? i.ref })),
+      members: this.store.members(c.id).map((m) => ({ name: m.name, joinedAt: m.joinedAt, items: learnerStatus(deps, c, m.user) })),
+    };
+  }
+
+  /** A lab a trainer may watch: a member's, for an item of the cohort. Throws a 404 otherwise. */
+  watched(c: CohortRow, lab: string): { user: string; name: string } {
+    const who = cohortLab(this.d, c, lab);
+    if (!who) throw new UserError(404, 'lab_not_found', `No lab ${lab} of a member of "${c.name}" for its assignment.`);
+    return { user: who.user, name: this.store.member(c.id, who.user)!.name };
+  }
+
+  /** A lab one of this trainer's cohorts may watch (the terminal relay asks). */
+  watchable(trainer: string, lab: string): boolean {
+    return this.store.cohortsOf(trainer).some((c) => cohortLab(this.d, c, lab) !== null);
+  }
+}
