@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netdojo } from '../test/support/cli.ts';
@@ -70,6 +70,9 @@ describe.skipIf(why)('CLI with real labs', () => {
     expect(lab.nodes[0]).toEqual({ name: 'control-plane', role: 'control-plane', ip: '172.18.0.2', podCIDR: '10.244.0.0/24' });
     expect(lab.pods).toContainEqual({ target: 'default/client-worker', node: 'worker', ip: expect.stringMatching(/^10\.244\.1\.\d+$/), app: 'client' });
     expect(lab.services).toContainEqual({ target: 'kube-system/kube-dns', clusterIP: '10.96.0.10', ports: expect.any(Array) });
+    // The record holds the lab's API token: only its owner reads it.
+    expect(statSync(`${home.dir}/labs`).mode & 0o777).toBe(0o700);
+    expect(statSync(`${home.dir}/labs/${lab.id}/lab.json`).mode & 0o777).toBe(0o600);
 
     const broken = await grade(lab.id);
     expect(broken.code).toBe(1);

@@ -25,10 +25,22 @@ export interface LabRecord {
 
 const recordPath = (id: string) => join(labDir(id), 'lab.json');
 
+/**
+ * A lab's directory, made with the state directory's labs/ when they are new: records hold the labs'
+ * API tokens, so labs/ (and a state directory made here) is its owner's alone; mkdir's mode applies
+ * to the directories it creates. Providers make their lab's directory with it.
+ */
+export async function ensureLabDir(id: string): Promise<string> {
+  await mkdir(labsDir(), { recursive: true, mode: 0o700 });
+  await mkdir(labDir(id), { recursive: true });
+  return labDir(id);
+}
+
 export async function writeRecord(rec: LabRecord): Promise<void> {
-  await mkdir(labDir(rec.id), { recursive: true });
+  await ensureLabDir(rec.id);
+  // Readable by the owner only: it holds the lab's API token.
   const tmp = `${recordPath(rec.id)}.tmp`;
-  await writeFile(tmp, JSON.stringify(rec, null, 2));
+  await writeFile(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
   await rename(tmp, recordPath(rec.id));
 }
 

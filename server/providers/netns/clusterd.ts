@@ -142,7 +142,7 @@ async function ping(): Promise<boolean> {
  */
 export async function ensureClusterd(): Promise<void> {
   if (await ping()) return;
-  await mkdir(stateDir(), { recursive: true });
+  await mkdir(stateDir(), { recursive: true, mode: 0o700 });
   const supervisor = Number(await readFile(supervisorPath(), 'utf8').catch(() => '0'));
   if (!(supervisor && runs(supervisor, '__clusterd'))) {
     const log = openSync(join(stateDir(), 'clusterd.log'), 'a');

@@ -9,7 +9,7 @@ import type { KubeObject } from '../../cluster/object.ts';
 import { ensurePki, kubeconfig, newToken } from '../../cluster/pki.ts';
 import { kindClusterName, labDir, labsDir, stateDir } from '../../lab/naming.ts';
 import { runAction } from '../../lab/actions.ts';
-import { labIds, readRecord, removeLabDir, tryReadRecord, writeRecord, type LabRecord } from '../../lab/records.ts';
+import { ensureLabDir, labIds, readRecord, removeLabDir, tryReadRecord, writeRecord, type LabRecord } from '../../lab/records.ts';
 import { LabError, type CreateOptions, type LabStatus, type Provider, type Topology } from '../../lab/types.ts';
 import { run } from '../../util/run.ts';
 import { sq } from '../../util/shell.ts';
@@ -137,6 +137,7 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
     const action = <T>(name: string, fn: () => Promise<T>) => runAction(opts.onProgress, name, fn);
     {
       const pki = await action('Writing cluster configuration', async () => {
+        await ensureLabDir(opts.id);
         const pki = await ensurePki(stateDir());
         const kubectlEnv = `export KUBECONFIG="${dir}/etc/kubeconfig" KUBECACHEDIR="${dir}/kube-cache"`;
         const files: Record<string, string> = {
