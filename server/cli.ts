@@ -55,7 +55,7 @@ export function program(setExit: (code: number) => void): Command {
 
   cli.command('scenarios').description('list the scenarios').option('--json', 'one JSON document').action(act(async (o) => {
     const { loadCatalog } = await import('./scenario/load.ts');
-    const { catalogEntry } = await import('./labs/backend.ts');
+    const { catalogEntry } = await import('./manager/backend.ts');
     const { scenarios, errors, kindProofs } = await loadCatalog();
     const specs = scenarios.map((l) => l.spec);
     if (o.json) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExamAttempts } from '../exam/attempt.ts';
-import type { CatalogEntry } from '../labs/backend.ts';
-import { UserError, type LabManager } from '../labs/manager.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
+import { UserError, type LabManager } from '../manager/manager.ts';
 import { NameTaken, type AssignmentItem, type CohortRow } from '../store/cohorts.ts';
 import type { ProgressStore } from '../store/store.ts';
 import { formatAccessCode, newAccessCode, normalizeAccessCode } from './secrets.ts';

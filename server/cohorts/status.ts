@@ -1,6 +1,6 @@
 import type { ExamAttempts } from '../exam/attempt.ts';
 import { examPoints, taskScore } from '../exam/score.ts';
-import type { LabManager } from '../labs/manager.ts';
+import type { LabManager } from '../manager/manager.ts';
 import type { AssignmentItem, CohortRow } from '../store/cohorts.ts';
 import type { ProgressStore } from '../store/store.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CheckResult, GradeReport } from '../../grader/types.ts';
-import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts';
+import { UserError, type LabManager, type ManagedLab } from '../manager/manager.ts';
 import type { AttemptRow, AttemptTaskRow, Runner } from '../store/exams.ts';
 import type { ProgressStore } from '../store/store.ts';
 import type { ExamCatalog, LoadedExam } from './load.ts';

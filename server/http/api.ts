@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { CatalogEntry } from '../labs/backend.ts';
-import { UserError, type LabManager, type ManagedLab } from '../labs/manager.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
+import { UserError, type LabManager, type ManagedLab } from '../manager/manager.ts';
 import { COMPETENCY_IDS } from '../scenario/tracks.ts';
 import type { ProgressStore } from '../store/store.ts';
 import { CatalogQuery, filterCatalog } from './catalog-query.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CatalogEntry } from '../labs/backend.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
 import { Difficulty } from '../scenario/schema.ts';
 import { TRACK_IDS } from '../scenario/tracks.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CatalogEntry } from '../labs/backend.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
 import { TRACKS } from '../scenario/tracks.ts';
 import { catalogHref, filterCatalog, filterGroup, lenientCatalogQuery } from './catalog-query.ts';
 import { competencyView, inTrackOrder, nextScenario, nextView, trackSections } from './tracks-view.ts';

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { CheckResult, GradeReport } from '../../grader/types.ts';
-import { UserError } from '../labs/manager.ts';
+import { UserError } from '../manager/manager.ts';
 import type { loadViews } from './pages.ts';
 import { checkView } from './views.ts';
 

@@ -2,11 +2,11 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { FieldError, type Cohorts } from '../cohorts/service.ts';
 import { linkSignIn, passwordSignIn } from '../cohorts/trainers.ts';
-import { UserError, type LabManager } from '../labs/manager.ts';
+import { UserError, type LabManager } from '../manager/manager.ts';
 import type { CohortRow, TrainerRow } from '../store/cohorts.ts';
 import { formatAccessCode } from '../cohorts/secrets.ts';
 import type { ProgressStore } from '../store/store.ts';
-import type { CatalogEntry } from '../labs/backend.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
 import { BadRequest, parse } from './api.ts';
 import type { CsrfTokens } from './csrf.ts';
 import type { rateLimiters } from './rates.ts';

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Cohorts } from '../cohorts/service.ts';
-import type { CatalogEntry } from '../labs/backend.ts';
-import type { LabManager } from '../labs/manager.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
+import type { LabManager } from '../manager/manager.ts';
 import type { ProgressStore } from '../store/store.ts';
 import { parse } from './api.ts';
 import { CohortId, LabPath, signedIn, trainerOnly, watchView } from './cohort-api.ts';

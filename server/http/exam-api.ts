@@ -1,7 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { ExamAttempts } from '../exam/attempt.ts';
-import type { LabManager } from '../labs/manager.ts';
+import type { LabManager } from '../manager/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { parse } from './api.ts';
 import { answerCheck, type Views } from './check-stream.ts';

@@ -1,6 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import type { ExamAttempts } from '../exam/attempt.ts';
-import type { LabManager } from '../labs/manager.ts';
+import type { LabManager } from '../manager/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { parse } from './api.ts';
 import { AttemptId, TaskPath } from './exam-api.ts';

@@ -2,7 +2,7 @@ import type { GradeReport } from '../../grader/types.ts';
 import type { AttemptStatus, ExamAttempts } from '../exam/attempt.ts';
 import type { LoadedExam } from '../exam/load.ts';
 import { examPoints, taskScore, type Graded, type TaskResult } from '../exam/score.ts';
-import type { LabManager } from '../labs/manager.ts';
+import type { LabManager } from '../manager/manager.ts';
 import type { AttemptRow } from '../store/exams.ts';
 import { renderMarkdown } from './markdown.ts';
 import { checkView, labView, solutionView, timelineOf } from './views.ts';

@@ -5,7 +5,7 @@ import { userOf } from './identity.ts';
 // Per-learner rate limits on what costs the machine most: starting (or resetting) a lab builds a
 // cluster, a Check runs probes in every source pod. Counted per learner id (per address before a
 // learner has one), in a window of a minute; over the limit a request gets 429 with Retry-After and
-// the API's error shape. Lab counts and time limits (labs/manager.ts) stay the other bound.
+// the API's error shape. Lab counts and time limits (manager/manager.ts) stay the other bound.
 // Guessing is bounded the same way: password sign-ins per trainer account tried (whatever the address
 // or cookie they come with) and cohort joins per learner.
 

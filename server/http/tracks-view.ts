@@ -1,4 +1,4 @@
-import type { CatalogEntry } from '../labs/backend.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
 import { COMPETENCIES, TRACKS, byTrackOrder, type CompetencyId, type TrackId } from '../scenario/tracks.ts';
 
 // The catalog seen as tracks: which scenarios a track holds, in the order a newcomer takes them, where

@@ -1,7 +1,7 @@
 import type { CheckResult, GradeReport } from '../../grader/types.ts';
-import type { CatalogEntry } from '../labs/backend.ts';
-import type { LabManager, ManagedLab } from '../labs/manager.ts';
-import type { Timeline, TimelineEntry } from '../labs/timeline.ts';
+import type { CatalogEntry } from '../manager/backend.ts';
+import type { LabManager, ManagedLab } from '../manager/manager.ts';
+import type { Timeline, TimelineEntry } from '../manager/timeline.ts';
 import { renderInline, renderMarkdown } from './markdown.ts';
 import { competencyView, nextView } from './tracks-view.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Check, CheckResult, GradeReport } from '../../../grader/types.ts';
 import type { Lab, LabFacts } from '../../lab/types.ts';
-import type { CatalogEntry, LabBackend, StartedLab } from '../../labs/backend.ts';
+import type { CatalogEntry, LabBackend, StartedLab } from '../../manager/backend.ts';
 
 // A stand-in backend for the HTTP layer's own tests ONLY: a "lab" is a temp directory, shells are local
 // bash with a prompt naming the target, and the one check passes once `fixed` exists in that directory.
