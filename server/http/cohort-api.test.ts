@@ -284,13 +284,18 @@ describe('cohorts', () => {
 });
 
 describe('watching a member\'s lab', () => {
-  it('shows the trainer a member\'s lab for the assignment (last Check, timeline), and no other lab', async () => {
+  /** A trainer's cohort assigned stand-in, and Grace, a member, in a ready lab of it. */
+  async function memberWithLab() {
     const s = await start();
     const t = await signedInTrainer(s.url);
     const c = (await t.call('POST', '/api/trainer/cohorts', cohortBody({ scenarios: ['stand-in'], exams: [] }))).body.cohort;
     const me = new Learner(s.url);
     await me.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace' });
-    const lab = await readyLab(me);
+    return { s, t, c, me, lab: await readyLab(me) };
+  }
+
+  it('shows the trainer a member\'s lab for the assignment (last Check, timeline), and no other lab', async () => {
+    const { s, t, c, me, lab } = await memberWithLab();
     const offAssignment = await readyLab(me, 'stand-in-svc');
     const stranger = new Learner(s.url);
     const strangers = await readyLab(stranger);
@@ -322,12 +327,7 @@ describe('watching a member\'s lab', () => {
   });
 
   it('attaches the trainer read-only: the snapshot and live output, never their keystrokes or sizes; the lab token alone opens nothing', async () => {
-    const s = await start();
-    const t = await signedInTrainer(s.url);
-    const c = (await t.call('POST', '/api/trainer/cohorts', cohortBody({ scenarios: ['stand-in'], exams: [] }))).body.cohort;
-    const me = new Learner(s.url);
-    await me.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace' });
-    const lab = await readyLab(me);
+    const { s, t, c, me, lab } = await memberWithLab();
     const dir = labDir(lab);
 
     // Nothing to watch before the learner opens that terminal: a watcher never starts a shell.
