@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { netdojo } from './cli.ts';
@@ -57,6 +58,10 @@ export function labDriver(home: string, lab: () => string) {
       const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', key, '-out', cert,
         '-subj', `/CN=${host}/O=${org}`, '-addext', `subjectAltName=DNS:${host}`], { encoding: 'utf8' });
       expect(tls.status, tls.stderr).toBe(0);
+      // kubectl in the lab reads them, and curl there trusts the certificate: a lab's root is an
+      // unprivileged uid on this host (its own user namespace, also when the tests run as root), so
+      // the directory and files are for everyone to read (a test's throwaway key).
+      for (const [p, mode] of [[dir, 0o755], [key, 0o644], [cert, 0o644]] as const) chmodSync(p, mode);
       await kubectl(`create secret tls ${name} --cert=${cert} --key=${key} --dry-run=client -o yaml | kubectl apply -f -`);
       return cert;
     },
