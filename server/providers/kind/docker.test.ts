@@ -27,7 +27,8 @@ const skipReason = !docker.ok ? docker.reason! : tools.length ? `host lacks ${to
 const id = newLabId();
 const cluster = kindClusterName(id);
 const image = `netdojo/probe:test-${id}`;
-const home = mkdtempSync(join(tmpdir(), 'netdojo-kind-docker-'));
+// Made only when the tests run: a skipped suite's afterAll would never remove it.
+const home = skipReason ? '' : mkdtempSync(join(tmpdir(), 'netdojo-kind-docker-'));
 const savedHome = process.env.NETDOJO_HOME;
 
 async function cleanup(labId: string) {

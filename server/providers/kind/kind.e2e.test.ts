@@ -52,7 +52,8 @@ function healthyChecks(f: LabFacts): Check[] {
 const failed = (r: GradeReport) => r.checks.filter((c) => !c.pass).map((c) => c.id);
 
 describe.skipIf(!!skipReason)(`kind end to end${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  const home = mkdtempSync(join(tmpdir(), 'netdojo-kind-e2e-'));
+  // Made only when the tests run: a skipped suite's afterAll would never remove it.
+  const home = skipReason ? '' : mkdtempSync(join(tmpdir(), 'netdojo-kind-e2e-'));
   const saved = process.env.NETDOJO_HOME;
   const id = newLabId();
   const provider = createKindProvider();

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from '@lydell/node-pty';
@@ -246,6 +246,7 @@ spec:
     let typed = false;
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => { term.kill(); reject(new Error(`kubectl ${args.join(' ')}: no ${done} in: ${screen}`)); }, 60_000);
+      term.onExit(() => rmSync(dir, { recursive: true, force: true }));
       term.onData((d) => {
         screen += d;
         if (!typed && ready.test(screen)) { typed = true; term.write(input); }
