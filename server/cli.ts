@@ -54,14 +54,14 @@ export function program(setExit: (code: number) => void): Command {
     .exitOverride();
 
   cli.command('scenarios').description('list the scenarios').option('--json', 'one JSON document').action(act(async (o) => {
-    const { loadCatalog } = await import('./scenario/load.ts');
+    const { loadCatalog, unprovenOn } = await import('./scenario/load.ts');
     const { catalogEntry } = await import('./manager/backend.ts');
     const { scenarios, errors, kindProofs } = await loadCatalog();
     const specs = scenarios.map((l) => l.spec);
     if (o.json) {
       json({ scenarios: specs.map((s) => ({ ...catalogEntry(s, kindProofs), variants: s.variants })), errors: errors.map((e) => e.message) });
     } else {
-      const providers = (s: (typeof specs)[number]) => { const u = catalogEntry(s, kindProofs).unproven; return s.providers.map((p) => (u.includes(p) ? `${p} (unproven)` : p)).join(', '); };
+      const providers = (s: (typeof specs)[number]) => { const u = unprovenOn(s, kindProofs); return s.providers.map((p) => (u.includes(p) ? `${p} (unproven)` : p)).join(', '); };
       print(formatTable([['ID', 'TRACK', 'DIFFICULTY', 'MIN', 'PROVIDERS', 'TITLE'], ...[...specs].sort(byTrackOrder).map((s) => [s.id, s.track, s.difficulty, String(s.minutes), providers(s), s.title])]));
       for (const e of errors) process.stderr.write(`\nscenario not loaded: ${e.message}\n`);
     }
