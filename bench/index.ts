@@ -21,7 +21,7 @@ import { benchProbes } from './probes.ts';
 import { formatMarkdown, formatText } from './report.ts';
 import { benchScale } from './scale.ts';
 import { benchTerminal } from './terminal.ts';
-import type { BenchResult, Section } from './types.ts';
+import type { BenchResult, Section, SECTIONS } from './types.ts';
 
 // `netdojo bench [--json] [--quick]` (also `npm run bench`): measures netdojo on this machine and
 // writes bench/RESULTS.md. Every lab lives under a temporary NETDOJO_HOME, so the user's labs are
@@ -37,8 +37,6 @@ export interface BenchOptions {
   /** Run only these sections; the others are skipped and bench/RESULTS.md is left as it is. */
   only?: string[];
 }
-
-export const SECTIONS = ['kube', 'netpol', 'outside', 'lifecycle', 'limits', 'userns', 'check', 'containers', 'probes', 'terminal', 'scale'] as const;
 
 /** Kills the holder of every lab still in the bench's state directory (each takes its sandbox with it). */
 async function sweepLabs(): Promise<void> {

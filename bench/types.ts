@@ -3,6 +3,9 @@ import type { Summary } from './stats.ts';
 // The benchmark's JSON document (`netdojo bench --json`) and the input of the report (report.ts).
 // All durations are milliseconds, all sizes bytes.
 
+/** The sections, in the order they run (`netdojo bench --only` takes these names). */
+export const SECTIONS = ['kube', 'netpol', 'outside', 'lifecycle', 'limits', 'userns', 'check', 'containers', 'probes', 'terminal', 'scale'] as const;
+
 /** A section ran, was skipped for something this machine lacks, or failed (and the run exits 1). */
 export type Section<T> =
   | { status: 'ok'; data: T }

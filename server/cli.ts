@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { Command, CommanderError, Option } from 'commander';
 import { getProvider, PROVIDERS } from './providers/index.ts';
 import { LabError, type ProgressFn, type ProviderName } from './lab/types.ts';
+import { SECTIONS } from '../bench/types.ts';
 import { formatTable } from './util/table.ts';
 import { byTrackOrder } from './scenario/tracks.ts';
 import { DEFAULT_LAB_RESOURCES as LAB, describeResources, parseLabResources } from './lab/resources.ts';
@@ -272,9 +273,9 @@ export function program(setExit: (code: number) => void): Command {
 
   cli.command('bench').description('benchmarks: lab lifecycle, scale, terminal, netns vs containers; writes bench/RESULTS.md')
     .option('--json', 'one JSON document').option('--quick', 'fewer runs')
-    .option('--only <section...>', 'run only these sections (kube, netpol, outside, lifecycle, check, containers, probes, terminal, scale); bench/RESULTS.md is then left as it is')
+    .option('--only <section...>', `run only these sections (${SECTIONS.join(', ')}); bench/RESULTS.md is then left as it is`)
     .action(act(async (o) => {
-      const { runBench, SECTIONS } = await import('../bench/index.ts');
+      const { runBench } = await import('../bench/index.ts');
       const unknown = (o.only as string[] | undefined)?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
       if (unknown.length) throw new LabError(`--only: no section ${unknown.join(', ')}`, `one of: ${SECTIONS.join(', ')}`);
       return runBench({ json: Boolean(o.json), quick: Boolean(o.quick), only: o.only });
