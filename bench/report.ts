@@ -121,7 +121,7 @@ function netpolHeadlines(n: Netpol): string[] {
 function checkHeadlines(c: CheckLatency): string[] {
   const p95 = (what: string, x: Summary, target: number) => `${what}: p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)} (n=${x.n}, ${c.scenarios.length} scenarios); target p95 ≤ ${formatMs(target)}: ${x.p95 <= target ? 'met' : 'not met'}`;
   return [
-    `${p95('Check on a broken lab', c.broken, c.targets.brokenP95Ms)}; before definite failures (every failure held for the whole window) p50 ${formatMs(c.brokenWindowOnly.median)}, p95 ${formatMs(c.brokenWindowOnly.p95)}; the first check shown after p50 ${formatMs(c.firstShown.median)}, p95 ${formatMs(c.firstShown.p95)}`,
+    `${p95('Check on a broken lab left alone for a retry window (settled)', c.brokenSettled, c.targets.brokenP95Ms)}; right after the break p50 ${formatMs(c.broken.median)}, p95 ${formatMs(c.broken.p95)}; before definite failures (every failure held for the whole window) p50 ${formatMs(c.brokenWindowOnly.median)}, p95 ${formatMs(c.brokenWindowOnly.p95)}; the first check shown after p50 ${formatMs(c.firstShown.median)}, p95 ${formatMs(c.firstShown.p95)}`,
     `${p95('Check on a fixed lab', c.fixed, c.targets.fixedP95Ms)}; lab.exec of \`true\` alone p50 ${formatMs(c.execFloor.median)}, p95 ${formatMs(c.execFloor.p95)}`,
   ];
 }
@@ -130,12 +130,13 @@ function checkTable(c: CheckLatency): Table {
   const cell = (x: Summary) => `${formatMs(x.median)} (${formatMs(x.p95)})`;
   return {
     title: '9. Check latency: a broken and a fixed lab',
-    note: `Check as a learner presses it (gradeLab expecting PASS) on a lab right after its break and right after its reference solution, ${c.runs} run${c.runs > 1 ? 's' : ''} per scenario (seeds 1..${c.runs}). ` +
-      'Medians, p95 in brackets. "before" is the same broken lab graded with every failure held for the whole retry window (the rule before definite failures; first run only); ' +
-      '"first shown" is when the first check was final, the first result the page shows; "waited for" is the failing check final last, with its state. ' +
-      `Over all: broken p50 ${formatMs(c.broken.median)}, p95 ${formatMs(c.broken.p95)}; fixed p50 ${formatMs(c.fixed.median)}, p95 ${formatMs(c.fixed.p95)}; lab.exec of \`true\` on a source pod p50 ${formatMs(c.execFloor.median)}.`,
-    head: ['scenario', 'broken', 'before', 'first shown', 'fixed', 'waited for'],
-    rows: c.scenarios.map((s) => [s.scenario, cell(s.broken), cell(s.brokenWindowOnly), cell(s.firstShown), cell(s.fixed), s.lastFinal ?? '']),
+    note: `Check as a learner presses it (gradeLab expecting PASS) on a lab right after its break, on the same lab once it has settled, and right after its reference solution, ${c.runs} run${c.runs > 1 ? 's' : ''} per scenario (seeds 1..${c.runs}). ` +
+      'Medians, p95 in brackets. "settled": nothing written for a retry window with every pod and node Ready, where a failure is final on its first attempt; a lab with a pod that is not Ready never settles (its "in motion" column says why) and gets the whole window. ' +
+      '"before" is the broken lab graded with every failure held for the whole retry window (the rule before definite failures; first run only); ' +
+      '"first shown" is when the first check was final, the first result the page shows; "waited for" is the failing check final last right after the break, with its state. ' +
+      `Over all: broken p50 ${formatMs(c.broken.median)}, p95 ${formatMs(c.broken.p95)}; settled p50 ${formatMs(c.brokenSettled.median)}, p95 ${formatMs(c.brokenSettled.p95)}; fixed p50 ${formatMs(c.fixed.median)}, p95 ${formatMs(c.fixed.p95)}; lab.exec of \`true\` on a source pod p50 ${formatMs(c.execFloor.median)}.`,
+    head: ['scenario', 'broken', 'settled', 'before', 'first shown', 'fixed', 'waited for', 'in motion'],
+    rows: c.scenarios.map((s) => [s.scenario, cell(s.broken), cell(s.brokenSettled), cell(s.brokenWindowOnly), cell(s.firstShown), cell(s.fixed), s.lastFinal ?? '', (s.unsettled ?? []).join('; ')]),
   };
 }
 

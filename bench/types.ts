@@ -233,6 +233,10 @@ export interface CheckScenario {
   scenario: string;
   /** gradeLab expecting PASS right after the break, as Check on a broken lab. */
   broken: Summary;
+  /** The same, once the broken lab has settled (or SETTLE_WAIT_MS went by): Check as a learner who read the task first presses it. */
+  brokenSettled: Summary;
+  /** What kept the broken lab from settling (last run), when it did not: its checks then get the whole window. */
+  unsettled?: string[];
   /** The same grade under the rule before definite failures: every failure held for the whole window (first run only). */
   brokenWindowOnly: Summary;
   /** From pressing Check on the broken lab to its first check final (the first result the page shows). */
@@ -242,7 +246,7 @@ export interface CheckScenario {
   /** The failing check of the broken lab that was final last, with its state: what the Check waited for. */
   lastFinal?: string;
   /** The raw samples (ms), pooled over scenarios for the section's figures. */
-  samples: { broken: number[]; brokenWindowOnly: number[]; firstShown: number[]; fixed: number[]; execFloor: number[] };
+  samples: { broken: number[]; brokenSettled: number[]; brokenWindowOnly: number[]; firstShown: number[]; fixed: number[]; execFloor: number[] };
   /** Grades that did not come out as expected (a broken lab passing, a fixed one failing). */
   notes?: string[];
 }
@@ -253,6 +257,7 @@ export interface CheckLatency {
   scenarios: CheckScenario[];
   /** Over every scenario's samples. */
   broken: Summary;
+  brokenSettled: Summary;
   brokenWindowOnly: Summary;
   firstShown: Summary;
   fixed: Summary;

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Lab } from '../server/lab/types.ts';
 import type { Classification, ProbeOutput } from './classify.ts';
 import { hintFor } from './hints.ts';
-import { finalityOf, isFinal, type Seen } from './settle.ts';
+import { finalityOf, hasSettled, isFinal, type Seen } from './settle.ts';
 import { buildBatch, describeCheck, displayCommand, parseBatch, planCheck, type ProbePlan, type ProbeTimeouts } from './probes.ts';
 import type { Check, CheckResult, GradeReport, State } from './types.ts';
 import { reachabilityMatrix, score, verdict } from './verdict.ts';
@@ -14,7 +14,8 @@ import { reachabilityMatrix, score, verdict } from './verdict.ts';
 // matches is never re-run, and nothing here can turn an error into a pass. A definite failure (a
 // refusal, NXDOMAIN, an ICMP error at once: grader/settle.ts) is probed again every
 // confirmIntervalMs and is final once it has held for confirmMs, in a batch of its own beside the
-// converging checks' batch, so it is not held for the whole window.
+// converging checks' batch, so it is not held for the whole window. On a lab that has settled
+// (settle.ts), a failure is final on its first attempt unless it is inconclusive.
 
 export interface RetryPolicy {
   /** No new attempt starts after this long (from a source's first attempt). 0: one attempt only. */
@@ -65,6 +66,11 @@ export interface GradeOptions {
    * retried while they fail as intended (and cannot flake into a pass).
    */
   expect?: (check: Check) => readonly State[];
+  /**
+   * Whether the lab has stopped moving, so that its first answers are final (settle.ts). Default:
+   * what the lab says (`lab.settled()`), judged against the retry window.
+   */
+  settled?: boolean;
 }
 
 export const expectPass = (): readonly State[] => ['PASS'];
@@ -125,7 +131,8 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
   }
   for (const s of slots) if (!s.plan) emit({ type: 'check', result: toResult(s) });
 
-  await Promise.all([...bySource].map(([source, list]) => gradeSource(lab, source, list, policy, expect, emit)));
+  const settled = opts.settled ?? hasSettled(await lab.settled?.().catch(() => undefined), policy.windowMs);
+  await Promise.all([...bySource].map(([source, list]) => gradeSource(lab, source, list, policy, expect, emit, settled)));
 
   const results = slots.map(toResult);
   return {
@@ -135,13 +142,14 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
     score: score(results),
     checks: results,
     matrix: reachabilityMatrix(results),
+    settled,
     ms: Math.round(performance.now() - t0),
   };
 }
 
 async function gradeSource(
   lab: Lab, source: string, slots: Slot[], policy: RetryPolicy,
-  expect: (c: Check) => readonly State[], emit: (e: GradeProgress) => void,
+  expect: (c: Check) => readonly State[], emit: (e: GradeProgress) => void, settled: boolean,
 ): Promise<void> {
   const start = performance.now();
   let batches = 0;
@@ -159,7 +167,7 @@ async function gradeSource(
       s.seen.push({ state: s.outcome.state, cause: s.outcome.cause, at: attemptStart - start });
       s.attempts++;
       s.ms = Math.round(now - start);
-      if (isFinal(s.seen, expectedStates(expect, s.check), policy.confirmMs)) emit({ type: 'check', result: toResult(s) });
+      if (isFinal(s.seen, expectedStates(expect, s.check), policy.confirmMs, settled)) emit({ type: 'check', result: toResult(s) });
       else open.push(s);
     });
     const cadences = [...new Set(open.map(interval))];

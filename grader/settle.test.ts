@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ProbeOutput } from './classify.ts';
 import { planCheck, type ProbeTimeouts } from './probes.ts';
-import { CAUSES, finalityOf, isFinal, type Finality, type Seen } from './settle.ts';
+import { CAUSES, finalityOf, hasSettled, isFinal, type Finality, type Seen } from './settle.ts';
 import type { Check, State } from './types.ts';
 
 // Which failures are the network's final word: judged on the real tools' outputs
@@ -34,7 +34,7 @@ const FINALITY: Record<string, Finality> = {
   'negative-allowed': 'definite', // the handshake completed
   'http-wrong-identity': 'converging', // another pod answered: the endpoint set may be changing
   'http-404': 'definite', // the server's own answer
-  'http-partial-backends': 'converging',
+  'http-partial-backends': 'inconclusive', // a sample of kube-proxy's random choice: another may see every backend
   'http-refused': 'definite',
   'http-timeout': 'converging',
   'http-icmp-unreachable': 'definite',
@@ -105,5 +105,23 @@ describe('isFinal', () => {
 
   it('a pass where a failure is expected (verify right after a break) waits for the window', () => {
     expect(isFinal([pass(0), pass(500), pass(1000), pass(5000)], ['TIMEOUT'], 1500)).toBe(false);
+  });
+
+  it('on a settled lab the first answer is final, definite or converging, but not an inconclusive one', () => {
+    expect(isFinal([timeout(0)], PASS, 1500, true)).toBe(true);
+    expect(isFinal([refused(0)], PASS, 1500, true)).toBe(true);
+    expect(isFinal([pass(0)], ['TIMEOUT'], 1500, true)).toBe(true);
+    for (const cause of ['grader-error', 'unrecognized', 'backend-missing'] as const) {
+      expect(isFinal([{ state: 'ERROR', cause, at: 0 }, { state: 'ERROR', cause, at: 5000 }], PASS, 1500, true), cause).toBe(false);
+    }
+  });
+});
+
+describe('hasSettled', () => {
+  it('takes a whole window of quiet with nothing in motion; a lab that cannot tell has not settled', () => {
+    expect(hasSettled({ quietMs: 8000, unsettled: [] }, 8000)).toBe(true);
+    expect(hasSettled({ quietMs: 7999, unsettled: [] }, 8000)).toBe(false);
+    expect(hasSettled({ quietMs: 60_000, unsettled: ['pod default/web-1: not Ready'] }, 8000)).toBe(false);
+    expect(hasSettled(undefined, 8000)).toBe(false);
   });
 });

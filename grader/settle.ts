@@ -1,3 +1,4 @@
+import type { Settledness } from '../server/cluster/settled.ts';
 import type { Cause } from './classify.ts';
 import type { State } from './types.ts';
 
@@ -10,8 +11,14 @@ import type { State } from './types.ts';
 // even a definite answer (a RST, an authoritative NXDOMAIN, an ICMP error at once, a guard's exit
 // status) is final only once it repeats over `confirmMs` of attempts; a converging one (silence, a
 // SERVFAIL, the wrong backends) keeps being probed for the whole retry window.
+//
+// A lab that has settled (nothing written for the length of the window, every pod and node Ready:
+// cluster/settled.ts) has nothing left to converge: there the first answer of the network is
+// final, definite or not. An inconclusive observation says nothing about the network (the probe
+// run failed, a failure nobody recognises, a load-balancing sample that missed a backend by
+// chance) and is probed again for the whole window, settled or not.
 
-export type Finality = 'definite' | 'converging';
+export type Finality = 'definite' | 'converging' | 'inconclusive';
 
 interface CauseRow {
   finality: Finality;
@@ -114,8 +121,8 @@ export const CAUSES: { [C in Cause]: CauseRow } = {
     why: 'some requests were answered and some not: endpoints behind the Service still changing',
   },
   'backend-missing': {
-    finality: 'converging',
-    why: 'a listed backend never answered: it may be joining the endpoints',
+    finality: 'inconclusive',
+    why: 'a listed backend never answered: it may be joining the endpoints, or the random choice of kube-proxy passed it over in this sample',
   },
   stalled: {
     finality: 'converging',
@@ -130,11 +137,11 @@ export const CAUSES: { [C in Cause]: CauseRow } = {
     why: 'the probe tool is missing in the source (exit 126/127): no retry brings it',
   },
   unrecognized: {
-    finality: 'converging',
+    finality: 'inconclusive',
     why: 'a failure the classifier does not recognise: probed again while the window lasts',
   },
   'grader-error': {
-    finality: 'converging',
+    finality: 'inconclusive',
     why: 'the probe run itself failed (exec lost, no sentinel): probed again while the window lasts',
   },
 };
@@ -144,16 +151,23 @@ export const finalityOf = (cause: Cause): Finality => CAUSES[cause].finality;
 /** One attempt's observation of a check; `at`: when the attempt started (ms, any origin). */
 export interface Seen { state: State; cause: Cause; at: number }
 
+/** A lab whose cluster has written nothing for a whole retry window, with every pod and node Ready. */
+export const hasSettled = (s: Settledness | undefined, windowMs: number): boolean =>
+  !!s && s.quietMs >= windowMs && s.unsettled.length === 0;
+
 /**
- * Final now (before the retry window ends): the state is an expected one, or a definite failure
- * has shown the same state and cause on every attempt of the last `confirmMs` (at least two
- * attempts). The retry window bounds everything else; that is the caller's loop.
+ * Final now (before the retry window ends): the state is an expected one; or the lab has settled
+ * and the observation is not inconclusive; or a definite failure has shown the same state and
+ * cause on every attempt of the last `confirmMs` (at least two attempts). The retry window bounds
+ * everything else; that is the caller's loop.
  */
-export function isFinal(history: readonly Seen[], expected: readonly State[], confirmMs: number): boolean {
+export function isFinal(history: readonly Seen[], expected: readonly State[], confirmMs: number, settled = false): boolean {
   const last = history.at(-1);
   if (!last) return false;
   if (expected.includes(last.state)) return true;
-  if (finalityOf(last.cause) !== 'definite') return false;
+  const finality = finalityOf(last.cause);
+  if (settled && finality !== 'inconclusive') return true;
+  if (finality !== 'definite') return false;
   let first = history.length - 1;
   while (first > 0 && history[first - 1].state === last.state && history[first - 1].cause === last.cause) first--;
   return first < history.length - 1 && last.at - history[first].at >= confirmMs;

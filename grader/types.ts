@@ -131,5 +131,10 @@ export interface GradeReport {
   score: { earned: number; possible: number };
   checks: CheckResult[];
   matrix: Matrix;
+  /**
+   * The lab had settled when grading began: failures were final on their first attempt
+   * (settle.ts). Absent in reports stored before it was recorded, and in ones no probe made.
+   */
+  settled?: boolean;
   ms: number;
 }

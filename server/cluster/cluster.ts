@@ -28,6 +28,7 @@ import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
 import { parseLogQuery, streamLog } from './stream/logs.ts';
 import { toTable } from './tables.ts';
+import { ChangeClock, type Settledness } from './settled.ts';
 
 // One lab's Kubernetes: its object store, the API server in front of it, and the controllers
 // behind it (the control plane's, and on a provider with a data plane, the kubelet, kube-proxy and
@@ -158,6 +159,8 @@ export class Cluster {
   private readonly signingKey: Buffer;
   private running: { spec: ControllerSpec; run: RunningController }[] = [];
   private servers: Server[] = [];
+  /** When the cluster last changed, from the start of its controllers on. */
+  private clock?: ChangeClock;
 
   constructor(readonly opts: ClusterOptions) {
     this.version = opts.version ?? SERVED_VERSION;
@@ -270,6 +273,7 @@ export class Cluster {
     const resumed = await this.restore();
     this.stopFollowing = this.kinds.follow(this.store);
     this.stopPersisting = this.persist();
+    this.clock = new ChangeClock(this.store);
     this.runControllers();
     if (!resumed) await this.createObjects(objects);
   }
@@ -330,9 +334,15 @@ export class Cluster {
     return out;
   }
 
+  /** Whether the cluster has stopped moving (settled.ts); a cluster not started yet has just begun. */
+  settledness(): Settledness {
+    return this.clock?.settledness() ?? { quietMs: 0, unsettled: ['cluster: starting'] };
+  }
+
   async stop(): Promise<void> {
     this.stopPersisting();
     this.stopFollowing();
+    this.clock?.close();
     for (const r of this.running) r.run.stop();
     this.running = [];
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); })));

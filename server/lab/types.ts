@@ -1,3 +1,4 @@
+import type { Settledness } from '../cluster/settled.ts';
 import type { AddonName } from './addons.ts';
 import type { LabResources } from './resources.ts';
 
@@ -97,6 +98,11 @@ export interface Lab {
   shell(target: string): ShellSpec;
   /** Every target a learner can open a shell on, nodes first. */
   targets(): string[];
+  /**
+   * Whether the lab has stopped moving (cluster/settled.ts), for the grader; undefined where the
+   * provider cannot tell (its checks then always get the whole retry window).
+   */
+  settled?(): Promise<Settledness | undefined>;
   destroy(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { labDir, stateDir } from '../../lab/naming.ts';
 import { readRecord } from '../../lab/records.ts';
 import { LabError } from '../../lab/types.ts';
+import type { Settledness } from '../../cluster/settled.ts';
 import { labHandle } from './handle.ts';
 import { isAlive } from './sandbox.ts';
 
@@ -30,6 +31,8 @@ export interface LabHost {
   start(id: string): Promise<HostedLab>;
   stop(id: string): Promise<void>;
   ids(): string[];
+  /** Whether a lab's cluster has stopped moving; undefined for a lab this host does not serve. */
+  settled(id: string): Settledness | undefined;
   /** Labs to serve again at start: those a host before this one served (it crashed, or was killed). */
   resumable(): Promise<string[]>;
 }
@@ -76,6 +79,11 @@ export async function serveClusterd(host: LabHost): Promise<void> {
       try {
         const m = /^\/labs\/([a-z0-9]+)$/.exec(req.url ?? '');
         if (req.method === 'GET' && req.url === '/labs') return send(res, 200, { labs: host.ids() });
+        const settled = /^\/labs\/([a-z0-9]+)\/settled$/.exec(req.url ?? '');
+        if (req.method === 'GET' && settled) {
+          const s = host.settled(settled[1]);
+          return s ? send(res, 200, s) : send(res, 404, { error: `lab ${settled[1]} is not served here` });
+        }
         if (!m) return send(res, 404, { error: `no such endpoint ${req.method} ${req.url}` });
         if (req.method === 'POST') return send(res, 200, await host.start(m[1]));
         if (req.method === 'DELETE') { await host.stop(m[1]); return send(res, 200, { ok: true }); }
@@ -110,7 +118,7 @@ export async function serveClusterd(host: LabHost): Promise<void> {
   rmSync(lockPath(), { force: true });
 }
 
-function call<T>(method: string, path: string, timeoutMs: number): Promise<T> {
+function call<T>(method: string, path: string, timeoutMs: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socketPath(), method, path, timeout: timeoutMs }, (res) => {
       let body = '';
@@ -119,7 +127,7 @@ function call<T>(method: string, path: string, timeoutMs: number): Promise<T> {
       res.on('end', () => {
         try {
           const v = JSON.parse(body) as T & { error?: string };
-          if (res.statusCode !== 200) reject(new LabError(`the cluster host could not ${method === 'POST' ? 'start' : 'stop'} the lab's cluster: ${v.error}`));
+          if (res.statusCode !== 200) reject(new LabError(`the cluster host could not ${what}: ${v.error}`));
           else resolve(v);
         } catch (e) { reject(e); }
       });
@@ -131,7 +139,7 @@ function call<T>(method: string, path: string, timeoutMs: number): Promise<T> {
 }
 
 async function ping(): Promise<boolean> {
-  try { await call('GET', '/labs', 2000); return true; } catch { return false; }
+  try { await call('GET', '/labs', 2000, 'list its labs'); return true; } catch { return false; }
 }
 
 /**
@@ -161,12 +169,17 @@ export async function ensureClusterd(): Promise<void> {
 
 export async function hostLab(id: string): Promise<HostedLab> {
   await ensureClusterd();
-  return call<HostedLab>('POST', `/labs/${id}`, 60_000);
+  return call<HostedLab>('POST', `/labs/${id}`, 60_000, 'start the lab\'s cluster');
 }
 
 export async function unhostLab(id: string): Promise<void> {
   if (!(await ping())) return;
-  await call('DELETE', `/labs/${id}`, 30_000);
+  await call('DELETE', `/labs/${id}`, 30_000, 'stop the lab\'s cluster');
+}
+
+/** Whether the lab's cluster has stopped moving (cluster/settled.ts), as its host sees it now. */
+export function labSettledness(id: string): Promise<Settledness> {
+  return call<Settledness>('GET', `/labs/${id}/settled`, 2000, 'say whether the lab\'s cluster has settled');
 }
 
 export const apiSocket = (id: string) => join(labDir(id), 'run', 'api.sock');

@@ -31,6 +31,7 @@ export function netnsLabHost(): LabHost {
   const starting = new Map<string, Promise<HostedLab>>();
   const host: LabHost = {
     ids: () => [...labs.keys()],
+    settled: (id) => labs.get(id)?.cluster.settledness(),
     /** Labs this state directory's cluster host served before it restarted: alive, with saved objects. */
     async resumable(): Promise<string[]> {
       const out: string[] = [];

@@ -7,7 +7,8 @@ import type { LabRecord } from '../../lab/records.ts';
 import { LabError, type App, type ExecOptions, type ExecResult, type Lab, type LabFacts, type ServicePort, type ShellSpec } from '../../lab/types.ts';
 import { podNetns } from '../../cluster/kubelet/kubelet.ts';
 import { LAPTOP } from '../../lab/world.ts';
-import { unhostLab } from './clusterd.ts';
+import type { Settledness } from '../../cluster/settled.ts';
+import { labSettledness, unhostLab } from './clusterd.ts';
 import { labHandle, type NetnsHandle } from './handle.ts';
 import { NO_TARGET } from './runtime.ts';
 import { enterPrefix, LAB_PATH, runIn, stopSandbox } from './sandbox.ts';
@@ -154,6 +155,11 @@ export class NetnsLab implements Lab {
     const sb = this.sandboxOf(target);
     const [file, ...args] = [...enterPrefix(this.handle.sandbox, this.inside), join(this.dir, 'bin/enter'), sb, 'bash', '--rcfile', join(this.dir, 'etc/bashrc'), '-i'];
     return { file, args, env: { ...this.env(), TERM: 'xterm-256color' }, title: target === ADMIN_TARGET ? ADMIN_TARGET : target };
+  }
+
+  /** What the cluster host says; undefined when it cannot say (it is restarting), so the grader waits the window. */
+  settled(): Promise<Settledness | undefined> {
+    return labSettledness(this.record.id).catch(() => undefined);
   }
 
   async destroy(): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { netnsProvider, type NetnsLab } from './index.ts';
 import { untilPrints } from '../../../test/support/until.ts';
 import { existingLabCgroup } from './cgroups.ts';
 import { probeHost } from './limits.ts';
+import { DEFAULT_RETRY_POLICY } from '../../../grader/run.ts';
+import { hasSettled } from '../../../grader/settle.ts';
 
 // A real netns lab, driven the way a learner drives it: the real kubectl from a node tab, a pod tab
 // and the admin shell, and the real tools in pods, asserting both what kubectl prints and what the
@@ -52,6 +55,21 @@ describe.skipIf(why)('a real netns lab', () => {
     expect(webPods()).toHaveLength(2);
     for (const p of webPods()) expect(p).toMatch(/^web-[a-z0-9]{8,10}-[a-z0-9]{5}$/);
     expect(lab.targets()).toEqual(expect.arrayContaining(['control-plane', 'worker', 'default/client-worker', 'default/client-control-plane']));
+  });
+
+  it('says when its cluster has settled, for the grader: quiet for a retry window with every pod Ready, and what is still in motion', async () => {
+    // Asking costs the cluster host next to nothing: polled every 100 ms rather than in a tight loop.
+    const ask = async () => { await delay(100); return lab.settled(); };
+    const settled = async () => JSON.stringify(await ask() ?? null);
+    // A new lab has just been written: it settles once nothing has changed for a retry window.
+    await untilPrints(async () => String(hasSettled(await ask(), DEFAULT_RETRY_POLICY.windowMs)), /^true$/, 'the new lab settling', 30_000);
+    // A pod whose readiness probe fails keeps it in motion: the probe may pass on its next run.
+    const run = await kubectl('admin', `run unready --image=busybox --overrides='{"spec":{"containers":[{"name":"unready","image":"busybox","command":["sleep","3600"],"readinessProbe":{"exec":{"command":["false"]},"periodSeconds":1}}]}}'`);
+    expect(run.code, run.stderr).toBe(0);
+    await untilPrints(settled, /"unsettled":\["pod default\/unready: not Ready"\]/, 'the unready pod in motion');
+    expect((await lab.settled())!.quietMs).toBeLessThan(DEFAULT_RETRY_POLICY.windowMs);
+    expect((await kubectl('admin', 'delete pod unready --grace-period=0 --force')).code).toBe(0);
+    await untilPrints(settled, /"unsettled":\[\]/, 'the lab with the pod gone');
   });
 
   it('kubectl works unconfigured on a node, in a pod and in the admin shell, with kubectl\'s own columns', async () => {
