@@ -44,7 +44,7 @@ export async function benchCheck(ctx: BenchContext): Promise<CheckLatency> {
   for (const { spec } of all.filter((s) => s.spec.providers.includes('netns'))) {
     scenarios.push(await benchScenario(ctx, spec.id, runs, teardownErrors));
     const last = scenarios.at(-1)!;
-    ctx.log(`check: ${spec.id}: broken ${Math.round(last.broken.median)} ms, fixed ${Math.round(last.fixed.median)} ms`);
+    ctx.log(`check: ${spec.id}: broken ${Math.round(last.broken.median)} ms, settled ${Math.round(last.brokenSettled.median)} ms, fixed ${Math.round(last.fixed.median)} ms`);
   }
   const pooled = (pick: (s: CheckScenario) => number[]) => summarize(scenarios.flatMap(pick));
   return {

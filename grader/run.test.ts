@@ -112,6 +112,25 @@ describe('gradeLab', () => {
     expect(a.evidence.output).toContain('[exit 124');
   });
 
+  it('on a lab that says it has settled, a failure is final on its first attempt, unless the learner just typed', async () => {
+    const settledLab = () => Object.assign(new ReplayLab(), { settled: async () => ({ quietMs: 60_000, unsettled: [] }) });
+    const policy = { ...POLICY, windowMs: 200, intervalMs: 20 };
+    const first = await gradeLab(settledLab(), [check('tcp-timeout'), check('tcp-refused')], { policy });
+    expect(first.settled).toBe(true);
+    expect(first.checks.map((c) => [c.state, c.attempts])).toEqual([['TIMEOUT', 1], ['REFUSED', 1]]);
+    // Typed just now: what the learner typed may still be taking effect.
+    const typed = await gradeLab(settledLab(), [check('tcp-timeout')], { policy, typedAt: Date.now() });
+    expect(typed.settled).toBe(false);
+    expect(typed.checks[0].attempts).toBeGreaterThan(1);
+    // Something still in motion, or a lab that cannot tell (or fails to): the whole window.
+    const moving = Object.assign(new ReplayLab(), { settled: async () => ({ quietMs: 60_000, unsettled: ['pod default/web-0: not Ready'] }) });
+    const failing = Object.assign(new ReplayLab(), { settled: () => Promise.reject(new Error('cluster host restarting')) });
+    for (const lab of [moving, failing, new ReplayLab()]) {
+      const r = await gradeLab(lab, [check('tcp-timeout')], { policy });
+      expect([r.settled, r.checks[0].attempts > 1]).toEqual([false, true]);
+    }
+  });
+
   it('a definite failure is final once confirmed, in batches of its own, before the converging ones', async () => {
     const lab = new ReplayLab();
     const refused = check('tcp-refused');

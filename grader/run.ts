@@ -71,6 +71,12 @@ export interface GradeOptions {
    * what the lab says (`lab.settled()`), judged against the retry window.
    */
   settled?: boolean;
+  /**
+   * When a learner last typed into the lab's terminals (epoch ms). Within a retry window of it the
+   * lab has not settled, whatever its cluster says: what they typed may not have reached it yet (a
+   * command still on its way to the API, a process still starting).
+   */
+  typedAt?: number;
 }
 
 export const expectPass = (): readonly State[] => ['PASS'];
@@ -131,7 +137,8 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
   }
   for (const s of slots) if (!s.plan) emit({ type: 'check', result: toResult(s) });
 
-  const settled = opts.settled ?? hasSettled(await lab.settled?.().catch(() => undefined), policy.windowMs);
+  const typing = opts.typedAt !== undefined && Date.now() - opts.typedAt < policy.windowMs;
+  const settled = opts.settled ?? (!typing && hasSettled(await lab.settled?.().catch(() => undefined), policy.windowMs));
   await Promise.all([...bySource].map(([source, list]) => gradeSource(lab, source, list, policy, expect, emit, settled)));
 
   const results = slots.map(toResult);

@@ -181,6 +181,7 @@ describe('JSON API', () => {
     const t = me.terminal(lab.id, 'control-plane', lab.token);
     await t.opened();
     await t.untilText(/root@control-plane:~# $/m);
+    const typing = Date.now();
     t.type('cd "$LAB_DIR" && touch fixed && echo done-$((40+2))\r');
     await t.untilText(/^done-42$/m);
     await t.close();
@@ -188,6 +189,9 @@ describe('JSON API', () => {
     await untilPrints(async () => JSON.stringify(await timeline()), /touch fixed/, 'the timeline');
     const g2 = await me.call('POST', `/api/labs/${lab.id}/grade`);
     expect(g2.body.report.verdict).toBe('pass');
+    // The grader hears when the learner last typed (a lab typed into just now has not settled).
+    expect(backend.typedAt[0]).toBeUndefined();
+    expect(backend.typedAt.at(-1)).toBeGreaterThanOrEqual(typing);
     const sol = await me.call('POST', `/api/labs/${lab.id}/solution`);
     expect(sol.body.solution.steps[0].run).toBe('touch fixed');
 

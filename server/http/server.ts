@@ -229,7 +229,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (m.phase !== 'ready' || !m.lab) return { status: 409, message: `lab is ${m.phase}` };
       const lab = m.lab;
       if (!lab.targets().includes(target)) return { status: 404, message: `no target "${target}" in this lab; one of: ${lab.targets().join(', ')}` };
-      return { term: terminalName(m.id, target), spec: () => lab.shell(target), touch: () => manager.touch(m) };
+      return { term: terminalName(m.id, target), spec: () => lab.shell(target), typed: () => manager.typed(m) };
     },
   });
 

@@ -28,8 +28,11 @@ export interface LabBackend {
   start(opts: StartOptions): Promise<StartedLab>;
   /** Back to freshly broken: same scenario and seed. */
   reset(labId: string, onProgress?: ProgressFn): Promise<StartedLab>;
-  /** `onCheck` gets each check's result the moment it is final, before the report. */
-  grade(lab: Lab, checks: Check[], onCheck?: (result: CheckResult) => void): Promise<GradeReport>;
+  /**
+   * `onCheck` gets each check's result the moment it is final, before the report; `typedAt` is when
+   * the learner last typed into the lab's terminals (a lab typed into just now has not settled).
+   */
+  grade(lab: Lab, checks: Check[], onCheck?: (result: CheckResult) => void, typedAt?: number): Promise<GradeReport>;
   /** Tears the lab down and removes its records: nothing of it is left. */
   destroy(lab: Lab): Promise<void>;
   /** Removes labs of this provider whose holder died (a crashed server); returns their ids. */
@@ -56,8 +59,8 @@ export function realBackend(): LabBackend {
     async reset(labId, onProgress) {
       return resetLab(labId, onProgress);
     },
-    async grade(lab, checks, onCheck) {
-      return gradeLab(lab, checks, { onProgress: (e) => { if (e.type === 'check') onCheck?.(e.result); } });
+    async grade(lab, checks, onCheck, typedAt) {
+      return gradeLab(lab, checks, { typedAt, onProgress: (e) => { if (e.type === 'check') onCheck?.(e.result); } });
     },
     async destroy(lab) {
       return destroyLab(lab);

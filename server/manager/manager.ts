@@ -67,6 +67,8 @@ export class ManagedLab {
   readonly steps: ProgressEvent[] = [];
   readonly events = new EventEmitter();
   lastActive: number;
+  /** When the learner last typed into one of its terminals (0: never). */
+  lastTyped = 0;
   grading: Promise<GradeReport> | null = null;
   /** The running grade's checks that are final so far (each also emitted as a `check` event). */
   graded: CheckResult[] = [];
@@ -243,6 +245,12 @@ export class LabManager {
 
   touch(m: ManagedLab) { m.touch(this.opts.store, this.now()); }
 
+  /** The learner typed into one of the lab's terminals. */
+  typed(m: ManagedLab) {
+    m.lastTyped = this.now();
+    this.touch(m);
+  }
+
   /**
    * Grades the lab, or joins the grade already running. `onCheck` gets each check as it is final,
    * those final before a late caller joined first.
@@ -254,7 +262,7 @@ export class LabManager {
       m.graded = [];
       const final = (r: CheckResult) => { m.graded.push(r); m.events.emit('check', r); };
       try {
-        const report = await this.opts.backend.grade(m.lab, m.rendered.checks, final);
+        const report = await this.opts.backend.grade(m.lab, m.rendered.checks, final, m.lastTyped || undefined);
         this.opts.store.recordGrade(m.id, m.user, report, this.now());
         return report;
       } finally {

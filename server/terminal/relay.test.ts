@@ -33,7 +33,7 @@ beforeAll(async () => {
       return {
         term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`,
         spec: () => ({ file: 'bash', args: ['--norc', '--noprofile', '-i'], env: { PS1: `[${target}]$ `, HOME: '/tmp', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: target }),
-        touch: () => {},
+        typed: () => {},
       };
     },
   });
@@ -270,7 +270,7 @@ describe('terminal relay', () => {
     const idleServer = createServer();
     const idleRelay = attachRelay(idleServer, {
       host, idleMs: 300, allowedOrigin: () => true,
-      authorize: () => ({ term: `idle:${process.env.VITEST_POOL_ID}`, spec: () => ({ file: 'bash', args: ['--norc', '-i'], env: { PS1: '$ ', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: 'idle' }), touch: () => {} }),
+      authorize: () => ({ term: `idle:${process.env.VITEST_POOL_ID}`, spec: () => ({ file: 'bash', args: ['--norc', '-i'], env: { PS1: '$ ', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: 'idle' }), typed: () => {} }),
     });
     await new Promise<void>((r) => idleServer.listen(0, '127.0.0.1', r));
     const c = new TermClient({ url: `ws://127.0.0.1:${(idleServer.address() as AddressInfo).port}/api/labs/lab1/terminal?target=x`, token: TOKEN, origin: 'http://x' });

@@ -23,8 +23,8 @@ export type TerminalGrant =
     term: string;
     readOnly?: false;
     spec: () => ShellSpec;
-    /** Called on input: the lab is in use (idle reaping). */
-    touch: () => void;
+    /** Called on input: the learner typed (the lab is in use for idle reaping, and may be changing). */
+    typed: () => void;
   }
   | { term: string; readOnly: true };
 
@@ -112,7 +112,7 @@ export function attachRelay(server: Server, opts: RelayOptions) {
       bump();
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (grant.readOnly) { if (buf[0] !== C2S.ACK) return; }
-      else if (buf[0] === C2S.INPUT) grant.touch();
+      else if (buf[0] === C2S.INPUT) grant.typed();
       if (queue) queue.push(buf); else opts.host.input(conn, buf);
     });
     bump();

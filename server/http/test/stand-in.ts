@@ -58,6 +58,8 @@ export interface StandIn extends LabBackend {
   failNext?: string;
   /** While set, a grade waits here after its first check is final (and reported). */
   checkGate?: Promise<void>;
+  /** Each grade's `typedAt`, in order: when the learner last typed, as the manager saw it. */
+  typedAt: (number | undefined)[];
 }
 
 export function standInBackend(): StandIn {
@@ -72,6 +74,7 @@ export function standInBackend(): StandIn {
   });
   const b: StandIn = {
     labs,
+    typedAt: [],
     async scenarios() { return STAND_IN_CATALOG; },
     async start(o): Promise<StartedLab> {
       o.onProgress?.({ action: 'Building nodes', status: 'start' });
@@ -88,8 +91,9 @@ export function standInBackend(): StandIn {
       rmSync(join(lab.dir, 'fixed'), { force: true });
       return { lab, rendered: rendered(lab.dir, lab.facts.scenario) };
     },
-    async grade(lab, cs, onCheck): Promise<GradeReport> {
+    async grade(lab, cs, onCheck, typedAt): Promise<GradeReport> {
       const t0 = Date.now();
+      b.typedAt.push(typedAt);
       const results: CheckResult[] = [];
       for (const c of cs) {
         const r = await lab.exec(c.from, ['sh', '-c', (c as { run: string }).run]);
