@@ -2,6 +2,7 @@ import type { ControllerSpec } from '../controllers/controller.ts';
 import { runningDaemonPod } from '../controllers/daemonpod.ts';
 import type { KubeObject } from '../object.ts';
 import type { PodRuntime } from '../kubelet/runtime.ts';
+import { staleUdpFlows } from './conntrack.ts';
 import { ensureJumpsScript, renderRules, type ProxyService } from './iptables.ts';
 
 // kube-proxy, one per node, as its DaemonSet pod would run it: while the node's kube-proxy pod is
@@ -69,8 +70,8 @@ export interface KubeProxyOptions {
 }
 
 export function kubeProxy(o: KubeProxyOptions): ControllerSpec {
-  // Per node: the kube-proxy instance that synced last, and the chains it wrote.
-  const synced = new Map<string, { instance: string; chains: Set<string>; rules: string }>();
+  // Per node: the kube-proxy instance that synced last, the chains it wrote and what they served.
+  const synced = new Map<string, { instance: string; chains: Set<string>; rules: string; services: ProxyService[] }>();
   return {
     name: 'kube-proxy',
     watches: ['Service', 'EndpointSlice', 'Pod'],
@@ -88,14 +89,16 @@ export function kubeProxy(o: KubeProxyOptions): ControllerSpec {
       const services = proxyServices(ctx.api.list('Service', undefined).items, ctx.api.list('EndpointSlice', undefined).items);
       const ip = o.nodes().find((n) => n.name === node)?.ip ?? '';
       const { rules, chains } = renderRules(services, { name: node, ip, clusterCIDR: o.clusterCIDR }, prev?.chains ?? new Set());
-      if (!fresh && prev?.rules === rules) return;
-      // The chains first (a jump into a chain that does not exist yet fails), then the jumps.
-      const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${fresh ? `${ensureJumpsScript()}\n` : ''}` +
-        // Flows pinned to endpoints that went away would outlive them; kube-proxy clears UDP ones.
-        'conntrack -D -p udp >/dev/null 2>&1 || true';
+      // The UDP flows the change left stale (a kube-proxy that just started remembers nothing): an
+      // endpoint can stop serving without changing the rules (one that was not in them any more).
+      const stale = staleUdpFlows(fresh ? [] : prev?.services ?? [], services);
+      if (!fresh && prev?.rules === rules && !stale.length) { synced.set(node, { ...prev, services }); return; }
+      // The chains first (a jump into a chain that does not exist yet fails), then the jumps, then
+      // the flows; conntrack exits 1 when nothing matched.
+      const script = `set -e\niptables-restore -w --noflush <<'NETDOJO_RULES'\n${rules}NETDOJO_RULES\n${fresh ? `${ensureJumpsScript()}\n` : ''}${stale.map((c) => `${c} >/dev/null 2>&1 || true\n`).join('')}`;
       const r = await o.runtime.inNode(node, script);
       if (r.code !== 0) throw new Error(`kube-proxy on ${node}: ${(r.stdout + r.stderr).trim()}`);
-      synced.set(node, { instance, chains, rules });
+      synced.set(node, { instance, chains, rules, services });
     },
   };
 }

@@ -143,6 +143,26 @@ describe.skipIf(why)('a real netns lab', () => {
     await until('default/client-control-plane', 'dig +short +time=1 +tries=1 @10.96.0.10 web.default.svc.cluster.local', /^10\.96\.124\.51$/);
   });
 
+  it('kube-proxy clears the UDP flows of a DNS endpoint that went away, and only those', async () => {
+    const pods = (await kubectl('admin', `-n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP}{"\\n"}{end}'`)).out.split('\n').map((l) => l.split(' '));
+    expect(pods).toHaveLength(2);
+    // Queries from fixed source ports: each is a flow of its own, DNATed to one CoreDNS pod or the
+    // other on the client's node, and kept there as a conntrack entry for 30 s.
+    const queries = 'for p in $(seq 41000 41023); do dig +short +time=1 +tries=1 -b "0.0.0.0#$p" @10.96.0.10 web.default.svc.cluster.local >/dev/null; done';
+    const flowsTo = async (ip: string) => Number((await sh('worker', `conntrack -L -p udp --orig-dst 10.96.0.10 --reply-src ${ip} 2>/dev/null | wc -l`)).out);
+    const [[gone, goneIP], [, keptIP]] = pods;
+    await untilPrints(async () => {
+      await sh('default/client-worker', queries);
+      return `${await flowsTo(goneIP) > 0} ${await flowsTo(keptIP) > 0}`;
+    }, /^true true$/, 'flows to both CoreDNS pods', 30_000);
+    const kept = await flowsTo(keptIP);
+    expect((await kubectl('admin', `-n kube-system delete pod ${gone} --grace-period=0 --force`)).code).toBe(0);
+    await untilPrints(async () => String(await flowsTo(goneIP)), /^0$/, `the flows NATed to ${goneIP}`);
+    // The other endpoint served all along: its flows stay (kube-proxy clears what is stale, not all).
+    expect(await flowsTo(keptIP)).toBe(kept);
+    expect((await kubectl('admin', '-n kube-system rollout status deploy/coredns --timeout=30s')).out).toContain('successfully rolled out');
+  });
+
   it('applies a Deployment, a Service and a NetworkPolicy, and the data plane follows', async () => {
     const manifest = `apiVersion: apps/v1
 kind: Deployment
