@@ -41,6 +41,16 @@ export class TerminalTabs {
     const t = lab.targets;
     const first = t.find((x) => x.target === wanted) ?? t.find((x) => x.kind === 'pod' && /client/.test(x.target)) ?? t[0];
     if (first) this.activate(first.target);
+    this.scrollToStart();
+  }
+
+  /** The strip from its start (the nodes first), unless that would hide the active tab. */
+  private scrollToStart() {
+    const strip = this.o.tabs;
+    const on = strip.querySelector<HTMLElement>('[role=tab][aria-selected="true"]');
+    if (!on) return;
+    const right = on.getBoundingClientRect().right - strip.getBoundingClientRect().left + strip.scrollLeft;
+    if (right <= strip.clientWidth) strip.scrollLeft = 0;
   }
 
   open(target: string): RelayTerminal {
@@ -128,7 +138,9 @@ export class TerminalTabs {
       }
     };
     group('Nodes', targets.filter((t) => t.kind === 'node'));
-    group('Pods', targets.filter((t) => t.kind === 'pod'));
+    // The learner's own namespaces first (their clients and apps), the cluster's (kube-*) after.
+    const system = (t: Target) => (/^kube-/.test(t.target) ? 1 : 0);
+    group('Pods', targets.filter((t) => t.kind === 'pod').sort((a, b) => system(a) - system(b) || a.target.localeCompare(b.target)));
   }
 
   /** Copy / paste buttons for people who do not know the shortcuts; each acts on the active tab. */

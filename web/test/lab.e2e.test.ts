@@ -135,6 +135,17 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.waitForFunction((t) => (window as unknown as { netdojo?: { terminals: Map<string, unknown> } }).netdojo?.terminals.has(t), TARGET);
     await untilScreen((l) => l.some((x) => /client-control-plane.*# ?$/.test(x)), 'a prompt in the client pod');
     expect(await page.locator('#term-tabs [role=tab]').count()).toBeGreaterThanOrEqual(4);
+    // The strip opens at its start, nodes first, with the active pod tab in view.
+    const strip = await page.locator('#term-tabs').evaluate((el) => {
+      const on = el.querySelector('[aria-selected="true"]')!.getBoundingClientRect();
+      const box = el.getBoundingClientRect();
+      return { overflows: el.scrollWidth > el.clientWidth, scrollLeft: el.scrollLeft, activeInView: on.left >= box.left && on.right <= box.right };
+    });
+    expect(strip).toEqual({ overflows: true, scrollLeft: 0, activeInView: true });
+    const pods = (await page.locator('#term-tabs [role=tab]').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.target!))).filter((t) => t.includes('/'));
+    // The learner's pods before the cluster's.
+    const ns = pods.map((t) => t.split('/')[0]);
+    expect(ns.indexOf('kube-system')).toBe(ns.lastIndexOf('default') + 1);
     // The laptop outside the cluster has a tab of its own.
     expect(await page.locator('#term-tabs [role=tab]').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('laptop')]));
   });
