@@ -122,7 +122,9 @@ const KINDS: { [K in CheckKind]: KindSpec<CheckOf<K>> } = {
     to: (c) => c.url,
     expected: (c) => `${c.bytes} bytes ${c.direction === 'both' ? 'down and up' : c.direction === 'download' ? 'down' : 'up'}`,
     commands: (c, t) => {
-      const limits = `--connect-timeout ${t.netTimeoutS} --max-time ${t.transferTimeoutS}`;
+      // A transfer that moves nothing for a network timeout has stalled (the blackhole's signature:
+      // the first full-size segment never arrives); it is not waited on to the whole-transfer limit.
+      const limits = `--connect-timeout ${t.netTimeoutS} --max-time ${t.transferTimeoutS} --speed-limit 1 --speed-time ${t.netTimeoutS}`;
       const cmds: ProbeCommand[] = [];
       if (c.direction !== 'upload') {
         cmds.push({

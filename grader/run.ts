@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Lab } from '../server/lab/types.ts';
 import type { Classification, ProbeOutput } from './classify.ts';
 import { hintFor } from './hints.ts';
-import { finalityOf, hasSettled, isFinal, type Seen } from './settle.ts';
+import { confirming, hasSettled, isFinal, type Seen } from './settle.ts';
 import { buildBatch, describeCheck, displayCommand, parseBatch, planCheck, type ProbePlan, type ProbeTimeouts } from './probes.ts';
 import type { Check, CheckResult, GradeReport, State } from './types.ts';
 import { reachabilityMatrix, score, verdict } from './verdict.ts';
@@ -160,7 +160,7 @@ async function gradeSource(
 ): Promise<void> {
   const start = performance.now();
   let batches = 0;
-  const interval = (s: Slot) => (finalityOf(s.outcome.cause) === 'definite' ? policy.confirmIntervalMs : policy.intervalMs);
+  const interval = (s: Slot) => (confirming(s.outcome.cause, settled) ? policy.confirmIntervalMs : policy.intervalMs);
 
   // One lane: a batch for `pending`, then a lane per retry cadence for what is not final yet.
   const lane = async (pending: Slot[]): Promise<void> => {

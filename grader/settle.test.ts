@@ -34,7 +34,7 @@ const FINALITY: Record<string, Finality> = {
   'negative-allowed': 'definite', // the handshake completed
   'http-wrong-identity': 'converging', // another pod answered: the endpoint set may be changing
   'http-404': 'definite', // the server's own answer
-  'http-partial-backends': 'inconclusive', // a sample of kube-proxy's random choice: another may see every backend
+  'http-partial-backends': 'sampled', // a sample of kube-proxy's random choice: another may see every backend
   'http-refused': 'definite',
   'http-timeout': 'converging',
   'http-icmp-unreachable': 'definite',
@@ -111,9 +111,17 @@ describe('isFinal', () => {
     expect(isFinal([timeout(0)], PASS, 1500, true)).toBe(true);
     expect(isFinal([refused(0)], PASS, 1500, true)).toBe(true);
     expect(isFinal([pass(0)], ['TIMEOUT'], 1500, true)).toBe(true);
-    for (const cause of ['grader-error', 'unrecognized', 'backend-missing'] as const) {
+    for (const cause of ['grader-error', 'unrecognized'] as const) {
       expect(isFinal([{ state: 'ERROR', cause, at: 0 }, { state: 'ERROR', cause, at: 5000 }], PASS, 1500, true), cause).toBe(false);
     }
+  });
+
+  it('a sample (a backend missed) is final on a settled lab once two attempts in a row drew it, and converging elsewhere', () => {
+    const missed = (at: number): Seen => ({ state: 'PARTIAL', cause: 'backend-missing', at });
+    expect(isFinal([missed(0)], PASS, 1500, true)).toBe(false);
+    expect(isFinal([missed(0), missed(500)], PASS, 1500, true)).toBe(true);
+    expect(isFinal([{ state: 'PARTIAL', cause: 'some-failed', at: 0 }, missed(500)], PASS, 1500, true)).toBe(false);
+    expect(isFinal([missed(0), missed(500), missed(1000), missed(5000)], PASS, 1500, false)).toBe(false);
   });
 });
 

@@ -14,11 +14,13 @@ import type { State } from './types.ts';
 //
 // A lab that has settled (nothing written for the length of the window, every pod and node Ready:
 // cluster/settled.ts) has nothing left to converge: there the first answer of the network is
-// final, definite or not. An inconclusive observation says nothing about the network (the probe
-// run failed, a failure nobody recognises, a load-balancing sample that missed a backend by
-// chance) and is probed again for the whole window, settled or not.
+// final, definite or not. A sampled observation is one draw of a random choice (kube-proxy's
+// load balancing missed a backend): on a settled lab it is final once a second attempt drew the
+// same, elsewhere it is converging. An inconclusive observation says nothing about the network (the
+// probe run failed, a failure nobody recognises) and is probed again for the whole window, settled
+// or not.
 
-export type Finality = 'definite' | 'converging' | 'inconclusive';
+export type Finality = 'definite' | 'converging' | 'sampled' | 'inconclusive';
 
 interface CauseRow {
   finality: Finality;
@@ -121,7 +123,7 @@ export const CAUSES: { [C in Cause]: CauseRow } = {
     why: 'some requests were answered and some not: endpoints behind the Service still changing',
   },
   'backend-missing': {
-    finality: 'inconclusive',
+    finality: 'sampled',
     why: 'a listed backend never answered: it may be joining the endpoints, or the random choice of kube-proxy passed it over in this sample',
   },
   stalled: {
@@ -155,17 +157,25 @@ export interface Seen { state: State; cause: Cause; at: number }
 export const hasSettled = (s: Settledness | undefined, windowMs: number): boolean =>
   !!s && s.quietMs >= windowMs && s.unsettled.length === 0;
 
+/** The attempt of a check that may come soonest: a confirmation (definite, or sampled on a settled lab), or a retry. */
+export const confirming = (cause: Cause, settled: boolean): boolean =>
+  finalityOf(cause) === 'definite' || (settled && finalityOf(cause) === 'sampled');
+
 /**
  * Final now (before the retry window ends): the state is an expected one; or the lab has settled
- * and the observation is not inconclusive; or a definite failure has shown the same state and
- * cause on every attempt of the last `confirmMs` (at least two attempts). The retry window bounds
- * everything else; that is the caller's loop.
+ * and the observation is neither inconclusive nor a sample not yet drawn twice; or a definite
+ * failure has shown the same state and cause on every attempt of the last `confirmMs` (at least
+ * two attempts). The retry window bounds everything else; that is the caller's loop.
  */
 export function isFinal(history: readonly Seen[], expected: readonly State[], confirmMs: number, settled = false): boolean {
   const last = history.at(-1);
   if (!last) return false;
   if (expected.includes(last.state)) return true;
   const finality = finalityOf(last.cause);
+  if (settled && finality === 'sampled') {
+    const before = history.at(-2);
+    return !!before && before.state === last.state && before.cause === last.cause;
+  }
   if (settled && finality !== 'inconclusive') return true;
   if (finality !== 'definite') return false;
   let first = history.length - 1;
