@@ -426,12 +426,13 @@ describe('changing a cohort', () => {
       items: [{ kind: 'scenario', ref: 'stand-in' }, { kind: 'scenario', ref: 'stand-in-2' }] });
   });
 
-  it('keeps an item whose exam left the server through an edit of the rest', async () => {
+  it('keeps an item whose exam left the server through an edit of the rest, and offers it on the edit form', async () => {
     const { t, c } = await adasCohort();
     rmSync(join(dir, 'exams', 'practice.yaml'));
     const renamed = await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { name: 'Renamed' });
     expect(renamed.status).toBe(200);
     expect(refs(renamed.body.cohort)).toEqual(['scenario:stand-in', 'scenario:stand-in-2', 'exam:practice']);
+    expect((await t.call('GET', `/trainer/cohorts/${c.id}`)).body).toContain('<input type="checkbox" name="exams" value="practice" checked> practice</label>');
     // Unticked, it is gone, and cannot be put back.
     expect(refs((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { exams: [] })).body.cohort)).toEqual(['scenario:stand-in', 'scenario:stand-in-2']);
     expect((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { exams: ['practice'] })).body.error.fields[0].path).toBe('body.exams.0');
