@@ -29,6 +29,11 @@ export class FieldError extends Error {
 
 export type Window = 'upcoming' | 'open' | 'closed';
 
+/** The same 404 for a cohort that is missing, gone, or another trainer's. */
+function notFound(id: string): never {
+  throw new UserError(404, 'cohort_not_found', `No cohort ${id} of yours. /trainer/cohorts lists yours.`);
+}
+
 export class Cohorts {
   constructor(private readonly d: CohortDeps) {}
 
@@ -54,9 +59,16 @@ export class Cohorts {
     return { store: this.d.store, manager: this.d.manager, attempts: this.d.attempts, titles: await this.titles(), now: this.d.now };
   }
 
-  async create(trainer: string, input: NewCohortInput): Promise<CohortRow> {
-    const scenarios = new Set((await this.d.catalog()).map((s) => s.id));
-    const exams = new Set((await this.exams()).map((e) => e.spec.id));
+  /**
+   * The one check of a cohort's fields, for a new cohort and an edited one: each id of the assignment
+   * names a scenario or an exam (or an item the cohort already has: one whose scenario left the
+   * library does not block editing the rest), the assignment has an item, and it closes after it
+   * opens. Gives the assignment as items, without duplicates.
+   */
+  private async checked(input: NewCohortInput, kept: AssignmentItem[] = []): Promise<AssignmentItem[]> {
+    const known = (kind: AssignmentItem['kind'], ids: string[]) => new Set([...ids, ...kept.filter((i) => i.kind === kind).map((i) => i.ref)]);
+    const scenarios = known('scenario', (await this.d.catalog()).map((s) => s.id));
+    const exams = known('exam', (await this.exams()).map((e) => e.spec.id));
     input.scenarios.forEach((id, i) => {
       if (!scenarios.has(id)) throw new FieldError(`body.scenarios.${i}`, `no scenario "${id}"; one of: ${[...scenarios].join(', ')}`);
     });
@@ -65,21 +77,46 @@ export class Cohorts {
     });
     if (input.scenarios.length + input.exams.length === 0) throw new FieldError('body.scenarios', 'the assignment needs at least one scenario or exam');
     if (input.closesAt <= input.opensAt) throw new FieldError('body.closesAt', 'must be after opensAt');
-    const items: AssignmentItem[] = [
+    return [
       ...[...new Set(input.scenarios)].map((ref) => ({ kind: 'scenario' as const, ref })),
       ...[...new Set(input.exams)].map((ref) => ({ kind: 'exam' as const, ref })),
     ];
+  }
+
+  async create(trainer: string, input: NewCohortInput): Promise<CohortRow> {
+    const items = await this.checked(input);
     // 60 random bits: a collision is all but impossible, and would only cost a new draw.
     let code = newAccessCode();
     while (this.store.cohortByCode(code)) code = newAccessCode();
     return this.store.createCohort({ id: 'c' + randomBytes(6).toString('hex'), trainer, name: input.name, code, opensAt: input.opensAt, closesAt: input.closesAt, items }, this.now());
   }
 
+  /**
+   * Changes the fields given and keeps the others: scenarios alone keep the exams, and the other way
+   * round. The access code never changes (learners already have it). An item taken out of the
+   * assignment leaves the dashboard and the members' pages; what they did on it stays theirs.
+   */
+  async update(c: CohortRow, changes: Partial<NewCohortInput>): Promise<CohortRow> {
+    const refs = (kind: AssignmentItem['kind']) => c.items.filter((i) => i.kind === kind).map((i) => i.ref);
+    const input: NewCohortInput = { name: c.name, opensAt: c.opensAt, closesAt: c.closesAt, scenarios: refs('scenario'), exams: refs('exam'), ...changes };
+    const items = await this.checked(input, c.items);
+    return this.store.updateCohort(c.id, { name: input.name, opensAt: input.opensAt, closesAt: input.closesAt, items }) ?? notFound(c.id);
+  }
+
+  /** Deletes the cohort with its assignment and memberships: its code joins nothing any more. */
+  delete(c: CohortRow) {
+    if (!this.store.deleteCohort(c.id)) notFound(c.id);
+  }
+
+  /** Takes a member out by the name they joined with; they may join again while the cohort is open. */
+  removeMember(c: CohortRow, name: string) {
+    if (!this.store.removeMember(c.id, name)) throw new UserError(404, 'member_not_found', `No member "${name}" in the cohort "${c.name}": its dashboard lists them by the names they joined with.`);
+  }
+
   /** A trainer's own cohort, or a 404 that does not say whether another trainer's exists. */
   ofTrainer(trainer: string, id: string): CohortRow {
     const c = this.store.cohort(id);
-    if (!c || c.trainer !== trainer) throw new UserError(404, 'cohort_not_found', `No cohort ${id} of yours. /trainer/cohorts lists yours.`);
-    return c;
+    return c && c.trainer === trainer ? c : notFound(id);
   }
 
   /** A cohort the learner is in, or a 404. */

@@ -368,3 +368,210 @@ describe('watching a member\'s lab', () => {
     await learner.close();
   });
 });
+
+describe('changing a cohort', () => {
+  /** Ada's cohort of cohortBody(o), and the trainer herself. */
+  async function adasCohort(o: object = {}) {
+    const s = await start();
+    const t = await signedInTrainer(s.url);
+    const c = (await t.call('POST', '/api/trainer/cohorts', cohortBody(o))).body.cohort;
+    return { s, t, c };
+  }
+  const refs = (c: { items: { kind: string; ref: string }[] }) => c.items.map((i) => `${i.kind}:${i.ref}`);
+
+  it('edits the name, the window and the assignment, each alone, and keeps the access code', async () => {
+    const { s, t, c } = await adasCohort();
+    const edit = (o: object) => t.call('PATCH', `/api/trainer/cohorts/${c.id}`, o);
+    const renamed = await edit({ name: ' Platform team, January ' });
+    expect(renamed.status).toBe(200);
+    // The POST's shape, everything but the name as it was.
+    expect(renamed.body.cohort).toEqual({ ...c, name: 'Platform team, January' });
+
+    const opensAt = Date.now() + hour, closesAt = Date.now() + 3 * hour;
+    expect((await edit({ opensAt: iso(opensAt), closesAt: iso(closesAt) })).body.cohort).toMatchObject({ opensAt, closesAt, window: 'upcoming', code: c.code });
+    expect((await new Learner(s.url).call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace' })).body.error.code).toBe('cohort_not_open');
+    // Scenarios alone keep the exams, and the other way round.
+    expect(refs((await edit({ scenarios: ['stand-in-svc', 'stand-in'] })).body.cohort)).toEqual(['scenario:stand-in-svc', 'scenario:stand-in', 'exam:practice']);
+    expect(refs((await edit({ exams: [] })).body.cohort)).toEqual(['scenario:stand-in-svc', 'scenario:stand-in']);
+    expect(refs((await edit({ exams: ['practice'], scenarios: ['stand-in-2', 'stand-in-2'] })).body.cohort)).toEqual(['scenario:stand-in-2', 'exam:practice']);
+
+    const b = (await t.call('GET', `/api/trainer/cohorts/${c.id}`)).body.cohort;
+    expect(b).toMatchObject({ name: 'Platform team, January', code: c.code, window: 'upcoming', opensAt, closesAt });
+    expect(b.items.map((i: { title: string }) => i.title)).toEqual(['Second', 'Practice exam']);
+    expect((await t.call('GET', '/api/trainer/cohorts')).body.cohorts).toHaveLength(1);
+  });
+
+  it('checks an edit as a new cohort is checked, naming the field, and changes nothing when it fails', async () => {
+    const { t, c } = await adasCohort({ exams: [] });
+    const bad = async (o: object) => {
+      const r = await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, o);
+      expect(r.status).toBe(400);
+      return r.body.error;
+    };
+    expect((await bad({ scenarios: ['stand-in', 'stand-in-2', 'nope'] })).fields).toEqual([
+      { path: 'body.scenarios.2', message: 'no scenario "nope"; one of: stand-in, stand-in-2, stand-in-svc, stand-in-kernel' }]);
+    expect((await bad({ exams: ['finals'] })).fields).toEqual([{ path: 'body.exams.0', message: 'no exam "finals"; one of: practice' }]);
+    // The cohort has no exams: taking its scenarios out leaves nothing.
+    expect((await bad({ scenarios: [] })).message).toBe('body.scenarios: the assignment needs at least one scenario or exam');
+    expect((await bad({ scenarios: [], exams: [] })).message).toBe('body.scenarios: the assignment needs at least one scenario or exam');
+    // The window as it would be: a closing time alone before the cohort's opening time is refused too.
+    expect((await bad({ closesAt: iso(c.opensAt - hour) })).message).toBe('body.closesAt: must be after opensAt');
+    expect((await bad({ opensAt: iso(c.closesAt) })).message).toBe('body.closesAt: must be after opensAt');
+    expect((await bad({ opensAt: 'tomorrow' })).message).toMatch(/^body\.opensAt: a date and time with its zone/);
+    expect((await bad({ name: ' ' })).message).toBe('body.name: required: a name for the cohort');
+    expect((await bad({ scenarios: 'stand-in' })).fields[0].path).toBe('body.scenarios');
+    expect((await bad({ name: 'New', code: 'AAAA-BBBB-CCCC', trainer: 'bob' })).message).toBe('body: Unrecognized keys: "code", "trainer"');
+    expect((await t.call('PATCH', '/api/trainer/cohorts/nope', { name: 'x' })).body.error.fields[0].path).toBe('path');
+    expect((await t.call('GET', `/api/trainer/cohorts/${c.id}`)).body.cohort).toMatchObject({ name: 'Platform team', opensAt: c.opensAt, closesAt: c.closesAt,
+      items: [{ kind: 'scenario', ref: 'stand-in' }, { kind: 'scenario', ref: 'stand-in-2' }] });
+  });
+
+  it('keeps an item whose exam left the server through an edit of the rest, and offers it on the edit form', async () => {
+    const { t, c } = await adasCohort();
+    rmSync(join(dir, 'exams', 'practice.yaml'));
+    const renamed = await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { name: 'Renamed' });
+    expect(renamed.status).toBe(200);
+    expect(refs(renamed.body.cohort)).toEqual(['scenario:stand-in', 'scenario:stand-in-2', 'exam:practice']);
+    expect((await t.call('GET', `/trainer/cohorts/${c.id}`)).body).toContain('<input type="checkbox" name="exams" value="practice" checked> practice</label>');
+    // Unticked, it is gone, and cannot be put back.
+    expect(refs((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { exams: [] })).body.cohort)).toEqual(['scenario:stand-in', 'scenario:stand-in-2']);
+    expect((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { exams: ['practice'] })).body.error.fields[0].path).toBe('body.exams.0');
+  });
+
+  it('reaches only the trainer\'s own cohorts, and needs the trainer\'s token', async () => {
+    const { s, t, c } = await adasCohort();
+    const me = new Learner(s.url);
+    expect((await me.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace' })).status).toBe(200);
+    const changes = [
+      ['PATCH', `/api/trainer/cohorts/${c.id}`, { name: 'Taken over' }],
+      ['DELETE', `/api/trainer/cohorts/${c.id}/members/Grace`, undefined],
+      ['DELETE', `/api/trainer/cohorts/${c.id}`, undefined],
+    ] as const;
+    // Another trainer's cohort is the same 404 as a missing one.
+    const bob = await signedInTrainer(s.url, 'bob');
+    const missing = 'c000000000000';
+    for (const [method, path, body] of changes) {
+      const theirs = await bob.call(method, path, body);
+      const none = await bob.call(method, path.replace(c.id, missing), body);
+      expect([theirs.status, theirs.body.error.code]).toEqual([404, 'cohort_not_found']);
+      expect(theirs.body.error.message).toBe(none.body.error.message.replace(missing, c.id));
+    }
+    // Without the trainer's token (none, or the learner's in its place) nothing changes.
+    const forged = new Learner(s.url);
+    forged.cookie = t.cookie.replace(/netdojo_csrf_trainer=[^;]+/, `netdojo_csrf_trainer=${/netdojo_csrf=([^;]+)/.exec(t.cookie)?.[1] ?? ''}`);
+    t.withoutToken = true;
+    for (const who of [t, forged]) {
+      for (const [method, path, body] of changes) {
+        const r = await who.call(method, path, body);
+        expect([r.status, r.body.error.code]).toEqual([403, 'csrf']);
+        expect(r.body.error.message).toMatch(/header with the trainer's token/);
+      }
+    }
+    t.withoutToken = false;
+    const b = (await t.call('GET', `/api/trainer/cohorts/${c.id}`)).body.cohort;
+    expect([b.name, b.members.map((m: { name: string }) => m.name)]).toEqual(['Platform team', ['Grace']]);
+    // A learner is no trainer.
+    expect((await me.call('GET', `/api/trainer/cohorts/${c.id}`)).status).toBe(401);
+  });
+
+  it('takes an item out of the dashboard and the learner\'s page, never out of what the learner did', async () => {
+    const { s, t, c } = await adasCohort();
+    const me = new Learner(s.url);
+    await me.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace' });
+    const lab = await readyLab(me);
+    writeFileSync(join(labDir(lab), 'fixed'), '');
+    expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
+    const board = async () => (await t.call('GET', `/api/trainer/cohorts/${c.id}`)).body.cohort;
+    const mine = async () => (await me.call('GET', `/api/cohorts/${c.id}`)).body.cohort;
+    expect((await board()).members[0].items[0]).toMatchObject({ ref: 'stand-in', state: 'solved' });
+
+    expect((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { scenarios: ['stand-in-2'] })).status).toBe(200);
+    expect(refs(await board())).toEqual(['scenario:stand-in-2', 'exam:practice']);
+    expect((await board()).members[0].items.map((i: { ref: string }) => i.ref)).toEqual(['stand-in-2', 'practice']);
+    expect(refs(await mine())).toEqual(['scenario:stand-in-2', 'exam:practice']);
+    expect((await mine()).done).toBe(0);
+    expect((await t.call('GET', `/trainer/cohorts/${c.id}/parts`)).body.board).not.toContain('Stand-in scenario');
+    // Still the learner's: the lab with its grade, and the scenario solved in their progress.
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).body.lab.lastGrade.verdict).toBe('pass');
+    expect((await me.call('GET', '/api/progress')).body.progress).toEqual([expect.objectContaining({ scenario: 'stand-in', passed: true })]);
+    // Put back, it counts again.
+    await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { scenarios: ['stand-in', 'stand-in-2'] });
+    expect((await board()).members[0].items[0]).toMatchObject({ ref: 'stand-in', state: 'solved' });
+    expect((await mine()).done).toBe(1);
+  });
+});
+
+describe('deleting a cohort and removing members', () => {
+  it('deletes a cohort: its code joins nothing, its pages are gone, and the learners keep their labs, grades and attempts', async () => {
+    const s = await start();
+    const t = await signedInTrainer(s.url);
+    const c = (await t.call('POST', '/api/trainer/cohorts', cohortBody())).body.cohort;
+    const other = (await t.call('POST', '/api/trainer/cohorts', cohortBody({ name: 'Evening class' }))).body.cohort;
+    const me = new Learner(s.url);
+    await me.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace' });
+    await me.call('POST', '/api/cohorts/join', { code: other.code, name: 'Grace' });
+    const lab = await readyLab(me);
+    expect((await me.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('fail');
+    const a = (await me.call('POST', '/api/exams/practice/attempts', {})).body.attempt;
+    expect((await me.waitReady(a.tasks[0].lab.id)).phase).toBe('ready');
+    expect((await me.call('POST', `/api/attempts/${a.id}/finish`)).status).toBe(200);
+
+    const gone = await t.call('DELETE', `/api/trainer/cohorts/${c.id}`);
+    expect(gone.status).toBe(204);
+    expect(gone.body).toBe('');
+    expect((await t.call('GET', `/api/trainer/cohorts/${c.id}`)).body.error.code).toBe('cohort_not_found');
+    expect((await t.call('GET', '/api/trainer/cohorts')).body.cohorts.map((x: { id: string }) => x.id)).toEqual([other.id]);
+    expect((await t.call('GET', `/trainer/cohorts/${c.id}`)).status).toBe(404);
+    expect((await t.call('DELETE', `/api/trainer/cohorts/${c.id}`)).status).toBe(404);
+
+    const join = await new Learner(s.url).call('POST', '/api/cohorts/join', { code: c.code, name: 'Alan' });
+    expect(join.status).toBe(400);
+    expect(join.body.error.fields).toEqual([{ path: 'body.code', message: expect.stringMatching(new RegExp(`^no cohort has the code "${c.code}"`)) }]);
+    expect((await me.call('GET', `/api/cohorts/${c.id}`)).status).toBe(404);
+    expect((await me.call('GET', '/api/cohorts')).body.cohorts.map((x: { name: string }) => x.name)).toEqual(['Evening class']);
+
+    // The learner's own: the lab and its grade, their progress, the finished attempt.
+    expect((await me.call('GET', `/api/labs/${lab.id}`)).body.lab).toMatchObject({ phase: 'ready', lastGrade: { verdict: 'fail' } });
+    expect((await me.call('GET', '/api/progress')).body.progress).toEqual([expect.objectContaining({ scenario: 'stand-in', grades: 1 })]);
+    expect((await me.call('GET', `/api/attempts/${a.id}`)).body.attempt).toMatchObject({ id: a.id, status: 'finished' });
+    expect((await t.call('GET', `/api/trainer/cohorts/${other.id}`)).body.cohort.members[0].items[2]).toMatchObject({ state: 'finished' });
+  });
+
+  it('removes a member by name: off the dashboard, their progress kept, free to join again; an unknown name is a 404 naming the cohort', async () => {
+    const s = await start();
+    const t = await signedInTrainer(s.url);
+    const c = (await t.call('POST', '/api/trainer/cohorts', cohortBody())).body.cohort;
+    const grace = new Learner(s.url), alan = new Learner(s.url);
+    await grace.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace Hopper' });
+    await alan.call('POST', '/api/cohorts/join', { code: c.code, name: 'Alan' });
+    const lab = await readyLab(grace);
+    writeFileSync(join(labDir(lab), 'fixed'), '');
+    expect((await grace.call('POST', `/api/labs/${lab.id}/grade`)).body.report.verdict).toBe('pass');
+    const members = async () => (await t.call('GET', `/api/trainer/cohorts/${c.id}`)).body.cohort.members;
+    expect((await t.call('GET', `/api/trainer/cohorts/${c.id}/labs/${lab.id}`)).status).toBe(200);
+
+    // The name as a URL path segment, in another case: matched as names are, case-insensitive.
+    expect((await t.call('DELETE', `/api/trainer/cohorts/${c.id}/members/${encodeURIComponent('grace HOPPER')}`)).status).toBe(204);
+    expect((await members()).map((m: { name: string }) => m.name)).toEqual(['Alan']);
+    expect((await t.call('GET', `/trainer/cohorts/${c.id}/parts`)).body.board).not.toContain('Grace Hopper');
+    expect((await grace.call('GET', `/api/cohorts/${c.id}`)).status).toBe(404);
+    expect((await grace.call('GET', '/api/cohorts')).body.cohorts).toEqual([]);
+    // No longer a member: the trainer cannot watch her lab; it and her progress are still hers.
+    expect((await t.call('GET', `/api/trainer/cohorts/${c.id}/labs/${lab.id}`)).status).toBe(404);
+    expect((await grace.call('GET', '/api/progress')).body.progress).toEqual([expect.objectContaining({ scenario: 'stand-in', passed: true })]);
+
+    const unknown = await t.call('DELETE', `/api/trainer/cohorts/${c.id}/members/Grace%20Hopper`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toEqual({ code: 'member_not_found', message: 'No member "Grace Hopper" in the cohort "Platform team": its dashboard lists them by the names they joined with.' });
+
+    // She joins again: last in, with what she did.
+    expect((await grace.call('POST', '/api/cohorts/join', { code: c.code, name: 'Grace Hopper' })).status).toBe(200);
+    const back = await members();
+    expect(back.map((m: { name: string }) => m.name)).toEqual(['Alan', 'Grace Hopper']);
+    expect(back[1].items[0]).toMatchObject({ ref: 'stand-in', state: 'solved' });
+    // Once the cohort closed, a removed member cannot join again.
+    expect((await t.call('DELETE', `/api/trainer/cohorts/${c.id}/members/Alan`)).status).toBe(204);
+    expect((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { closesAt: iso(Date.now() - 1000) })).body.cohort.window).toBe('closed');
+    expect((await alan.call('POST', '/api/cohorts/join', { code: c.code, name: 'Alan' })).body.error.code).toBe('cohort_closed');
+  });
+});

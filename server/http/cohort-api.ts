@@ -39,14 +39,18 @@ const Join = z.strictObject({
 });
 const SignIn = z.strictObject({ name: z.string({ error: 'required' }).min(1, 'required').max(64), password: z.string({ error: 'required' }).min(1, 'required').max(1024) });
 const LinkSignIn = z.strictObject({ token: z.string({ error: 'required' }).regex(/^[A-Za-z0-9_-]{43}$/, 'the token of a login link') });
-const When = z.iso.datetime({ offset: true, error: 'a date and time with its zone, e.g. 2026-12-01T09:00:00Z' });
-const CreateCohort = z.strictObject({
+/** A time with its zone, as the instant the store keeps. */
+const When = z.iso.datetime({ offset: true, error: 'a date and time with its zone, e.g. 2026-12-01T09:00:00Z' }).transform((s) => Date.parse(s));
+const CohortFields = z.strictObject({
   name: Text('a name for the cohort', 80),
   opensAt: When,
   closesAt: When,
-  scenarios: z.array(z.string().max(64)).max(100).default([]),
-  exams: z.array(z.string().max(64)).max(20).default([]),
+  scenarios: z.array(z.string().max(64)).max(100),
+  exams: z.array(z.string().max(64)).max(20),
 });
+const CreateCohort = CohortFields.extend({ scenarios: CohortFields.shape.scenarios.default([]), exams: CohortFields.shape.exams.default([]) });
+/** An edit names only what changes. */
+const EditCohort = CohortFields.partial();
 
 /** A FieldError as the API's 400 naming the field. */
 export async function fieldErrors<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -119,14 +123,32 @@ export function cohortApiRouter(d: CohortApiDeps) {
   r.post('/trainer/cohorts', trainer, async (req, res) => {
     const t = signedIn(req);
     const body = parse(CreateCohort, req.body ?? {}, 'body');
-    const input = { ...body, opensAt: Date.parse(body.opensAt), closesAt: Date.parse(body.closesAt) };
-    const c = await fieldErrors(() => d.cohorts.create(t.id, input));
+    const c = await fieldErrors(() => d.cohorts.create(t.id, body));
     res.status(201).location(`/api/trainer/cohorts/${c.id}`).json({ cohort: { ...c, ...cohortSummary(d.cohorts, c) } });
   });
 
+  const own = (req: Request) => ownCohort(d.cohorts, req);
+
+  r.patch('/trainer/cohorts/:id', trainer, async (req, res) => {
+    const c = own(req);
+    const body = parse(EditCohort, req.body ?? {}, 'body');
+    const edited = await fieldErrors(() => d.cohorts.update(c, body));
+    res.json({ cohort: { ...edited, ...cohortSummary(d.cohorts, edited) } });
+  });
+
+  r.delete('/trainer/cohorts/:id', trainer, (req, res) => {
+    d.cohorts.delete(own(req));
+    res.status(204).end();
+  });
+
+  r.delete('/trainer/cohorts/:id/members/:name', trainer, (req, res) => {
+    // Express has URL-decoded the name.
+    d.cohorts.removeMember(own(req), String(req.params.name));
+    res.status(204).end();
+  });
+
   r.get('/trainer/cohorts/:id', trainer, async (req, res) => {
-    const c = d.cohorts.ofTrainer(signedIn(req).id, parse(CohortId, req.params.id, 'path'));
-    res.set('Cache-Control', 'no-store').json({ cohort: await d.cohorts.dashboard(c) });
+    res.set('Cache-Control', 'no-store').json({ cohort: await d.cohorts.dashboard(own(req)) });
   });
 
   r.get('/trainer/cohorts/:id/labs/:lab', trainer, async (req, res) => {
@@ -158,6 +180,9 @@ export function trainerOnly(sessions: TrainerSessions) {
 }
 
 export const signedIn = (req: Request): TrainerRow => (req as WithTrainer)[TRAINER]!;
+
+/** The signed-in trainer's cohort of the path's `:id` (another trainer's is the same 404 as none). */
+export const ownCohort = (cohorts: Cohorts, req: Request) => cohorts.ofTrainer(signedIn(req).id, parse(CohortId, req.params.id, 'path'));
 
 /**
  * A member's lab as their trainer sees it: who, which scenario, its phase and terminals (no token:

@@ -2,9 +2,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Cohorts } from '../cohorts/service.ts';
 import type { CatalogEntry } from '../manager/backend.ts';
 import type { LabManager } from '../manager/manager.ts';
+import type { AssignmentItem, CohortRow } from '../store/cohorts.ts';
 import type { ProgressStore } from '../store/store.ts';
 import { parse } from './api.ts';
-import { CohortId, LabPath, signedIn, trainerOnly, watchView } from './cohort-api.ts';
+import { CohortId, LabPath, ownCohort, signedIn, trainerOnly, watchView } from './cohort-api.ts';
 import type { loadViews } from './pages.ts';
 import type { TrainerSessions } from './trainer-session.ts';
 import { inTrackOrder } from './tracks-view.ts';
@@ -13,6 +14,8 @@ import { inTrackOrder } from './tracks-view.ts';
 // start button per item). Trainers: sign-in (password, or the one-time link's page), their cohorts
 // and the form for a new one, a cohort's dashboard and a member's lab (read-only terminal, last
 // Check, timeline). The dashboard and the lab view poll their parts, rendered by the same partials.
+// The dashboard also edits the cohort (the new-cohort form's partial, filled in), deletes it and
+// removes members; the API does the changing.
 
 export interface CohortPageDeps {
   cohorts: Cohorts;
@@ -74,20 +77,38 @@ export function cohortPageRouter(d: CohortPageDeps) {
       id: c.id, name: c.name, window: d.cohorts.window(c), opens: when(c.opensAt), closes: when(c.closesAt),
       items: c.items.length, members: d.store.cohorts.members(c.id).length,
     }));
-    const scenarios = inTrackOrder(await d.catalog()).map((s) => ({ id: s.id, title: s.title, track: s.track, difficulty: s.difficulty }));
-    const exams = (await d.cohorts.exams()).map((e) => ({ id: e.spec.id, title: e.spec.title }));
-    page(res, 'trainer-cohorts', { title: 'Your cohorts', page: 'trainer-cohorts', ...trainerCtx(req), cohorts, scenarios, exams });
+    page(res, 'trainer-cohorts', { title: 'Your cohorts', page: 'trainer-cohorts', ...trainerCtx(req), cohorts, form: await cohortForm() });
   });
 
-  const board = async (req: Request) => d.cohorts.dashboard(d.cohorts.ofTrainer(signedIn(req).id, parse(CohortId, req.params.id, 'path')));
+  /**
+   * What partials/cohort-form shows: the catalog's scenarios and the exams to choose from, and for an
+   * edited cohort its values, its items ticked. An item whose scenario or exam left the server is
+   * still offered by its id, so saving the form keeps it unless it is unticked.
+   */
+  const cohortForm = async (c?: CohortRow) => {
+    const choices = (kind: AssignmentItem['kind'], all: { id: string; title: string; difficulty?: string }[]) => {
+      const mine = new Set(c?.items.filter((i) => i.kind === kind).map((i) => i.ref));
+      const gone = [...mine].filter((id) => !all.some((x) => x.id === id)).map((id) => ({ id, title: id }));
+      return [...all, ...gone].map((x) => ({ ...x, checked: mine.has(x.id) }));
+    };
+    return {
+      name: c?.name, opensAt: c?.opensAt, closesAt: c?.closesAt,
+      scenarios: choices('scenario', inTrackOrder(await d.catalog()).map((s) => ({ id: s.id, title: s.title, difficulty: s.difficulty }))),
+      exams: choices('exam', (await d.cohorts.exams()).map((e) => ({ id: e.spec.id, title: e.spec.title }))),
+    };
+  };
+
+  const own = (req: Request) => ownCohort(d.cohorts, req);
 
   r.get('/trainer/cohorts/:id', trainer, async (req, res) => {
-    const b = await board(req);
-    page(res, 'trainer-cohort', { title: b.name, page: 'trainer-cohort', ...trainerCtx(req), cohort: { ...b, opens: when(b.opensAt), closes: when(b.closesAt) }, pollMs: POLL_MS });
+    const c = own(req);
+    const b = await d.cohorts.dashboard(c);
+    page(res, 'trainer-cohort', { title: b.name, page: 'trainer-cohort', ...trainerCtx(req), cohort: { ...b, opens: when(b.opensAt), closes: when(b.closesAt) },
+      form: await cohortForm(c), pollMs: POLL_MS });
   });
 
   r.get('/trainer/cohorts/:id/parts', apiOnly, async (req, res) => {
-    res.set('Cache-Control', 'no-store').json({ board: d.views.partial('board', { cohort: await board(req) }) });
+    res.set('Cache-Control', 'no-store').json({ board: d.views.partial('board', { cohort: await d.cohorts.dashboard(own(req)) }) });
   });
 
   const watched = (req: Request) => {

@@ -88,6 +88,61 @@ describe('trainers and cohorts in the store', () => {
     r.close();
   });
 
+  it('edits a cohort\'s name, window and assignment in place, keeping its code, trainer and creation time', async () => {
+    const s = new SqliteStore(file());
+    const ada = await addTrainer(s.cohorts, 'ada', null);
+    s.cohorts.createCohort(cohort('c000000000001', ada.id, 'AAAABBBBCCCC'), 100);
+    s.cohorts.join({ cohort: 'c000000000001', user: 'u1', name: 'Grace', joinedAt: 1_000 });
+    const items = [{ kind: 'exam' as const, ref: 'drill' }, { kind: 'scenario' as const, ref: 'mtu' }, { kind: 'scenario' as const, ref: 'coredns-down' }];
+    expect(s.cohorts.updateCohort('c000000000001', { name: 'Renamed', opensAt: 2_000, closesAt: 3_000, items })).toEqual({
+      id: 'c000000000001', trainer: ada.id, name: 'Renamed', code: 'AAAABBBBCCCC', opensAt: 2_000, closesAt: 3_000, createdAt: 100, items });
+    expect(s.cohorts.cohortByCode('AAAABBBBCCCC')?.items).toEqual(items);
+    expect(s.cohorts.members('c000000000001').map((m) => m.name)).toEqual(['Grace']);
+    expect(s.cohorts.updateCohort('c000000000009', { name: 'x', opensAt: 1, closesAt: 2, items })).toBeUndefined();
+    s.close();
+  });
+
+  it('deletes a cohort with its assignment and memberships, and nothing of its members or other cohorts', async () => {
+    const s = new SqliteStore(file());
+    const ada = await addTrainer(s.cohorts, 'ada', null);
+    s.cohorts.createCohort(cohort('c000000000001', ada.id, 'AAAABBBBCCCC'), 100);
+    s.cohorts.createCohort(cohort('c000000000002', ada.id, 'DDDDEEEEFFFF'), 200);
+    s.cohorts.join({ cohort: 'c000000000001', user: 'u1', name: 'Grace', joinedAt: 1_000 });
+    s.cohorts.join({ cohort: 'c000000000002', user: 'u1', name: 'Grace', joinedAt: 1_100 });
+    s.labStarted({ id: 'la', user: 'u1', scenario: 'coredns-down', provider: 'netns', seed: 1 }, 1_000);
+    s.recordHint('la', 'u1', 0, 1_500);
+    expect(s.cohorts.deleteCohort('c000000000001')).toBe(true);
+    expect(s.cohorts.cohort('c000000000001')).toBeUndefined();
+    expect(s.cohorts.cohortByCode('AAAABBBBCCCC')).toBeUndefined();
+    expect(s.cohorts.members('c000000000001')).toEqual([]);
+    expect(s.cohorts.memberships('u1').map((m) => m.cohort.id)).toEqual(['c000000000002']);
+    expect(s.cohorts.cohort('c000000000002')?.items).toHaveLength(2);
+    expect(s.labsOf('u1').map((l) => l.id)).toEqual(['la']);
+    expect(s.progress('u1').map((p) => [p.scenario, p.hintsRevealed])).toEqual([['coredns-down', 1]]);
+    expect(s.cohorts.deleteCohort('c000000000001')).toBe(false);
+    // Its code may be drawn again for a new cohort.
+    expect(s.cohorts.createCohort(cohort('c000000000003', ada.id, 'AAAABBBBCCCC')).code).toBe('AAAABBBBCCCC');
+    s.close();
+  });
+
+  it('removes a member by display name, in any case, who may join again', async () => {
+    const s = new SqliteStore(file());
+    const ada = await addTrainer(s.cohorts, 'ada', null);
+    s.cohorts.createCohort(cohort('c000000000001', ada.id, 'AAAABBBBCCCC'), 100);
+    s.cohorts.createCohort(cohort('c000000000002', ada.id, 'DDDDEEEEFFFF'), 200);
+    s.cohorts.join({ cohort: 'c000000000001', user: 'u1', name: 'Grace', joinedAt: 1_000 });
+    s.cohorts.join({ cohort: 'c000000000001', user: 'u2', name: 'Alan', joinedAt: 1_100 });
+    s.cohorts.join({ cohort: 'c000000000002', user: 'u1', name: 'Grace', joinedAt: 1_200 });
+    expect(s.cohorts.removeMember('c000000000001', 'gRACE')).toEqual({ cohort: 'c000000000001', user: 'u1', name: 'Grace', joinedAt: 1_000 });
+    expect(s.cohorts.removeMember('c000000000001', 'Grace')).toBeUndefined();
+    expect(s.cohorts.removeMember('c000000000001', 'Nobody')).toBeUndefined();
+    expect(s.cohorts.members('c000000000001').map((m) => m.name)).toEqual(['Alan']);
+    expect(s.cohorts.member('c000000000002', 'u1')?.name).toBe('Grace');
+    s.cohorts.join({ cohort: 'c000000000001', user: 'u1', name: 'Grace', joinedAt: 2_000 });
+    expect(s.cohorts.member('c000000000001', 'u1')?.joinedAt).toBe(2_000);
+    s.close();
+  });
+
   it('makes access codes of three groups of four base32 characters, read back as people type them', () => {
     const codes = new Set(Array.from({ length: 200 }, () => newAccessCode()));
     expect(codes.size).toBe(200);

@@ -42,6 +42,9 @@ export interface MemberRow { cohort: string; user: string; name: string; joinedA
 
 export type NewCohort = Omit<CohortRow, 'createdAt'>;
 
+/** What a trainer may change of a cohort: not its code (learners already have it), trainer or creation time. */
+export type CohortEdit = Pick<CohortRow, 'name' | 'opensAt' | 'closesAt' | 'items'>;
+
 export interface CohortStore {
   addTrainer(t: Omit<TrainerRow, 'createdAt'>, at?: number): void;
   trainer(id: string): TrainerRow | undefined;
@@ -55,10 +58,22 @@ export interface CohortStore {
   cohortByCode(code: string): CohortRow | undefined;
   /** Newest first. */
   cohortsOf(trainer: string): CohortRow[];
+  /** Replaces the cohort's name, window and assignment; undefined when there is no such cohort. */
+  updateCohort(id: string, edit: CohortEdit): CohortRow | undefined;
+  /**
+   * Removes the cohort, its assignment and its memberships; false when there was none. What its
+   * members did (labs, grades, attempts, progress) is theirs and stays.
+   */
+  deleteCohort(id: string): boolean;
   /** Joins, or renames a member who joins again. Throws NameTaken when another member has the name. */
   join(m: MemberRow): void;
   members(cohort: string): MemberRow[];
   member(cohort: string, user: string): MemberRow | undefined;
+  /**
+   * Takes the member of that display name (case-insensitive, as names are unique) out of the
+   * cohort: the member removed, or undefined. Their own progress stays; they may join again.
+   */
+  removeMember(cohort: string, name: string): MemberRow | undefined;
   /** The cohorts a learner is in, newest joined first. */
   memberships(user: string): { cohort: CohortRow; member: MemberRow }[];
 }
@@ -107,14 +122,38 @@ export class SqliteCohortStore implements CohortStore {
     return { id: r.id, trainer: r.trainer_id, name: r.name, code: r.code, opensAt: r.opens_at, closesAt: r.closes_at, createdAt: r.created_at, items };
   }
 
+  private putItems(cohort: string, items: AssignmentItem[]) {
+    const item = this.db.prepare('INSERT INTO cohort_items (cohort_id, idx, kind, ref) VALUES (?, ?, ?, ?)');
+    items.forEach((x, i) => item.run(cohort, i, x.kind, x.ref));
+  }
+
   createCohort(c: NewCohort, at = Date.now()) {
     this.db.transaction(() => {
       this.db.prepare('INSERT INTO cohorts (id, trainer_id, name, code, opens_at, closes_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(c.id, c.trainer, c.name, c.code, c.opensAt, c.closesAt, at);
-      const item = this.db.prepare('INSERT INTO cohort_items (cohort_id, idx, kind, ref) VALUES (?, ?, ?, ?)');
-      c.items.forEach((x, i) => item.run(c.id, i, x.kind, x.ref));
+      this.putItems(c.id, c.items);
     })();
     return this.cohort(c.id)!;
+  }
+
+  updateCohort(id: string, e: CohortEdit) {
+    return this.db.transaction(() => {
+      const changed = this.db.prepare('UPDATE cohorts SET name = ?, opens_at = ?, closes_at = ? WHERE id = ?').run(e.name, e.opensAt, e.closesAt, id).changes;
+      if (!changed) return undefined;
+      // The assignment is a list in order: written anew rather than diffed.
+      this.db.prepare('DELETE FROM cohort_items WHERE cohort_id = ?').run(id);
+      this.putItems(id, e.items);
+      return this.cohort(id);
+    })();
+  }
+
+  deleteCohort(id: string) {
+    return this.db.transaction(() => {
+      // The rows that reference the cohort first: foreign keys are on.
+      this.db.prepare('DELETE FROM cohort_items WHERE cohort_id = ?').run(id);
+      this.db.prepare('DELETE FROM cohort_members WHERE cohort_id = ?').run(id);
+      return this.db.prepare('DELETE FROM cohorts WHERE id = ?').run(id).changes > 0;
+    })();
   }
 
   cohort(id: string) {
@@ -148,6 +187,13 @@ export class SqliteCohortStore implements CohortStore {
 
   member(cohort: string, user: string) {
     const r = this.db.prepare('SELECT * FROM cohort_members WHERE cohort_id = ? AND user_id = ?').get(cohort, user) as MemberSql | undefined;
+    return r && toMember(r);
+  }
+
+  removeMember(cohort: string, name: string) {
+    // NOCASE, as the unique index on names compares them. One statement, so its own transaction.
+    const r = this.db.prepare('DELETE FROM cohort_members WHERE cohort_id = ? AND display_name = ? COLLATE NOCASE RETURNING *')
+      .get(cohort, name) as MemberSql | undefined;
     return r && toMember(r);
   }
 

@@ -3,8 +3,8 @@ import { TerminalTabs, type Target } from './tabs.ts';
 
 // Cohorts in the browser. Learners: the join form (a cohort's page has only start buttons:
 // start.ts). Trainers: sign-in (password or link), the new-cohort form, the
-// dashboard and a member's lab, both asking for their parts again every few seconds, and the
-// learner's terminals, read-only.
+// dashboard (editing and deleting the cohort, removing members) and a member's lab, both asking for
+// their parts again every few seconds, and the learner's terminals, read-only.
 
 /** Shows an API failure in a form: each field's message beside its input, the rest at the bottom. */
 function formErrors(form: HTMLElement, e: unknown) {
@@ -62,18 +62,68 @@ const localInput = (ms: number) => {
   return d.toISOString().slice(0, 16);
 };
 
-function trainerCohorts() {
-  const form = $<HTMLFormElement>('#new-cohort')!;
-  const opens = $<HTMLInputElement>('#cohort-opens')!, closes = $<HTMLInputElement>('#cohort-closes')!;
+/**
+ * A cohort's form (partials/cohort-form.hbs) sent as `method` to `url`, then the cohort's dashboard.
+ * Its times start as the edited cohort's, or now and a week on, in the browser's local time.
+ */
+function cohortForm(form: HTMLFormElement, method: 'POST' | 'PATCH', url: string) {
   const now = Date.now();
-  opens.value = localInput(now);
-  closes.value = localInput(now + 7 * 24 * 3600_000);
+  const start = (sel: string, fallback: number) => {
+    const el = $<HTMLInputElement>(sel, form)!;
+    el.value = localInput(el.dataset.at ? Number(el.dataset.at) : fallback);
+  };
+  start('#cohort-opens', now);
+  start('#cohort-closes', now + 7 * 24 * 3600_000);
   // The browser's local time, sent with its zone: the server stores instants.
   const instant = (v: string) => (v ? new Date(v).toISOString() : '');
-  onSubmit(form, async (data) => (await api<{ cohort: { url: string } }>('POST', '/api/trainer/cohorts', {
+  onSubmit(form, async (data) => (await api<{ cohort: { url: string } }>(method, url, {
     name: text(data, 'name'), opensAt: instant(text(data, 'opensAt')), closesAt: instant(text(data, 'closesAt')),
     scenarios: data.getAll('scenarios').map(String), exams: data.getAll('exams').map(String),
   })).cohort.url);
+}
+
+/** Deleting cannot be undone: the button works once the cohort's name is typed again. */
+function deleteCohort(id: string) {
+  const box = $('#delete-cohort')!;
+  const confirm = $<HTMLInputElement>('#delete-confirm', box)!, button = $<HTMLButtonElement>('#delete-cohort-button', box)!;
+  confirm.addEventListener('input', () => { button.disabled = confirm.value.trim() !== confirm.dataset.name; });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await api('DELETE', `/api/trainer/cohorts/${id}`);
+      location.assign('/trainer/cohorts');
+    } catch (e) { formErrors(box, e); button.disabled = false; }
+  });
+}
+
+/**
+ * Each member row's "remove" asks first, in a box outside the board: the board is drawn anew every
+ * few seconds, so its buttons are found by delegation and the question must not live in it.
+ */
+function removeMembers(id: string, refresh: () => void) {
+  const ask = $('#remove-member')!;
+  const confirm = $<HTMLButtonElement>('[data-confirm]', ask)!;
+  let who = '';
+  $('[data-part="board"]')!.addEventListener('click', (ev) => {
+    const b = (ev.target as HTMLElement).closest<HTMLElement>('[data-remove]');
+    if (!b) return;
+    who = b.dataset.remove!;
+    $('[data-who]', ask)!.textContent = who;
+    $('.form-error', ask)!.hidden = true;
+    ask.hidden = false;
+    confirm.focus();
+  });
+  $('[data-cancel]', ask)!.addEventListener('click', () => { ask.hidden = true; });
+  confirm.addEventListener('click', async () => {
+    confirm.disabled = true;
+    try {
+      await api('DELETE', `/api/trainer/cohorts/${id}/members/${encodeURIComponent(who)}`);
+      ask.hidden = true;
+      toast(`${who} is no longer in the cohort.`, 'info');
+      refresh();
+    } catch (e) { formErrors(ask, e); }
+    confirm.disabled = false;
+  });
 }
 
 function signOut() {
@@ -83,9 +133,13 @@ function signOut() {
   });
 }
 
-/** Asks for a page's parts every `ms` and puts each in its `[data-part]`, when it changed. */
+/**
+ * Asks for a page's parts every `ms` and puts each in its `[data-part]`, when it changed. Gives a
+ * function that asks at once (after a change the page made).
+ */
 function poll(url: string, ms: number, also?: (parts: Record<string, unknown>) => void) {
   let failing = false;
+  let next: ReturnType<typeof setTimeout>;
   const once = async () => {
     try {
       const parts = await api<Record<string, unknown>>('GET', url);
@@ -99,13 +153,20 @@ function poll(url: string, ms: number, also?: (parts: Record<string, unknown>) =
       if (!failing) toast(`Could not update: ${(e as Error).message}`);
       failing = true;
     }
-    setTimeout(once, ms);
+    // Asking at once may overlap a scheduled round: whichever ends last schedules the next, so one stays.
+    clearTimeout(next);
+    next = setTimeout(once, ms);
   };
-  setTimeout(once, ms);
+  next = setTimeout(once, ms);
+  return once;
 }
 
 function dashboard(root: HTMLElement) {
-  poll(`/trainer/cohorts/${root.dataset.cohort}/parts`, Number(root.dataset.poll));
+  const id = root.dataset.cohort!;
+  const refresh = poll(`/trainer/cohorts/${id}/parts`, Number(root.dataset.poll));
+  cohortForm($<HTMLFormElement>('#edit-cohort')!, 'PATCH', `/api/trainer/cohorts/${id}`);
+  deleteCohort(id);
+  removeMembers(id, refresh);
 }
 
 function watch(root: HTMLElement) {
@@ -132,7 +193,7 @@ export function cohorts(page: string) {
   if (page === 'join') join();
   else if (page === 'trainer-login') trainerLogin();
   else if (page === 'trainer-link') trainerLink();
-  else if (page === 'trainer-cohorts') { trainerCohorts(); signOut(); }
+  else if (page === 'trainer-cohorts') { cohortForm($<HTMLFormElement>('#new-cohort')!, 'POST', '/api/trainer/cohorts'); signOut(); }
   else if (page === 'trainer-cohort') dashboard($('main[data-cohort]')!);
   else if (page === 'trainer-lab') watch($('main.watch')!);
 }
