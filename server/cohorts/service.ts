@@ -35,7 +35,24 @@ function notFound(id: string): never {
 }
 
 export class Cohorts {
+  private readonly accessListeners = new Set<() => void>();
+
   constructor(private readonly d: CohortDeps) {}
+
+  /**
+   * Calls `fn` after every change that can take a lab out of a trainer's reach (an item out of the
+   * assignment, a member removed, a cohort deleted): watches opened before must be asked again.
+   */
+  onAccessChange(fn: () => void): () => void {
+    this.accessListeners.add(fn);
+    return () => { this.accessListeners.delete(fn); };
+  }
+
+  private accessChanged() {
+    for (const fn of this.accessListeners) {
+      try { fn(); } catch { /* a listener's failure is its own */ }
+    }
+  }
 
   private get store() { return this.d.store.cohorts; }
   private now() { return (this.d.now ?? Date.now)(); }
@@ -100,17 +117,21 @@ export class Cohorts {
     const refs = (kind: AssignmentItem['kind']) => c.items.filter((i) => i.kind === kind).map((i) => i.ref);
     const input: NewCohortInput = { name: c.name, opensAt: c.opensAt, closesAt: c.closesAt, scenarios: refs('scenario'), exams: refs('exam'), ...changes };
     const items = await this.checked(input, c.items);
-    return this.store.updateCohort(c.id, { name: input.name, opensAt: input.opensAt, closesAt: input.closesAt, items }) ?? notFound(c.id);
+    const updated = this.store.updateCohort(c.id, { name: input.name, opensAt: input.opensAt, closesAt: input.closesAt, items }) ?? notFound(c.id);
+    this.accessChanged();
+    return updated;
   }
 
   /** Deletes the cohort with its assignment and memberships: its code joins nothing any more. */
   delete(c: CohortRow) {
     if (!this.store.deleteCohort(c.id)) notFound(c.id);
+    this.accessChanged();
   }
 
   /** Takes a member out by the name they joined with; they may join again while the cohort is open. */
   removeMember(c: CohortRow, name: string) {
     if (!this.store.removeMember(c.id, name)) throw new UserError(404, 'member_not_found', `No member "${name}" in the cohort "${c.name}": its dashboard lists them by the names they joined with.`);
+    this.accessChanged();
   }
 
   /** A trainer's own cohort, or a 404 that does not say whether another trainer's exists. */

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addTrainer, newLoginLink } from '../cohorts/trainers.ts';
 import { loadExams } from '../exam/load.ts';
 import { SqliteStore } from '../store/store.ts';
-import { inputFrame, resizeFrame } from '../terminal/protocol.ts';
+import { CLOSE, inputFrame, resizeFrame } from '../terminal/protocol.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { Learner } from './test/client.ts';
 import { standInBackend, type StandIn } from './test/stand-in.ts';
@@ -365,6 +365,24 @@ describe('watching a member\'s lab', () => {
     // Another trainer may not watch.
     const bob = await signedInTrainer(s.url, 'bob');
     await expect(bob.watch(lab.id, 'control-plane').opened()).rejects.toMatchObject({ status: 404 });
+    await learner.close();
+  });
+
+  it('ends an open watch when the member leaves the cohort; the learner\'s terminal carries on', async () => {
+    const { t, c, me, lab } = await memberWithLab();
+    const learner = me.terminal(lab.id, 'control-plane', lab.token);
+    await learner.opened();
+    await learner.untilText(/root@control-plane:~# $/m);
+    const watcher = t.watch(lab.id, 'control-plane');
+    await watcher.opened();
+    // Editing the cohort without taking the lab out of the assignment leaves the watch as it is.
+    expect((await t.call('PATCH', `/api/trainer/cohorts/${c.id}`, { name: 'Renamed' })).status).toBe(200);
+    expect((await t.call('DELETE', `/api/trainer/cohorts/${c.id}/members/Grace`)).status).toBe(204);
+    await watcher.until(() => watcher.closed !== null, 'the watch to end');
+    expect(watcher.closed).toEqual({ code: CLOSE.REVOKED, reason: 'you may no longer watch this terminal' });
+    learner.type('echo mine-$((7*6))\r');
+    await learner.untilText(/^mine-42$/m);
+    expect(learner.closed).toBeNull();
     await learner.close();
   });
 });

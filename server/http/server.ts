@@ -219,7 +219,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         if (!m || !cohorts.watchable(t.id, labId)) return { status: 404, message: `no lab ${labId} of a member of your cohorts` };
         if (m.phase !== 'ready' || !m.lab) return { status: 409, message: `lab is ${m.phase}` };
         if (!manager.terminals(m).includes(target)) return { status: 404, message: `the learner has no terminal open on "${target}"` };
-        return { term: terminalName(m.id, target), readOnly: true };
+        return { term: terminalName(m.id, target), readOnly: true, stillAllowed: () => cohorts.watchable(t.id, labId) };
       }
       const uid = userOf(req);
       if (!uid) return { status: 401, message: 'no learner cookie: open the lab page first' };
@@ -232,6 +232,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       return { term: terminalName(m.id, target), spec: () => lab.shell(target), typed: () => manager.typed(m) };
     },
   });
+  // A trainer's watch lasts only as long as the cohort gives them the lab.
+  const stopRechecking = cohorts.onAccessChange(() => relay.recheckWatchers());
 
   const wanted = opts.port ?? 8080;
   try {
@@ -240,6 +242,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       server.listen(wanted, host, () => { server.off('error', reject); resolve(); });
     });
   } catch (e) {
+    stopRechecking();
     relay.close();
     await manager.close();
     await ptyHost.dispose();
@@ -268,6 +271,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     close() {
       closing ??= (async () => {
         attempts.close();
+        stopRechecking();
         relay.close();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));

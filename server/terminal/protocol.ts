@@ -62,6 +62,8 @@ export const CLOSE = {
   LAB_GONE: 4002,
   PROTOCOL: 4003,
   REPLACED: 4004,
+  /** A watcher whose access ended (the learner left the cohort, or it was deleted). */
+  REVOKED: 4005,
 } as const;
 
 const enc = new TextEncoder();

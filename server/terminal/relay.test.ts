@@ -17,6 +17,8 @@ let base: string;
 let origin: string;
 let relay: ReturnType<typeof attachRelay>;
 let n = 0;
+/** Trainers whose watches no longer hold (as a cohort removing its member would make them). */
+const revoked = new Set<string>();
 
 beforeAll(async () => {
   server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
@@ -26,7 +28,10 @@ beforeAll(async () => {
     allowedOrigin: (o) => o === origin,
     authorize: (req, lab, target, token, watch) => {
       // A watcher (uid=trainer, the read-only path) needs no token and gets no shell of its own.
-      if (watch) return req.headers.cookie?.includes('uid=trainer') ? { term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`, readOnly: true } : { status: 401, message: 'no trainer' };
+      if (watch) {
+        const trainer = /uid=(trainer[\w-]*)/.exec(req.headers.cookie ?? '')?.[1];
+        return trainer ? { term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`, readOnly: true, stillAllowed: () => !revoked.has(trainer) } : { status: 401, message: 'no trainer' };
+      }
       if (!req.headers.cookie?.includes('uid=alice')) return { status: 401, message: 'no user' };
       if (token !== TOKEN) return { status: 403, message: 'bad token' };
       if (lab !== 'lab1' || !['node-a', 'node-b', 'node-c'].includes(target)) return { status: 404, message: 'no such target' };
@@ -200,6 +205,29 @@ describe('terminal relay', () => {
     const sizes = [...c.text().matchAll(/^(\d+ \d+)$/gm)].map((m) => m[1]);
     expect(sizes).toEqual(['30 100', '30 100']);
     await c.close();
+  });
+
+  it('ends a watch whose access ended when asked to recheck, and only that one; the shell carries on', async () => {
+    const c = client('node-b');
+    await c.opened();
+    await c.untilText(/\[node-b\]\$ $/m);
+    const watcher = (who: string) => {
+      const w = new TermClient({ url: `${base.replace('/api/labs/', '/api/trainer/labs/')}?target=node-b`, origin, cookie: `uid=${who}` });
+      clients.push(w);
+      return w;
+    };
+    const [gone, kept] = [watcher('trainer-gone'), watcher('trainer-kept')];
+    await Promise.all([gone.opened(), kept.opened()]);
+    relay.recheckWatchers();
+    revoked.add('trainer-gone');
+    relay.recheckWatchers();
+    await gone.until(() => gone.closed !== null, 'the revoked watch to close');
+    expect(gone.closed).toEqual({ code: CLOSE.REVOKED, reason: 'you may no longer watch this terminal' });
+    c.type('echo still-$((5*5))\r');
+    await kept.untilText(/^still-25$/m);
+    await c.untilText(/^still-25$/m);
+    expect(kept.closed).toBeNull();
+    await Promise.all([kept.close(), c.close()]);
   });
 
   it('refuses an upgrade without the cookie, without the token, with a wrong token, or from a foreign Origin', async () => {

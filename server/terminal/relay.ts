@@ -26,7 +26,12 @@ export type TerminalGrant =
     /** Called on input: the learner typed (the lab is in use for idle reaping, and may be changing). */
     typed: () => void;
   }
-  | { term: string; readOnly: true };
+  | {
+    term: string;
+    readOnly: true;
+    /** Asked again when access may have changed (`recheckWatchers`): false ends the watch. */
+    stillAllowed?: () => boolean;
+  };
 
 /** `watch`: the read-only path; `token` is the lab's (only the owner's path has one). */
 export type Authorize = (req: IncomingMessage, lab: string, target: string, token: string, watch: boolean)
@@ -60,7 +65,7 @@ export function attachRelay(server: Server, opts: RelayOptions) {
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const idleMs = opts.idleMs ?? LIMITS.CONNECTION_IDLE_MS;
-  const alive = new Set<WebSocket>();
+  const alive = new Map<WebSocket, TerminalGrant>();
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://relay');
@@ -95,7 +100,7 @@ export function attachRelay(server: Server, opts: RelayOptions) {
       ws.ping();
     }, opts.heartbeatMs ?? LIMITS.HEARTBEAT_MS);
     beat.unref();
-    alive.add(ws);
+    alive.set(ws, grant);
     // Protocol errors (oversized frame, bad opcode) close the socket; the 'close' handler cleans up.
     ws.on('error', () => {});
     // One cleanup for every way a connection ends.
@@ -135,8 +140,14 @@ export function attachRelay(server: Server, opts: RelayOptions) {
     /** Closes every terminal connection (the shells live on in the pty host until it is disposed). */
     close() {
       server.off('upgrade', onUpgrade);
-      for (const ws of alive) ws.terminate();
+      for (const ws of alive.keys()) ws.terminate();
       wss.close();
+    },
+    /** Ends every watch whose grant no longer holds (call after access changed). */
+    recheckWatchers() {
+      for (const [ws, grant] of alive) {
+        if (grant.readOnly && grant.stillAllowed && !grant.stillAllowed()) ws.close(CLOSE.REVOKED, 'you may no longer watch this terminal');
+      }
     },
   };
 }

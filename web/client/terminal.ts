@@ -157,6 +157,12 @@ export class RelayTerminal {
         });
         return;
       }
+      if (ev.code === CLOSE.REVOKED) {
+        // A watch whose access ended: reconnecting would be refused.
+        this.term.write(`\r\n\x1b[2m[${ev.reason || 'you may no longer watch this terminal'}]\x1b[0m\r\n`);
+        this.setStatus('ended', ev.reason);
+        return;
+      }
       if (ev.code === CLOSE.IDLE) {
         this.term.write('\r\n\x1b[2m[disconnected after a long idle time — press Enter to reconnect]\x1b[0m\r\n');
         this.setStatus('ended', 'idle');
