@@ -2,7 +2,7 @@
 // CSS); runs on install so a fresh clone serves a working page. `node web/build.mjs --watch` rebuilds on
 // change. The bundle's inputs are listed beside it (meta.json), so the server can tell that a pull or an
 // edit changed one since and rebuild before it serves a stale page.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,10 +16,22 @@ const options = {
   outdir, loader: { '.css': 'css' }, logLevel: 'warning', metafile: true, absWorkingDir: root,
 };
 
+/**
+ * Each file is written beside its place and renamed over it: servers started at once (test files
+ * run in parallel) may each rebuild a stale bundle while another one serves it, and a rename is
+ * atomic where a rewrite in place lets a page load half a bundle.
+ */
 export async function buildClient() {
   const esbuild = await import('esbuild');
-  const r = await esbuild.build(options);
-  writeFileSync(meta, JSON.stringify({ inputs: Object.keys(r.metafile.inputs).filter((f) => !f.includes('node_modules/')) }));
+  const r = await esbuild.build({ ...options, write: false });
+  mkdirSync(outdir, { recursive: true });
+  const put = (path, contents) => {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, contents);
+    renameSync(tmp, path);
+  };
+  for (const f of r.outputFiles) put(f.path, f.contents);
+  put(meta, JSON.stringify({ inputs: Object.keys(r.metafile.inputs).filter((f) => !f.includes('node_modules/')) }));
 }
 
 /** No bundle, no list of its inputs, or an input newer than the bundle (or gone). */
