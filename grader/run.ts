@@ -137,9 +137,14 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
   }
   for (const s of slots) if (!s.plan) emit({ type: 'check', result: toResult(s) });
 
+  // Asked while the first probes run (probes write nothing the answer depends on), so a slow
+  // answer from the lab never delays them; it is awaited only where a failure's finality needs it.
   const typing = opts.typedAt !== undefined && Date.now() - opts.typedAt < policy.windowMs;
-  const settled = opts.settled ?? (!typing && hasSettled(await lab.settled?.().catch(() => undefined), policy.windowMs));
-  await Promise.all([...bySource].map(([source, list]) => gradeSource(lab, source, list, policy, expect, emit, settled)));
+  const settledNow: Promise<boolean> = opts.settled !== undefined ? Promise.resolve(opts.settled)
+    : typing || !lab.settled ? Promise.resolve(false)
+      : lab.settled().then((x) => hasSettled(x, policy.windowMs), () => false);
+  await Promise.all([...bySource].map(([source, list]) => gradeSource(lab, source, list, policy, expect, emit, settledNow)));
+  const settled = await settledNow;
 
   const results = slots.map(toResult);
   return {
@@ -156,10 +161,11 @@ export async function gradeLab(lab: Lab, checks: readonly Check[], opts: GradeOp
 
 async function gradeSource(
   lab: Lab, source: string, slots: Slot[], policy: RetryPolicy,
-  expect: (c: Check) => readonly State[], emit: (e: GradeProgress) => void, settled: boolean,
+  expect: (c: Check) => readonly State[], emit: (e: GradeProgress) => void, settledNow: Promise<boolean>,
 ): Promise<void> {
   const start = performance.now();
   let batches = 0;
+  let settled = false;
   const interval = (s: Slot) => (confirming(s.outcome.cause, settled) ? policy.confirmIntervalMs : policy.intervalMs);
 
   // One lane: a batch for `pending`, then a lane per retry cadence for what is not final yet.
@@ -167,6 +173,7 @@ async function gradeSource(
     const attemptStart = performance.now();
     emit({ type: 'attempt', source, attempt: ++batches, checks: pending.map((s) => s.check.id) });
     const outcomes = await runBatch(lab, source, pending.map((s) => s.plan!), policy);
+    settled = await settledNow;
     const now = performance.now();
     const open: Slot[] = [];
     pending.forEach((s, i) => {
