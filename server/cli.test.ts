@@ -1,7 +1,7 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netdojo } from '../test/support/cli.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { netdojo, rootlessHome, rootlessUser } from '../test/support/cli.ts';
 import { hostNetns, labsUnavailable, rootlessUnavailable, tempHome } from '../test/support/env.ts';
 import { firstSeed, ROTATION, slice } from '../test/support/rotation.ts';
 import { SCENARIO_IDS } from '../test/support/scenarios.ts';
@@ -140,12 +140,11 @@ const whyRootless = rootlessUnavailable();
 if (whyRootless) console.warn(`skipping rootless verify: ${whyRootless}`);
 
 describe.skipIf(whyRootless)('rootless', () => {
-  const home = tempHome();
+  const home = rootlessHome();
   afterAll(() => home.remove());
-  beforeAll(() => { if (process.getuid?.() === 0) chownSync(home.dir, 65534, 65534); });
+  const asUser = rootlessUser();
 
   it('kubectl drives a lab as an unprivileged user: objects, exec, logs, and a change the data plane follows', async () => {
-    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
     const up = await netdojo(home.dir, ['up', 'coredns-down', '--healthy', '--json'], { asUser });
     expect(up.stderr).toBe('');
     const id = JSON.parse(up.stdout).lab.id;
@@ -174,12 +173,10 @@ describe.skipIf(whyRootless)('rootless', () => {
   });
 
   it('mounts volumes where the host has no directory, also beside mounts a user namespace may not undo, and names a mount it cannot make', async () => {
-    const own = tempHome();
+    const own = rootlessHome();
     const host = join(own.dir, 'host');
     mkdirSync(join(host, 'sub'), { recursive: true });
     writeFileSync(join(host, 'keep'), 'kept\n');
-    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
-    if (asUser !== undefined) chownSync(own.dir, asUser, asUser);
     // As root, the lab starts in a mount namespace with a tmpfs on host/sub, as a host has
     // /var/lib/docker or a container /etc/hosts: in the lab's user namespace that mount is locked.
     const prefix = asUser === undefined ? undefined : ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', join(host, 'sub')];
@@ -206,7 +203,6 @@ describe.skipIf(whyRootless)('rootless', () => {
   const rootless = slice(SCENARIO_IDS, 3);
   const budget = Math.max(rootless.length, 3) * 60_000;
   it(`scenarios prove themselves as an unprivileged user (user namespaces): rotation ${ROTATION}, seed ${firstSeed()}, ${rootless.join(', ')}`, async () => {
-    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
     const r = await netdojo(home.dir, ['verify', ...rootless, '--json', '--seed', String(firstSeed())], { asUser, timeoutMs: budget });
     expect(r.stderr).toBe('');
     const { results } = JSON.parse(r.stdout);

@@ -1,11 +1,24 @@
 import { execFile } from 'node:child_process';
+import { chownSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { tempHome } from './env.ts';
 
 // The netdojo CLI run as a user runs it: a real process, with its own state directory.
 
 export const NETDOJO_BIN = fileURLToPath(new URL('../../server/netdojo.mjs', import.meta.url));
 
 export interface CliRun { code: number; stdout: string; stderr: string }
+
+/** Who a rootless run is: as root, the CLI drops to nobody (65534); unprivileged, it runs as us. */
+export const rootlessUser = (): number | undefined => (process.getuid?.() === 0 ? 65534 : undefined);
+
+/** A state directory of the rootless user's own (see rootlessUser). */
+export function rootlessHome(prefix?: string): { dir: string; remove(): void } {
+  const home = tempHome(prefix);
+  const user = rootlessUser();
+  if (user !== undefined) chownSync(home.dir, user, user);
+  return home;
+}
 
 /** `prefix` runs the CLI under another command (one that sets up its mount namespace, say). */
 export function netdojo(home: string, args: string[], opts: { asUser?: number; prefix?: string[]; timeoutMs?: number } = {}): Promise<CliRun> {
