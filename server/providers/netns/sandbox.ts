@@ -35,7 +35,10 @@ export const LAB_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
  * still be found, and only by the netdojo whose state directory it belongs to. */
 export const HOLDER_MARK = 'netdojo-lab:';
 
-const INIT = `mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/netns || exit 1
+/** The sandbox's PID 1. It starts in the working directory of the server, a directory the view
+ * may cover, which /proc/1/cwd would open to the lab: it leaves it first. */
+const INIT = `cd / || exit 1
+mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/netns || exit 1
 echo ready
 exec >/dev/null 2>&1 </dev/null
 while :; do sleep 3600 & wait $!; done`;
@@ -107,6 +110,11 @@ export async function startSandbox(dir: string, ids: SandboxIds, limits?: Sandbo
   };
 }
 
+/** What entering a lab as root takes, kept as the lab's uid until the lab's user namespace gives
+ * it its own: joining the lab's namespaces (CAP_SYS_ADMIN, CAP_SYS_CHROOT for its mount namespace)
+ * and opening them in /proc/<pid>/ns of a process of another user namespace (CAP_SYS_PTRACE). */
+const ENTER_CAPS = '+sys_admin,+sys_chroot,+sys_ptrace';
+
 /**
  * argv prefix that runs a command inside the sandbox, under the lab's limits (in `cgroup`, a
  * container's, when given: `kubectl exec` runs in the container's); empty when this process
@@ -114,14 +122,29 @@ export async function startSandbox(dir: string, ids: SandboxIds, limits?: Sandbo
  */
 export function enterPrefix(h: SandboxHandle, inside: boolean, cgroup?: Cgroup): string[] {
   if (inside) return [];
-  // Unprivileged, our own uid is the one mapped to root, so keeping our credentials makes us root
-  // inside; letting nsenter switch them fails, as setgroups is denied in such a namespace. As root,
-  // our uid 0 is not mapped in the lab's namespace: nsenter switches to the lab's root (the range's
-  // first uid, no groups), and starts in / (our working directory may be one the lab must not see).
+  const nsenter = (...opts: string[]) => ['nsenter', '-t', String(h.initPid), ...opts, '--net', '--mount', '--pid', '--'];
   // no_new_privs: no exec in the lab gains privileges (setuid and setgid bits, file capabilities are
   // ignored), so a host's setuid program (su, mount) runs as whoever runs it, in the lab's namespaces.
-  const user = h.uidBase !== undefined ? ['--user', '--wd=/'] : h.userns ? ['--user', '--preserve-credentials'] : [];
-  return [...limitPrefix(h.limits, cgroup), ...(h.userns ? ['setpriv', '--no-new-privs'] : []), 'nsenter', '-t', String(h.initPid), ...user, '--net', '--mount', '--pid', '--'];
+  // Joining a mount namespace makes its root the working directory too: none is the host's.
+  let enter: string[];
+  if (h.uidBase !== undefined) {
+    // As root: our uid 0 is not mapped in the lab's namespace. We become the lab's root (the
+    // range's first uid, no groups) first, keeping for nsenter only what joining takes, which the
+    // lab's user namespace then replaces with its own. So the process nsenter forks into the lab's
+    // PID namespace is the lab's root from its start. (Left to nsenter --user, the switch comes
+    // after that fork: for a moment a process of the host's root, with every capability over the
+    // lab's user namespace, would stand in the lab, where its root could ptrace(2) it and have it
+    // run code as the host's root.)
+    enter = ['setpriv', '--no-new-privs', `--reuid=${h.uidBase}`, `--regid=${h.uidBase}`, '--clear-groups', `--inh-caps=${ENTER_CAPS}`, `--ambient-caps=${ENTER_CAPS}`,
+      ...nsenter('--user', '--preserve-credentials')];
+  } else if (h.userns) {
+    // Unprivileged, our own uid is the one mapped to root, so keeping our credentials makes us root
+    // inside; letting nsenter switch them fails, as setgroups is denied in such a namespace.
+    enter = ['setpriv', '--no-new-privs', ...nsenter('--user', '--preserve-credentials')];
+  } else {
+    enter = nsenter();
+  }
+  return [...limitPrefix(h.limits, cgroup), ...enter];
 }
 
 export function runIn(h: SandboxHandle, inside: boolean, argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
