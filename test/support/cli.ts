@@ -20,12 +20,16 @@ export function rootlessHome(prefix?: string): { dir: string; remove(): void } {
   return home;
 }
 
-/** `prefix` runs the CLI under another command (one that sets up its mount namespace, say). */
-export function netdojo(home: string, args: string[], opts: { asUser?: number; prefix?: string[]; timeoutMs?: number } = {}): Promise<CliRun> {
+/**
+ * `prefix` runs the CLI under another command (one that sets up its mount namespace, say);
+ * `asUser` as that uid (and gid), with no supplementary groups but `groups`.
+ */
+export function netdojo(home: string, args: string[], opts: { asUser?: number; groups?: number[]; prefix?: string[]; cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  const groups = opts.groups?.length ? `--groups=${opts.groups.join(',')}` : '--clear-groups';
   const argv = [...(opts.prefix ?? []), ...(opts.asUser === undefined ? [process.execPath, NETDOJO_BIN, ...args]
-    : ['setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups', process.execPath, NETDOJO_BIN, ...args])];
+    : ['setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, groups, process.execPath, NETDOJO_BIN, ...args])];
   return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { env: { ...process.env, NETDOJO_HOME: home, HOME: home }, maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 600_000 },
+    execFile(argv[0], argv.slice(1), { env: { ...process.env, NETDOJO_HOME: home, HOME: home }, cwd: opts.cwd, maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 600_000 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 }
