@@ -1,7 +1,8 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netdojo } from '../test/support/cli.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { netdojo, rootlessHome, rootlessUser } from '../test/support/cli.ts';
 import { hostNetns, labsUnavailable, rootlessUnavailable, tempHome } from '../test/support/env.ts';
 import { firstSeed, ROTATION, slice } from '../test/support/rotation.ts';
 import { SCENARIO_IDS } from '../test/support/scenarios.ts';
@@ -140,12 +141,11 @@ const whyRootless = rootlessUnavailable();
 if (whyRootless) console.warn(`skipping rootless verify: ${whyRootless}`);
 
 describe.skipIf(whyRootless)('rootless', () => {
-  const home = tempHome();
+  const home = rootlessHome();
   afterAll(() => home.remove());
-  beforeAll(() => { if (process.getuid?.() === 0) chownSync(home.dir, 65534, 65534); });
+  const asUser = rootlessUser();
 
   it('kubectl drives a lab as an unprivileged user: objects, exec, logs, and a change the data plane follows', async () => {
-    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
     const up = await netdojo(home.dir, ['up', 'coredns-down', '--healthy', '--json'], { asUser });
     expect(up.stderr).toBe('');
     const id = JSON.parse(up.stdout).lab.id;
@@ -174,30 +174,33 @@ describe.skipIf(whyRootless)('rootless', () => {
   });
 
   it('mounts volumes where the host has no directory, also beside mounts a user namespace may not undo, and names a mount it cannot make', async () => {
-    const own = tempHome();
-    const host = join(own.dir, 'host');
+    const own = rootlessHome();
+    // A host directory the lab sees, with a mount beneath that a user namespace may not undo, as a
+    // host has /var/lib/docker or a container /etc/hosts (the lab's /tmp is its own, so not one
+    // there). As root, ours bound at /mnt with a tmpfs on its sub/, in a mount namespace the CLI,
+    // and so the lab, starts in: in the lab's user namespace those mounts are locked. Unprivileged,
+    // one in our home directory.
+    const host = asUser === undefined ? mkdtempSync(join(homedir(), '.netdojo-test-')) : join(own.dir, 'host');
+    const seen = asUser === undefined ? host : '/mnt';
     mkdirSync(join(host, 'sub'), { recursive: true });
     writeFileSync(join(host, 'keep'), 'kept\n');
-    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
-    if (asUser !== undefined) chownSync(own.dir, asUser, asUser);
-    // As root, the lab starts in a mount namespace with a tmpfs on host/sub, as a host has
-    // /var/lib/docker or a container /etc/hosts: in the lab's user namespace that mount is locked.
-    const prefix = asUser === undefined ? undefined : ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', join(host, 'sub')];
+    const prefix = asUser === undefined ? undefined : ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /mnt && mount -t tmpfs tmpfs /mnt/sub && exec "$@"', host];
     const up = await netdojo(own.dir, ['up', 'coredns-down', '--healthy', '--json'], { asUser, prefix });
     expect(up.stderr).toBe('');
     const id = JSON.parse(up.stdout).lab.id;
     const sh = (script: string) => netdojo(own.dir, ['exec', id, 'admin', '--', 'bash', '-c', script], { asUser });
     const pod = (name: string, mountPath: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'], volumeMounts: [{ name: 'cfg', mountPath }] }], volumes: [{ name: 'cfg', configMap: { name: 'cfg' } }] } });
     try {
-      await sh(`kubectl create configmap cfg --from-literal=key=value && echo '${pod('good', join(host, 'conf'))}' | kubectl apply -f - && echo '${pod('bad', '/netdojo-no-such-dir/conf')}' | kubectl apply -f -`);
+      await sh(`kubectl create configmap cfg --from-literal=key=value && echo '${pod('good', join(seen, 'conf'))}' | kubectl apply -f - && echo '${pod('bad', '/netdojo-no-such-dir/conf')}' | kubectl apply -f -`);
       expect((await sh('kubectl wait pod/good --for=condition=Ready --timeout=60s')).code).toBe(0);
-      expect((await sh(`kubectl exec good -- sh -c 'cat ${host}/conf/key; echo; ls ${host}; cat ${host}/keep'`)).stdout).toBe('value\nconf\nkeep\nsub\nkept\n');
+      expect((await sh(`kubectl exec good -- sh -c 'cat ${seen}/conf/key; echo; ls ${seen}; cat ${seen}/keep'`)).stdout).toBe('value\nconf\nkeep\nsub\nkept\n');
       expect(existsSync(join(host, 'conf'))).toBe(false);
       const waiting = await sh('until r=$(kubectl get pod bad -o jsonpath="{.status.containerStatuses[0].state.waiting.reason}") && [ "$r" = RunContainerError ]; do :; done; kubectl get pod bad -o jsonpath="{.status.containerStatuses[0].state.waiting.message}"');
       expect(waiting.stdout).toMatch(/^failed to create containerd task: .*error mounting ".*" to rootfs at "\/netdojo-no-such-dir\/conf": this lab mounts volumes under an existing directory other than \/$/);
     } finally {
       expect((await netdojo(own.dir, ['down', id], { asUser })).code).toBe(0);
       own.remove();
+      if (asUser === undefined) rmSync(host, { recursive: true, force: true });
     }
   });
 
@@ -206,7 +209,6 @@ describe.skipIf(whyRootless)('rootless', () => {
   const rootless = slice(SCENARIO_IDS, 3);
   const budget = Math.max(rootless.length, 3) * 60_000;
   it(`scenarios prove themselves as an unprivileged user (user namespaces): rotation ${ROTATION}, seed ${firstSeed()}, ${rootless.join(', ')}`, async () => {
-    const asUser = process.getuid?.() === 0 ? 65534 : undefined;
     const r = await netdojo(home.dir, ['verify', ...rootless, '--json', '--seed', String(firstSeed())], { asUser, timeoutMs: budget });
     expect(r.stderr).toBe('');
     const { results } = JSON.parse(r.stdout);

@@ -2,9 +2,6 @@
 // implementation: the `gateway-api` add-on (with the ingress-nginx controller it needs) applied
 // with the real kubectl, a Gateway and HTTPRoutes, requests from the laptop outside the cluster
 // through the Gateway's load-balancer address, and what kubectl shows of their status.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addonSteps } from '../../server/scenario/render.ts';
 import { netdojo } from '../support/cli.ts';
@@ -60,7 +57,6 @@ spec:
 
 describe.skipIf(why)('the Gateway API in a netns lab', () => {
   const home = tempHome('netdojo-gateway-');
-  const certs = mkdtempSync(join(tmpdir(), 'gateway-certs-'));
   let lab = '';
   let cert = '';
   let lbIP = '';
@@ -77,7 +73,7 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
     lab = JSON.parse(up.stdout).lab.id;
     // As a scenario's `addons: [gateway-api]` installs it: what it needs first, each waited for.
     for (const step of addonSteps(['gateway-api'], 'netns')) expect((await exec(step.on, step.run)).code, step.name).toBe(0);
-    cert = await tlsSecret('secure-tls', 'secure.example.com', certs);
+    cert = await tlsSecret('secure-tls', 'secure.example.com');
     await kubectl(`apply -f - <<'EOF'\n${APP}\nEOF`);
     await kubectl('rollout status deployment/blue deployment/green --timeout=60s');
     for (const app of ['blue', 'green']) pods[app] = await kubectl(`get pods -l app=${app} -o jsonpath='{.items[0].metadata.name}'`);
@@ -88,7 +84,6 @@ describe.skipIf(why)('the Gateway API in a netns lab', () => {
   afterAll(async () => {
     if (lab) await netdojo(home.dir, ['down', lab]);
     home.remove();
-    rmSync(certs, { recursive: true, force: true });
   });
 
   it('the GatewayClass nginx is accepted by the controller it names', async () => {

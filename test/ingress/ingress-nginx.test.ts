@@ -2,9 +2,6 @@
 // the CLI, manifests applied with the real kubectl, requests made with curl from a pod through
 // the controller's Service (and its pod IP), and what kubectl shows about it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addonSteps } from '../../server/scenario/render.ts';
 import { netdojo } from '../support/cli.ts';
@@ -71,7 +68,6 @@ spec:
 
 describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   const home = tempHome('netdojo-ingress-');
-  const certs = mkdtempSync(join(tmpdir(), 'ingress-certs-'));
   let lab = '';
   let cert = '';
   let controllerIP = '';
@@ -94,7 +90,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
     clientIP = facts.pods.find((p: { target: string }) => p.target === 'default/client-worker').ip;
     webPods = facts.pods.filter((p: { app: string }) => p.app === 'web').map((p: { target: string }) => p.target.split('/')[1]);
     for (const step of addonSteps(['ingress-nginx'], 'netns')) expect((await exec(step.on, step.run)).code, step.name).toBe(0);
-    cert = await tlsSecret('secure-tls', 'secure.example.com', certs);
+    cert = await tlsSecret('secure-tls', 'secure.example.com');
     await kubectl(`apply -f - <<'EOF'\n${APP}\nEOF`);
     await kubectl('rollout status deployment/shop deployment/api --timeout=60s');
     for (const app of ['shop', 'api']) pods[app] = await kubectl(`get pods -l app=${app} -o jsonpath='{.items[0].metadata.name}'`);
@@ -108,7 +104,6 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   afterAll(async () => {
     if (lab) await netdojo(home.dir, ['down', lab]);
     home.remove();
-    rmSync(certs, { recursive: true, force: true });
   });
 
   it('routes by host and path, through the Service and the pod IP: longest prefix wins, Prefix matches whole segments, Exact only itself', async () => {
@@ -147,7 +142,7 @@ describe.skipIf(why)('ingress-nginx in a netns lab', () => {
   });
 
   it('serves a renewed certificate once its Secret changes', async () => {
-    const renewed = await tlsSecret('secure-tls', 'secure.example.com', certs, 'renewed');
+    const renewed = await tlsSecret('secure-tls', 'secure.example.com', 'renewed');
     // curl trusts only the renewed certificate: it succeeds once nginx serves it.
     const served = await until('default/client-worker', `curl -sS -m5 --cacert ${renewed} --resolve secure.example.com:443:${controllerIP} https://secure.example.com/ 2>&1`, new RegExp(`^${pods.api}$`));
     expect(served).toBe(pods.api);

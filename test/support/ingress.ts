@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { netdojo } from './cli.ts';
@@ -52,8 +52,11 @@ export function labDriver(home: string, lab: () => string) {
     curl: async (target: string, requests: string[]) => (await exec(target, requests.map((r) =>
       `r=$(curl -sS -m5 -w '\\n%{http_code}' ${r}); printf '%s %s\\n' "\${r##*$'\\n'}" "$(printf '%s' "\${r%$'\\n'*}" | tr '\\r\\n' '  ')"`).join('\n'))).out.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()),
     /** The TLS Secret `name` (created or replaced) with a new self-signed certificate for `host`
-     *  (organisation `org`, to tell a renewed one apart), written in `dir`; returns its path. */
-    async tlsSecret(name: string, host: string, dir: string, org = 'netdojo') {
+     *  (organisation `org`, to tell a renewed one apart), written in the lab's directory (the lab
+     *  sees no other of the host's temporary directories: its /tmp is its own); returns its path. */
+    async tlsSecret(name: string, host: string, org = 'netdojo') {
+      const dir = join(home, 'labs', lab(), 'tls');
+      mkdirSync(dir, { recursive: true });
       const [key, cert] = [join(dir, `${name}-${org}.key`), join(dir, `${name}-${org}.crt`)];
       const tls = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', key, '-out', cert,
         '-subj', `/CN=${host}/O=${org}`, '-addext', `subjectAltName=DNS:${host}`], { encoding: 'utf8' });

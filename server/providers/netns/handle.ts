@@ -13,7 +13,7 @@ const limitsSchema = z.object({
 });
 
 const handleSchema = z.object({
-  sandbox: z.object({ holderPid: z.number().int(), holderStart: z.string(), initPid: z.number().int(), userns: z.boolean(), uidBase: z.number().int().optional(), limits: limitsSchema.optional() }),
+  sandbox: z.object({ holderPid: z.number().int(), holderStart: z.string(), initPid: z.number().int(), userns: z.boolean(), uidBase: z.number().int().optional(), limits: limitsSchema.optional(), layered: z.boolean().optional() }),
   /** The kind-style cluster name (contexts are `kind-<cluster>`). */
   cluster: z.string(),
   /** The admin bearer token of the lab's API. */

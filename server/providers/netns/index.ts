@@ -180,14 +180,14 @@ async function create(topo: Topology, opts: CreateOptions): Promise<NetnsLab> {
       sandbox = await action('Creating the lab sandbox', async () => {
         // Its cgroup first: the holder starts in it, and all the lab starts after is born there.
         if (!opts.unlimited) limits = await prepareLimits(opts.id, resources, await probeHost());
-        if (process.getuid?.() !== 0) return startSandbox(dir, { caller: true }, limits);
-        if (opts.hostRoot) return startSandbox(dir, { none: true }, limits);
+        if (process.getuid?.() !== 0) return startSandbox(dir, { caller: true, view: viewScript(stateDir(), dir) }, limits);
+        if (opts.hostRoot) return startSandbox(dir, { none: true, view: viewScript(stateDir(), dir) }, limits);
         uidBase = await claimRange(dir);
         await handOver(dir, uidBase);
         // cgroup v2 moves a process only with write access to cgroup.procs of the common ancestor of
         // where it is and where it goes: the lab's own cgroup, for a container started from a node.
         if (limits?.cgroup?.version === 2) await Promise.all(procsFiles(limits.cgroup).map((f) => chown(f, uidBase!, uidBase!)));
-        return startSandbox(dir, { range: { base: uidBase, count: RANGE, view: viewScript(stateDir(), dir) } }, limits);
+        return startSandbox(dir, { range: { base: uidBase, count: RANGE, view: viewScript(stateDir(), dir, uidBase) } }, limits);
       });
       const record: LabRecord = {
         id: opts.id, provider: 'netns', scenario: opts.scenario, seed: opts.seed, createdAt: new Date().toISOString(), ...(opts.unlimited ? {} : { resources }),

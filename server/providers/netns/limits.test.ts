@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradeLab } from '../../../grader/index.ts';
-import { netdojo } from '../../../test/support/cli.ts';
+import { netdojo, rootlessHome, rootlessUser } from '../../../test/support/cli.ts';
 import { kubectlMinors, labsUnavailable, rootlessUnavailable, tempHome } from '../../../test/support/env.ts';
 import { untilPrints } from '../../../test/support/until.ts';
 import { ensurePki } from '../../cluster/pki.ts';
@@ -251,9 +251,8 @@ const whyRlimit = rootlessUnavailable() ?? (rootlessProbe.ok ? 'cgroups limit ro
 if (whyRlimit) console.warn(`skipping the rootless rlimit test: ${whyRlimit}`);
 
 describe.skipIf(whyRlimit)('lab limits without cgroups (rootless: RLIMIT_NPROC)', () => {
-  const home = tempHome();
-  const asUser = process.getuid?.() === 0 ? 65534 : undefined;
-  beforeAll(() => { if (asUser !== undefined) chownSync(home.dir, asUser, asUser); });
+  const home = rootlessHome();
+  const asUser = rootlessUser();
   afterAll(() => home.remove());
 
   it('stops a fork storm at the lab\'s limit while the user\'s other processes and the lab\'s API carry on', async () => {

@@ -59,7 +59,8 @@ echo $rc > "$state.exit.tmp"; mv "$state.exit.tmp" "$state.exit"
  * The one way into a target: its network namespace, its hostname, resolv.conf and hosts, and the
  * volume mounts of NETDOJO_MOUNTS (lines "source<TAB>target<TAB>ro|rw"; by default the target's own
  * `mounts`: a node's directories of its own file system), in a mount namespace of its own. A mount target that does not exist is made in a private layer over its parent directory, so
- * the host's file system is never written. With NETDOJO_DETACH set, the command starts in a session
+ * the host's file system is never written; in the lab's own tmpfs (/run, /tmp, /var/tmp, /dev/shm:
+ * userns.ts) it is made there (a layer over /tmp would hide the lab's directory when it lies below). With NETDOJO_DETACH set, the command starts in a session
  * of its own once every mount is made, and enter returns: a failed mount is enter's error, as a
  * container runtime's task creation fails before the container's process exists.
  */
@@ -107,7 +108,7 @@ exec ip netns exec "$netns" unshare --uts -- sh -c '
       if [ ! -e "$dst" ]; then
         parent=\${dst%/*}; parent=\${parent:-/}; while [ ! -d "$parent" ]; do parent=\${parent%/*}; parent=\${parent:-/}; done
         case "$parent" in
-          /run|/run/*) ;;
+          /run|/run/*|/tmp|/tmp/*|/var/tmp|/var/tmp/*|/dev/shm|/dev/shm/*) ;;
           /) fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": this lab mounts volumes under an existing directory other than /" ;;
           *) layer "$parent" || fail "error mounting \\"$src\\" to rootfs at \\"$dst\\": cannot add to $parent" ;;
         esac

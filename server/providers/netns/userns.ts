@@ -99,17 +99,24 @@ export async function handOver(labDir: string, base: number): Promise<void> {
 
 const under = (p: string, dir: string) => { const r = relative(dir, p); return r === '' || (!r.startsWith('..') && !r.startsWith('/')); };
 
+/** The host's world-writable directories, and /run (its sockets: Docker's, D-Bus's): a lab gets a tmpfs of its own over each. */
+const PRIVATE = ['/tmp', '/var/tmp', '/dev/shm', '/run'];
+
 /**
- * What the lab sees of the state directory: its own directory, nothing else. The sandbox's mount
- * namespace is made (by root, before the user namespace) with a tmpfs over the state directory, or
+ * What the lab sees of the host's file system: of the state directory its own directory and
+ * nothing else, and a /tmp, /var/tmp, /dev/shm and /run of its own. The script runs as the
+ * sandbox's PID 1, in a mount namespace made before the lab's user namespace (by root; unprivileged,
+ * in a user namespace of its own around the lab's), and mounts a tmpfs over the state directory, or
  * over its topmost ancestor that others may not search (root's home is 0700: a mapped uid could not
- * reach the lab's directory through it), holding the lab's directory bound at its own path, and the
- * checkout read-only when that tmpfs hid it (the lab runs its workloads from it). The mounts of a
- * namespace made by a more privileged user namespace are locked in the lab's: its root cannot
- * unmount the tmpfs to see what is under it. Returns the script that makes them and then runs the
+ * reach the lab's directory through it); a tmpfs over each of PRIVATE, so what a learner writes to
+ * /tmp stays in the lab and the host's sockets in /run are out of sight (/run is `runOwner`'s: as
+ * root, the lab's root, which makes /run/netns there); and the lab's directory bound back at its own
+ * path, with the checkout read-only when a tmpfs hid it (the lab runs its workloads from it). The
+ * mounts of a namespace made by a more privileged user namespace are locked in the lab's: its root
+ * cannot unmount them to see what they cover. Returns the script that makes them and then runs the
  * rest of its arguments.
  */
-export function viewScript(stateDir: string, labDir: string): string {
+export function viewScript(stateDir: string, labDir: string, runOwner?: number): string {
   const state = resolve(stateDir);
   const parts = state.split('/').filter(Boolean);
   let cover = state;
@@ -117,18 +124,28 @@ export function viewScript(stateDir: string, labDir: string): string {
     const p = `/${parts.slice(0, i).join('/')}`;
     if ((statSync(p).mode & 0o001) === 0) { cover = p; break; }
   }
+  const privates = PRIVATE.filter((d) => existsSync(d));
+  // A cover inside another (a state directory below /tmp) is hidden by that one already.
+  const covers = [...privates, ...(privates.some((d) => under(cover, d)) ? [] : [cover])];
   const project = resolve(PROJECT);
-  const binds = [{ path: labDir, ro: false }, ...(under(project, cover) && !under(cover, project) ? [{ path: project, ro: true }] : [])];
-  const tmpfs = (p: string) => `mkdir -p ${sq(p)} && mount -t tmpfs -o mode=755,nosuid,nodev tmpfs ${sq(p)}`;
+  const hidden = covers.some((c) => under(project, c));
+  const binds = [{ path: labDir, ro: false }, ...(hidden ? [{ path: project, ro: true }] : [])];
+  const tmpfs = (p: string, mode = 'mode=755') => `mkdir -p ${sq(p)} && mount -t tmpfs -o ${mode},nosuid,nodev tmpfs ${sq(p)}`;
+  const modeOf = (c: string) => c === '/run' ? `mode=755${runOwner === undefined ? '' : `,uid=${runOwner},gid=${runOwner}`}` : privates.includes(c) ? 'mode=1777' : 'mode=755';
+  const bind = (path: string, fd: number) => `mkdir -p ${sq(path)} && mount --no-canonicalize --bind /proc/self/fd/${fd} ${sq(path)}`;
   return [
     'set -e',
-    // Opened before the tmpfs hides them; bound from /proc/self/fd (as given: no canonicalizing).
+    // Opened before a tmpfs hides them; bound from /proc/self/fd (as given: no canonicalizing).
     ...binds.map((b, i) => `exec ${3 + i}<${sq(b.path)}`),
-    tmpfs(cover),
+    // A bind made read-only keeps the flags of the mount it comes from: in a user namespace those
+    // are locked (nosuid, nodev, noexec, atime), and a remount that would drop one is refused.
+    ...(hidden ? [`flags=$(findmnt -no VFS-OPTIONS -T ${sq(project)} | sed -E 's/^r[ow](,|$)//')`] : []),
+    ...covers.map((c) => tmpfs(c, modeOf(c))),
     ...binds.flatMap((b, i) => [
-      `mkdir -p ${sq(b.path)} && mount --no-canonicalize --bind ${b.ro ? '-o ro ' : ''}/proc/self/fd/${3 + i} ${sq(b.path)}`,
+      bind(b.path, 3 + i),
+      ...(b.ro ? [`mount --no-canonicalize -o "remount,bind,ro\${flags:+,$flags}" ${sq(b.path)}`] : []),
       // A checkout holding the state directory (.netdojo/) shows it again: hidden once more, but for the lab's.
-      ...(b.ro && under(state, b.path) ? [tmpfs(state), `mkdir -p ${sq(labDir)} && mount --no-canonicalize --bind /proc/self/fd/3 ${sq(labDir)}`] : []),
+      ...(b.ro && under(state, b.path) ? [tmpfs(under(cover, b.path) && cover !== b.path ? cover : state), bind(labDir, 3)] : []),
     ]),
     ...binds.map((_, i) => `exec ${3 + i}<&-`),
     'exec "$@"',
