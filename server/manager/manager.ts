@@ -333,7 +333,7 @@ export class LabManager {
     m.setPhase('resetting');
     m.step({ action: 'Resetting the lab', status: 'start' });
     const t0 = this.now();
-    this.opts.ptyHost.kill(terminalsOf(m.id), 'the lab was reset', true);
+    await this.opts.ptyHost.kill(terminalsOf(m.id), 'the lab was reset', true);
     try {
       const { lab, rendered } = await this.opts.backend.reset(m.lab!.facts.id, (p) => m.step(p));
       m.lab = lab;
@@ -358,8 +358,9 @@ export class LabManager {
     if (m.phase === 'ended') return;
     m.endReason = reason;
     m.setPhase('ended');
-    this.opts.ptyHost.kill(terminalsOf(m.id), `the lab ended: ${reason}`, true);
     this.opts.store.labEnded(m.id, reason, this.now());
+    // The shells first: they run in the lab, and one hung up on still writes (bash its history).
+    await this.opts.ptyHost.kill(terminalsOf(m.id), `the lab ended: ${reason}`, true);
     const lab = m.lab;
     m.lab = null;
     if (lab) {

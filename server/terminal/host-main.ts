@@ -56,9 +56,13 @@ process.on('message', (m: ToHost) => {
         sessions.get(conns.get(m.conn) ?? '')?.detach(m.conn);
         conns.delete(m.conn);
         break;
-      case 'kill':
-        for (const [term, s] of sessions) if (term === m.term || (m.prefix && term.startsWith(m.term))) s.dispose(0, m.reason);
+      case 'kill': {
+        const ending = [...sessions].filter(([term]) => term === m.term || (m.prefix && term.startsWith(m.term))).map(([, s]) => s);
+        for (const s of ending) s.dispose(0, m.reason);
+        // Replied once every one has exited: a session sends SIGKILL after LIMITS.SHELL_EXIT_MS.
+        void Promise.all(ending.map((s) => s.exited)).then(() => post({ t: 'reply', req: m.req }));
         break;
+      }
     }
   } catch (e) {
     if ('req' in m) post({ t: 'reply', req: m.req, error: (e as Error).message });

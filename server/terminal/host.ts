@@ -13,7 +13,7 @@ export type ToHost =
   | { t: 'attach'; term: string; conn: string }
   | { t: 'in'; conn: string; data: Uint8Array }
   | { t: 'detach'; conn: string }
-  | { t: 'kill'; term: string; prefix?: boolean; reason: string };
+  | { t: 'kill'; req: number; term: string; prefix?: boolean; reason: string };
 
 export type HostReply =
   | { t: 'ready' }
@@ -122,10 +122,21 @@ export class PtyHost {
     if (this.conns.delete(conn)) this.post({ t: 'detach', conn });
   }
 
-  /** Ends one shell, or with prefix every shell whose name starts with `term` (all of a lab's). */
-  kill(term: string, reason: string, prefix = false) {
+  /**
+   * Ends one shell, or with prefix every shell whose name starts with `term` (all of a lab's).
+   * Resolves once their processes have exited, so what they ran in can be torn down under nothing
+   * still writing to it; a host that is not running has no shells to wait for.
+   */
+  kill(term: string, reason: string, prefix = false): Promise<void> {
     for (const t of [...this.terms]) if (t === term || (prefix && t.startsWith(term))) this.terms.delete(t);
-    this.post({ t: 'kill', term, prefix, reason });
+    const child = this.child;
+    if (!child?.connected) return Promise.resolve();
+    const req = ++this.req;
+    return new Promise<void>((resolve) => {
+      // The host dying also ends its shells: either way they are gone.
+      this.waiting.set(req, { resolve, reject: () => resolve() });
+      child.send({ t: 'kill', req, term, prefix, reason } satisfies ToHost);
+    });
   }
 
   has(term: string) { return this.terms.has(term); }

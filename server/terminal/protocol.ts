@@ -45,6 +45,8 @@ export const LIMITS = {
   HEARTBEAT_MS: 20 * 1000,
   /** A shell nobody is connected to is ended after this long. */
   DETACHED_SHELL_MS: 15 * 60 * 1000,
+  /** An ended shell gets SIGHUP and this long to exit (bash saves its history on the way) before SIGKILL. */
+  SHELL_EXIT_MS: 2000,
   /** Output is coalesced into frames up to this size... */
   OUTPUT_FRAME_MAX: 64 * 1024,
   /** ...for at most this long while a burst goes on (a frame of OUTPUT_BURST_BYTES or more was just sent);

@@ -1,4 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PtyHost } from './host.ts';
@@ -17,10 +20,13 @@ let base: string;
 let origin: string;
 let relay: ReturnType<typeof attachRelay>;
 let n = 0;
+/** The shells' HOME, where bash keeps its history. */
+let home: string;
 /** Trainers whose watches no longer hold (as a cohort removing its member would make them). */
 const revoked = new Set<string>();
 
 beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'netdojo-relay-'));
   server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
   host = new PtyHost();
   relay = attachRelay(server, {
@@ -37,7 +43,7 @@ beforeAll(async () => {
       if (lab !== 'lab1' || !['node-a', 'node-b', 'node-c'].includes(target)) return { status: 404, message: 'no such target' };
       return {
         term: `${lab}:${target}:${process.env.VITEST_POOL_ID}`,
-        spec: () => ({ file: 'bash', args: ['--norc', '--noprofile', '-i'], env: { PS1: `[${target}]$ `, HOME: '/tmp', PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: target }),
+        spec: () => ({ file: 'bash', args: ['--norc', '--noprofile', '-i'], env: { PS1: `[${target}]$ `, HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' }, title: target }),
         typed: () => {},
       };
     },
@@ -52,6 +58,7 @@ afterAll(async () => {
   relay.close();
   await host.dispose();
   await new Promise((r) => server.close(r));
+  rmSync(home, { recursive: true, force: true });
 });
 
 const clients: TermClient[] = [];
@@ -275,6 +282,32 @@ describe('terminal relay', () => {
     c.type('stty size\r');
     await c.untilText(/^41 123$/m);
     await c.close();
+  });
+
+  it('resolves a kill once the shell has exited: bash has saved its history; one that ignores SIGHUP is killed', async () => {
+    const term = `lab1:node-c:${process.env.VITEST_POOL_ID}`;
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    const pidOf = async (c: TermClient) => {
+      await c.opened();
+      await c.untilText(/\$ $/m);
+      c.type('echo pid-$$\r');
+      await c.untilText(/^pid-\d+$/m);
+      return Number(/^pid-(\d+)$/m.exec(c.text())![1]);
+    };
+    const a = client('node-c');
+    const pid = await pidOf(a);
+    await host.kill(term, 'the lab ended');
+    expect(alive(pid)).toBe(false);
+    // What the lab's teardown can now rely on: nothing is left to write into the shell's directories.
+    expect(readFileSync(join(home, '.bash_history'), 'utf8')).toContain('echo pid-$$');
+    await a.until(() => a.closed !== null, 'the connection to close');
+
+    const b = client('node-c');
+    const stubborn = await pidOf(b);
+    b.type("trap '' HUP; echo trapped\r");
+    await b.untilText(/^trapped$/m);
+    await host.kill(term, 'the lab ended');
+    expect(alive(stubborn)).toBe(false);
   });
 
   it('survives a crash of the pty host: connections close, the next one gets a new shell', async () => {

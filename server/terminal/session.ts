@@ -42,6 +42,12 @@ export class TermSession {
   private lastFlushBytes = 0;
   private detachedTimer: NodeJS.Timeout | null = null;
   private disposed = false;
+  private markExited!: () => void;
+  /**
+   * Settles once the shell's process has exited. Disposing only signals it (SIGHUP), and a shell
+   * hung up on still runs for a moment: bash writes its history file on the way out.
+   */
+  readonly exited = new Promise<void>((resolve) => { this.markExited = resolve; });
   /**
    * The screen line Enter was last pressed on, until the cursor leaves it (the shell took the line),
    * with its text as last seen: `clear` erases the line before the cursor moves on.
@@ -57,6 +63,7 @@ export class TermSession {
     });
     this.pty.onData((d) => this.onOutput(d));
     this.pty.onExit(({ exitCode, signal }) => {
+      this.markExited();
       this.flush();
       this.dispose(exitCode ?? 0, signal ? `shell ended by signal ${signal}` : `shell exited with code ${exitCode}`);
     });
@@ -228,6 +235,10 @@ export class TermSession {
     }
     this.clients.clear();
     try { this.pty.kill(); } catch { /* already exited */ }
+    // A shell that ignores SIGHUP (`trap '' HUP`) does not outlive its terminal.
+    const stubborn = setTimeout(() => { try { this.pty.kill('SIGKILL'); } catch { /* exited meanwhile */ } }, LIMITS.SHELL_EXIT_MS);
+    stubborn.unref();
+    void this.exited.then(() => clearTimeout(stubborn));
     this.term.dispose();
     this.events.onDispose(code, reason);
   }
