@@ -33,6 +33,8 @@ export const POD_DIR_ENV = 'NETDOJO_POD_DIR';
 export interface ImageDir {
   path: string;
   source: string;
+  /** The entries of `source` the image ships, when not all of them. */
+  only?: string[];
 }
 
 export interface ImageProgram {
@@ -256,8 +258,9 @@ const CATALOG: Entry[] = [
       cmd: ['/usr/bin/sleep', 'infinity'],
       env: { PATH: IMAGE_PATH },
       needs: { python3: 'python3' },
-      dirs: [{ path: '/opt/netdojo', source: WORKLOADS }],
-      notes: ["the image's tools are the host's; /opt/netdojo holds netdojo's workloads (web.py)"],
+      // As the kind provider's build of it: web.py alone (it imports nothing of its neighbours).
+      dirs: [{ path: '/opt/netdojo', source: WORKLOADS, only: ['web.py'] }],
+      notes: ["the image's tools are the host's; /opt/netdojo holds netdojo's web.py"],
     }),
   },
   { names: ['docker.io/library/busybox'], recipe: (host) => ({ entrypoint: [], cmd: ['sh'], env: { PATH: IMAGE_PATH }, ...busyboxUserland(host) }) },

@@ -600,7 +600,8 @@ export function kubelet(o: KubeletOptions): ControllerSpec {
       for (const [i, d] of image.program.dirs.entries()) {
         if (mounts.some((m) => m.target === d.path)) continue;
         const copy = join(podDir(run.netns), 'containers', c.name, 'image', String(i));
-        await cp(d.source, copy, { recursive: true, force: false, errorOnExist: false });
+        const only = d.only && new Set(d.only.map((e) => join(d.source, e)));
+        await cp(d.source, copy, { recursive: true, force: false, errorOnExist: false, filter: (src) => !only || src === d.source || only.has(src) });
         await groupWritable(copy);
         mounts.unshift({ source: copy, target: d.path, readOnly: false });
       }

@@ -99,6 +99,11 @@ describe.skipIf(why)('a real netns lab', () => {
     }
   });
 
+  it('a probe-image pod has its image\'s /opt/netdojo, writable and its own: web.py alone, as the kind build ships it', async () => {
+    expect((await kubectl('admin', 'exec client-worker -- sh -c "ls -A /opt/netdojo; touch /opt/netdojo/mine && echo written"')).out).toBe('web.py\nwritten');
+    expect((await kubectl('admin', 'exec client-control-plane -- ls -A /opt/netdojo')).out).toBe('web.py');
+  });
+
   it('describe shows the kubelet\'s events, logs come from the containers', async () => {
     const coredns = lab.facts.pods.find((p) => p.app === 'coredns')!.target.split('/')[1];
     const d = await kubectl('admin', `-n kube-system describe pod ${coredns}`);
