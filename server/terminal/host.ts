@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ShellSpec } from '../lab/types.ts';
+import { LIMITS } from './protocol.ts';
 
 // The HTTP process's handle on the pty host process (host-main.ts). Terminals are named by the caller
 // (`<lab>:<target>`); connections by a per-WebSocket id. The child is started on first use and again
@@ -133,8 +134,12 @@ export class PtyHost {
     if (!child?.connected) return Promise.resolve();
     const req = ++this.req;
     return new Promise<void>((resolve) => {
-      // The host dying also ends its shells: either way they are gone.
-      this.waiting.set(req, { resolve, reject: () => resolve() });
+      // The host dying also ends its shells: either way they are gone. A shell that outlives even
+      // SIGKILL (stuck in the kernel) must not hold up its lab's teardown for ever.
+      const done = () => { clearTimeout(bound); this.waiting.delete(req); resolve(); };
+      const bound = setTimeout(done, 2 * LIMITS.SHELL_EXIT_MS);
+      bound.unref();
+      this.waiting.set(req, { resolve: done, reject: done });
       child.send({ t: 'kill', req, term, prefix, reason } satisfies ToHost);
     });
   }
