@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY_POLICY, gradeLab, planCheck, type ProbeTimeouts } from '../grader/index.ts';
+import { DEFAULT_RETRY_POLICY, gradeLab, planCheck, probeTimeouts, type ProbeTimeouts } from '../grader/index.ts';
 import { createLab } from '../server/lab/session.ts';
 import { teardown, track, type BenchContext } from './context.ts';
 import { summarize, timed } from './stats.ts';
@@ -12,11 +12,7 @@ import type { Probes } from './types.ts';
 export const PROBE_SCENARIO = 'dns-egress-dropped';
 export const PROBE_RUNS = { full: 5, quick: 2 };
 
-const TIMEOUTS: ProbeTimeouts = {
-  netTimeoutS: Math.ceil(DEFAULT_RETRY_POLICY.netTimeoutS),
-  transferTimeoutS: Math.ceil(DEFAULT_RETRY_POLICY.transferTimeoutS),
-  stateTimeoutS: Math.ceil(DEFAULT_RETRY_POLICY.stateTimeoutS),
-};
+const TIMEOUTS: ProbeTimeouts = probeTimeouts(DEFAULT_RETRY_POLICY);
 
 export async function benchProbes(ctx: BenchContext): Promise<Probes> {
   const runs = ctx.quick ? PROBE_RUNS.quick : PROBE_RUNS.full;

@@ -71,6 +71,12 @@ describe('dig parsing', () => {
 });
 
 describe('negative checks', () => {
+  it('a drop is told by the SYN left unanswered, as the probe saw it in the kernel\'s socket state; a refusal and a connect as before', () => {
+    expect(classifyNegative(byName('negative-blocked-timeout').outputs[0])).toMatchObject({ state: 'PASS', observed: expect.stringMatching(/^blocked \(no answer to SYN in \d+ ms\)$/), cause: 'blocked' });
+    expect(classifyNegative(byName('negative-blocked-refused').outputs[0])).toMatchObject({ state: 'PASS', observed: 'blocked (connection refused)' });
+    expect(classifyNegative(byName('negative-allowed').outputs[0])).toMatchObject({ state: 'UNEXPECTED_ALLOW', cause: 'connected' });
+  });
+
   it('a name that does not resolve proves nothing about the path: not a pass', () => {
     expect(classifyNegative(byName('tcp-name-fails').outputs[0]).state).toBe('DNS_NOREPLY');
   });

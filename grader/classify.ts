@@ -173,7 +173,11 @@ export function classifyConnect(p: ProbeOutput): Classification {
   const missing = toolMissing(p);
   if (missing) return missing;
   if (p.rc === 0) return { state: 'PASS', observed: 'connected', cause: 'connected' };
-  if (KILLED_BY_TIMEOUT.has(p.rc)) return { state: 'TIMEOUT', observed: 'no answer to SYN (timed out)', cause: 'timeout' };
+  if (KILLED_BY_TIMEOUT.has(p.rc)) {
+    // The probe of a connection that must stay blocked ends itself once its SYN went unanswered (probes.ts).
+    const unanswered = /SYN unanswered for (\d+) ms/.exec(p.err)?.[1];
+    return { state: 'TIMEOUT', observed: unanswered ? `no answer to SYN in ${unanswered} ms` : 'no answer to SYN (timed out)', cause: 'timeout' };
+  }
   return socketError(text(p), p) ?? { state: 'ERROR', observed: `connect failed (exit ${p.rc}): ${firstLine(text(p))}`, cause: 'unrecognized' };
 }
 

@@ -6,7 +6,7 @@
 // After a break, verify grades with `{ expect: expectBroken }` so target checks are not retried
 // while they fail as intended.
 
-export { gradeLab, runBatch, expectBroken, expectPass, DEFAULT_RETRY_POLICY } from './run.ts';
+export { gradeLab, runBatch, expectBroken, expectPass, probeTimeouts, DEFAULT_RETRY_POLICY } from './run.ts';
 export type { GradeOptions, GradeProgress, RetryPolicy, Outcome } from './run.ts';
 export { formatReport } from './report.ts';
 export type { FormatOptions } from './report.ts';

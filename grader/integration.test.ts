@@ -96,6 +96,22 @@ describe.skipIf(unavailable !== undefined)(`grader against real namespaces${unav
     expect(report.checks[1].state).toBe('PASS');
   });
 
+  it('judges a connection that must stay blocked by its unanswered SYN, not its timeout; one that gets through is caught', async () => {
+    const dropped = check({ kind: 'negative', host: '10.250.0.2', port: 9099 });
+    const open = check({ kind: 'negative', host: '10.250.0.2', port: 8080 });
+    const drop = (op: '-I' | '-D') => lab.run('server', ['iptables', op, 'INPUT', '-p', 'tcp', '--dport', '9099', '-j', 'DROP']);
+    drop('-I');
+    try {
+      const report = await gradeLab(lab, [dropped, open], { policy: { ...POLICY, windowMs: 0 } });
+      expect(report.checks[0]).toMatchObject({ state: 'PASS', observed: expect.stringMatching(/^blocked \(no answer to SYN in \d+ ms\)$/) });
+      // The evidence is the test as a learner would type it.
+      expect(report.checks[0].evidence).toMatchObject({ command: "timeout 2 bash -c 'exec 3<>/dev/tcp/10.250.0.2/9099'", output: expect.stringContaining('SYN unanswered for') });
+      expect(report.checks[1]).toMatchObject({ state: 'UNEXPECTED_ALLOW', pass: false });
+    } finally {
+      drop('-D');
+    }
+  });
+
   it('leaves no namespace behind', async () => {
     const names = Object.values(lab.ns);
     await lab.destroy();

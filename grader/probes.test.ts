@@ -6,7 +6,7 @@ import type { Check } from './types.ts';
 
 // The batch script runs under the local bash here: same script, same parsing as in a pod.
 const runLocal = (script: string) => spawnSync('bash', ['-c', script], { encoding: 'utf8' });
-const T = { netTimeoutS: 2, transferTimeoutS: 5, stateTimeoutS: 10 };
+const T = { netTimeoutS: 2, transferTimeoutS: 5, stateTimeoutS: 10, unansweredMs: 300 };
 
 describe('batch script', () => {
   it('reports every probe: exit code, stdout and stderr apart, through the sentinel', () => {

@@ -25,6 +25,8 @@ export interface ProbeTimeouts {
   transferTimeoutS: number;
   /** State guard scripts. */
   stateTimeoutS: number;
+  /** A connection that must stay blocked: its SYN unanswered this long (ms) is the drop. */
+  unansweredMs: number;
 }
 
 export interface ProbeCommand {
@@ -34,6 +36,8 @@ export interface ProbeCommand {
   timeoutS: number;
   /** Evidence only: its result never changes the state (e.g. the DF ping of an mtu check). */
   evidenceOnly?: boolean;
+  /** What the evidence shows when the script is not what a learner would type (the same test, by hand). */
+  shown?: string;
 }
 
 export interface ProbePlan {
@@ -53,9 +57,10 @@ export interface ProbePlan {
  * anything with shell syntax (pipes, redirections, /dev/tcp) through `bash -c`.
  */
 export function displayCommand(c: ProbeCommand): string {
-  const unquoted = c.script.replace(/'[^']*'/g, '');
+  const script = c.shown ?? c.script;
+  const unquoted = script.replace(/'[^']*'/g, '');
   const simple = !/[|&;<>()$`\\\n{}*?]/.test(unquoted);
-  return simple ? `timeout ${c.timeoutS} ${c.script}` : `timeout ${c.timeoutS} bash -c ${sq(c.script)}`;
+  return simple ? `timeout ${c.timeoutS} ${script}` : `timeout ${c.timeoutS} bash -c ${sq(script)}`;
 }
 
 const joinUrl = (url: string, path: string) => `${url.replace(/\/+$/, '')}${path}`;
@@ -66,6 +71,38 @@ const CURL = `curl -sS -v --noproxy '*'`;
 function tcpConnect(host: string, port: string | number, t: ProbeTimeouts): ProbeCommand {
   // bash's /dev/tcp does a plain connect(); `timeout` bounds the SYN wait. No data is sent.
   return { script: `exec 3<>/dev/tcp/${shq(host)}/${shq(port)}`, timeoutS: t.netTimeoutS };
+}
+
+/**
+ * A connect that must fail: as tcpConnect, but a drop is told without waiting out the timeout. The
+ * kernel keeps the socket in SYN_SENT (state 02 of /proc/net/tcp, found by the socket's inode)
+ * until a SYN-ACK, a RST or an ICMP error arrives, and it handles those as they come in, however
+ * starved the probe's own process is. So the same socket seen in SYN_SENT twice, unanswered.ms
+ * apart, is a SYN that went unanswered that long: on a pod network that answers in well under a
+ * millisecond, a drop (exit 124, as `timeout` would end it). An answer of any kind ends the
+ * connect first, and is judged as tcpConnect's. The first SYN only: a drop that a retransmission
+ * a second later would get past (a policy being lifted) is what a lab still converging shows,
+ * and such a lab keeps being probed for the retry window.
+ */
+function blockedConnect(host: string, port: string | number, t: ProbeTimeouts): ProbeCommand {
+  const plain = tcpConnect(host, port, t);
+  const script = [
+    `${plain.script} & p=$!`,
+    'i= t=',
+    'while kill -0 $p 2>/dev/null; do',
+    '  if [ -z "$i" ] && l=$(readlink /proc/$p/fd/3 2>/dev/null); then i=${l//[!0-9]/}; fi',
+    '  if [ -n "$i" ]; then',
+    '    s=; while read -r _ _ _ st _ _ _ _ _ n _; do if [ "$n" = "$i" ]; then s=$st; break; fi; done < /proc/net/tcp',
+    '    now=${EPOCHREALTIME/./}',
+    `    if [ "$s" != 02 ]; then t=; elif [ -z "$t" ]; then t=$now; elif [ $((now - t)) -ge ${t.unansweredMs * 1000} ]; then`,
+    '      echo "SYN unanswered for $(((now - t) / 1000)) ms" >&2; kill $p 2>/dev/null; exit 124',
+    '    fi',
+    '  fi',
+    '  sleep 0.05',
+    'done',
+    'wait $p',
+  ].join('\n');
+  return { ...plain, script, shown: plain.script };
 }
 
 function ping(host: string, t: ProbeTimeouts, extra = ''): ProbeCommand {
@@ -153,7 +190,7 @@ const KINDS: { [K in CheckKind]: KindSpec<CheckOf<K>> } = {
   negative: {
     to: (c) => `${c.host}:${c.port}`,
     expected: () => 'blocked',
-    commands: (c, t) => [tcpConnect(c.host, c.port, t)],
+    commands: (c, t) => [blockedConnect(c.host, c.port, t)],
     classify: (_c, [o]) => classifyNegative(o),
   },
   state: {

@@ -32,6 +32,11 @@ export interface RetryPolicy {
   transferTimeoutS: number;
   /** State guard scripts (seconds). */
   stateTimeoutS: number;
+  /**
+   * A connection that must stay blocked is blocked once its SYN has gone unanswered this long (ms),
+   * as the kernel's socket state shows it (probes.ts): a pod network answers in well under 1 ms.
+   */
+  unansweredMs: number;
   /** Added to the longest probe timeout to bound one batch exec (exec overhead, kubectl, slow forks). */
   execMarginMs: number;
 }
@@ -46,6 +51,7 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   netTimeoutS: 2,
   transferTimeoutS: 5,
   stateTimeoutS: 10,
+  unansweredMs: 300,
   execMarginMs: 5000,
 });
 
@@ -82,9 +88,9 @@ export interface GradeOptions {
 export const expectPass = (): readonly State[] => ['PASS'];
 
 /** Whole seconds, at least 1: `timeout 0` would mean no limit at all, and dig takes integers. */
-function probeTimeouts(p: RetryPolicy): ProbeTimeouts {
+export function probeTimeouts(p: RetryPolicy): ProbeTimeouts {
   const s = (x: number) => Math.max(1, Math.ceil(x));
-  return { netTimeoutS: s(p.netTimeoutS), transferTimeoutS: s(p.transferTimeoutS), stateTimeoutS: s(p.stateTimeoutS) };
+  return { netTimeoutS: s(p.netTimeoutS), transferTimeoutS: s(p.transferTimeoutS), stateTimeoutS: s(p.stateTimeoutS), unansweredMs: p.unansweredMs };
 }
 
 /** After the break: a target check is expected in its `broken` state(s); the others still pass. */

@@ -77,12 +77,33 @@ async function gradeAs(s: LabSession, expect: (c: Check) => readonly State[]): P
   return gradeLab(s.lab, s.rendered.checks, { scenario: s.rendered.id, expect });
 }
 
+/** How long the cluster stays unwritten, after a break, before a fix is tried; and the longest wait for it. */
+const QUIET_BEFORE_FIX_MS = 1000;
+const QUIET_WAIT_MAX_MS = 15_000;
+
+/**
+ * Waits, where the lab can tell (netns), until its cluster has gone a moment without a write: the
+ * controllers have followed the lab's start and its break. A learner's first command comes seconds
+ * after the lab is up; a fix typed into a cluster still converging can race a controller (one that
+ * puts its iptables jump back in front while the fix deletes rules by their number).
+ */
+async function untilQuiet(lab: LabSession['lab']): Promise<void> {
+  if (!lab.settled) return;
+  const until = Date.now() + QUIET_WAIT_MAX_MS;
+  while (Date.now() < until) {
+    const s = await lab.settled().catch(() => undefined);
+    if (!s || s.quietMs >= QUIET_BEFORE_FIX_MS) return;
+    await new Promise((r) => setTimeout(r, Math.min(200, QUIET_BEFORE_FIX_MS - s.quietMs)));
+  }
+}
+
 async function attempt(id: string, provider: ProviderName, seed: number, kind: 'accepts' | 'rejects', index: number, onProgress?: ProgressFn): Promise<AttemptResult> {
   const s = await createLab({ scenario: id, provider, seed, onProgress });
   const a = s.rendered[kind][index];
   const expected = kind === 'accepts' ? 'pass' : 'fail';
   try {
     await breakLab(s, onProgress);
+    await untilQuiet(s.lab);
     await runSteps(s.lab, a.steps, `Trying "${a.name}"`, onProgress);
     const mustFail = (c: Check) => (a.fails ?? []).some((f) => named(c.id, f));
     const r = await gradeAs(s, (c) => (kind === 'rejects' && mustFail(c) ? NOT_PASS : ['PASS']));
