@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectBroken, gradeLab, type RetryPolicy } from './run.ts';
+import { planCheck } from './probes.ts';
+import { DEFAULT_RETRY_POLICY, expectBroken, gradeLab, probeTimeouts, type RetryPolicy } from './run.ts';
 import { NetnsTestLab, netnsUnavailable } from './testlab.ts';
 import type { Check } from './types.ts';
 
@@ -107,6 +108,11 @@ describe.skipIf(unavailable !== undefined)(`grader against real namespaces${unav
       // The evidence is the test as a learner would type it.
       expect(report.checks[0].evidence).toMatchObject({ command: "timeout 2 bash -c 'exec 3<>/dev/tcp/10.250.0.2/9099'", output: expect.stringContaining('SYN unanswered for') });
       expect(report.checks[1]).toMatchObject({ state: 'UNEXPECTED_ALLOW', pass: false });
+      // A shell that already holds a descriptor 3 (an exec's stream can): the probe follows the
+      // connect's own socket, not the inherited one.
+      const [probe] = planCheck(dropped, probeTimeouts({ ...DEFAULT_RETRY_POLICY, ...POLICY })).commands;
+      const r = await lab.exec(C, ['timeout', '2', 'bash', '-c', `exec 3</dev/null\n${probe.script}`]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 124, stderr: expect.stringMatching(/^SYN unanswered for \d+ ms\n$/) });
     } finally {
       drop('-D');
     }

@@ -75,9 +75,9 @@ function tcpConnect(host: string, port: string | number, t: ProbeTimeouts): Prob
 
 /**
  * A connect that must fail: as tcpConnect, but a drop is told without waiting out the timeout. The
- * kernel keeps the socket in SYN_SENT (state 02 of /proc/net/tcp, found by the socket's inode)
+ * kernel keeps the socket in SYN_SENT (state 02 of /proc/net/tcp, told apart by its inode)
  * until a SYN-ACK, a RST or an ICMP error arrives, and it handles those as they come in, however
- * starved the probe's own process is. So the same socket seen in SYN_SENT twice, unanswered.ms
+ * starved the probe's own process is. So the same socket seen in SYN_SENT twice, unansweredMs
  * apart, is a SYN that went unanswered that long: on a pod network that answers in well under a
  * millisecond, a drop (exit 124, as `timeout` would end it). An answer of any kind ends the
  * connect first, and is judged as tcpConnect's. The first SYN only: a drop that a retransmission
@@ -90,13 +90,13 @@ function blockedConnect(host: string, port: string | number, t: ProbeTimeouts): 
     `${plain.script} & p=$!`,
     'i= t=',
     'while kill -0 $p 2>/dev/null; do',
-    '  if [ -z "$i" ] && l=$(readlink /proc/$p/fd/3 2>/dev/null); then i=${l//[!0-9]/}; fi',
-    '  if [ -n "$i" ]; then',
-    '    s=; while read -r _ _ _ st _ _ _ _ _ n _; do if [ "$n" = "$i" ]; then s=$st; break; fi; done < /proc/net/tcp',
-    '    now=${EPOCHREALTIME/./}',
-    `    if [ "$s" != 02 ]; then t=; elif [ -z "$t" ]; then t=$now; elif [ $((now - t)) -ge ${t.unansweredMs * 1000} ]; then`,
-    '      echo "SYN unanswered for $(((now - t) / 1000)) ms" >&2; kill $p 2>/dev/null; exit 124',
-    '    fi',
+    // bash connects a new descriptor and moves it onto 3 once connected: the connect's socket is
+    // whichever of the subshell's descriptors is in SYN_SENT.
+    "  mine=\" $(stat -L --printf '%i ' /proc/$p/fd/* 2>/dev/null)\" s=",
+    '  while read -r _ _ _ st _ _ _ _ _ n _; do if [ "$st" = 02 ]; then case $mine in *" $n "*) s=$n; break ;; esac; fi; done < /proc/net/tcp',
+    '  now=${EPOCHREALTIME/./}',
+    `  if [ "$s" != "$i" ]; then i=$s t=$now; elif [ -n "$s" ] && [ $((now - t)) -ge ${t.unansweredMs * 1000} ]; then`,
+    '    echo "SYN unanswered for $(((now - t) / 1000)) ms" >&2; kill $p 2>/dev/null; exit 124',
     '  fi',
     '  sleep 0.05',
     'done',
