@@ -12,11 +12,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { basename, delimiter, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const WORKLOADS = fileURLToPath(new URL('../workloads/', import.meta.url));
 export const AGNHOST_PY = join(WORKLOADS, 'agnhost.py');
+/** The probe image's web backend, and where it sits in the image (the kind provider builds the same). */
+export const WEB_PY = join(WORKLOADS, 'web.py');
+export const WEB_PY_IN_IMAGE = '/opt/netdojo/web.py';
 const NGINX_FILES = join(WORKLOADS, 'nginx');
 const KUBE_PROXY_SH = join(WORKLOADS, 'kube-proxy.sh');
 const INGRESS_CONTROLLER_PY = join(WORKLOADS, 'nginx-ingress-controller.py');
@@ -259,7 +262,7 @@ const CATALOG: Entry[] = [
       env: { PATH: IMAGE_PATH },
       needs: { python3: 'python3' },
       // As the kind provider's build of it: web.py alone (it imports nothing of its neighbours).
-      dirs: [{ path: '/opt/netdojo', source: WORKLOADS, only: ['web.py'] }],
+      dirs: [{ path: dirname(WEB_PY_IN_IMAGE), source: WORKLOADS, only: [basename(WEB_PY)] }],
       notes: ["the image's tools are the host's; /opt/netdojo holds netdojo's web.py"],
     }),
   },

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { WEB_PY, WEB_PY_IN_IMAGE } from '../../cluster/images.ts';
 import { DOCKER, imageExists } from './docker.ts';
 import { must, run } from '../../util/run.ts';
 
@@ -18,10 +18,7 @@ import { must, run } from '../../util/run.ts';
 export const PROBE_IMAGE = 'netdojo/probe:0.1.0';
 export const IMAGE_LABEL = 'io.netdojo.image';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const WEB_PY = join(here, '..', '..', 'workloads', 'web.py');
-/** Where web.py sits inside the image. */
-export const WEB_PY_IN_IMAGE = '/opt/netdojo/web.py';
+export { WEB_PY, WEB_PY_IN_IMAGE } from '../../cluster/images.ts';
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
