@@ -14,6 +14,7 @@ import { benchKube } from './kube.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchLimits } from './limits.ts';
 import { benchUserns } from './userns.ts';
+import { benchExam } from './exam.ts';
 import { benchNetpol } from './netpol.ts';
 import { benchOutside } from './outside.ts';
 import { machineFacts } from './machine.ts';
@@ -97,13 +98,14 @@ export async function runBench(opts: BenchOptions): Promise<number> {
     const limits = await section('limits', ctx, () => ran(benchLimits(ctx)));
     const check = await section('check', ctx, () => ran(benchCheck(ctx)));
     const userns = await section('userns', ctx, () => benchUserns(ctx));
+    const exam = await section('exam', ctx, () => ran(benchExam(ctx)));
     const containers = await section('containers', ctx, () => benchContainers(ctx));
     const probes = await section('probes', ctx, () => ran(benchProbes(ctx)));
     const terminal = await section('terminal', ctx, () => benchTerminal(ctx));
     const scale = await section('scale', ctx, () => ran(benchScale(ctx)));
     result = {
       version: 1, quick: opts.quick, command: `netdojo bench${opts.json ? ' --json' : ''}${opts.quick ? ' --quick' : ''}${opts.only ? ` --only ${opts.only.join(' ')}` : ''}`,
-      startedAt, totalMs: 0, machine, lifecycle, check, scale, terminal, containers, probes, kube, netpol, outside, limits, userns, cleanup: [],
+      startedAt, totalMs: 0, machine, lifecycle, check, scale, terminal, containers, probes, kube, netpol, outside, limits, userns, exam, cleanup: [],
     };
   } finally {
     cleanupProblems = await cleanup.run();
@@ -118,6 +120,6 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   // A run of some sections only would replace the others' figures with nothing.
   if (!opts.only) writeFileSync(RESULTS_MD, formatMarkdown(result));
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatText(result, !opts.only));
-  const failed = [result.lifecycle, result.check, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits, result.userns].some((s) => s.status === 'failed');
+  const failed = [result.lifecycle, result.check, result.scale, result.terminal, result.containers, result.probes, result.kube, result.netpol, result.outside, result.limits, result.userns, result.exam].some((s) => s.status === 'failed');
   return failed || result.cleanup.length ? 1 : 0;
 }

@@ -104,6 +104,7 @@ function doc(over: Partial<BenchResult> = {}): BenchResult {
         teardownErrors: [],
       },
     },
+    exam: { status: 'ok', data: { exam: 'full', tasks: 30, runs: 3, ready: s(41_000, 47_000, 3), failed: [], teardownErrors: [] } },
     cleanup: [],
     ...over,
   };
@@ -154,6 +155,16 @@ describe('userns', () => {
     expect(headlines(doc())).toContain('what a lab\'s user namespace costs as root: up p50 1.15 s vs 1.10 s as host root (+50.0 ms), down 190 ms vs 180 ms (+10.0 ms) (n=10 each)');
     const t = tables(doc()).find((x) => x.title.startsWith('10.'))!;
     expect(t.rows.map((r) => r[0])).toEqual(['up, user namespace', 'up, host root', 'down, user namespace', 'down, host root', 'PSS per lab, user namespace', 'PSS per lab, host root']);
+  });
+});
+
+describe('exam start', () => {
+  it('puts the exam\'s start in one line and a table, and names task labs that failed to start', () => {
+    expect(headlines(doc())).toContain('an exam\'s start (full: 30 task labs at once): every lab ready p50 41.00 s, p95 47.00 s (n=3)');
+    expect(tables(doc()).find((x) => x.title.startsWith('11.'))!.rows).toEqual([['every task lab ready', '3', '41.00 s', '47.00 s', '20.50 s', '47.00 s']]);
+    const failed = doc({ exam: { status: 'ok', data: { exam: 'full', tasks: 30, runs: 1, ready: s(41_000, 41_000, 1), failed: ['run 1, task 7 (mtu-blackhole): no space'], teardownErrors: [] } } });
+    expect(headlines(failed).find((l) => l.startsWith('an exam'))).toMatch(/; 1 task labs failed to start$/);
+    expect(tables(failed).find((x) => x.title.startsWith('11.'))!.note).toContain('Failed: run 1, task 7 (mtu-blackhole): no space.');
   });
 });
 

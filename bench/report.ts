@@ -1,7 +1,7 @@
 import { formatTable } from '../server/util/table.ts';
 import { SETTLE_MS } from './settle.ts';
 import { compare, formatBytes, formatMs, formatTimes, ratio, type Summary } from './stats.ts';
-import type { BenchResult, CheckLatency, Kube, Limits, Netpol, Outside, Scale, Section, Userns } from './types.ts';
+import type { BenchResult, CheckLatency, ExamStart, Kube, Limits, Netpol, Outside, Scale, Section, Userns } from './types.ts';
 
 // The benchmark document → tables, rendered two ways: aligned text for the terminal and markdown
 // for bench/RESULTS.md. Pure functions of the result, so they are tested on a fixed document.
@@ -33,7 +33,7 @@ export function pssPerLab(s: Scale): { labs: number; sandbox: number; host?: num
 /** One line per section that did not run: "<section>: skipped: <reason>" or "failed". */
 export function notRun(r: BenchResult): string[] {
   const out: string[] = [];
-  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['userns', r.userns], ['check', r.check], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
+  for (const [name, s] of [['kube', r.kube], ['netpol', r.netpol], ['outside', r.outside], ['lifecycle', r.lifecycle], ['limits', r.limits], ['userns', r.userns], ['check', r.check], ['exam', r.exam], ['scale', r.scale], ['terminal', r.terminal], ['containers', r.containers], ['probes', r.probes]] as const) {
     if (s.status === 'skipped') out.push(`${name}: skipped: ${s.reason}`);
     if (s.status === 'failed') out.push(`${name}: FAILED: ${oneLine(s.error)}`);
   }
@@ -61,6 +61,8 @@ export function headlines(r: BenchResult): string[] {
   if (u) out.push(usernsHeadline(u));
   const ch = ok(r.check);
   if (ch) out.push(...checkHeadlines(ch));
+  const ex = ok(r.exam);
+  if (ex) out.push(examHeadline(ex));
   const c = ok(r.containers);
   if (c) {
     const up = compare({ name: 'netns lab up', ms: c.netnsUp.median }, { name: 'the 2-node Docker topology', ms: c.dockerUp.median });
@@ -169,6 +171,20 @@ function usernsHeadline(u: Userns): string {
   const d = (a: number, b: number) => `${a >= b ? '+' : '−'}${formatMs(Math.abs(a - b))}`;
   return `what a lab's user namespace costs as root: up p50 ${formatMs(u.userns.up.median)} vs ${formatMs(u.hostRoot.up.median)} as host root (${d(u.userns.up.median, u.hostRoot.up.median)}), ` +
     `down ${formatMs(u.userns.down.median)} vs ${formatMs(u.hostRoot.down.median)} (${d(u.userns.down.median, u.hostRoot.down.median)}) (n=${u.runs} each)`;
+}
+
+function examHeadline(e: ExamStart): string {
+  return `an exam's start (${e.exam}: ${e.tasks} task labs at once): every lab ready p50 ${formatMs(e.ready.median)}, p95 ${formatMs(e.ready.p95)} (n=${e.ready.n})` +
+    (e.failed.length ? `; ${e.failed.length} task labs failed to start` : '');
+}
+
+function examTable(e: ExamStart): Table {
+  return {
+    title: `11. An exam's start: every task's lab ready`,
+    note: `An attempt of the exam "${e.exam}" (${e.tasks} tasks, a lab each) started as a learner's Start does: the attempt engine and lab manager of the web server, fresh seeds per attempt, every task's lab brought up at once; from the start until every lab is ready or has failed. The labs are then stopped without grading.${e.failed.length ? ` Failed: ${e.failed.map(oneLine).join('; ')}.` : ''}`,
+    head: SUMMARY_HEAD,
+    rows: [srow('every task lab ready', e.ready)],
+  };
 }
 
 function usernsTable(u: Userns): Table {
@@ -285,6 +301,8 @@ export function tables(r: BenchResult): Table[] {
 
   const ch = ok(r.check);
   if (ch) out.push(checkTable(ch));
+  const ex = ok(r.exam);
+  if (ex) out.push(examTable(ex));
 
   const s = ok(r.scale);
   if (s) {
@@ -414,6 +432,7 @@ export function formatMarkdown(r: BenchResult): string {
     ...(r.limits.status === 'ok' ? r.limits.data.teardownErrors.map((e) => `8. limits: ${oneLine(e)}`) : []),
     ...(r.check.status === 'ok' ? r.check.data.teardownErrors.map((e) => `9. check: ${oneLine(e)}`) : []),
     ...(r.userns.status === 'ok' ? r.userns.data.teardownErrors.map((e) => `10. userns: ${oneLine(e)}`) : []),
+    ...(r.exam.status === 'ok' ? r.exam.data.teardownErrors.map((e) => `11. exam: ${oneLine(e)}`) : []),
     ...(r.scale.status === 'ok' ? r.scale.data.teardownErrors.map((e) => `2. scale: ${oneLine(e)}`) : []),
   ];
   if (teardowns.length) lines.push('## Lab teardowns that failed (what they left went with the bench state directory)', '', ...teardowns.map((e) => `- ${e}`), '');

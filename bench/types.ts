@@ -4,7 +4,7 @@ import type { Summary } from './stats.ts';
 // All durations are milliseconds, all sizes bytes.
 
 /** The sections, in the order they run (`netdojo bench --only` takes these names). */
-export const SECTIONS = ['kube', 'netpol', 'outside', 'lifecycle', 'limits', 'userns', 'check', 'containers', 'probes', 'terminal', 'scale'] as const;
+export const SECTIONS = ['kube', 'netpol', 'outside', 'lifecycle', 'limits', 'userns', 'check', 'exam', 'containers', 'probes', 'terminal', 'scale'] as const;
 
 /** A section ran, was skipped for something this machine lacks, or failed (and the run exits 1). */
 export type Section<T> =
@@ -274,6 +274,18 @@ export interface Userns {
   teardownErrors: string[];
 }
 
+export interface ExamStart {
+  /** The exam whose attempts were started, and its number of tasks (one lab each). */
+  exam: string;
+  tasks: number;
+  runs: number;
+  /** From the Start to every task's lab ready (or failed). */
+  ready: Summary;
+  /** Task labs that failed to start: "run N, task K (scenario): why". */
+  failed: string[];
+  teardownErrors: string[];
+}
+
 export interface BenchResult {
   version: 1;
   quick: boolean;
@@ -292,6 +304,7 @@ export interface BenchResult {
   limits: Section<Limits>;
   check: Section<CheckLatency>;
   userns: Section<Userns>;
+  exam: Section<ExamStart>;
   /** Cleanup steps that failed (should be empty). */
   cleanup: string[];
 }
