@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newLabId } from '../server/lab/naming.ts';
+import { newLab } from '../server/lab/session.ts';
+import { DEFAULT_WARM_LABS, warmLabs } from '../server/lab/warm.ts';
 import { baseTopology } from '../server/lab/topology.ts';
 import type { Lab, Provider } from '../server/lab/types.ts';
 import { getProvider } from '../server/providers/index.ts';
@@ -8,7 +10,7 @@ import { run } from '../server/util/run.ts';
 import { clusterHostPid } from './clusterhost.ts';
 import { teardown, track, type BenchContext } from './context.ts';
 import { settle } from './settle.ts';
-import { summarize, timed } from './stats.ts';
+import { summarize, timed, type Summary } from './stats.ts';
 import type { Kube, PhaseTimes } from './types.ts';
 
 // 5. The lab as a Kubernetes cluster: how soon a new lab answers with every pod Ready, what
@@ -17,6 +19,11 @@ import type { Kube, PhaseTimes } from './types.ts';
 // - ready: provider create of the base topology, which resolves once the lab's API answers and
 //   reports every pod Ready. The first lab of the run also starts the cluster host (the one process
 //   serving every lab's API and controllers), so it is reported on its own.
+// - ready from labs made ahead: what a start costs on a server that keeps labs warm (`netdojo serve
+//   --warm-labs`): the session's newLab with a pool of WARM_POOL labs, timed from the request to a
+//   lab whose API answers with every pod Ready. Each sample starts once the pool is full again, as
+//   on a server whose starts come further apart than a lab's creation (a burst of starts is the
+//   exam section's); a sample the pool could not serve is created there and then, and counted.
 // - kubectl: `kubectl get pods` through lab.exec on the admin target (what the grader and the
 //   server pay), and the same command's own process time measured inside the lab (EPOCHREALTIME
 //   around it in one shell), so the difference is the exec's cost.
@@ -28,6 +35,8 @@ import type { Kube, PhaseTimes } from './types.ts';
 //   Times run from the kubectl command's start; the part after kubectl returned is given too.
 
 export const READY_RUNS = { full: 20, quick: 5 };
+/** Labs the warm pool of the "ready from labs made ahead" row keeps (netdojo serve's default). */
+const WARM_POOL = DEFAULT_WARM_LABS.netns;
 export const KUBECTL_SAMPLES = { full: 30, quick: 10 };
 export const DATA_PLANE_RUNS = { full: 10, quick: 3 };
 /** The issue's targets, on the median (p50). */
@@ -85,6 +94,8 @@ export async function benchKube(ctx: BenchContext): Promise<Kube> {
     else kept = r;
   }
   ctx.log(`kube: ${runs} more labs ready`);
+  const warm = await readyWarm(ctx, provider, runs, destroy);
+  ctx.log(`kube: ${runs} labs taken from labs made ahead (${warm.fromPool} from the pool)`);
   const lab = kept!;
   try {
     await settle();
@@ -96,6 +107,7 @@ export async function benchKube(ctx: BenchContext): Promise<Kube> {
       firstReady: { ms: first.ms, startedClusterHost: !hostWasRunning, phases: first.phases },
       ready: summarize(ready),
       readyPhases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),
+      readyWarm: { ...warm, pool: WARM_POOL },
       ...kubectl,
       ...dataPlane,
       teardownErrors,
@@ -113,6 +125,29 @@ async function readyOnce(ctx: BenchContext, provider: Provider): Promise<{ ms: n
     onProgress: (s) => { if (s.status === 'done' && s.ms !== undefined) phases[s.action] = s.ms; },
   }));
   return { ms: c.ms, phases, lab: c.value, destroy: track(ctx, c.value) };
+}
+
+/** Labs for a start taken as the server takes them, from a pool of labs made ahead. */
+async function readyWarm(ctx: BenchContext, provider: Provider, runs: number, destroy: (r: { destroy: () => Promise<void> }) => Promise<unknown>): Promise<{ ready: Summary; fromPool: number }> {
+  const warm = warmLabs(provider, { size: WARM_POOL });
+  const ms: number[] = [];
+  let fromPool = 0;
+  try {
+    for (let i = 0; i < runs; i++) {
+      while (warm.stats().warm < WARM_POOL) await new Promise((r) => setTimeout(r, 50));
+      await settle();
+      let taken = false;
+      const r = await timed(() => newLab(provider, {
+        scenario: 'bench', seed: i + 1, warm, onProgress: (p) => { if (p.status === 'done' && p.action.startsWith('Taking')) taken = true; },
+      }));
+      if (taken) fromPool++;
+      await destroy({ destroy: track(ctx, r.value) });
+      ms.push(r.ms);
+    }
+  } finally {
+    await warm.close();
+  }
+  return { ready: summarize(ms), fromPool };
 }
 
 async function benchKubectl(ctx: BenchContext, lab: Lab): Promise<Pick<Kube, 'kubectlExec' | 'kubectlProcess'>> {

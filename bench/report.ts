@@ -104,6 +104,7 @@ function kubeHeadlines(k: Kube): string[] {
   const line = (what: string, x: Summary, target: number) => `${what}: p50 ${formatMs(x.median)}, p95 ${formatMs(x.p95)} (n=${x.n}); ${targetText(x.median, target)}`;
   return [
     `${line('lab ready (create → API answers, every pod Ready)', k.ready, t.readyMs)}; the first lab${k.firstReady.startedClusterHost ? ', which starts the cluster host,' : ''} ${formatMs(k.firstReady.ms)}`,
+    `${line(`lab ready for a start on a server keeping ${k.readyWarm.pool} labs made ahead`, k.readyWarm.ready, t.readyMs)}; ${k.readyWarm.fromPool} of ${k.readyWarm.ready.n} taken from them`,
     `${line('`kubectl get pods` in a lab through lab.exec', k.kubectlExec, t.kubectlMs)}; the kubectl process alone p50 ${formatMs(k.kubectlProcess.median)}`,
     line('`kubectl scale deploy/coredns --replicas=0` → first dig refused', k.dataPlaneDown.fromCommand, t.dataPlaneMs),
     line('`kubectl scale deploy/coredns --replicas=2` → first dig answered', k.dataPlaneUp.fromCommand, t.dataPlaneMs),
@@ -237,12 +238,14 @@ function kubeTable(k: Kube): Table {
     title: '5. Kubernetes in a lab: ready, kubectl, object change → data plane',
     note: `Lab ready: provider create of the base topology until the lab's API answers and every pod is Ready (medians of its steps: ${phases}). ` +
       `The first lab of the run (${formatMs(k.firstReady.ms)}${k.firstReady.startedClusterHost ? ', starting the cluster host' : ', cluster host already running'}: ${firstPhases}) is not in the row. ` +
+      `From labs made ahead: a start as \`netdojo serve\` makes it, with ${k.readyWarm.pool} labs kept warm, each once the pool is full again (${k.readyWarm.fromPool} of ${k.readyWarm.ready.n} were taken from it; the others created there and then). ` +
       "kubectl: `kubectl get pods` on the admin target through lab.exec, and the same command's process timed inside the lab (the difference is the exec). " +
       `Data plane: \`kubectl -n kube-system scale deploy/coredns\` from the host (netdojo kubeconfig) while a loop in ${k.dataPlaneClient} runs dig against the cluster DNS back to back; ` +
       "time from the kubectl command's start (and from its return, the API having the change) to the first dig showing the change. Targets are on the median.",
     head: ['', 'n', 'p50', 'p95', 'min', 'max', 'target'],
     rows: [
       row('lab ready (labs after the first)', k.ready, t.readyMs),
+      row('lab ready from labs made ahead', k.readyWarm.ready, t.readyMs),
       row('kubectl get pods via lab.exec', k.kubectlExec, t.kubectlMs),
       row('kubectl get pods, process inside the lab', k.kubectlProcess),
       row('scale coredns to 0 → first dig refused', k.dataPlaneDown.fromCommand, t.dataPlaneMs),

@@ -160,6 +160,8 @@ export interface Kube {
   /** Provider create → the API answers and every pod is Ready (labs after the first). */
   ready: Summary;
   readyPhases: Record<string, Summary>;
+  /** A start on a server keeping `pool` labs made ahead → a lab ready; `fromPool` of the samples were taken from it. */
+  readyWarm: { ready: Summary; fromPool: number; pool: number };
   /** `kubectl get pods` through lab.exec('admin', ...). */
   kubectlExec: Summary;
   /** The same kubectl process timed inside the lab (no exec). */

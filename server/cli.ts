@@ -6,6 +6,7 @@ import { SECTIONS } from '../bench/types.ts';
 import { formatTable } from './util/table.ts';
 import { byTrackOrder } from './scenario/tracks.ts';
 import { DEFAULT_LAB_RESOURCES as LAB, describeResources, parseLabResources } from './lab/resources.ts';
+import { DEFAULT_WARM_LABS } from './lab/warm.ts';
 
 // `netdojo`: the command-line face of the product (DESIGN.md "CLI contract"). Every command with
 // --json prints exactly one JSON document on stdout; progress and errors go to stderr.
@@ -165,11 +166,13 @@ export function program(setExit: (code: number) => void): Command {
       return result.results.every((r) => r.ok) ? 0 : 1;
     }));
 
-  const count = (name: string) => (v: string) => {
+  const number = (name: string, min: number) => (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new LabError(`${name} must be a whole number ≥ 1, got "${v}"`);
+    if (!Number.isInteger(n) || n < min) throw new LabError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
     return n;
   };
+  const count = (name: string) => number(name, 1);
+  const whole = (name: string) => number(name, 0);
   labResourceOptions(cli.command('serve').description('the web app: catalog, labs, browser terminals')
     .option('--host <host>', 'address to listen on', '127.0.0.1').option('--port <port>', 'port', '8080').addOption(providerOption()))
     .option('--public-host <name...>', 'host names the server is reached by behind a proxy (Host/Origin allow-list)')
@@ -178,28 +181,22 @@ export function program(setExit: (code: number) => void): Command {
     .option('--max-labs <n>', 'labs this server runs at once (default 8)', count('--max-labs'))
     .option('--lab-ttl <minutes>', 'a lab ends after this long (default 120)', count('--lab-ttl'))
     .option('--max-exam-labs <n>', 'labs of exam attempts at once, apart from --max-labs (default 16)', count('--max-exam-labs'))
+    .option('--warm-labs <n>', `labs created ahead so a start takes one at once (default: ${Object.entries(DEFAULT_WARM_LABS).map(([p, n]) => `${n} for ${p}`).join(', ')}; 0: none)`, whole('--warm-labs'))
     .action(act(async (o) => {
       const { startServer } = await import('./http/server.ts');
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LabError(`--port must be 0..65535, got "${o.port}"`);
       const resources = labResources(o);
       if (o.provider === 'netns') await ensureLabTools();
-      const { useWarmLabs, closeWarmLabs } = await session();
-      const { poolSizeFromEnv, createKindWarmPool } = await import('./providers/kind/index.ts');
-      if (poolSizeFromEnv() > 0) {
-        // NETDOJO_KIND_POOL=N: kind clusters take a minute to create, so keep N ready.
-        const warm = createKindWarmPool({ onEvent: (e) => process.stderr.write(`kind pool: ${e.type} ${e.id}${'error' in e ? `: ${e.error}` : ''}\n`) });
-        warm.pool.start();
-        useWarmLabs('kind', { acquire: warm.acquire, close: () => warm.pool.close() });
-      }
       const server = await startServer({
         host: o.host, port, provider: o.provider, allowedHosts: o.publicHost, secureCookies: Boolean(o.secureCookies),
+        warmLabs: o.warmLabs ?? DEFAULT_WARM_LABS[o.provider as ProviderName],
         // Only the limits given: an unset one keeps the server's default.
         limits: { ...Object.fromEntries(Object.entries({ perUser: o.labsPerUser, total: o.maxLabs, ttlMs: o.labTtl && o.labTtl * 60_000, examLabs: o.maxExamLabs }).filter(([, v]) => v)), resources },
       });
       process.stderr.write(`netdojo is serving on ${server.url} (each lab: ${describeResources(resources)})\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => { Promise.all([server.close(), closeWarmLabs()]).then(() => resolve(), () => resolve()); };
+        const stop = () => { server.close().then(() => resolve(), () => resolve()); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stateDir } from '../lab/naming.ts';
 import type { ProviderName } from '../lab/types.ts';
+import { removeLeftWarmLabs, warmLabs, type WarmLabs } from '../lab/warm.ts';
+import { getProvider } from '../providers/index.ts';
 import { realBackend, type CatalogEntry, type LabBackend } from '../manager/backend.ts';
 import { LabManager, UserError, terminalName, type LabLimits } from '../manager/manager.ts';
 import { SqliteStore, type ProgressStore } from '../store/store.ts';
@@ -49,6 +51,11 @@ export interface ServerOptions {
   examTimer?: Schedule;
   /** The exam attempts' clock (tests: a server restarting after an attempt's deadline). */
   now?: () => number;
+  /**
+   * Base labs kept created ahead of demand, so a start takes one instead of creating a cluster
+   * (none when absent; with `backend` given, none either).
+   */
+  warmLabs?: number;
   /** Terminal connection idle limit. */
   terminalIdleMs?: number;
   log?: (line: string) => void;
@@ -58,6 +65,8 @@ export interface RunningServer {
   url: string;
   port: number;
   manager: LabManager;
+  /** The labs made ahead, when the server keeps some (warmLabs). */
+  warm?: WarmLabs;
   attempts: ExamAttempts;
   close(): Promise<void>;
 }
@@ -95,7 +104,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   const dir = opts.stateDir ?? stateDir();
   const store: ProgressStore = new SqliteStore(join(dir, 'progress.db'));
-  const backend = opts.backend ?? realBackend();
+  let warm: WarmLabs | undefined;
+  const backend = opts.backend ?? realBackend(() => warm);
   const ptyHost = new PtyHost();
   const manager = new LabManager({ backend, store, ptyHost, provider: opts.provider ?? 'netns', limits: opts.limits });
 
@@ -258,6 +268,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   if (closed.length || reaped.length) log(`netdojo: cleaned up after the previous run: ${closed.length} lab record(s) closed, ${reaped.length} lab(s) reaped`);
   const { resumed, finished } = await attempts.startup();
   if (resumed.length || finished.length) log(`netdojo: exam attempts after the restart: ${resumed.length} resumed with fresh labs, ${finished.length} graded (time ran out)`);
+  if (opts.warmLabs && !opts.backend) {
+    // Warm labs an earlier run left (it ended without closing them) belong to no one: they go
+    // before this run makes its own.
+    const provider = await getProvider(opts.provider ?? 'netns');
+    const left = await removeLeftWarmLabs(provider).catch((e: Error) => { log(`netdojo: could not remove warm labs of an earlier run: ${e.message}`); return []; });
+    if (left.length) log(`netdojo: removed ${left.length} warm lab(s) of the previous run`);
+    warm = warmLabs(provider, {
+      size: opts.warmLabs, resources: manager.limits.resources,
+      onEvent: (e) => { if (e.type === 'create-failed') log(`netdojo: a warm lab could not be created: ${e.error}`); },
+    });
+  }
   const port = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const url = `http://${shown}:${port}`;
@@ -267,6 +288,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     url,
     port,
     manager,
+    warm,
     attempts,
     close() {
       closing ??= (async () => {
@@ -275,7 +297,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         relay.close();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
-        await manager.close();
+        await Promise.all([manager.close(), warm?.close()]);
         await ptyHost.dispose();
         store.close();
       })();

@@ -80,3 +80,11 @@ export async function removeLabDir(id: string): Promise<void> {
   // Retried: a controller finishing a write can still be filling a directory being removed.
   await rm(labDir(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 }
+
+/** Gives a lab created without one (a warm lab) its scenario and seed, as if it had been made for them. */
+export async function assignScenario(id: string, scenario: string, seed: number): Promise<LabRecord> {
+  const rec = await readRecord(id);
+  const assigned = { ...rec, scenario, seed, facts: { ...rec.facts, scenario, seed } };
+  await writeRecord(assigned);
+  return assigned;
+}

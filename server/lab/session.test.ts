@@ -6,7 +6,8 @@ import { labHandle } from '../providers/netns/handle.ts';
 import { readRecord } from './records.ts';
 import { newLabId } from './naming.ts';
 import { baseTopology } from './topology.ts';
-import { closeWarmLabs, destroyLab, resetLab, startLab, useWarmLabs } from './session.ts';
+import { destroyLab, resetLab, startLab } from './session.ts';
+import { removeLeftWarmLabs, WARM_SCENARIO, warmLabs } from './warm.ts';
 import type { Lab } from './types.ts';
 
 const why = labsUnavailable();
@@ -83,25 +84,37 @@ describe.skipIf(why)('warm labs', () => {
   beforeAll(() => { process.env.NETDOJO_HOME = home.dir; });
   afterAll(() => home.remove());
 
-  it('a new lab comes from the warm source when there is one, and is set up and broken like any other', async () => {
-    const made: string[] = [];
-    const ready = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: '(warm)', seed: 0 });
-    let closed = false;
-    useWarmLabs('netns', {
-      async acquire(scenario) { made.push(scenario); return ready; },
-      async close() { closed = true; },
-    });
+  it('a start takes a warm lab, sets it up and breaks it like any other; the pool refills and closes with nothing left', async () => {
+    const warm = warmLabs(netnsProvider, { size: 1 });
+    const until = async (cond: () => boolean) => { while (!cond()) await new Promise((r) => setTimeout(r, 20)); };
     try {
+      await until(() => warm.stats().warm === 1);
+      const [ready] = await netnsProvider.list();
+      const steps: string[] = [];
       // The server suggests an id; a warm lab keeps its own.
-      const s = await startLab({ scenario: 'coredns-down', seed: 2, id: newLabId() });
-      expect(made).toEqual(['coredns-down']);
-      expect(s.lab.facts.id).toBe(ready.facts.id);
+      const s = await startLab({ scenario: 'coredns-down', seed: 2, id: newLabId(), warm, onProgress: (p) => { if (p.status === 'done') steps.push(p.action); } });
+      expect(s.lab.facts).toMatchObject({ id: ready.id, scenario: 'coredns-down', seed: 2 });
+      expect(await readRecord(ready.id)).toMatchObject({ scenario: 'coredns-down', seed: 2 });
+      expect(steps[0]).toBe('Taking a lab made ahead');
+      expect(steps).not.toContain('Waiting for every pod to be Ready');
       const report = await gradeLab(s.lab, s.rendered.checks, { policy: { windowMs: 0 } });
       expect(report.checks.find((c) => c.id === 'coredns-endpoints')?.pass).toBe(false);
       await destroyLab(s.lab);
+      await until(() => warm.stats().warm === 1);
     } finally {
-      await closeWarmLabs();
+      await warm.close();
     }
-    expect(closed).toBe(true);
+    expect(await netnsProvider.list()).toEqual([]);
+  });
+
+  it('a server start removes warm labs an earlier run left alive, and keeps the rest', async () => {
+    const left = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: WARM_SCENARIO, seed: 0 });
+    const mine = await startLab({ scenario: 'coredns-down', seed: 3 });
+    try {
+      expect(await removeLeftWarmLabs(netnsProvider)).toEqual([left.facts.id]);
+      expect((await netnsProvider.list()).map((l) => l.id)).toEqual([mine.lab.facts.id]);
+    } finally {
+      await destroyLab(mine.lab);
+    }
   });
 });

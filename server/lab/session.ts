@@ -5,8 +5,10 @@ import type { Step } from '../scenario/schema.ts';
 import { newLabId } from './naming.ts';
 import { readRecord, removeLabDir, updateMeta } from './records.ts';
 import { baseTopology } from './topology.ts';
-import { LabError, type Lab, type ProgressFn, type ProviderName } from './types.ts';
+import { LabError, type Lab, type ProgressFn, type Provider, type ProviderName } from './types.ts';
 import type { LabResources } from './resources.ts';
+import type { AddonName } from './addons.ts';
+import type { WarmLabs } from './warm.ts';
 
 // A lab's life as a scenario sees it: create the cluster, set up the healthy starting point, break
 // it, and (for verify, or a learner who gives up) apply the reference solution. Each is a named
@@ -20,8 +22,8 @@ export interface StartOptions {
   seed?: number;
   /** The id for a newly created lab (a warm lab keeps its own: callers use `lab.facts.id`). */
   id?: string;
-  /** Create afresh even when warm labs are available: a reset must keep its lab's id. */
-  fresh?: boolean;
+  /** Labs made ahead (a server's): one of them, when one is ready for this request, instead of a new one. */
+  warm?: WarmLabs;
   /** What the lab may use of the machine (the defaults when absent). */
   resources?: LabResources;
   onProgress?: ProgressFn;
@@ -30,25 +32,6 @@ export interface StartOptions {
 const STEP_TIMEOUT_MS = 60_000;
 
 export const randomSeed = () => 1 + Math.floor(Math.random() * 999_999);
-
-/** Labs made ahead of demand: a lab in its base state, already created, given a scenario and seed. */
-export interface WarmLabs {
-  acquire(scenario: string, seed: number): Promise<Lab>;
-  close(): Promise<void>;
-}
-
-const warm = new Map<ProviderName, WarmLabs>();
-
-/** A long-lived process (the server) keeps labs warm for a provider; new labs come from there. */
-export function useWarmLabs(provider: ProviderName, source: WarmLabs): void {
-  warm.set(provider, source);
-}
-
-export async function closeWarmLabs(): Promise<void> {
-  const sources = [...warm.values()];
-  warm.clear();
-  await Promise.all(sources.map((w) => w.close()));
-}
 
 /** Runs steps in order as the learner would; the first failure stops and names the step. */
 export async function runSteps(lab: Lab, steps: Step[], phase: string, onProgress?: ProgressFn): Promise<void> {
@@ -66,6 +49,23 @@ export async function runSteps(lab: Lab, steps: Step[], phase: string, onProgres
   }
 }
 
+const WARM_ACTION = 'Taking a lab made ahead';
+
+/**
+ * The cluster for a start: a warm lab when one is ready for it (its scenario and seed written in),
+ * else one created now. A warm lab has no add-ons yet: the scenario's setup applies them either way.
+ */
+export async function newLab(provider: Provider, opts: StartOptions & { seed: number; addons?: AddonName[] }): Promise<Lab> {
+  const t0 = performance.now();
+  const warm = opts.warm?.provider === provider.name ? await opts.warm.take({ scenario: opts.scenario, seed: opts.seed, resources: opts.resources }) : undefined;
+  if (warm) {
+    // Reported once taken: when none is ready, the create's own actions are the whole story.
+    opts.onProgress?.({ action: WARM_ACTION, status: 'start' });
+    opts.onProgress?.({ action: WARM_ACTION, status: 'done', ms: Math.round(performance.now() - t0) });
+  }
+  return warm ?? provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed: opts.seed, addons: opts.addons, resources: opts.resources, onProgress: opts.onProgress });
+}
+
 /** A healthy lab for the scenario (its setup applied), not yet broken. */
 export async function createLab(opts: StartOptions): Promise<LabSession> {
   const loaded = await loadScenario(opts.scenario);
@@ -75,10 +75,7 @@ export async function createLab(opts: StartOptions): Promise<LabSession> {
   }
   const provider = await getProvider(providerName);
   const seed = opts.seed ?? randomSeed();
-  const source = opts.fresh ? undefined : warm.get(providerName);
-  const lab = source
-    ? await source.acquire(opts.scenario, seed)
-    : await provider.create(baseTopology(), { id: opts.id ?? newLabId(), scenario: opts.scenario, seed, addons: loaded.spec.addons, resources: opts.resources, onProgress: opts.onProgress });
+  const lab = await newLab(provider, { ...opts, seed, addons: loaded.spec.addons });
   try {
     const rendered = renderScenario(loaded, lab.facts, seed, providerName, lab.targets());
     await updateMeta(lab.facts.id, { variant: rendered.variant, phase: 'healthy' });
@@ -146,7 +143,8 @@ export async function resetLab(id: string, onProgress?: ProgressFn): Promise<Lab
     }
   }
   await provider.open(id).then(destroyLab, () => removeLabDir(id));
-  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, fresh: true, resources: rec.resources, onProgress });
+  // Never a warm lab: a reset keeps its lab's id.
+  return startLab({ scenario: rec.scenario, provider: rec.provider, seed: rec.seed, id, resources: rec.resources, onProgress });
 }
 
 /** Tears a lab down and forgets it: nothing of it is left. */

@@ -7,6 +7,7 @@ import type { KindProof } from '../scenario/proofs.ts';
 import type { Lab, ProgressFn, ProviderName } from '../lab/types.ts';
 import type { RenderedScenario as FullRendering } from '../scenario/render.ts';
 import type { ScenarioSpec } from '../scenario/schema.ts';
+import type { WarmLabs } from '../lab/warm.ts';
 
 export type { StartOptions };
 
@@ -46,15 +47,18 @@ export const catalogEntry = (s: ScenarioSpec, kindProofs: ReadonlyMap<string, Ki
   unproven: unprovenOn(s, kindProofs),
 });
 
-/** The project's scenario loader, lab session and grader. */
-export function realBackend(): LabBackend {
+/**
+ * The project's scenario loader, lab session and grader; new labs come from `warm()` when it gives
+ * labs made ahead (a server's, once it runs).
+ */
+export function realBackend(warm: () => WarmLabs | undefined = () => undefined): LabBackend {
   return {
     async scenarios() {
       const { scenarios, kindProofs } = await loadCatalog();
       return scenarios.map((s) => catalogEntry(s.spec, kindProofs));
     },
     async start(opts) {
-      return startLab(opts);
+      return startLab({ warm: warm(), ...opts });
     },
     async reset(labId, onProgress) {
       return resetLab(labId, onProgress);

@@ -57,7 +57,8 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
 
   beforeAll(async () => {
     await import(new URL('../build.mjs', import.meta.url).href); // the page's bundle, from the sources under test
-    srv = await startServer({ host: '127.0.0.1', port: 0, stateDir, log: () => {} });
+    // One lab made ahead: the first start takes it (as `netdojo serve` keeps some by default).
+    srv = await startServer({ host: '127.0.0.1', port: 0, stateDir, warmLabs: 1, log: () => {} });
     port = srv.port;
     browser = await launch();
     ctx = await browser.browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -120,8 +121,9 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
     await page.goto(`http://127.0.0.1:${port}/`);
   });
 
-  it('starts coredns-down, shows progress then the briefing and a terminal at a prompt', async () => {
+  it('starts coredns-down from the lab made ahead, shows progress then the briefing and a terminal at a prompt', async () => {
     const seed = await scaledSeed();
+    await expect.poll(() => srv.warm!.stats().warm, { timeout: 60_000, message: 'the warm lab made' }).toBe(1);
     // The same request the Start button makes, with a seed so the break (and so the fix) is known.
     const id = await page.evaluate(async (s) => {
       const csrf = document.cookie.split('; ').find((c) => c.startsWith('netdojo_csrf='))!.slice('netdojo_csrf='.length);
@@ -129,6 +131,7 @@ describe.skipIf(!!missing)(`learner flow in Chromium${missing ? ` (skipped: ${mi
       return (await r.json()).lab.id as string;
     }, seed);
     labUrl = `http://127.0.0.1:${port}/labs/${id}`;
+    await expect.poll(() => srv.manager.find(id)?.steps.filter((p) => p.status === 'done').map((p) => p.action)[0], { timeout: 60_000 }).toBe('Taking a lab made ahead');
     await page.goto(labUrl);
     await page.waitForSelector('.brief', { timeout: 60_000 });
     expect(await page.locator('.brief').textContent()).toContain('10.96.0.10');

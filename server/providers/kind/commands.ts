@@ -2,11 +2,8 @@ import { LabError } from '../../lab/types.ts';
 import { describeKindHost, diagnoseKind, gatherKindHostFacts } from './doctor.ts';
 import { containersByLabel, dockerStatus, imageExists, KIND_CLUSTER_LABEL, kindBin } from './docker.ts';
 import { buildProbeImage, loadImages, PROBE_IMAGE } from './image.ts';
-import { WarmPool, kindPoolFactory, poolSizeFromEnv, type PoolEvent } from './pool.ts';
-import { createKindProvider } from './provider.ts';
 import { listRecords } from './record.ts';
 import { run } from '../../util/run.ts';
-import type { KindLab } from './lab.ts';
 
 // What the CLI and the server call for kind, beyond the Provider interface.
 
@@ -57,16 +54,3 @@ export async function kindDoctorReport(): Promise<{ host: string[]; problems: st
   return { host: describeKindHost(f), problems: diagnoseKind(f) };
 }
 
-/** A warm pool of kind labs for the server (size from NETDOJO_KIND_POOL unless given). */
-export function createKindWarmPool(opts: { size?: number; maxParallel?: number; onEvent?: (e: PoolEvent) => void } = {}) {
-  const provider = createKindProvider();
-  const factory = kindPoolFactory(provider);
-  const pool = new WarmPool<KindLab>(factory, { size: opts.size ?? poolSizeFromEnv(), maxParallel: opts.maxParallel, onEvent: opts.onEvent });
-  return {
-    pool,
-    /** A warm lab given its scenario and seed (the caller then runs the scenario's setup and break). */
-    async acquire(scenario: string, seed: number): Promise<KindLab> {
-      return await factory.assign(await pool.acquire(), scenario, seed);
-    },
-  };
-}

@@ -4,6 +4,5 @@ export { KindLab, ADMIN_TARGET } from './lab.ts';
 export { prepareImages, buildProbeImage, loadImages, PROBE_IMAGE, LAB_IMAGES } from './image.ts';
 export { gatherKindHostFacts, diagnoseKind, describeKindHost } from './doctor.ts';
 export { dockerStatus } from './docker.ts';
-export { WarmPool, kindPoolFactory, poolSizeFromEnv, WARM_SCENARIO, type PoolFactory, type PoolOptions } from './pool.ts';
-export { restoreBaseline, assignScenario } from './restore.ts';
-export { imagesCommand, kindDoctorReport, createKindWarmPool, type ImagesResult } from './commands.ts';
+export { restoreBaseline } from './restore.ts';
+export { imagesCommand, kindDoctorReport, type ImagesResult } from './commands.ts';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ProgressFn } from '../../lab/types.ts';
 import { containerExec } from './docker.ts';
 import type { KindLab } from './lab.ts';
-import { paths, writeRecord } from './record.ts';
+import { paths } from './record.ts';
 import { runActions } from '../../lab/actions.ts';
 
 // Reset without recreating the cluster: put a lab back into the state it had right after creation
@@ -10,9 +10,9 @@ import { runActions } from '../../lab/actions.ts';
 // the kube-system objects kind installed (kindnet, CoreDNS and its Corefile, from the snapshot taken
 // at creation), node eth0 MTU and route caches, and the base workloads (client and web pods are
 // recreated: fresh PMTU caches, conflists re-read). Node-level rules a scenario added (iptables) are
-// undone by the scenario's own solution steps, which the pool runs as `undo` (best effort). What a
+// undone by the scenario's own solution steps, which a reset runs first (best effort). What a
 // learner changed by hand beyond that is caught by the baseline check, which falls back to
-// recreating the lab (see pool.ts).
+// recreating the lab (resetLab in lab/session.ts).
 
 /** Shell run in each node container to undo node-level changes that do not depend on the scenario. */
 export function nodeRestoreScript(mtu: number): string {
@@ -59,11 +59,4 @@ export async function restoreBaseline(lab: KindLab, deps: RestoreDeps, onProgres
   lab.forgetPods();
   await deps.waitReady(lab, onProgress);
   return deps.refreshFacts(lab);
-}
-
-/** Gives a warm (scenario-less) lab its scenario and seed. */
-export async function assignScenario(lab: KindLab, scenario: string, seed: number, refresh: (rec: KindLab['record']) => KindLab): Promise<KindLab> {
-  const rec = { ...lab.record, scenario, seed, facts: lab.record.facts && { ...lab.record.facts, scenario, seed } };
-  await writeRecord(rec);
-  return refresh(rec);
 }
