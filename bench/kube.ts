@@ -28,10 +28,15 @@ import type { Kube, PhaseTimes } from './types.ts';
 //   server pay), and the same command's own process time measured inside the lab (EPOCHREALTIME
 //   around it in one shell), so the difference is the exec's cost.
 // - object → data plane: `kubectl -n kube-system scale deploy/coredns` from the host (with the
-//   lab's `netdojo kubeconfig`); a loop in a client pod runs dig against the cluster DNS back to
-//   back (no sleep) and stamps the first answer that shows the change. Scaling to 0 removes the
+//   lab's `netdojo kubeconfig`); a loop in a client pod sends DNS queries to the cluster DNS back
+//   to back (no sleep; POLL_SCRIPT) and stamps the first answer that shows the change. Scaling to 0 removes the
 //   kube-dns endpoints, and kube-proxy then rejects queries to the Service (refused); scaling back
 //   to 2 needs new pods started and Ready before kube-proxy routes to them again (answered).
+//   Scaling to 0 is not instant on a real cluster either: CoreDNS's `health { lameduck 5s }` keeps a
+//   terminating pod answering for 5 s, and kube-proxy routes to serving terminating endpoints while
+//   no ready one is left (KEP-1669), so refused comes some 5 s after. The change the cluster shows
+//   with no grace of its own: kube-dns's selector patched to match no pod (refused once the
+//   EndpointSlice controller and kube-proxy have it) and back (answered); the target is on these.
 //   Times run from the kubectl command's start; the part after kubectl returned is given too.
 
 export const READY_RUNS = { full: 20, quick: 5 };
@@ -43,6 +48,8 @@ export const DATA_PLANE_RUNS = { full: 10, quick: 3 };
 export const KUBE_TARGETS = { readyMs: 300, kubectlMs: 150, dataPlaneMs: 500 };
 
 const DNS_NAME = 'kubernetes.default.svc.cluster.local';
+/** A kube-dns selector no pod matches (a typo a scenario could make). */
+const NO_PODS = 'kube-dns-typo';
 /** How long the in-pod loop may wait for a change before the sample counts as failed. */
 const POLL_LIMIT_S = 30;
 
@@ -50,19 +57,33 @@ const POLL_LIMIT_S = 30;
 const wallNow = () => performance.timeOrigin + performance.now();
 
 /**
- * The in-pod poll loop: dig back to back until the answer shows `$1` (refused | answered). Prints
- * how many polls still showed the old state and the wall time the first new-state answer came in.
+ * The in-pod poll loop: DNS queries for `name` to `server` back to back, each from a new socket (a
+ * new source port, so a new conntrack flow, as dig makes), until one shows `want` (refused: the
+ * ICMP port unreachable of kube-proxy's REJECT; answered: an A record). Each query waits at most
+ * QUERY_WAIT_S: dig's shortest wait is a second, and one query caught by the change (its reply's
+ * conntrack entry flushed, or its ICMP error dropped by the kernel's ICMP rate limit, 1/s after a
+ * burst) would then hide the change for that long. Prints the wall times of the first query's end
+ * (not in the new state: the loop ran before the change) and of the first answer in the new state.
  */
-const POLL_SCRIPT = `want=$1; name=$2; old=0; end=$(( \${EPOCHSECONDS} + ${POLL_LIMIT_S} ))
-while [ "\${EPOCHSECONDS}" -lt "$end" ]; do
-  out=$(dig +tries=1 +time=1 +short "$name" 2>&1); rc=$?; t=$EPOCHREALTIME
-  case "$want" in
-    refused) case "$out" in *refused*) echo "$old $t"; exit 0;; esac ;;
-    answered) [ "$rc" = 0 ] && printf '%s\\n' "$out" | grep -Eq '^[0-9]+(\\.[0-9]+){3}$' && { echo "$old $t"; exit 0; } ;;
-  esac
-  old=$((old + 1))
-done
-echo "no change within ${POLL_LIMIT_S} s: last answer: $out" >&2; exit 1`;
+const QUERY_WAIT_S = 0.05;
+const POLL_SCRIPT = `import socket, struct, sys, time
+want, name, server = sys.argv[1:4]
+q = struct.pack('>HHHHHH', 0x4e44, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0' + struct.pack('>HH', 1, 1)
+first, last, end = '', '', time.time() + ${POLL_LIMIT_S}
+while time.time() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(${QUERY_WAIT_S})
+    try:
+        s.connect((server, 53)); s.send(q); r = s.recv(4096)
+        got = 'answered' if len(r) >= 12 and r[3] & 15 == 0 and struct.unpack('>H', r[6:8])[0] > 0 else 'rcode %d' % (r[3] & 15)
+    except ConnectionRefusedError: got = 'refused'
+    except socket.timeout: got = 'no answer'
+    finally: s.close()
+    t = time.time()
+    if got == want: print(first, '%.6f' % t); sys.exit(0)
+    if not first: first = '%.6f' % t
+    last = got
+print('no change within ${POLL_LIMIT_S} s: last answer:', last, file=sys.stderr); sys.exit(1)`;
 
 /** `kubectl get pods` timed inside the lab, n times in one shell: milliseconds each. */
 const KUBECTL_LOOP = (n: number) => `for i in $(seq ${n}); do s=$EPOCHREALTIME; kubectl get pods >/dev/null || exit 1; e=$EPOCHREALTIME; echo "$s $e"; done`;
@@ -166,38 +187,43 @@ async function benchKubectl(ctx: BenchContext, lab: Lab): Promise<Pick<Kube, 'ku
 
 interface Change { fromCommand: number; afterReturn: number }
 
-async function benchDataPlane(ctx: BenchContext, provider: Provider, lab: Lab): Promise<Pick<Kube, 'dataPlaneDown' | 'dataPlaneUp' | 'dataPlaneClient'>> {
+async function benchDataPlane(ctx: BenchContext, provider: Provider, lab: Lab): Promise<Pick<Kube, 'dataPlaneDown' | 'dataPlaneUp' | 'dataPlaneUnselect' | 'dataPlaneReselect' | 'dataPlaneClient'>> {
   const client = lab.facts.pods.find((p) => p.app === 'client');
-  if (!client) throw new Error('the lab has no client pod to dig from');
+  if (!client) throw new Error('the lab has no client pod to query DNS from');
   const kubeconfig = join(ctx.home, `kubeconfig-${lab.facts.id}`);
   await writeFile(kubeconfig, await provider.kubeconfig(lab.facts.id));
   const runs = ctx.quick ? DATA_PLANE_RUNS.quick : DATA_PLANE_RUNS.full;
-  const down: Change[] = [];
-  const up: Change[] = [];
+  const rows = { down: [] as Change[], up: [] as Change[], unselect: [] as Change[], reselect: [] as Change[] };
+  const timeChange = (args: string[], want: 'refused' | 'answered') => change(lab, client.target, ['--kubeconfig', kubeconfig, '-n', 'kube-system', ...args], want);
+  const selector = (app: string) => ['patch', 'service/kube-dns', '-p', JSON.stringify({ spec: { selector: { 'k8s-app': app } } })];
   for (let i = 0; i < runs; i++) {
-    down.push(await change(lab, client.target, kubeconfig, 0, 'refused'));
-    up.push(await change(lab, client.target, kubeconfig, 2, 'answered'));
+    rows.down.push(await timeChange(['scale', 'deploy/coredns', '--replicas=0'], 'refused'));
+    rows.up.push(await timeChange(['scale', 'deploy/coredns', '--replicas=2'], 'answered'));
     await corednsReady(kubeconfig);
-    ctx.log(`kube: data plane run ${i + 1}/${runs}: to 0 refused after ${Math.round(down.at(-1)!.fromCommand)} ms, to 2 answered after ${Math.round(up.at(-1)!.fromCommand)} ms`);
+    rows.unselect.push(await timeChange(selector(NO_PODS), 'refused'));
+    rows.reselect.push(await timeChange(selector('kube-dns'), 'answered'));
+    const ms = (xs: Change[]) => Math.round(xs.at(-1)!.fromCommand);
+    ctx.log(`kube: data plane run ${i + 1}/${runs}: scaled to 0 refused after ${ms(rows.down)} ms, to 2 answered after ${ms(rows.up)} ms; selector off refused after ${ms(rows.unselect)} ms, back answered after ${ms(rows.reselect)} ms`);
   }
   const sum = (xs: Change[]) => ({ fromCommand: summarize(xs.map((x) => x.fromCommand)), afterReturn: summarize(xs.map((x) => x.afterReturn)) });
-  return { dataPlaneDown: sum(down), dataPlaneUp: sum(up), dataPlaneClient: client.target };
+  return { dataPlaneDown: sum(rows.down), dataPlaneUp: sum(rows.up), dataPlaneUnselect: sum(rows.unselect), dataPlaneReselect: sum(rows.reselect), dataPlaneClient: client.target };
 }
 
-/** Scales CoreDNS from the host and times the first dig in the client pod that shows it. */
-async function change(lab: Lab, client: string, kubeconfig: string, replicas: number, want: 'refused' | 'answered'): Promise<Change> {
-  const poll = lab.exec(client, ['bash', '-c', POLL_SCRIPT, 'poll', want, DNS_NAME], { timeoutMs: (POLL_LIMIT_S + 5) * 1000 });
-  // Time for the loop to be in its first dig before the change is made (not part of any figure);
+/** Runs a kubectl change from the host and times the first DNS answer in the client pod that shows it. */
+async function change(lab: Lab, client: string, kubectlArgs: string[], want: 'refused' | 'answered'): Promise<Change> {
+  const what = `kubectl ${kubectlArgs.filter((a) => !a.startsWith('--kubeconfig') && !a.includes('/kubeconfig-')).join(' ')}`;
+  const poll = lab.exec(client, ['python3', '-c', POLL_SCRIPT, want, DNS_NAME, lab.facts.dns.clusterIP], { timeoutMs: (POLL_LIMIT_S + 5) * 1000 });
+  // Time for the loop to be in its first queries before the change is made (not part of any figure);
   // a sample whose loop saw no answer from before the change is refused below.
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 300));
   const t0 = wallNow();
-  const scale = await run('kubectl', ['--kubeconfig', kubeconfig, '-n', 'kube-system', 'scale', 'deploy/coredns', `--replicas=${replicas}`], { timeoutMs: 30_000 });
+  const done = await run('kubectl', kubectlArgs, { timeoutMs: 30_000 });
   const returned = wallNow();
   const r = await poll;
-  if (scale.code !== 0) throw new Error(`kubectl scale --replicas=${replicas} failed: ${(scale.stderr || scale.stdout).trim().slice(0, 400)}`);
-  if (r.code !== 0) throw new Error(`after scaling CoreDNS to ${replicas}, dig in ${client} never ${want}: ${(r.stderr || r.stdout).trim().slice(0, 400)}`);
+  if (done.code !== 0) throw new Error(`${what} failed: ${(done.stderr || done.stdout).trim().slice(0, 400)}`);
+  if (r.code !== 0) throw new Error(`after ${what}, the DNS queries in ${client} never ${want}: ${(r.stderr || r.stdout).trim().slice(0, 400)}`);
   const [old, at] = r.stdout.trim().split(' ');
-  if (Number(old) < 1) throw new Error(`the dig loop in ${client} saw no answer from before scaling CoreDNS to ${replicas}: start it earlier`);
+  if (!old || toMs(old) >= t0) throw new Error(`the DNS query loop in ${client} ran no query before ${what}: start it earlier`);
   const hit = toMs(at);
   return { fromCommand: hit - t0, afterReturn: hit - returned };
 }

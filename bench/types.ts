@@ -172,6 +172,10 @@ export interface Kube {
   dataPlaneDown: ChangeTimes;
   /** Scale CoreDNS to 2 → the first dig answered. */
   dataPlaneUp: ChangeTimes;
+  /** kube-dns's selector patched to match no pod → the first dig refused. */
+  dataPlaneUnselect: ChangeTimes;
+  /** Its selector patched back → the first dig answered. */
+  dataPlaneReselect: ChangeTimes;
   /** Labs of this section whose teardown failed (the product's; measured in lifecycle). */
   teardownErrors: string[];
 }
