@@ -64,7 +64,10 @@ interface Host {
   docker: Listener;
   rootOnly: Listener;
   otherApi: Listener;
-  shm?: number;
+  /** A System V shared memory segment of the host's: its id, and its key as ipcs(1) prints it. Ids
+   *  are small numbers counted per IPC namespace, so the lab's own segments take the same ids as the
+   *  host's: only the key (random, from ipcmk) names the host's segment inside the lab. */
+  shm?: { id: number; key: string };
   sysctls: Record<string, string>;
   /** Helper programs in the lab's directory (python: ptrace, connect, reboot, watch). */
   bin: string;
@@ -179,10 +182,14 @@ function blockDevice(): { name: string; dev: string } | undefined {
 /** How many of the host's mounts are of a device (major:minor). */
 const mountsOf = (dev: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[2] === dev).length;
 
-/** The host's System V shared memory segments: id → owner uid. */
-function shmSegments(): Map<number, number> {
+/** The host's System V shared memory segments: id → key (as ipcs(1) prints it, 0x%08x of the signed
+ * decimal /proc shows) and owner uid. */
+function shmSegments(): Map<number, { key: string; uid: number }> {
   const lines = readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n').slice(1);
-  return new Map(lines.filter(Boolean).map((l) => { const f = l.trim().split(/\s+/); return [Number(f[1]), Number(f[7])]; }));
+  return new Map(lines.filter(Boolean).map((l) => {
+    const f = l.trim().split(/\s+/);
+    return [Number(f[1]), { key: `0x${(Number(f[0]) >>> 0).toString(16).padStart(8, '0')}`, uid: Number(f[7]) }];
+  }));
 }
 
 const SYSCTLS = ['vm/swappiness', 'vm/overcommit_ratio'];
@@ -228,21 +235,22 @@ async function makeHost(lab: Subject): Promise<Host> {
   chmodSync(rootOnly.path, 0o600);
   const segments = new Set(shmSegments().keys());
   const ipc = spawnSync('ipcmk', ['-M', '4096', '-p', '0666'], { encoding: 'utf8', env: { ...process.env, PATH } });
-  const shm = /id: (\d+)/.exec(ipc.stdout)?.[1];
+  const shmId = /id: (\d+)/.exec(ipc.stdout)?.[1];
+  const shm = shmId === undefined ? undefined : { id: Number(shmId), key: shmSegments().get(Number(shmId))!.key };
   const serverPid = Number(readFileSync(join(lab.state, 'clusterd.pid'), 'utf8'));
   const sysctls = readSysctls();
   return {
     nonce, secret, otherLab, bin, serverPid, tcp, docker, rootOnly, otherApi,
     mounts: blockDevice() && mountsOf(blockDevice()!.dev), shadow: statSync('/etc/shadow').mtimeMs,
-    shm: shm === undefined ? undefined : Number(shm),
+    shm,
     pidNs: readlinkSync('/proc/self/ns/pid'), userNs: readlinkSync('/proc/self/ns/user'),
     bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), sysctls,
     async close() {
       await Promise.all([tcp, docker, rootOnly, otherApi].map(closeListener));
-      if (shm !== undefined) spawnSync('ipcrm', ['-m', shm], { env: { ...process.env, PATH } });
+      if (shm !== undefined) spawnSync('ipcrm', ['-m', String(shm.id)], { env: { ...process.env, PATH } });
       // What an attempt left on the host where some protection failed, or where the row that checks
       // it did not run (the attempts run together, before any row): segments the lab made, files.
-      for (const [id, uid] of shmSegments()) if (uid === lab.hostUid && !segments.has(id)) spawnSync('ipcrm', ['-m', String(id)], { env: { ...process.env, PATH } });
+      for (const [id, { uid }] of shmSegments()) if (uid === lab.hostUid && !segments.has(id)) spawnSync('ipcrm', ['-m', String(id)], { env: { ...process.env, PATH } });
       for (const { dir } of writeTargets(lab)) for (const f of ['', '-r']) rmSync(`${dir}/netdojo-escape-${nonce}${f}`, { force: true });
       rmSync(`/tmp/netdojo-escape-${nonce}-blk`, { force: true });
       // A sysctl some protection failed to keep goes back to what it was.
@@ -355,15 +363,15 @@ const ATTEMPTS: Attempt[] = [
     name: 'reach the host\'s System V shared memory',
     skip: (_, h) => (h.shm === undefined ? 'ipcmk (util-linux) could not make a segment on the host' : undefined),
     script: (_, h) => [
-      `echo "sees-host-segment: $(ipcs -m | awk '$2 == ${h.shm}' | wc -l)"`,
-      `try remove-host-segment ipcrm -m ${h.shm}`,
+      `echo "sees-host-segment: $(ipcs -m | awk '$1 == "${h.shm!.key}"' | wc -l)"`,
+      `try remove-host-segment ipcrm -M ${h.shm!.key}`,
       'try own-segment ipcmk -M 4096',
     ].join('\n'),
     expect: (r) => expect(r).toMatchObject({ 'sees-host-segment': '0', 'remove-host-segment': expect.stringMatching(/^failed/), 'own-segment': 'ok' }),
     host: (lab, h) => {
       const segments = shmSegments();
-      expect(segments.has(h.shm!)).toBe(true);
-      expect([...segments.values()].filter((uid) => uid === lab.hostUid)).toEqual([]);
+      expect(segments.get(h.shm!.id)?.key).toBe(h.shm!.key);
+      expect([...segments.values()].filter(({ uid }) => uid === lab.hostUid)).toEqual([]);
     },
   },
   {
