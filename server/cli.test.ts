@@ -160,6 +160,10 @@ describe.skipIf(whyRootless)('rootless', () => {
       expect(notRunning, why).toEqual([]);
       expect((await sh('admin', 'kubectl -n kube-system logs -l k8s-app=kube-dns --tail=5')).stdout).toMatch(/CoreDNS-/);
       expect((await sh('admin', 'kubectl exec client-worker -- nslookup kubernetes.default')).stdout).toMatch(/Address: 10\.96\.0\.1/);
+      // port-forward's relay runs in the pod's namespaces as the lab's user, as exec does.
+      const forwarded = await sh('admin', 'log=$(mktemp); kubectl port-forward deploy/web 18080:8080 >$log 2>&1 & pf=$!; ' +
+        'until grep -q "^Forwarding from 127.0.0.1" $log || ! kill -0 $pf 2>/dev/null; do sleep 0.05; done; curl -sS -m5 http://127.0.0.1:18080/hostname; kill $pf; cat $log');
+      expect(forwarded.stdout).toMatch(/^web-[a-z0-9]+-[a-z0-9]{5}Forwarding from 127\.0\.0\.1:18080 -> 8080\n/);
       await sh('admin', 'kubectl -n kube-system scale deploy/coredns --replicas=0');
       expect((await sh('default/client-worker', 'until dig +time=1 +tries=1 @10.96.0.10 web.default.svc.cluster.local | grep -q "connection refused"; do :; done; echo refused')).stdout.trim()).toBe('refused');
       await sh('admin', 'kubectl -n kube-system scale deploy/coredns --replicas=2 && kubectl -n kube-system rollout status deploy/coredns --timeout=30s');

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,10 +23,11 @@ import { networkPolicies } from './netpol/controller.ts';
 import { kindnetCniConfig } from './kindnet/cniconfig.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { loadBalancers, type LoadBalancerNetwork } from './loadbalancer/controller.ts';
-import { RestHandler } from './rest.ts';
+import { RestHandler, type StreamSubresource } from './rest.ts';
 import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
 import { parseLogQuery, streamLog } from './stream/logs.ts';
+import { handlePortForwardUpgrade, relayDial } from './stream/portforward.ts';
 import { toTable } from './tables.ts';
 import { ChangeClock, type Settledness } from './settled.ts';
 
@@ -159,6 +160,8 @@ export class Cluster {
   private readonly signingKey: Buffer;
   private running: { spec: ControllerSpec; run: RunningController }[] = [];
   private servers: Server[] = [];
+  /** Connections taken over by exec, attach and port-forward. */
+  private upgraded = new Set<Duplex>();
   /** When the cluster last changed, from the start of its controllers on. */
   private clock?: ChangeClock;
 
@@ -204,7 +207,17 @@ export class Cluster {
     await streamLog(res, { pod: pod.metadata.name!, container, files: { current, previous: `${current}.previous` } }, opts, done);
   }
 
-  private stream(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: 'exec' | 'attach', q: URLSearchParams, dp: DataPlane): void {
+  private stream(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: StreamSubresource, q: URLSearchParams, dp: DataPlane): void {
+    if (sub === 'portforward') {
+      // The runtime connects from the pod's network namespace: the relay enters it as exec enters
+      // the pod's first container (the namespace is the pod's, whichever container).
+      const netns = this.netnsOf(pod);
+      const sandbox = createHash('sha256').update(`sandbox:${pod.metadata.uid}`).digest('hex');
+      void dp.enter(pod, netns, this.containerOf(pod, undefined)).then(
+        (launch) => handlePortForwardUpgrade(req, socket, head, { sandbox, dial: relayDial(launch, { path: `/var/run/netns/${netns}`, sandbox }) }),
+        (e) => socket.destroy(e as Error));
+      return;
+    }
     const container = this.containerOf(pod, q.get('container') ?? undefined);
     const phase = (pod.status as { phase?: string } | undefined)?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') throw new ApiError(400, 'BadRequest', `cannot exec into a container in a completed pod; current phase is ${phase}`);
@@ -319,7 +332,11 @@ export class Cluster {
     const out: { port?: number; path?: string }[] = [];
     for (const t of targets) {
       const server = createServer({ cert: tls.cert, key: tls.key, requestTimeout: 0 }, (req, res) => { void this.rest.handle(req, res); });
-      server.on('upgrade', (req, socket, head) => this.rest.upgrade(req, socket, head));
+      server.on('upgrade', (req, socket, head) => {
+        this.upgraded.add(socket);
+        socket.once('close', () => this.upgraded.delete(socket));
+        this.rest.upgrade(req, socket, head);
+      });
       server.on('clientError', (_e, socket) => socket.destroy());
       // A socket left by a host that died would refuse the listen.
       if ('path' in t) await rm(t.path, { force: true });
@@ -345,6 +362,9 @@ export class Cluster {
     this.clock?.close();
     for (const r of this.running) r.run.stop();
     this.running = [];
+    // A server's close waits for its upgraded connections too, and a port-forward from the host
+    // lasts until its kubectl stops: they end with the cluster (their relays with them).
+    for (const socket of this.upgraded) socket.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); })));
     this.servers = [];
   }

@@ -28,9 +28,12 @@ export interface RestDeps {
   /** True when the bearer token is one this lab accepts. */
   authenticate(token: string | undefined): boolean;
   logs?(req: IncomingMessage, res: ServerResponse, pod: KubeObject, query: URLSearchParams): Promise<void>;
-  /** exec or attach: takes over the upgraded connection. */
-  stream?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: 'exec' | 'attach', query: URLSearchParams): void;
+  /** exec, attach or portforward: takes over the upgraded connection. */
+  stream?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: StreamSubresource, query: URLSearchParams): void;
 }
+
+/** The pod subresources that take over their connection (an HTTP upgrade). */
+export type StreamSubresource = 'exec' | 'attach' | 'portforward';
 
 export interface ResourcePath {
   group: string;
@@ -169,7 +172,7 @@ export class RestHandler {
     }
   }
 
-  /** Upgrade requests: exec and attach. */
+  /** Upgrade requests: exec, attach and portforward. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const fail = (e: ApiError) => {
       const s = JSON.stringify(e.toStatus());
@@ -179,8 +182,7 @@ export class RestHandler {
       if (!this.deps.authenticate(bearer(req))) { fail(new ApiError(401, 'Unauthorized', 'Unauthorized')); return; }
       const url = new URL(req.url ?? '/', 'https://api');
       const t = parseResourcePath(url.pathname, this.deps.api.kinds);
-      if (!t || t.kind !== 'Pod' || !t.name || (t.subresource !== 'exec' && t.subresource !== 'attach')) {
-        if (t?.subresource === 'portforward') throw new ApiError(400, 'BadRequest', 'port-forward is not supported by this lab\'s API server yet');
+      if (!t || t.kind !== 'Pod' || !t.name || (t.subresource !== 'exec' && t.subresource !== 'attach' && t.subresource !== 'portforward')) {
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       }
       const pod = this.deps.api.get('Pod', t.namespace, t.name);

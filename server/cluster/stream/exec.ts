@@ -141,14 +141,13 @@ const wss = new WebSocketServer({
 });
 
 /** Answers a non-upgraded request on the raw socket with a metav1.Status. */
-function rejectUpgrade(socket: Duplex, err: ApiError) {
+export function rejectUpgrade(socket: Duplex, err: ApiError) {
   const body = JSON.stringify(err.toStatus());
   socket.end(`HTTP/1.1 ${err.code} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
-function offeredProtocols(req: IncomingMessage): string[] {
-  return (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-}
+/** The values of a comma-separated request header (Sec-WebSocket-Protocol, X-Stream-Protocol-Version). */
+export const headerList = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v ?? '').split(',').map((p) => p.trim()).filter(Boolean);
 
 /** Handles the HTTP upgrade of pods/exec or pods/attach (which one: the request path's last
  *  segment). A request that is not a v4/v5 channel WebSocket gets a metav1.Status error. */
@@ -159,7 +158,7 @@ export function handleStreamUpgrade(req: IncomingMessage, socket: Duplex, head: 
       `over WebSocket (${V5}), which kubectl uses from 1.30 on (1.29 with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true)`));
     return;
   }
-  const offered = offeredProtocols(req);
+  const offered = headerList(req.headers['sec-websocket-protocol']);
   if (!offered.some((p) => PROTOCOLS.includes(p))) {
     rejectUpgrade(socket, badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${PROTOCOLS.join(' ')}]`));
     return;

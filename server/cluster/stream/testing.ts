@@ -1,4 +1,4 @@
-// Test-only: the smallest API server the real kubectl accepts for exec, attach and logs against one
+// Test-only: the smallest API server the real kubectl accepts for exec, attach, logs and port-forward against one
 // pod `default/p` with one container `c` (discovery, the pod, the streaming subresources), and
 // helpers to run the versioned kubectl binaries against it.
 
@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { ApiError } from '../object.ts';
 import { handleStreamUpgrade, parseExecQuery, type Spawn } from './exec.ts';
 import { parseLogQuery, streamLog, type LogFiles } from './logs.ts';
+import { handlePortForwardUpgrade, type PortForwardTarget } from './portforward.ts';
 
 export const POD = 'p';
 export const CONTAINER = 'c';
@@ -21,6 +22,8 @@ export interface StubApiConfig {
   logFiles?: LogFiles;
   /** Resolves when a follow should end (the container stopped). */
   logDone?: Promise<void>;
+  /** Where port-forward's connections go. */
+  portForward?: PortForwardTarget;
 }
 
 export interface StubApi {
@@ -59,6 +62,7 @@ const resources = {
     { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
     { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+    { name: 'pods/portforward', singularName: '', namespaced: true, kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
   ],
 };
 
@@ -104,6 +108,7 @@ export async function startStubApi(config: StubApiConfig): Promise<StubApi> {
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     requests.push(`${req.method} ${req.url} upgrade=${req.headers.upgrade} protocols=${req.headers['sec-websocket-protocol'] ?? ''}`);
     const url = new URL(req.url ?? '/', 'http://stub');
+    if (url.pathname === `${POD_PATH}/portforward` && config.portForward) { handlePortForwardUpgrade(req, socket, head, config.portForward); return; }
     if (url.pathname !== `${POD_PATH}/exec` && url.pathname !== `${POD_PATH}/attach`) { socket.destroy(); return; }
     try {
       handleStreamUpgrade(req, socket, head, parseExecQuery(url.searchParams, 'default', POD, CONTAINER), (r, size) => config.spawn(r, size));

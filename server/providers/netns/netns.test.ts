@@ -2,7 +2,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import pty from '@lydell/node-pty';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostNetns, kubectlMinors, labsUnavailable, tempHome } from '../../../test/support/env.ts';
 import { labDir, newLabId } from '../../lab/naming.ts';
@@ -10,6 +12,7 @@ import { baseTopology } from '../../lab/topology.ts';
 import { netnsProvider, type NetnsLab } from './index.ts';
 import { untilPrints } from '../../../test/support/until.ts';
 import { existingLabCgroup } from './cgroups.ts';
+import { unhostLab } from './clusterd.ts';
 import { probeHost } from './limits.ts';
 import { DEFAULT_RETRY_POLICY } from '../../../grader/run.ts';
 import { hasSettled } from '../../../grader/settle.ts';
@@ -136,6 +139,25 @@ describe.skipIf(why)('a real netns lab', () => {
     const nat = await sh('control-plane', 'iptables-save -t nat');
     expect(nat.out).toContain('-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU');
     expect(nat.out).toContain('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
+  });
+
+  it('kubectl port-forward reaches a pod\'s port from the admin shell, through a Service\'s name too, and says what is refused', async () => {
+    // kubectl picks a pod behind the Service and its target port itself; the connection is made
+    // from inside the pod's network namespace, to localhost.
+    const forward = (args: string, then: string) => sh('admin', `log=$(mktemp); kubectl port-forward ${args} >$log 2>&1 & pf=$!
+      until grep -q -e '^Forwarding from 127.0.0.1' -e '^error' $log || ! kill -0 $pf 2>/dev/null; do sleep 0.05; done
+      ${then}; kill $pf 2>/dev/null; wait $pf; cat $log; rm -f $log`);
+    const svc = await forward('svc/web 18080:80', 'curl -sS -m5 http://127.0.0.1:18080/hostname; echo');
+    expect(webPods(), svc.out + svc.stderr).toContain(svc.out.split('\n')[0]);
+    expect(svc.out).toContain('Forwarding from 127.0.0.1:18080 -> 8080');
+    expect(svc.out).toContain('Handling connection for 18080');
+    const web = webPods()[0];
+    const pod = await forward(`pod/${web} 18081:8080`, 'curl -sS -m5 http://127.0.0.1:18081/hostname; echo');
+    expect(pod.out.split('\n')[0]).toBe(web);
+    // Nothing listens on 9: the kubelet's error ends the port-forward.
+    const refused = await forward(`pod/${web} 18082:9`, 'curl -sS -m5 http://127.0.0.1:18082/ 2>&1; wait $pf');
+    expect(refused.out).toMatch(/an error occurred forwarding 18082 -> 9: error forwarding port 9 to pod [0-9a-f]{64}, uid : failed to execute portforward in network namespace \\"\/var\/run\/netns\/pod_default_web-[^"]+\\": failed to connect to localhost:9 inside namespace \\"[0-9a-f]{64}\\", IPv4: dial tcp4 127.0.0.1:9: connect: connection refused/);
+    expect(refused.out).toContain('error: lost connection to pod');
   });
 
   it('scaling CoreDNS to zero makes DNS fail for real (refused), and scaling back restores it', async () => {
@@ -381,6 +403,45 @@ spec:
       expect((await netnsProvider.list()).filter((l) => l.state === 'alive')).toHaveLength(2);
     } finally {
       await other.destroy();
+    }
+  });
+
+  it('ends a port-forward from the host with its lab: stopping the lab\'s API does not wait for kubectl', async () => {
+    const other = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: 'test', seed: 4 });
+    const dir = mkdtempSync(join(tmpdir(), 'netdojo-pf-'));
+    let child: ReturnType<typeof execa> | undefined;
+    try {
+      writeFileSync(join(dir, 'kubeconfig'), await netnsProvider.kubeconfig(other.facts.id));
+      const web = other.facts.pods.find((p) => p.app === 'web')!.target.split('/')[1];
+      child = execa('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'port-forward', `pod/${web}`, ':8080'], { reject: false, buffer: false, env: { HOME: dir } });
+      let out = '';
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => { err += d; });
+      const waiters: (() => void)[] = [];
+      child.stdout!.on('data', (d: Buffer) => { out += d; for (const w of waiters.splice(0)) w(); });
+      /** Resolves with kubectl's first output that matches. */
+      const printed = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = () => { const m = pattern.exec(out); if (m) resolve(m); else waiters.push(check); };
+        check();
+        void child!.then(() => reject(new Error(`kubectl port-forward exited before printing ${pattern}: ${out}${err}`)));
+      });
+      const local = Number((await printed(/127\.0\.0\.1:(\d+) ->/))[1]);
+      // A request left half-sent keeps its relay in the pod waiting.
+      const held = connect(local, '127.0.0.1');
+      held.on('error', () => {});
+      held.write('GET /hostname HTTP/1.1\r\n');
+      await printed(/Handling connection/);
+      // The cluster host stops the lab's API (it answers within its deadline, or this throws) and
+      // ends the port-forward's connection, which kubectl sees.
+      await unhostLab(other.facts.id);
+      const done = await child;
+      expect(done.exitCode).toBe(1);
+      expect(err).toContain('lost connection to pod');
+      held.destroy();
+    } finally {
+      child?.kill('SIGKILL');
+      await other.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
