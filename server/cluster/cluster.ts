@@ -24,6 +24,7 @@ import { kindnetCniConfig } from './kindnet/cniconfig.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { loadBalancers, type LoadBalancerNetwork } from './loadbalancer/controller.ts';
 import { RestHandler, type StreamSubresource } from './rest.ts';
+import { ADMIN, serviceAccountUser, type UserInfo } from './reviews.ts';
 import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
 import { parseLogQuery, streamLog } from './stream/logs.ts';
@@ -143,10 +144,16 @@ function serviceAccountToken(key: Buffer, pod: KubeObject): string {
   return `${header}.${payload}.${sig}`;
 }
 
-function verifyServiceAccountToken(key: Buffer, token: string): boolean {
+/** The user a service account token this lab signed stands for. */
+function serviceAccountTokenUser(key: Buffer, token: string): UserInfo | undefined {
   const parts = token.split('.');
-  if (parts.length !== 3) return false;
-  return createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url') === parts[2];
+  if (parts.length !== 3) return undefined;
+  if (createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url') !== parts[2]) return undefined;
+  try {
+    return serviceAccountUser(JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')));
+  } catch {
+    return undefined;
+  }
 }
 
 export class Cluster {
@@ -174,7 +181,7 @@ export class Cluster {
       api: this.api,
       docs: (path, q, accept) => serveDocs(path, q, accept, this.version, this.kinds),
       table: (kind, objects, o) => toTable(kind, objects, { now: o.now, resourceVersion: o.resourceVersion, noHeaders: o.noHeaders, includeObject: o.includeObject === 'None' ? 'Metadata' : o.includeObject }),
-      authenticate: (token) => token === opts.token || (token !== undefined && verifyServiceAccountToken(this.signingKey, token)),
+      authenticate: (token) => (token === opts.token ? ADMIN : token === undefined ? undefined : serviceAccountTokenUser(this.signingKey, token)),
       logs: dp ? (req, res, pod, q) => this.logs(req, res, pod, q, dp) : undefined,
       stream: dp ? (req, socket, head, pod, sub, q) => this.stream(req, socket, head, pod, sub, q, dp) : undefined,
     });

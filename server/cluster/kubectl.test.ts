@@ -93,4 +93,18 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     expect(r.exitCode, r.err).toBe(0);
     expect(r.out).toMatch(/FIELD:\s+dnsPolicy <string>/);
   });
+
+  it('says who the caller is and what it may do, as kind answers its admin (1.32+ ask in protobuf)', async () => {
+    expect((await k('auth whoami')).out.split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
+      ['ATTRIBUTE', 'VALUE'], ['Username', 'kubernetes-admin'], ['Groups', '[kubeadm:cluster-admins system:authenticated]'],
+    ]);
+    expect((await k('auth can-i create deployments.apps --subresource=scale -n kube-system')).out).toBe('yes');
+    expect((await k('auth can-i get /healthz')).out).toBe('yes');
+    const rules = (await k('auth can-i --list')).out.split('\n');
+    expect(rules[0].split(/\s{2,}/)).toEqual(['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs']);
+    expect(rules[1].split(/\s+/)).toEqual(['*.*', '[]', '[]', '[*]']);
+    expect(rules).toContainEqual(expect.stringMatching(/^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/));
+    // Reviews are created, never read back.
+    expect((await k('get --raw /apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).err).toBe('Error from server (MethodNotAllowed): the server does not allow this method on the requested resource');
+  });
 });

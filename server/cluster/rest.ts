@@ -7,6 +7,7 @@ import { ApiError, badRequest, type KubeObject, type KubeStatus } from './object
 import { CUSTOM_RESOURCE_PATCH_TYPES, PATCH_CONTENT_TYPES, patchTypeOf, unsupportedPatchType } from './patch.ts';
 import { decodeKubeProtobuf, isKubeProtobuf } from './protobuf/decode.ts';
 import type { KindRegistry, ResourceKind, ServedKind } from './registry.ts';
+import { answerReview, isReviewPath, type UserInfo } from './reviews.ts';
 
 // The REST surface of a lab's API server: URL → kind, namespace, name and subresource; verb →
 // ClusterApi call; content negotiation (JSON, server-side Tables, watch streams); every failure as
@@ -25,8 +26,8 @@ export interface RestDeps {
   /** /version, discovery and OpenAPI documents; undefined when the path is not one of them. */
   docs(path: string, query: URLSearchParams, accept: string | undefined): DocResponse | undefined;
   table(kind: ServedKind, objects: KubeObject[], opts: TableOptions): unknown;
-  /** True when the bearer token is one this lab accepts. */
-  authenticate(token: string | undefined): boolean;
+  /** Who a bearer token stands for; undefined for one this lab does not accept. */
+  authenticate(token: string | undefined): UserInfo | undefined;
   logs?(req: IncomingMessage, res: ServerResponse, pod: KubeObject, query: URLSearchParams): Promise<void>;
   /** exec, attach or portforward: takes over the upgraded connection. */
   stream?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: StreamSubresource, query: URLSearchParams): void;
@@ -148,10 +149,10 @@ function includeObjectOf(q: URLSearchParams): TableOptions['includeObject'] {
 export class RestHandler {
   constructor(private readonly deps: RestDeps) {}
 
-  private authorized(req: IncomingMessage, res: ServerResponse | undefined): boolean {
-    if (this.deps.authenticate(bearer(req))) return true;
-    if (res) sendStatus(res, new ApiError(401, 'Unauthorized', 'Unauthorized'));
-    return false;
+  private authenticated(req: IncomingMessage, res: ServerResponse): UserInfo | undefined {
+    const user = this.deps.authenticate(bearer(req));
+    if (!user) sendStatus(res, new ApiError(401, 'Unauthorized', 'Unauthorized'));
+    return user;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -159,7 +160,13 @@ export class RestHandler {
       const url = new URL(req.url ?? '/', 'https://api');
       const path = url.pathname.replace(/\/+$/, '') || '/';
       if (path === '/healthz' || path === '/livez' || path === '/readyz') { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end('ok'); return; }
-      if (!this.authorized(req, res)) return;
+      const user = this.authenticated(req, res);
+      if (!user) return;
+      if (isReviewPath(path)) {
+        if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        sendJson(res, 201, answerReview(path, parseBody(await readBody(req), req.headers['content-type']), user));
+        return;
+      }
       if (req.method === 'GET') {
         const doc = this.deps.docs(path, url.searchParams, req.headers.accept);
         if (doc) { res.writeHead(doc.status, { 'Content-Type': doc.contentType }); res.end(doc.body); return; }

@@ -8,7 +8,7 @@
 //
 // A kind added to KINDS needs its message here (schema.test.ts fails until it has one).
 
-export type PackageName = 'meta' | 'core' | 'apps' | 'discovery' | 'networking' | 'autoscaling' | 'policy' | 'authentication';
+export type PackageName = 'meta' | 'core' | 'apps' | 'discovery' | 'networking' | 'autoscaling' | 'policy' | 'authentication' | 'authorization';
 export type PackageTable = Record<string, string[]>;
 
 /** k8s.io/apimachinery/pkg/apis/meta/v1 */
@@ -26,6 +26,7 @@ const meta: PackageTable = {
   Condition: ['1 type string', '2 status string', '3 observedGeneration int64?', '4 lastTransitionTime Time', '5 reason string', '6 message string'],
   LabelSelector: ['1 matchLabels map[string]string', '2 matchExpressions []LabelSelectorRequirement'],
   LabelSelectorRequirement: ['1 key string', '2 operator string', '3 values []string'],
+  FieldSelectorRequirement: ['1 key string', '2 operator string', '3 values []string'],
 };
 
 /** k8s.io/api/core/v1 */
@@ -364,12 +365,33 @@ const policy: PackageTable = {
   Eviction: ['1 metadata meta.ObjectMeta', '2 deleteOptions meta.DeleteOptions'],
 };
 
-/** k8s.io/api/authentication/v1 (the TokenRequest subresource) */
+/** k8s.io/api/authentication/v1 (the TokenRequest subresource; SelfSubjectReview, `kubectl auth whoami`) */
 const authentication: PackageTable = {
   TokenRequest: ['1 metadata meta.ObjectMeta', '2 spec TokenRequestSpec', '3 status TokenRequestStatus'],
   TokenRequestSpec: ['1 audiences []string', '4 expirationSeconds int64', '3 boundObjectRef BoundObjectReference'],
   TokenRequestStatus: ['1 token string', '2 expirationTimestamp Time'],
   BoundObjectReference: ['1 kind string?', '2 apiVersion string?', '3 name string?', '4 uid string?'],
+  SelfSubjectReview: ['1 metadata meta.ObjectMeta', '2 status SelfSubjectReviewStatus'],
+  SelfSubjectReviewStatus: ['1 userInfo UserInfo'],
+  // extra (4, map of ExtraValue) is the server's to fill in: a client's is skipped as unknown.
+  UserInfo: ['1 username string?', '2 uid string?', '3 groups []string'],
 };
 
-export const PACKAGES: Record<PackageName, PackageTable> = { meta, core, apps, discovery, networking, autoscaling, policy, authentication };
+/** k8s.io/api/authorization/v1 (the self reviews of `kubectl auth can-i`) */
+const authorization: PackageTable = {
+  SelfSubjectAccessReview: ['1 metadata meta.ObjectMeta', '2 spec SelfSubjectAccessReviewSpec', '3 status SubjectAccessReviewStatus'],
+  SelfSubjectAccessReviewSpec: ['1 resourceAttributes ResourceAttributes', '2 nonResourceAttributes NonResourceAttributes'],
+  ResourceAttributes: ['1 namespace string?', '2 verb string?', '3 group string?', '4 version string?', '5 resource string?', '6 subresource string?',
+    '7 name string?', '8 fieldSelector FieldSelectorAttributes', '9 labelSelector LabelSelectorAttributes'],
+  FieldSelectorAttributes: ['1 rawSelector string?', '2 requirements []meta.FieldSelectorRequirement'],
+  LabelSelectorAttributes: ['1 rawSelector string?', '2 requirements []meta.LabelSelectorRequirement'],
+  NonResourceAttributes: ['1 path string?', '2 verb string?'],
+  SubjectAccessReviewStatus: ['1 allowed bool', '4 denied bool?', '2 reason string?', '3 evaluationError string?'],
+  SelfSubjectRulesReview: ['1 metadata meta.ObjectMeta', '2 spec SelfSubjectRulesReviewSpec', '3 status SubjectRulesReviewStatus'],
+  SelfSubjectRulesReviewSpec: ['1 namespace string?'],
+  SubjectRulesReviewStatus: ['1 resourceRules []ResourceRule', '2 nonResourceRules []NonResourceRule', '3 incomplete bool', '4 evaluationError string?'],
+  ResourceRule: ['1 verbs []string', '2 apiGroups []string', '3 resources []string', '4 resourceNames []string'],
+  NonResourceRule: ['1 verbs []string', '2 nonResourceURLs []string'],
+};
+
+export const PACKAGES: Record<PackageName, PackageTable> = { meta, core, apps, discovery, networking, autoscaling, policy, authentication, authorization };

@@ -15,6 +15,7 @@
 // Entries are listed in Go declaration order, which is the order encoding/json writes the keys.
 
 import { KINDS, groupVersion } from '../kinds.ts';
+import { REVIEW_KINDS } from '../reviews.ts';
 import { PACKAGES, type PackageName } from './messages.ts';
 
 export type ScalarType = 'string' | 'bytes' | 'bool' | 'int32' | 'int64';
@@ -105,11 +106,12 @@ const GROUP_PACKAGES: Record<string, PackageName> = {
   autoscaling: 'autoscaling',
   policy: 'policy',
   'authentication.k8s.io': 'authentication',
+  'authorization.k8s.io': 'authorization',
 };
 
-/** "<apiVersion>/<kind>" → message: every served kind, and the kinds its subresources take as a
- *  body (Scale, Eviction, TokenRequest, Binding). DeleteOptions is registered in every group
- *  version, as in the apiserver's scheme, and under meta.k8s.io/v1. */
+/** "<apiVersion>/<kind>" → message: every served kind, the kinds its subresources take as a
+ *  body (Scale, Eviction, TokenRequest, Binding), and the reviews (reviews.ts). DeleteOptions is
+ *  registered in every group version, as in the apiserver's scheme, and under meta.k8s.io/v1. */
 function buildRoots(): Map<string, MessageSchema> {
   const roots = new Map<string, MessageSchema>();
   const add = (group: string, version: string, kind: string) => {
@@ -124,6 +126,7 @@ function buildRoots(): Map<string, MessageSchema> {
     for (const sub of info.subresources) add(sub.group ?? info.group, sub.version ?? info.version, sub.kind);
     roots.set(`${groupVersion(info)}/DeleteOptions`, deleteOptions);
   }
+  for (const r of REVIEW_KINDS) add(r.group, r.version, r.kind);
   return roots;
 }
 

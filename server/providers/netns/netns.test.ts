@@ -375,6 +375,9 @@ spec:
     const [where, body] = r.out.split('\n');
     expect(where).toBe('10.96.0.1:443');
     expect(JSON.parse(body)).toMatchObject({ kind: 'Pod', metadata: { name: 'client-worker' } });
+    // The token is the pod's service account, as `kubectl auth whoami` with it says.
+    const whoami = await kubectl('admin', `exec client-worker -- sh -c 'curl -s --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt -H "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" -H "Content-Type: application/json" -d "{}" https://kubernetes.default.svc/apis/authentication.k8s.io/v1/selfsubjectreviews'`);
+    expect(JSON.parse(whoami.out).status.userInfo).toMatchObject({ username: 'system:serviceaccount:default:default', groups: ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated'] });
     expect((await kubectl('admin', '-n kube-system exec deploy/coredns -- head -1 /etc/coredns/Corefile')).out).toBe('.:53 {');
   });
 
