@@ -23,12 +23,14 @@ import { networkPolicies } from './netpol/controller.ts';
 import { kindnetCniConfig } from './kindnet/cniconfig.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { loadBalancers, type LoadBalancerNetwork } from './loadbalancer/controller.ts';
-import { RestHandler, type StreamSubresource } from './rest.ts';
+import { RestHandler, sendStatus, type StreamSubresource } from './rest.ts';
 import { ADMIN, serviceAccountUser, type UserInfo } from './reviews.ts';
 import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
 import { parseLogQuery, streamLog } from './stream/logs.ts';
-import { handlePortForwardUpgrade, relayDial } from './stream/portforward.ts';
+import { handlePortForwardUpgrade } from './stream/portforward.ts';
+import { proxyDestination, proxyHttp, type ProxyPath } from './stream/proxy.ts';
+import { relayTo, relayToLocalhost } from './stream/relay.ts';
 import { toTable } from './tables.ts';
 import { ChangeClock, type Settledness } from './settled.ts';
 
@@ -45,6 +47,8 @@ export interface DataPlane {
   runtime: PodRuntime;
   /** The argv prefix that runs a command inside a pod's container (exec, attach). */
   enter(pod: KubeObject, netns: string, container: string): Promise<LaunchSpec>;
+  /** The argv prefix that runs a command in a node's network namespace (the API server's proxy dials from the control-plane's). */
+  enterNode(node: string): Promise<LaunchSpec>;
   clusterDNS: string;
   clusterDomain: string;
   podCIDR: string;
@@ -184,6 +188,7 @@ export class Cluster {
       authenticate: (token) => (token === opts.token ? ADMIN : token === undefined ? undefined : serviceAccountTokenUser(this.signingKey, token)),
       logs: dp ? (req, res, pod, q) => this.logs(req, res, pod, q, dp) : undefined,
       stream: dp ? (req, socket, head, pod, sub, q) => this.stream(req, socket, head, pod, sub, q, dp) : undefined,
+      proxy: dp ? (req, res, target, search) => this.proxy(req, res, target, search, dp) : undefined,
     });
   }
 
@@ -214,6 +219,12 @@ export class Cluster {
     await streamLog(res, { pod: pod.metadata.name!, container, files: { current, previous: `${current}.previous` } }, opts, done);
   }
 
+  private async proxy(req: IncomingMessage, res: ServerResponse, target: ProxyPath, search: string, dp: DataPlane): Promise<void> {
+    const { address, port } = proxyDestination({ get: (kind, ns, name) => this.api.get(kind, ns, name) }, target);
+    const launch = await dp.enterNode(this.opts.nodes.find((n) => n.role === 'control-plane')!.name);
+    await proxyHttp(req, res, relayTo(launch, address, port), `${address}:${port}`, `${target.path}${search}`, (e) => sendStatus(res, e));
+  }
+
   private stream(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: StreamSubresource, q: URLSearchParams, dp: DataPlane): void {
     if (sub === 'portforward') {
       // The runtime connects from the pod's network namespace: the relay enters it as exec enters
@@ -221,7 +232,7 @@ export class Cluster {
       const netns = this.netnsOf(pod);
       const sandbox = createHash('sha256').update(`sandbox:${pod.metadata.uid}`).digest('hex');
       void dp.enter(pod, netns, this.containerOf(pod, undefined)).then(
-        (launch) => handlePortForwardUpgrade(req, socket, head, { sandbox, dial: relayDial(launch, { path: `/var/run/netns/${netns}`, sandbox }) }),
+        (launch) => handlePortForwardUpgrade(req, socket, head, { sandbox, dial: relayToLocalhost(launch, { path: `/var/run/netns/${netns}`, sandbox }) }),
         (e) => socket.destroy(e as Error));
       return;
     }

@@ -8,6 +8,7 @@ import { CUSTOM_RESOURCE_PATCH_TYPES, PATCH_CONTENT_TYPES, patchTypeOf, unsuppor
 import { decodeKubeProtobuf, isKubeProtobuf } from './protobuf/decode.ts';
 import type { KindRegistry, ResourceKind, ServedKind } from './registry.ts';
 import { answerReview, isReviewPath, type UserInfo } from './reviews.ts';
+import { parseProxyPath, type ProxyPath } from './stream/proxy.ts';
 
 // The REST surface of a lab's API server: URL → kind, namespace, name and subresource; verb →
 // ClusterApi call; content negotiation (JSON, server-side Tables, watch streams); every failure as
@@ -29,6 +30,8 @@ export interface RestDeps {
   /** Who a bearer token stands for; undefined for one this lab does not accept. */
   authenticate(token: string | undefined): UserInfo | undefined;
   logs?(req: IncomingMessage, res: ServerResponse, pod: KubeObject, query: URLSearchParams): Promise<void>;
+  /** pods/proxy and services/proxy: answers the request from the pod. */
+  proxy?(req: IncomingMessage, res: ServerResponse, target: ProxyPath, search: string): Promise<void>;
   /** exec, attach or portforward: takes over the upgraded connection. */
   stream?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, sub: StreamSubresource, query: URLSearchParams): void;
 }
@@ -165,6 +168,12 @@ export class RestHandler {
       if (isReviewPath(path)) {
         if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         sendJson(res, 201, answerReview(path, parseBody(await readBody(req), req.headers['content-type']), user));
+        return;
+      }
+      const proxied = parseProxyPath(url.pathname);
+      if (proxied) {
+        if (!this.deps.proxy) throw new ApiError(503, 'ServiceUnavailable', 'this API server has no pods to proxy to');
+        await this.deps.proxy(req, res, proxied, url.search);
         return;
       }
       if (req.method === 'GET') {

@@ -3,7 +3,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { kubectlMinors } from '../../../test/support/env.ts';
-import { MAX_PAIRS, relayDial } from './portforward.ts';
+import { MAX_PAIRS } from './portforward.ts';
+import { relayToLocalhost } from './relay.ts';
 import { FRAME, RST } from './spdy.ts';
 import { frameReader, frameType, spdyClient } from './spdy-testing.ts';
 import { startStubApi, type StubApi } from './testing.ts';
@@ -42,7 +43,7 @@ beforeAll(async () => {
   await once(probe, 'listening');
   closedPort = (probe.address() as AddressInfo).port;
   await new Promise((r) => probe.close(r));
-  api = await startStubApi({ spawn: () => Promise.reject(new Error('no exec here')), portForward: { sandbox: SANDBOX, dial: relayDial({ argv: [] }, { path: NETNS, sandbox: SANDBOX }) } });
+  api = await startStubApi({ spawn: () => Promise.reject(new Error('no exec here')), portForward: { sandbox: SANDBOX, dial: relayToLocalhost({ argv: [] }, { path: NETNS, sandbox: SANDBOX }) } });
 });
 afterEach(() => { for (const p of running.splice(0)) p.kill('SIGKILL'); });
 afterAll(async () => {

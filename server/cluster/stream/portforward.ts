@@ -8,15 +8,14 @@
 // stream, and writes what failed on the error stream. kubectl ends the whole port-forward at the
 // first message there ("error: lost connection to pod").
 //
-// What a connection into the pod is stays with the caller (a Dial); `relayDial` runs a relay
-// program under a launch prefix (the same entry into the pod's namespaces that exec uses).
+// What a connection into the pod is stays with the caller (a Dial; relay.ts makes them).
 
-import { spawn } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ApiError, badRequest } from '../object.ts';
-import { headerList, rejectUpgrade, type LaunchSpec } from './exec.ts';
+import { headerList, rejectUpgrade } from './exec.ts';
+import type { Dial, PodConnection } from './relay.ts';
 import { RST, SpdySession } from './spdy.ts';
 
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
@@ -30,24 +29,6 @@ const PAIR_TIMEOUT_MS = 30_000;
 /** What the transport may hold unsent before the pod's side stops being read, and where it resumes. */
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = 1 << 18;
-
-/** A connection to a port of the pod, made from inside its network namespace. */
-export interface PodConnection {
-  /** false: the pod is behind; wait for onDrain. */
-  write(data: Buffer): boolean;
-  onDrain(cb: () => void): void;
-  /** The client will send no more (half-close towards the pod). */
-  end(): void;
-  onData(cb: (data: Buffer) => void): void;
-  pause(): void;
-  resume(): void;
-  /** Abandons the connection. */
-  close(): void;
-  /** Settles when the connection is over: undefined, or why it failed, in the runtime's words. */
-  done: Promise<string | undefined>;
-}
-
-export type Dial = (port: number) => PodConnection;
 
 export interface PortForwardTarget {
   dial: Dial;
@@ -267,79 +248,4 @@ function serve(transport: Transport, target: PortForwardTarget): SpdySession {
   transport.onReceive((chunk) => session.receive(chunk));
   transport.onClose(() => session.close());
   return session;
-}
-
-// --- a relay into the pod ----------------------------------------------------------------------
-
-/** Connects as containerd's portForward does (tcp4 localhost, then tcp6), then relays stdin to the
- *  port and the port to stdout, half-closing each way. A failure prints containerd's words. */
-const RELAY = String.raw`
-import os, socket, sys, threading
-port = int(sys.argv[1])
-errors = []
-conn = None
-for family, host, name in ((socket.AF_INET, '127.0.0.1', 'tcp4 127.0.0.1'), (socket.AF_INET6, '::1', 'tcp6 [::1]')):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        s.connect((host, port))
-        conn = s
-        break
-    except OSError as e:
-        s.close()
-        why = os.strerror(e.errno) if e.errno else str(e)
-        errors.append('dial %s:%d: connect: %s' % (name, port, why[:1].lower() + why[1:]))
-if conn is None:
-    sys.stderr.write('IPv4: %s IPv6 %s ' % (errors[0], errors[1]))
-    sys.exit(1)
-def upstream():
-    try:
-        while True:
-            b = os.read(0, 65536)
-            if not b:
-                break
-            conn.sendall(b)
-        conn.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-threading.Thread(target=upstream, daemon=True).start()
-try:
-    while True:
-        b = conn.recv(65536)
-        if not b:
-            break
-        while b:
-            b = b[os.write(1, b):]
-except OSError:
-    pass
-`;
-
-/** A Dial that runs the relay under `launch` (its argv prefix enters the pod's namespaces);
- *  `netns` names the pod's network namespace in the runtime's failure message. */
-export function relayDial(launch: LaunchSpec, netns: { path: string; sandbox: string }): Dial {
-  return (port) => {
-    const [file, ...args] = [...launch.argv, 'python3', '-c', RELAY, String(port)];
-    const child = spawn(file, args, { env: launch.env ?? process.env, cwd: launch.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    let abandoned = false;
-    child.stderr.on('data', (d: Buffer) => { if (stderr.length < 4096) stderr += d.toString(); });
-    child.stdin.on('error', () => {}); // EPIPE once the relay has exited
-    const done = new Promise<string | undefined>((resolve) => {
-      child.once('error', (e) => resolve(`failed to execute portforward in network namespace "${netns.path}": ${e.message}`));
-      child.once('close', (code) => {
-        if (abandoned || code === 0) { resolve(undefined); return; }
-        const why = stderr.startsWith('IPv4: ') ? `failed to connect to localhost:${port} inside namespace "${netns.sandbox}", ${stderr}` : stderr.trim() || `exit status ${code}`;
-        resolve(`failed to execute portforward in network namespace "${netns.path}": ${why}`);
-      });
-    });
-    return {
-      write: (data) => child.stdin.write(data),
-      onDrain: (cb) => child.stdin.once('drain', cb),
-      end: () => child.stdin.end(),
-      onData: (cb) => child.stdout.on('data', cb),
-      pause: () => child.stdout.pause(),
-      resume: () => child.stdout.resume(),
-      close: () => { abandoned = true; child.kill('SIGKILL'); },
-      done,
-    };
-  };
 }

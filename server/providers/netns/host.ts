@@ -90,6 +90,7 @@ export function netnsLabHost(): LabHost {
             env: { PATH: LAB_PATH, TERM: 'xterm', ...ctx.env, ...(ctx.mounts ? { NETDOJO_MOUNTS: ctx.mounts } : {}) },
           };
         },
+        enterNode: async (node) => ({ argv: [...enterPrefix(h.sandbox, false), join(dir, 'bin/enter'), node], env: { PATH: LAB_PATH } }),
         clusterDNS: record.topology.dns.clusterIP, clusterDomain: record.topology.dns.domain, podCIDR: record.topology.podCIDR,
         nodeResolvConf: NODE_RESOLV_CONF, dnsDir: join(dir, 'dns'),
         env: { COREDNS_RECORDS_DIR: join(dir, 'dns') },

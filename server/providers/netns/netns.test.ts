@@ -409,6 +409,19 @@ spec:
     }
   });
 
+  it('the API server\'s proxy reaches a Service\'s endpoint and a pod, as kubectl cluster-info\'s URLs and kubectl proxy do', async () => {
+    expect(webPods()).toContain((await kubectl('admin', 'get --raw /api/v1/namespaces/default/services/web:http/proxy/hostname')).out);
+    const web = webPods()[0];
+    expect((await kubectl('admin', `get --raw /api/v1/namespaces/default/pods/${web}:8080/proxy/hostname`)).out).toBe(web);
+    const refused = await kubectl('admin', `get --raw /api/v1/namespaces/default/pods/${web}:9/proxy/`);
+    expect(refused.stderr.trim()).toMatch(/^Error from server \(ServiceUnavailable\): error trying to reach service: dial tcp 10\.244\.\d\.\d+:9: connect: connection refused$/);
+    expect((await kubectl('admin', 'get --raw /api/v1/namespaces/default/services/web/proxy/')).stderr.trim()).toBe('Error from server (ServiceUnavailable): no service port "" found for service "web"');
+    const proxied = await sh('admin', `kubectl proxy --port 8001 >/dev/null 2>&1 & p=$!
+      until curl -s -o /dev/null localhost:8001/version || ! kill -0 $p 2>/dev/null; do sleep 0.05; done
+      curl -sS localhost:8001/api/v1/namespaces/default/services/web:80/proxy/hostname; kill $p`);
+    expect(webPods()).toContain(proxied.out);
+  });
+
   it('ends a port-forward from the host with its lab: stopping the lab\'s API does not wait for kubectl', async () => {
     const other = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: 'test', seed: 4 });
     const dir = mkdtempSync(join(tmpdir(), 'netdojo-pf-'));
