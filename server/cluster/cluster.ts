@@ -24,7 +24,8 @@ import { kindnetCniConfig } from './kindnet/cniconfig.ts';
 import { kubeProxy } from './proxy/controller.ts';
 import { loadBalancers, type LoadBalancerNetwork } from './loadbalancer/controller.ts';
 import { RestHandler, sendStatus, type StreamSubresource } from './rest.ts';
-import { ADMIN, serviceAccountUser, type UserInfo } from './reviews.ts';
+import { ADMIN } from './reviews.ts';
+import { answerTokenRequest, podToken, tokenUser } from './tokens.ts';
 import { clone, ObjectStore } from './store.ts';
 import { handleStreamUpgrade, localSpawn, parseExecQuery, type LaunchSpec } from './stream/exec.ts';
 import { parseLogQuery, streamLog } from './stream/logs.ts';
@@ -133,33 +134,6 @@ export function baseManifests(): KubeObject[] {
   return clone(parsedBase);
 }
 
-/** A service account token, JWT-shaped as the TokenRequest API issues them, signed with the lab's key. */
-function serviceAccountToken(key: Buffer, pod: KubeObject): string {
-  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const sa = String((pod.spec as { serviceAccountName?: string }).serviceAccountName ?? 'default');
-  const header = b64({ alg: 'HS256', kid: createHmac('sha256', key).update('kid').digest('base64url').slice(0, 43) });
-  const payload = b64({
-    aud: ['https://kubernetes.default.svc.cluster.local'], exp: now + 3607, iat: now, iss: 'https://kubernetes.default.svc.cluster.local',
-    'kubernetes.io': { namespace: pod.metadata.namespace, pod: { name: pod.metadata.name, uid: pod.metadata.uid }, serviceaccount: { name: sa } },
-    nbf: now, sub: `system:serviceaccount:${pod.metadata.namespace}:${sa}`,
-  });
-  const sig = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${sig}`;
-}
-
-/** The user a service account token this lab signed stands for. */
-function serviceAccountTokenUser(key: Buffer, token: string): UserInfo | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  if (createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url') !== parts[2]) return undefined;
-  try {
-    return serviceAccountUser(JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')));
-  } catch {
-    return undefined;
-  }
-}
-
 export class Cluster {
   /** The kinds this lab serves: built-in, and those its CustomResourceDefinitions establish. */
   readonly kinds = new KindRegistry();
@@ -185,10 +159,11 @@ export class Cluster {
       api: this.api,
       docs: (path, q, accept) => serveDocs(path, q, accept, this.version, this.kinds),
       table: (kind, objects, o) => toTable(kind, objects, { now: o.now, resourceVersion: o.resourceVersion, noHeaders: o.noHeaders, includeObject: o.includeObject === 'None' ? 'Metadata' : o.includeObject }),
-      authenticate: (token) => (token === opts.token ? ADMIN : token === undefined ? undefined : serviceAccountTokenUser(this.signingKey, token)),
+      authenticate: (token) => (token === opts.token ? ADMIN : token === undefined ? undefined : tokenUser(this.signingKey, token)),
       logs: dp ? (req, res, pod, q) => this.logs(req, res, pod, q, dp) : undefined,
       stream: dp ? (req, socket, head, pod, sub, q) => this.stream(req, socket, head, pod, sub, q, dp) : undefined,
       proxy: dp ? (req, res, target, search) => this.proxy(req, res, target, search, dp) : undefined,
+      token: (sa, request) => answerTokenRequest(this.signingKey, sa, request, (ns, name) => this.api.get('Pod', ns, name)),
     });
   }
 
@@ -316,7 +291,7 @@ export class Cluster {
     if (dp) {
       const kubeletOpts: KubeletOptions = {
         runtime: dp.runtime, nodes: () => this.opts.nodes, clusterDNS: dp.clusterDNS, clusterDomain: dp.clusterDomain,
-        tokenFor: (pod) => serviceAccountToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
+        tokenFor: (pod) => podToken(this.signingKey, pod), caCert: this.opts.caCert, nodeResolvConf: dp.nodeResolvConf, env: dp.env, imagePath: dp.imagePath,
       };
       const nodes = () => this.opts.nodes.map((n) => n.name);
       specs.push(kubelet(kubeletOpts), kubeProxy({ runtime: dp.runtime, nodes: () => this.opts.nodes, clusterCIDR: dp.podCIDR }), networkPolicies({ runtime: dp.runtime, nodes: () => this.opts.nodes }),

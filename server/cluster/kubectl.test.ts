@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlMinors } from '../../test/support/env.ts';
+import { untilPrints } from '../../test/support/until.ts';
 import { startTestCluster, type TestCluster } from './testing/cluster.ts';
 
 // The lab's API server against the real kubectl, every minor from 1.30 that this machine has: the
@@ -104,6 +105,10 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     expect(rules[0].split(/\s{2,}/)).toEqual(['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs']);
     expect(rules[1].split(/\s+/)).toEqual(['*.*', '[]', '[]', '[*]']);
     expect(rules).toContainEqual(expect.stringMatching(/^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/));
+    // A token of a service account, as `kubectl create token` asks for one, stands for it.
+    const token = (await untilPrints(async () => (await k('create token default')).out, /^eyJ/, 'create token default')).trim();
+    expect((await k(`--token ${token} auth whoami`)).out).toContain('system:serviceaccount:default:default');
+    expect((await k('create token default --duration=5m')).err).toBe('error: failed to create token: TokenRequest.authentication.k8s.io "default" is invalid: spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes');
     // Reviews are created, never read back.
     expect((await k('get --raw /apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).err).toBe('Error from server (MethodNotAllowed): the server does not allow this method on the requested resource');
   });

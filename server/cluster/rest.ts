@@ -30,6 +30,8 @@ export interface RestDeps {
   /** Who a bearer token stands for; undefined for one this lab does not accept. */
   authenticate(token: string | undefined): UserInfo | undefined;
   logs?(req: IncomingMessage, res: ServerResponse, pod: KubeObject, query: URLSearchParams): Promise<void>;
+  /** serviceaccounts/<name>/token: a TokenRequest answered with a token for the service account. */
+  token?(serviceAccount: KubeObject, request: unknown): KubeObject;
   /** pods/proxy and services/proxy: answers the request from the pod. */
   proxy?(req: IncomingMessage, res: ServerResponse, target: ProxyPath, search: string): Promise<void>;
   /** exec, attach or portforward: takes over the upgraded connection. */
@@ -231,6 +233,13 @@ export class RestHandler {
       throw new ApiError(400, 'BadRequest', `Upgrade request required`);
     }
     if (sub === 'scale') { await this.scale(req, res, t, q, dryRun); return; }
+    if (sub === 'token') {
+      if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      if (!this.deps.token) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      const body = parseBody(await readBody(req), req.headers['content-type']);
+      sendJson(res, 201, this.deps.token(api.get('ServiceAccount', t.namespace, t.name!), body));
+      return;
+    }
 
     switch (method) {
       case 'GET': {

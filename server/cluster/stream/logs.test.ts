@@ -147,11 +147,12 @@ describe.each(MINORS)('kubectl %s logs', (minor) => {
   it('-f streams what is appended and ends when the container stops', async () => {
     const { file, args } = api.kubectlArgv(minor, ['logs', '-f', 'p']);
     const child = execa(file, args, { reject: false, timeout: 30_000 });
+    // One listener for the whole run: output that arrives between two waits is kept, not dropped.
     let out = '';
+    const waiters: (() => void)[] = [];
+    child.stdout!.on('data', (d: Buffer) => { out += d; for (const w of waiters.splice(0)) w(); });
     const seen = (text: string) => new Promise<void>((resolve) => {
-      const check = () => { if (out.includes(text)) { child.stdout!.off('data', onData); resolve(); } };
-      const onData = (d: Buffer) => { out += d; check(); };
-      child.stdout!.on('data', onData);
+      const check = () => { if (out.includes(text)) resolve(); else waiters.push(check); };
       check();
     });
     await seen('three\n');
