@@ -95,6 +95,21 @@ describe.skipIf(why).each(minors)('kubectl %s', (minor) => {
     expect(r.out).toMatch(/FIELD:\s+dnsPolicy <string>/);
   });
 
+  it('evicts pods as kubectl drain asks, a server dry run changing nothing, a real one starting the pod\'s graceful end', async () => {
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: { name: evictme, namespace: default, labels: { app: evictme } }\nspec: { nodeName: worker, containers: [{ name: c, image: busybox }] }\n';
+    expect((await k('apply -f -', pod)).out).toBe('pod/evictme created');
+    const dry = await k('drain worker --pod-selector=app=evictme --force --dry-run=server');
+    expect(dry.out.split('\n')).toEqual(['node/worker cordoned (server dry run)', 'evicting pod default/evictme (server dry run)', 'node/worker drained (server dry run)']);
+    expect((await k('get pod evictme -o jsonpath={.metadata.deletionTimestamp}')).out).toBe('');
+    // No kubelet here to end the pod: the eviction leaves it Terminating, as the API server does.
+    const eviction = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'evictme', namespace: 'default' } });
+    expect(JSON.parse((await k('create --raw /api/v1/namespaces/default/pods/evictme/eviction -f -', eviction)).out)).toMatchObject({ kind: 'Status', status: 'Success' });
+    expect((await k('get pod evictme -o jsonpath={.metadata.deletionTimestamp}')).out).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const other = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'someone-else' } });
+    expect((await k('create --raw /api/v1/namespaces/default/pods/evictme/eviction -f -', other)).err).toBe('Error from server (BadRequest): name in URL does not match name in Eviction object');
+    await k('delete pod evictme --grace-period=0 --force');
+  });
+
   it('says who the caller is and what it may do, as kind answers its admin (1.32+ ask in protobuf)', async () => {
     expect((await k('auth whoami')).out.split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
       ['ATTRIBUTE', 'VALUE'], ['Username', 'kubernetes-admin'], ['Groups', '[kubeadm:cluster-admins system:authenticated]'],

@@ -233,6 +233,17 @@ export class RestHandler {
       throw new ApiError(400, 'BadRequest', `Upgrade request required`);
     }
     if (sub === 'scale') { await this.scale(req, res, t, q, dryRun); return; }
+    if (sub === 'eviction') {
+      // No PodDisruptionBudgets are served, so none forbids an eviction: it is the pod's deletion,
+      // with the eviction's delete options (kubectl drain sends its grace period there).
+      if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      const eviction = parseBody(await readBody(req), req.headers['content-type']) as { metadata?: { name?: string }; deleteOptions?: DeleteOptions & { dryRun?: string[] } } | undefined;
+      if (eviction?.metadata?.name !== undefined && eviction.metadata.name !== t.name) throw badRequest('name in URL does not match name in Eviction object');
+      const options = eviction?.deleteOptions ?? {};
+      api.delete('Pod', t.namespace, t.name!, { gracePeriodSeconds: options.gracePeriodSeconds, preconditions: options.preconditions, dryRun: dryRun || options.dryRun?.includes('All') });
+      sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+      return;
+    }
     if (sub === 'token') {
       if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
       if (!this.deps.token) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');

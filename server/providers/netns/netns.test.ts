@@ -422,6 +422,21 @@ spec:
     expect(webPods()).toContain(proxied.out);
   });
 
+  it('kubectl drain evicts a node\'s pods: their Deployments bring them back on the other node, and the Service follows', async () => {
+    const other = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: 'test', seed: 5 });
+    try {
+      const run = async (target: string, script: string) => (await other.exec(target, ['bash', '-c', script], { timeoutMs: 120_000 })).stdout.trim();
+      const drained = await run('admin', 'kubectl drain worker --ignore-daemonsets --force --timeout=90s 2>&1');
+      expect(drained).toMatch(/pod\/web-\S+ evicted/);
+      expect(drained.split('\n').at(-1)).toBe('node/worker drained');
+      expect(await run('admin', 'kubectl rollout status deploy/web --timeout=60s >/dev/null && kubectl get pods -l app=web -o jsonpath=\'{range .items[*]}{.spec.nodeName}{"\\n"}{end}\' | sort -u')).toBe('control-plane');
+      expect(await run('default/client-control-plane', 'curl -sS -m5 http://web/hostname')).toMatch(/^web-/);
+      expect(await run('admin', 'kubectl get node worker --no-headers | awk \'{print $2}\'')).toBe('Ready,SchedulingDisabled');
+    } finally {
+      await other.destroy();
+    }
+  });
+
   it('ends a port-forward from the host with its lab: stopping the lab\'s API does not wait for kubectl', async () => {
     const other = await netnsProvider.create(baseTopology(), { id: newLabId(), scenario: 'test', seed: 4 });
     const dir = mkdtempSync(join(tmpdir(), 'netdojo-pf-'));
