@@ -23,6 +23,9 @@ describe('proxyDestination', () => {
     'Pod/bare': { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare' }, spec: { containers: [{ name: 'c' }] }, status: { podIP: '10.244.0.9' } },
     'Service/web': { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80 }, { name: 'admin', port: 9000 }] } },
     'Endpoints/web': { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web' }, subsets: [{ addresses: [{ ip: '10.244.1.5' }, { ip: '10.244.0.6' }], ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 9090 }] }] } as KubeObject,
+    'Pod/local': { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'local' }, spec: { containers: [{ name: 'c' }] }, status: { podIP: '127.0.0.1' } },
+    'Service/host': { apiVersion: 'v1', kind: 'Service', metadata: { name: 'host' }, spec: { ports: [{ port: 80 }] } },
+    'Endpoints/host': { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'host' }, subsets: [{ addresses: [{ ip: '169.254.169.254' }, { ip: '127.0.0.53' }], ports: [{ port: 80 }] }] } as KubeObject,
     'Service/idle': { apiVersion: 'v1', kind: 'Service', metadata: { name: 'idle' }, spec: { ports: [{ port: 80 }] } },
   };
   const get = (kind: string, _ns: string, name: string) => {
@@ -38,6 +41,8 @@ describe('proxyDestination', () => {
     expect(to('pods/web-1:81')).toEqual({ address: '10.244.1.5', port: 81 });
     expect(to('pods/bare')).toEqual({ address: '10.244.0.9', port: 80 });
     expect(refusal('pods/pending')).toEqual([400, 'address not allowed']);
+    // A status a learner patched to loopback is refused, as upstream refuses it.
+    expect(refusal('pods/local')).toEqual([400, 'address not allowed']);
   });
 
   it('sends a Service\'s to one of its endpoints, the port by name or number', () => {
@@ -45,6 +50,7 @@ describe('proxyDestination', () => {
     expect(to('services/web:9000', () => 0.99)).toEqual({ address: '10.244.0.6', port: 9090 });
     expect(refusal('services/web')).toEqual([503, 'no service port "" found for service "web"']);
     expect(refusal('services/idle')).toEqual([503, 'no endpoints available for service "idle"']);
+    expect(refusal('services/host')).toEqual([503, 'no endpoints available for service "host"']);
     expect(refusal('services/nosuch:80')).toEqual([404, 'services "nosuch" not found']);
     expect(refusal('services/https:web:http')).toEqual([400, 'the https scheme is not proxied by this lab\'s API server (http only)']);
   });

@@ -30,6 +30,16 @@ export function parseProxyPath(pathname: string): ProxyPath | undefined {
   return { kind: m[2] === 'pods' ? 'Pod' : 'Service', namespace: decodeURIComponent(m[1]), name, scheme, port, path: m[4] ?? '/' };
 }
 
+/** Whether the API server proxies to an address: a global unicast IPv4 one (not loopback,
+ *  link-local, unspecified, multicast or broadcast), as proxyutil.IsProxyableIP decides. An address
+ *  a learner wrote into a pod's status or an Endpoints object is checked too. */
+export function proxyable(ip: string): boolean {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) return false;
+  const [a, b] = parts;
+  return !(a === 0 || a === 127 || (a === 169 && b === 254) || a >= 224);
+}
+
 interface Objects {
   get(kind: 'Pod' | 'Service' | 'Endpoints', namespace: string, name: string): KubeObject;
 }
@@ -45,7 +55,7 @@ export function proxyDestination(objects: Objects, p: ProxyPath, random = Math.r
   if (p.kind === 'Pod') {
     const pod = objects.get('Pod', p.namespace, p.name);
     const ip = (pod.status as { podIP?: string } | undefined)?.podIP;
-    if (!ip) throw badRequest('address not allowed');
+    if (!ip || !proxyable(ip)) throw badRequest('address not allowed');
     // No port named: the first port a container declares, else HTTP's.
     const declared = (pod.spec as PodSpecPorts).containers.flatMap((c) => c.ports ?? [])[0]?.containerPort;
     const port = p.port ? Number(p.port) : declared ?? 80;
@@ -65,7 +75,7 @@ export function proxyDestination(objects: Objects, p: ProxyPath, random = Math.r
   }
   const candidates = (endpoints.subsets ?? []).flatMap((ss) => {
     const port = (ss.ports ?? []).find((ep) => (ep.name ?? '') === (svcPort.name ?? ''));
-    return port ? (ss.addresses ?? []).map((a) => ({ address: a.ip, port: port.port })) : [];
+    return port ? (ss.addresses ?? []).filter((a) => proxyable(a.ip)).map((a) => ({ address: a.ip, port: port.port })) : [];
   });
   if (candidates.length === 0) throw none();
   return candidates[Math.floor(random() * candidates.length)];
