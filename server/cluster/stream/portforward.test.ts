@@ -192,6 +192,15 @@ describe('pods/portforward, spoken by hand', () => {
     c.sock.destroy();
   });
 
+  it('resets a data stream that sends more than it may before its error stream comes', async () => {
+    const c = await rawSpdy();
+    await c.response;
+    c.sock.write(await c.client.synStream(1, { streamType: 'data', port: String(podPort), requestID: 'early' }));
+    for (let i = 0; i < 3; i++) c.sock.write(c.client.data(1, Buffer.alloc(600_000)));
+    expect((await c.frame((f) => frameType(f) === FRAME.rstStream && streamOf(f) === 1)).readUInt32BE(12)).toBe(RST.protocolError);
+    c.sock.destroy();
+  });
+
   it('ends the session at bytes that are not SPDY/3, and the API serves on', async () => {
     const c = await rawSpdy();
     await c.response;

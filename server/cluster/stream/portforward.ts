@@ -26,6 +26,8 @@ const TUNNELED = `${SPDY_31}+${PORT_FORWARD_PROTOCOL}`;
 export const MAX_PAIRS = 128;
 /** How long the kubelet waits for a pair's second stream (its stream creation timeout). */
 const PAIR_TIMEOUT_MS = 30_000;
+/** What a pair may receive before its connection is made. */
+const MAX_EARLY = 1 << 20;
 /** What the transport may hold unsent before the pod's side stops being read, and where it resumes. */
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = 1 << 18;
@@ -122,13 +124,19 @@ function wsTransport(ws: WebSocket): Transport {
 // --- a session ---------------------------------------------------------------------------------
 
 interface Pair {
+  /** Its requestID. */
+  rid: string;
   port: number;
   error?: number;
   data?: number;
   conn?: PodConnection;
-  /** Data that arrived before the connection was made. */
+  /** Data that arrived before the connection was made (its data stream came before its error
+   *  stream), and how much: past MAX_EARLY the pair is reset. */
   early: Buffer[];
+  earlyBytes: number;
   clientDone: boolean;
+  /** Its connection is behind: the client is not read until it drains (or ends). */
+  blocked: boolean;
   timer: NodeJS.Timeout;
 }
 
@@ -155,13 +163,13 @@ function serve(transport: Transport, target: PortForwardTarget): SpdySession {
   let blocked = 0; // connections into the pod that are behind: the client is not read meanwhile
   let ended = false;
 
-  const forget = (rid: string, pair: Pair) => {
+  const forget = (pair: Pair) => {
     clearTimeout(pair.timer);
-    if (pairs.get(rid) === pair) pairs.delete(rid);
+    if (pairs.get(pair.rid) === pair) pairs.delete(pair.rid);
     for (const id of [pair.error, pair.data]) if (id !== undefined) streams.delete(id);
   };
 
-  const start = (rid: string, pair: Pair) => {
+  const start = (pair: Pair) => {
     clearTimeout(pair.timer);
     const conn = target.dial(pair.port);
     pair.conn = conn;
@@ -178,21 +186,33 @@ function serve(transport: Transport, target: PortForwardTarget): SpdySession {
     for (const chunk of pair.early.splice(0)) push(pair, chunk);
     if (pair.clientDone) conn.end();
     void conn.done.then((failure) => {
+      unblock(pair);
       if (ended) return;
       session.send(dataId, Buffer.alloc(0), true);
       if (pair.error !== undefined) {
         if (failure) session.send(pair.error, Buffer.from(`error forwarding port ${pair.port} to pod ${target.sandbox}, uid : ${failure}`));
         session.send(pair.error, Buffer.alloc(0), true);
       }
-      forget(rid, pair);
+      forget(pair);
     });
   };
 
+  const unblock = (pair: Pair) => {
+    if (!pair.blocked) return;
+    pair.blocked = false;
+    if (--blocked === 0) transport.resume();
+  };
+
   const push = (pair: Pair, data: Buffer) => {
-    if (!pair.conn) { pair.early.push(data); return; }
-    if (!pair.conn.write(data)) {
+    if (!pair.conn) {
+      pair.early.push(data);
+      pair.earlyBytes += data.length;
+      return;
+    }
+    if (!pair.conn.write(data) && !pair.blocked) {
+      pair.blocked = true;
       if (blocked++ === 0) transport.pause();
-      pair.conn.onDrain(() => { if (--blocked === 0) transport.resume(); });
+      pair.conn.onDrain(() => unblock(pair));
     }
   };
 
@@ -205,7 +225,7 @@ function serve(transport: Transport, target: PortForwardTarget): SpdySession {
       let pair = pairs.get(rid);
       if (!pair) {
         if (pairs.size >= MAX_PAIRS) { session.reset(id, RST.refusedStream); return; }
-        const fresh: Pair = { port: Number(headers.get('port')), early: [], clientDone: false, timer: setTimeout(() => timedOut(rid, fresh), PAIR_TIMEOUT_MS) };
+        const fresh: Pair = { rid, port: Number(headers.get('port')), early: [], earlyBytes: 0, clientDone: false, blocked: false, timer: setTimeout(() => timedOut(fresh), PAIR_TIMEOUT_MS) };
         fresh.timer.unref();
         pair = fresh;
         pairs.set(rid, pair);
@@ -215,13 +235,18 @@ function serve(transport: Transport, target: PortForwardTarget): SpdySession {
       streams.set(id, { pair, type });
       session.reply(id);
       if (type === 'data' && fin) pair.clientDone = true;
-      if (pair.error !== undefined && pair.data !== undefined) start(rid, pair);
+      if (pair.error !== undefined && pair.data !== undefined) start(pair);
     },
     data(id, data, fin) {
       const s = streams.get(id);
       // The client half-closes its error stream at once; what else it sends there means nothing.
       if (!s || s.type === 'error') return;
       if (data.length) push(s.pair, data);
+      if (s.pair.earlyBytes > MAX_EARLY) {
+        session.reset(id, RST.protocolError);
+        forget(s.pair);
+        return;
+      }
       if (fin) { s.pair.clientDone = true; s.pair.conn?.end(); }
     },
     reset(id) {
@@ -230,19 +255,19 @@ function serve(transport: Transport, target: PortForwardTarget): SpdySession {
     },
     end() {
       ended = true;
-      for (const [rid, pair] of pairs) { pair.conn?.close(); forget(rid, pair); }
+      for (const pair of pairs.values()) { pair.conn?.close(); forget(pair); }
       transport.end();
     },
   });
 
-  const timedOut = (rid: string, pair: Pair) => {
+  const timedOut = (pair: Pair) => {
     if (pair.conn) return;
     if (pair.error !== undefined) {
-      session.send(pair.error, Buffer.from(`(conn=${rid}, request=${rid}) timed out waiting for streams`));
+      session.send(pair.error, Buffer.from(`(conn=${pair.rid}, request=${pair.rid}) timed out waiting for streams`));
       session.send(pair.error, Buffer.alloc(0), true);
     }
     if (pair.data !== undefined) session.reset(pair.data, RST.cancel);
-    forget(rid, pair);
+    forget(pair);
   };
 
   transport.onReceive((chunk) => session.receive(chunk));

@@ -19,7 +19,7 @@ const VERSION = 3;
 export const FRAME = { synStream: 1, synReply: 2, rstStream: 3, settings: 4, ping: 6, goAway: 7, headers: 8, windowUpdate: 9 } as const;
 export const FLAG_FIN = 0x01;
 /** RST_STREAM status codes used here. */
-export const RST = { protocolError: 1, invalidStream: 2, refusedStream: 3, cancel: 5, internalError: 6, streamInUse: 8 } as const;
+export const RST = { protocolError: 1, refusedStream: 3, cancel: 5 } as const;
 
 /** What one frame may carry before the session is ended as a protocol error. spdystream writes
  *  what its caller writes, and io.Copy writes 32 KiB at a time. */
@@ -273,12 +273,6 @@ export class SpdySession {
 
   reset(id: number, status: number): void {
     this.out(() => controlFrame(FRAME.rstStream, 0, Buffer.concat([u32(id & 0x7fffffff), u32(status)])));
-  }
-
-  /** Says goodbye (GOAWAY, status OK) after what is queued, then stops. */
-  goAway(): void {
-    this.out(() => controlFrame(FRAME.goAway, 0, Buffer.concat([u32(this.lastStream), u32(0)])));
-    this.outgoing = this.outgoing.then(() => this.close());
   }
 
   private fail(why: string): void {
