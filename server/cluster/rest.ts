@@ -8,6 +8,7 @@ import { CUSTOM_RESOURCE_PATCH_TYPES, PATCH_CONTENT_TYPES, patchTypeOf, unsuppor
 import { decodeKubeProtobuf, isKubeProtobuf } from './protobuf/decode.ts';
 import type { KindRegistry, ResourceKind, ServedKind } from './registry.ts';
 import { answerReview, isReviewPath, type UserInfo } from './reviews.ts';
+import { rejectUpgrade } from './stream/exec.ts';
 import { parseProxyPath, type ProxyPath } from './stream/proxy.ts';
 
 // The REST surface of a lab's API server: URL → kind, namespace, name and subresource; verb →
@@ -39,7 +40,11 @@ export interface RestDeps {
 }
 
 /** The pod subresources that take over their connection (an HTTP upgrade). */
-export type StreamSubresource = 'exec' | 'attach' | 'portforward';
+const STREAM_SUBRESOURCES = ['exec', 'attach', 'portforward'] as const;
+export type StreamSubresource = (typeof STREAM_SUBRESOURCES)[number];
+const isStreamSubresource = (sub: string | undefined): sub is StreamSubresource => (STREAM_SUBRESOURCES as readonly (string | undefined)[]).includes(sub);
+
+const methodNotAllowed = () => new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
 export interface ResourcePath {
   group: string;
@@ -168,7 +173,7 @@ export class RestHandler {
       const user = this.authenticated(req, res);
       if (!user) return;
       if (isReviewPath(path)) {
-        if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        if (req.method !== 'POST') throw methodNotAllowed();
         sendJson(res, 201, answerReview(path, parseBody(await readBody(req), req.headers['content-type']), user));
         return;
       }
@@ -192,15 +197,12 @@ export class RestHandler {
 
   /** Upgrade requests: exec, attach and portforward. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const fail = (e: ApiError) => {
-      const s = JSON.stringify(e.toStatus());
-      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(s)}\r\nConnection: close\r\n\r\n${s}`);
-    };
+    const fail = (e: ApiError) => rejectUpgrade(socket, e);
     try {
       if (!this.deps.authenticate(bearer(req))) { fail(new ApiError(401, 'Unauthorized', 'Unauthorized')); return; }
       const url = new URL(req.url ?? '/', 'https://api');
       const t = parseResourcePath(url.pathname, this.deps.api.kinds);
-      if (!t || t.kind !== 'Pod' || !t.name || (t.subresource !== 'exec' && t.subresource !== 'attach' && t.subresource !== 'portforward')) {
+      if (!t || t.kind !== 'Pod' || !t.name || !isStreamSubresource(t.subresource)) {
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       }
       const pod = this.deps.api.get('Pod', t.namespace, t.name);
@@ -229,14 +231,14 @@ export class RestHandler {
       await this.deps.logs(req, res, pod, q);
       return;
     }
-    if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
+    if (isStreamSubresource(sub)) {
       throw new ApiError(400, 'BadRequest', `Upgrade request required`);
     }
     if (sub === 'scale') { await this.scale(req, res, t, q, dryRun); return; }
     if (sub === 'eviction') {
       // No PodDisruptionBudgets are served, so none forbids an eviction: it is the pod's deletion,
       // with the eviction's delete options (kubectl drain sends its grace period there).
-      if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      if (method !== 'POST') throw methodNotAllowed();
       const eviction = parseBody(await readBody(req), req.headers['content-type']) as { metadata?: { name?: string }; deleteOptions?: DeleteOptions & { dryRun?: string[] } } | undefined;
       if (eviction?.metadata?.name !== undefined && eviction.metadata.name !== t.name) throw badRequest('name in URL does not match name in Eviction object');
       const options = eviction?.deleteOptions ?? {};
@@ -245,7 +247,7 @@ export class RestHandler {
       return;
     }
     if (sub === 'token') {
-      if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      if (method !== 'POST') throw methodNotAllowed();
       if (!this.deps.token) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const body = parseBody(await readBody(req), req.headers['content-type']);
       sendJson(res, 201, this.deps.token(api.get('ServiceAccount', t.namespace, t.name!), body));
@@ -269,21 +271,21 @@ export class RestHandler {
         return;
       }
       case 'POST': {
-        if (t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        if (t.name) throw methodNotAllowed();
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
         if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
         send(201, api.create(t.kind, t.namespace, version.in(body), write));
         return;
       }
       case 'PUT': {
-        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        if (!t.name) throw methodNotAllowed();
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
         if (!body || typeof body !== 'object') throw badRequest('the request body must be an object');
         send(200, api.update(t.kind, t.namespace, t.name, version.in(body), { ...write, subresource: sub }));
         return;
       }
       case 'PATCH': {
-        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        if (!t.name) throw methodNotAllowed();
         const ct = req.headers['content-type'];
         const type = patchTypeOf(ct);
         if (!type) throw unsupportedPatchType(t.served.custom ? CUSTOM_RESOURCE_PATCH_TYPES : Object.keys(PATCH_CONTENT_TYPES));
@@ -317,7 +319,7 @@ export class RestHandler {
         return;
       }
       default:
-        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        throw methodNotAllowed();
     }
   }
 
@@ -352,7 +354,7 @@ export class RestHandler {
       if (!type) throw unsupportedPatchType(Object.keys(PATCH_CONTENT_TYPES));
       // The Scale has no merge keys of its own; the parent kind's (none under spec.replicas) serve.
       scale = api.patchValue(t.kind, toScale(current), type, body) as typeof scale;
-    } else throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    } else throw methodNotAllowed();
     const replicas = scale?.spec?.replicas;
     if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
       throw new ApiError(422, 'Invalid', `Scale.autoscaling "${t.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from './object.ts';
-import { ADMIN, answerReview, serviceAccountUser } from './reviews.ts';
+import { ADMIN, answerReview } from './reviews.ts';
 
 const ACCESS = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
 
@@ -27,16 +27,5 @@ describe('answerReview', () => {
 
   it('says who the caller is', () => {
     expect(answerReview('/apis/authentication.k8s.io/v1/selfsubjectreviews', { kind: 'SelfSubjectReview' }, ADMIN)).toMatchObject({ status: { userInfo: ADMIN } });
-  });
-});
-
-describe('serviceAccountUser', () => {
-  it('is the token authenticator\'s user: the subject, the service account groups, the pod as extra', () => {
-    expect(serviceAccountUser({ sub: 'system:serviceaccount:default:default', 'kubernetes.io': { namespace: 'default', pod: { name: 'client', uid: 'u1' }, serviceaccount: { name: 'default' } } })).toEqual({
-      username: 'system:serviceaccount:default:default',
-      groups: ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated'],
-      extra: { 'authentication.kubernetes.io/pod-name': ['client'], 'authentication.kubernetes.io/pod-uid': ['u1'] },
-    });
-    expect(serviceAccountUser({ sub: 'x' })).toBeUndefined();
   });
 });

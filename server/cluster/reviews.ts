@@ -19,22 +19,6 @@ export interface UserInfo {
 
 export const ADMIN: UserInfo = { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', 'system:authenticated'] };
 
-/** The user a service account token's claims name, as the token authenticator reports it. */
-export function serviceAccountUser(claims: { sub?: unknown; 'kubernetes.io'?: { namespace?: unknown; pod?: { name?: unknown; uid?: unknown }; serviceaccount?: { name?: unknown; uid?: unknown } } }): UserInfo | undefined {
-  const k = claims['kubernetes.io'];
-  const namespace = k?.namespace;
-  if (typeof claims.sub !== 'string' || typeof namespace !== 'string') return undefined;
-  const extra: Record<string, string[]> = {};
-  if (typeof k?.pod?.name === 'string') extra['authentication.kubernetes.io/pod-name'] = [k.pod.name];
-  if (typeof k?.pod?.uid === 'string') extra['authentication.kubernetes.io/pod-uid'] = [k.pod.uid];
-  return {
-    username: claims.sub,
-    ...(typeof k?.serviceaccount?.uid === 'string' ? { uid: k.serviceaccount.uid } : {}),
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-    ...(Object.keys(extra).length ? { extra } : {}),
-  };
-}
-
 /** What cluster-admin's binding and the default roles every authenticated user has
  *  (system:basic-user, system:discovery, system:public-info-viewer) allow, as a rules review
  *  lists them. */
@@ -53,8 +37,10 @@ const RULES = {
 };
 
 const REVIEWS: Record<string, { kind: string; apiVersion: string; answer(body: Record<string, unknown>, user: UserInfo): Record<string, unknown> }> = {
-  '/apis/authentication.k8s.io/v1/selfsubjectreviews': { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', answer: (_, user) => ({ status: { userInfo: user } }) },
-  '/apis/authentication.k8s.io/v1beta1/selfsubjectreviews': { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1beta1', answer: (_, user) => ({ status: { userInfo: user } }) },
+  // kubectl 1.27 asks v1beta1, later ones v1.
+  ...Object.fromEntries(['v1', 'v1beta1'].map((v) => [`/apis/authentication.k8s.io/${v}/selfsubjectreviews`, {
+    kind: 'SelfSubjectReview', apiVersion: `authentication.k8s.io/${v}`, answer: (_: unknown, user: UserInfo) => ({ status: { userInfo: user } }),
+  }])),
   '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews': {
     kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1',
     answer: (body) => {

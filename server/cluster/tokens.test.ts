@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApiError, type KubeObject } from './object.ts';
 import { answerTokenRequest, podToken, tokenUser } from './tokens.ts';
@@ -45,5 +46,8 @@ describe('tokenUser', () => {
     const forged = Buffer.from(JSON.stringify({ ...claims(token), sub: 'system:serviceaccount:kube-system:admin' })).toString('base64url');
     expect(tokenUser(key, `${h}.${forged}.${s}`)).toBeUndefined();
     expect(tokenUser(key, 'not-a-jwt')).toBeUndefined();
+    // Signed by the lab but naming no service account's namespace: no user.
+    const claimsWithout = Buffer.from(JSON.stringify({ sub: 'x' })).toString('base64url');
+    expect(tokenUser(key, `${h}.${claimsWithout}.${createHmac('sha256', key).update(`${h}.${claimsWithout}`).digest('base64url')}`)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
 
 import { createHmac } from 'node:crypto';
 import { ApiError, type KubeObject } from './object.ts';
-import { serviceAccountUser, type UserInfo } from './reviews.ts';
+import type { UserInfo } from './reviews.ts';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** What the kubelet asks for a pod's token: an hour and a margin (it refreshes before the hour). */
@@ -28,6 +28,22 @@ function sign(key: Buffer, subject: Subject, audiences: string[], seconds: numbe
     nbf: now, sub: `system:serviceaccount:${subject.namespace}:${subject.serviceAccount}`,
   });
   return `${header}.${payload}.${createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url')}`;
+}
+
+/** The user a service account token's claims name, as the token authenticator reports it. */
+function serviceAccountUser(claims: { sub?: unknown; 'kubernetes.io'?: { namespace?: unknown; pod?: { name?: unknown; uid?: unknown }; serviceaccount?: { name?: unknown; uid?: unknown } } }): UserInfo | undefined {
+  const k = claims['kubernetes.io'];
+  const namespace = k?.namespace;
+  if (typeof claims.sub !== 'string' || typeof namespace !== 'string') return undefined;
+  const extra: Record<string, string[]> = {};
+  if (typeof k?.pod?.name === 'string') extra['authentication.kubernetes.io/pod-name'] = [k.pod.name];
+  if (typeof k?.pod?.uid === 'string') extra['authentication.kubernetes.io/pod-uid'] = [k.pod.uid];
+  return {
+    username: claims.sub,
+    ...(typeof k?.serviceaccount?.uid === 'string' ? { uid: k.serviceaccount.uid } : {}),
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+    ...(Object.keys(extra).length ? { extra } : {}),
+  };
 }
 
 /** The token a pod's projected volume carries: its service account's, bound to the pod. */
