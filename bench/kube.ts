@@ -63,7 +63,7 @@ const wallNow = () => performance.timeOrigin + performance.now();
  * QUERY_WAIT_S: dig's shortest wait is a second, and one query caught by the change (its reply's
  * conntrack entry flushed, or its ICMP error dropped by the kernel's ICMP rate limit, 1/s after a
  * burst) would then hide the change for that long. Prints the wall times of the first query's end
- * (not in the new state: the loop ran before the change) and of the first answer in the new state.
+ * that was not in the new state and of the first answer in the new state after it.
  */
 const QUERY_WAIT_S = 0.05;
 const POLL_SCRIPT = `import socket, struct, sys, time
@@ -80,7 +80,9 @@ while time.time() < end:
     except socket.timeout: got = 'no answer'
     finally: s.close()
     t = time.time()
-    if got == want: print(first, '%.6f' % t); sys.exit(0)
+    # An answer in the new state counts once one in the old state was seen: a loop that starts
+    # while the state before the change is not yet whole waits for it.
+    if got == want and first: print(first, '%.6f' % t); sys.exit(0)
     if not first: first = '%.6f' % t
     last = got
 print('no change within ${POLL_LIMIT_S} s: last answer:', last, file=sys.stderr); sys.exit(1)`;
@@ -225,6 +227,7 @@ async function change(lab: Lab, client: string, kubectlArgs: string[], want: 're
   const [old, at] = r.stdout.trim().split(' ');
   if (!old || toMs(old) >= t0) throw new Error(`the DNS query loop in ${client} ran no query before ${what}: start it earlier`);
   const hit = toMs(at);
+  if (hit < t0) throw new Error(`the DNS queries in ${client} ${want} before ${what} was run: the state before it was not settled`);
   return { fromCommand: hit - t0, afterReturn: hit - returned };
 }
 
